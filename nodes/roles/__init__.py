@@ -1,0 +1,21 @@
+"""Device roles: what each node does on the HAN (and, for the CHF, on the WAN)."""
+
+from __future__ import annotations
+
+from nodes.config import NodeConfig
+from nodes.gpio import Wiring
+from nodes.roles.base import DeviceRole
+from nodes.roles.chf import CommsHub
+from nodes.roles.devices import ElectricityMeter, GasMeter, InHomeDisplay, PrepaymentInterface
+
+_ROLES: dict[str, type[DeviceRole]] = {
+    "chf": CommsHub,
+    "esme": ElectricityMeter,
+    "gsme": GasMeter,
+    "ihd": InHomeDisplay,
+    "ppmid": PrepaymentInterface,
+}
+
+
+def make_role(config: NodeConfig, wiring: Wiring) -> DeviceRole:
+    return _ROLES[config.role](config, wiring)

@@ -1,0 +1,71 @@
+"""The node process: a device role, its GPIO, a heartbeat and a health endpoint.
+
+The same service runs on a Pi (systemd) and as a virtual node (the rig's
+supervisor). ``GET /health`` answers with a :class:`HealthReport` built from the
+event loop's own heartbeat, so a hung node shows as stale, not as "running".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from nodes.config import NodeConfig
+from nodes.gpio import Wiring
+from nodes.roles import make_role
+from rig.protocol.health import HEALTH_PATH, HealthReport, Heartbeat
+
+log = logging.getLogger("nodes.service")
+
+
+class NodeService:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.heartbeat = Heartbeat(config.name, "node")
+        self.wiring = Wiring(config.pins, config.pin_factory)
+        self.role = make_role(config, self.wiring)
+
+    def report(self) -> HealthReport:
+        return self.heartbeat.report(
+            role=self.config.role,
+            eui=self.config.eui.duis,
+            checks=self.role.checks(),
+            detail=self.role.detail(),
+        )
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        return web.Response(body=self.report().encode(), content_type="application/json")
+
+    async def run(self) -> None:
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        app = web.Application()
+        app.router.add_get(HEALTH_PATH, self._health)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.config.health_bind, self.config.health_port).start()
+        heartbeat = asyncio.create_task(self.heartbeat.run(), name="heartbeat")
+        await self.role.start()
+        log.info(
+            "node.started",
+            extra={
+                "device": self.config.eui.duis,
+                "role": self.config.role,
+                "health": f"{self.config.health_bind}:{self.config.health_port}",
+            },
+        )
+        await stop.wait()
+        log.info("node.stopping", extra={"device": self.config.eui.duis})
+        await self.role.stop()
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        await runner.cleanup()
+        self.wiring.close()

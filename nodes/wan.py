@@ -1,0 +1,116 @@
+"""The hub's WAN link: a persistent MQTT session over TLS to the DCC's broker.
+
+Connects with the hub's own client certificate, announces itself with a
+retained "online" on its status topic (the broker publishes "offline" as its
+will if the link dies), heartbeats once every few seconds and receives the
+commands the gateway queues for it, reconnecting with backoff for as long as
+the node runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+
+import aiomqtt
+
+from nodes.config import WanConfig
+from rig.protocol import wan
+from rig.protocol.eui import Eui64
+
+log = logging.getLogger("nodes.wan")
+BEAT_EVERY_S = 5.0
+
+
+def tls_context(cfg: WanConfig) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(cfg.ca))
+    ctx.load_cert_chain(str(cfg.cert), str(cfg.key))
+    return ctx
+
+
+class WanLink:
+    def __init__(
+        self,
+        cfg: WanConfig,
+        chf: Eui64,
+        on_command: Callable[[bytes], Awaitable[None]] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.chf = chf
+        self.identity = wan.hub_identity(chf)
+        self.on_command = on_command
+        self.connected = False
+        self.last_error = "not connected yet"
+        self.commands_received = 0
+        self._started = time.monotonic()
+        self._beat = 0
+
+    def check(self) -> str:
+        return "ok" if self.connected else f"broker unreachable: {self.last_error}"
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
+            except OSError as exc:
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+            if self.connected:
+                log.warning(
+                    "wan.disconnected", extra={"device": self.chf.duis, "error": self.last_error}
+                )
+            self.connected = False
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+    async def _session(self) -> None:
+        will = aiomqtt.Will(wan.status_topic(self.chf), wan.OFFLINE, qos=1, retain=True)
+        async with aiomqtt.Client(
+            hostname=self.cfg.host,
+            port=self.cfg.port,
+            identifier=self.identity,
+            tls_context=tls_context(self.cfg),
+            clean_session=False,
+            will=will,
+            keepalive=10,
+            timeout=5,
+        ) as client:
+            await client.publish(wan.status_topic(self.chf), wan.ONLINE, qos=1, retain=True)
+            await client.subscribe(wan.down_topic(self.chf), qos=1)
+            self.connected = True
+            log.info(
+                "wan.connected",
+                extra={"device": self.chf.duis, "broker": f"{self.cfg.host}:{self.cfg.port}"},
+            )
+            beats = asyncio.create_task(self._beats(client))
+            try:
+                async for message in client.messages:
+                    self.commands_received += 1
+                    log.info(
+                        "wan.command",
+                        extra={"device": self.chf.duis, "bytes": len(message.payload)},
+                    )
+                    if self.on_command is not None:
+                        await self.on_command(bytes(message.payload))
+            except asyncio.CancelledError:
+                # a clean stop says goodbye; the will message covers a crash
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.publish(
+                        wan.status_topic(self.chf), wan.OFFLINE, qos=1, retain=True, timeout=2
+                    )
+                raise
+            finally:
+                beats.cancel()
+
+    async def _beats(self, client: aiomqtt.Client) -> None:
+        while True:
+            self._beat += 1
+            beat = wan.HubBeat(seq=self._beat, uptime_s=round(time.monotonic() - self._started, 1))
+            await client.publish(wan.beat_topic(self.chf), beat.encode(), qos=0)
+            await asyncio.sleep(BEAT_EVERY_S)

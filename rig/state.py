@@ -1,0 +1,97 @@
+"""The rig's state folder: where keys, configs, logs and run records live.
+
+One folder per rig instance (``--state-dir``, ``$RIG_STATE_DIR``, or
+``$XDG_STATE_HOME/rig/<rig name>``). Its path also names the instance, so two
+rigs on one machine never share namespaces, bridges or processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def default_state_dir(rig_name: str) -> Path:
+    env = os.environ.get("RIG_STATE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "rig" / rig_name
+
+
+@dataclass(frozen=True)
+class StateDir:
+    root: Path
+
+    @classmethod
+    def open(cls, path: Path) -> StateDir:
+        root = path.expanduser().resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o700)
+        return cls(root)
+
+    @property
+    def instance(self) -> str:
+        """6 hex digits naming this rig instance (namespaces, bridge, process marker)."""
+        return hashlib.sha1(str(self.root).encode()).hexdigest()[:6]
+
+    def sub(self, *parts: str) -> Path:
+        p = self.root.joinpath(*parts)
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def pki(self) -> Path:
+        return self.sub("pki")
+
+    @property
+    def logs(self) -> Path:
+        return self.sub("logs")
+
+    @property
+    def run(self) -> Path:
+        return self.sub("run")
+
+    def component(self, name: str) -> Path:
+        """Working folder of one component (node, gateway, air, broker)."""
+        return self.sub("components", name)
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "rig.lock"
+
+
+def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
+    """Write a file so a reader never sees it half-written; ``mode`` applies from the start."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any, mode: int = 0o644) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode)
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return default

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian/Ubuntu machine for the rig: system packages (apt, only
+# when missing), a virtualenv in .venv/ and the project installed editable.
+# Idempotent: a second run does nothing but check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
+
+# --- system packages --------------------------------------------------------
+# command-or-file  debian-package
+wanted=(
+  "/usr/sbin/mosquitto mosquitto"
+  "mosquitto_sub mosquitto-clients"
+  "/usr/sbin/sshd openssh-server"
+  "ssh openssh-client"
+  "ssh-keygen openssh-client"
+  "ip iproute2"
+)
+missing=()
+for pair in "${wanted[@]}"; do
+  probe=${pair% *}; pkg=${pair#* }
+  if [[ $probe == /* ]]; then [[ -x $probe ]] && continue
+  else command -v "$probe" >/dev/null 2>&1 && continue; fi
+  [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+done
+
+PY=""
+for cand in python3.13 python3.12 python3.11 python3; do
+  if command -v "$cand" >/dev/null 2>&1 \
+     && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    PY=$cand; break
+  fi
+done
+if [[ -z $PY ]]; then missing+=(python3.11); PY=python3.11; fi
+if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  missing+=("$(basename "$PY")-venv")
+fi
+
+if ((${#missing[@]})); then
+  say "installing system packages: ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"
+    else echo "bootstrap: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- virtualenv -------------------------------------------------------------
+if [[ ! -x .venv/bin/python ]]; then
+  say "creating virtualenv .venv with $PY"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.rig-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  say "installing the project (editable) and its test tools into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
+say "ready: $(.venv/bin/python --version), $(/usr/sbin/mosquitto -h 2>/dev/null | head -1)"
