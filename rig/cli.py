@@ -130,6 +130,11 @@ def _print_status(result: lifecycle.RigStatus) -> None:
         console.print(f"rig is not up (state {result.state_dir})", highlight=False)
         return
     sup = result.supervisor or {}
+    if not sup.get("alive"):
+        console.print(
+            "[red]the supervisor is not running[/]: nothing restarts failed components; "
+            "`rig down` cleans up, then `rig up`"
+        )
     table = Table(
         title=f"rig {result.rig} · {result.isolation} · supervisor PID "
         f"{sup.get('pid')} ({'alive' if sup.get('alive') else 'DEAD'})"

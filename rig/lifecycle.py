@@ -103,7 +103,7 @@ async def status(state: StateDir) -> RigStatus:
         plan.rig if plan else None,
         str(state.root),
         state.instance,
-        up=plan is not None and holder is not None,
+        up=plan is not None,  # the supervisor may have died: then nothing is supervised
         isolation=plan.isolation if plan else None,
     )
     if plan is None:

@@ -1,0 +1,87 @@
+"""Shared fixtures: paths, the reference vectors, a real mosquitto with the rig's config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RIGS = Path(__file__).parent / "rigs"
+VECTORS = ROOT.parent / "shared" / "vectors"
+BIN = Path(sys.executable).parent
+
+
+def vectors(*parts: str) -> Path:
+    """A path in ../shared/vectors, or skip the test saying what is missing."""
+    path = VECTORS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(
+            f"reference data {path} is absent (DCC's public vectors live in "
+            "../shared/vectors beside the checkout)"
+        )
+    return path
+
+
+def rig_cli(
+    *args: str,
+    state: Path,
+    timeout: float = 90,
+    check: bool = False,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `rig` console script against a state folder."""
+    proc = subprocess.run(
+        [str(BIN / "rig"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "RIG_STATE_DIR": str(state), "COLUMNS": "200", **(env or {})},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"rig {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+@pytest.fixture
+def mosquitto_bin() -> str:
+    path = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(path).exists():
+        pytest.skip("mosquitto is not installed (make test installs it)")
+    return path
+
+
+def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port}")
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen]]:
+    """Processes a test starts; each is ended by its PID afterwards."""
+    procs: list[subprocess.Popen] = []
+    yield procs
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
