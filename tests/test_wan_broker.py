@@ -193,11 +193,11 @@ async def test_second_client_cannot_steal_a_hubs_session(wan_broker: Wan) -> Non
     assert [p for _, p in mine] == [b"queued while A was away", b"second command"]
 
 
-async def test_will_marks_a_hub_that_loses_power_offline(  # noqa: ASYNC220 - a real clientwan_broker: Wan, started: list) -> None:
+async def test_will_marks_a_hub_that_loses_power_offline(wan_broker: Wan, started: list) -> None:
     """A hub killed without DISCONNECT (power loss) is announced offline by its will."""
     a = wan_broker.hub_a
     cred = wan_broker.pki.wan_client(wan.hub_identity(a))
-    hub = subprocess.Popen(
+    hub = subprocess.Popen(  # noqa: ASYNC220 - a real client process, to SIGKILL
         [
             "mosquitto_pub",
             "-h",
