@@ -102,7 +102,7 @@ def test_good_description_parses() -> None:
             lambda t: t.replace("install_code:", "instal_code:"),
             r"bench.yaml:7: nodes\[1\].instal_code: unknown field; did you mean 'install_code'\?",
         ),
-        # a valve on an electricity meter
+        # control case: the same node as an esme (no gpio) is valid and must parse
         (lambda t: t.replace("role: gsme", "role: esme") + "", None),
         # missing network operator
         (
