@@ -304,5 +304,11 @@ def demo(rig: Rig, state: StateDir, isolation: str | None) -> None:
         sys.exit(1)
 
 
+from rig.cli_protocol import duis, gbcs, utrn  # noqa: E402
+
+main.add_command(gbcs)
+main.add_command(duis)
+main.add_command(utrn)
+
 if __name__ == "__main__":
     main()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian/Ubuntu machine for the rig: system packages (apt, only
-# when missing), a virtualenv in .venv/ and the project installed editable.
+# when missing), a virtualenv in .venv/ with the project installed editable, and
+# DCC's npm tools (duis-sign-wrap needs Java) in tools/npm/node_modules.
 # Idempotent: a second run does nothing but check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,9 @@ wanted=(
   "ssh openssh-client"
   "ssh-keygen openssh-client"
   "ip iproute2"
+  "node nodejs"
+  "npm npm"
+  "java default-jre-headless"
 )
 missing=()
 for pair in "${wanted[@]}"; do
@@ -61,4 +65,11 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   touch "$stamp"
 fi
-say "ready: $(.venv/bin/python --version), $(/usr/sbin/mosquitto -h 2>/dev/null | head -1)"
+# --- DCC's npm tools (external DUIS clients for the interop tests) --------------
+npmdir=tools/npm
+if [[ ! -d $npmdir/node_modules || $npmdir/package-lock.json -nt $npmdir/node_modules ]]; then
+  say "installing DCC's DUIS tools from npm into $npmdir"
+  (cd "$npmdir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$npmdir/node_modules"
+fi
+say "ready: $(.venv/bin/python --version), $(/usr/sbin/mosquitto -h 2>/dev/null | head -1), node $(node --version), $(java -version 2>&1 | head -1)"

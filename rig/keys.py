@@ -1,0 +1,145 @@
+"""Fill a :class:`~rig.protocol.keystore.KeyStore` from files.
+
+Understands three layouts, so one ``--keys`` option takes any of them:
+
+* folders of ``<eui>-<ds|ka|pp-ka|xml>.pem`` with an optional ``.key`` beside each
+  (the rig's own PKI under ``smki/``, DCC's RTDS keystore, the public device keys);
+* DCC's signing-tool credentials (``xml-sign-<EUI>-ds.pem``, ``Z1-supplier-ds.pem``,
+  keys in DER or PEM PKCS#8);
+* the ZAZ1 ``keystore.json`` of DCC Boxed.
+
+Certificates without an EUI-64 (CAs, WAN TLS) are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from rig.protocol.eui import Eui64
+from rig.protocol.keystore import KeyStore, KeyStoreError
+from rig.protocol.smki import OrgRole, ProfileError, Usage, eui_of, role_of, usage_of
+
+_STEM = re.compile(r"^(?P<eui>[0-9A-Fa-f]{16})-(?P<usage>ds|ka|pp-ka|xml)$")
+_XML_ROLES = {OrgRole.XML_SIGN_USER, OrgRole.XML_SIGN_DSP}
+
+
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
+    if not path.exists():
+        return None
+    data = path.read_bytes()
+    try:
+        key = (
+            serialization.load_pem_private_key(data, None)
+            if data.lstrip().startswith(b"-----")
+            else serialization.load_der_private_key(data, None)
+        )
+    except ValueError as exc:
+        raise KeyStoreError(f"{path}: not a PKCS#8 private key ({exc})") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise KeyStoreError(f"{path}: not an elliptic-curve key")
+    return key
+
+
+def _usage(stem: str, cert: x509.Certificate) -> Usage:
+    m = _STEM.match(stem)
+    if m:
+        return Usage(m["usage"])
+    lowered = stem.lower()
+    if "xml" in lowered or role_of(cert) in _XML_ROLES:
+        return Usage.XML
+    if "pp-ka" in lowered or re.search(r"PP-ka$", stem):
+        return Usage.PP_KA
+    return usage_of(cert)
+
+
+def load_folder(store: KeyStore, folder: Path) -> int:
+    """Every certificate under ``folder`` (recursively), with its key where one lies beside it."""
+    if not folder.is_dir():
+        raise KeyStoreError(f"{folder} is not a folder of certificates")
+    count = 0
+    for pem in sorted(folder.rglob("*.pem")):
+        if pem.name.endswith(".key.pem"):
+            continue
+        data = pem.read_bytes()
+        if b"BEGIN CERTIFICATE" not in data:
+            continue
+        cert = x509.load_pem_x509_certificate(data)
+        stem = pem.stem
+        m = _STEM.match(stem)
+        try:
+            eui = Eui64(bytes.fromhex(m["eui"])) if m else eui_of(cert)
+            usage = _usage(stem, cert)
+        except ProfileError:
+            continue  # a CA or TLS certificate: not an SMKI end entity
+        key = _load_key(pem.with_suffix(".key")) or _load_key(pem.with_name(stem + ".key.pem"))
+        store.add(eui, usage, cert, key, name=stem)
+        count += 1
+    # Private keys kept apart from their certificates (DCC's public device keys).
+    for key_path in sorted(folder.rglob("*.key")):
+        m = _STEM.match(key_path.stem)
+        if not m or key_path.with_suffix(".pem").exists():
+            continue
+        key = _load_key(key_path)
+        eui, usage = Eui64(bytes.fromhex(m["eui"])), Usage(m["usage"])
+        for cred in store.credentials(eui, usage):
+            if key and cred.public_key.public_numbers() == key.public_key().public_numbers():
+                cred.private_key = key
+    return count
+
+
+def load_zaz1(store: KeyStore, path: Path) -> int:
+    """DCC Boxed's ZAZ1 keystore.json (or the npm package folder holding it)."""
+    if path.is_dir():
+        path = path / "keystore.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KeyStoreError(f"cannot read the ZAZ1 keystore {path}: {exc}") from None
+    count = 0
+    with warnings.catch_warnings():
+        # ZAZ1 certificates were made by Java with a NULL parameter; they are DCC's as-is.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        for eui_text, sections in data.items():
+            count += _zaz1_entries(store, Eui64.parse(eui_text), sections)
+    return count
+
+
+def _zaz1_entries(store: KeyStore, eui: Eui64, sections: dict) -> int:
+    count = 0
+        for section in sections.values():
+            for entry in section.values():
+                cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
+                key = None
+                if entry.get("privateKey"):
+                    key = serialization.load_pem_private_key(entry["privateKey"].encode(), None)
+                name = str(entry.get("name", ""))
+                if int(entry.get("role", 0)) in (0x87, 0x89):
+                    usage = Usage.XML
+                elif "PP" in name:
+                    usage = Usage.PP_KA
+                else:
+                    usage = usage_of(cert)
+                store.add(eui, usage, cert, key, name=name)  # type: ignore[arg-type]
+                count += 1
+    return count
+
+
+def load(paths: list[Path]) -> KeyStore:
+    """A key store from any mix of folders and keystore.json files."""
+    store = KeyStore()
+    for path in paths:
+        if path.is_file() and path.suffix == ".json":
+            load_zaz1(store, path)
+        elif (path / "keystore.json").is_file():
+            load_zaz1(store, path / "keystore.json")
+        else:
+            load_folder(store, path)
+    return store

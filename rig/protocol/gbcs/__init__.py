@@ -1,0 +1,1 @@
+"""GBCS: message framing, security, payloads (DLMS COSEM, GBZ, ASN.1) and codes."""

@@ -1,0 +1,274 @@
+"""GBZ payloads (GBCS section 7.3): ZigBee cluster commands in GBCS containers, as used
+for the GSME, the GPF and the HAN-only PPMID use cases.
+
+::
+
+    01 09  count  [alert code(2) time(4)]  component...
+    component: control  cluster(2)  length(2)  [from date-time(4)]
+               plain:     ZCL header (frame control, [manufacturer(2)], seq, command) payload
+               encrypted: additional control  frame counter  ZCL header
+                          length(2)  31 IC(4) ciphertext tag(12)
+
+Control bits: 0x01 last component, 0x02 encrypted, 0x10 from date-time present.
+Decodes to a typed tree and re-encodes byte for byte; the ZCL payload stays as bytes
+tagged with the cluster and command it belongs to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rig.protocol.codec import DecodeError, Reader
+
+PROFILE_ID = 0x0109
+CONTROL_LAST = 0x01
+CONTROL_ENCRYPTED = 0x02
+CONTROL_FROM_DATE_TIME = 0x10
+ZCL_MANUFACTURER_SPECIFIC = 0x04
+ZCL_SERVER_TO_CLIENT = 0x08
+FUTURE_DATED_ALERTS = {0x8F66, 0x8F67}
+
+CLUSTERS = {
+    0x0000: "Basic",
+    0x000A: "Time",
+    0x0025: "Keep-Alive",
+    0x0700: "Price",
+    0x0701: "Demand Response and Load Control",
+    0x0702: "Metering",
+    0x0703: "Messaging",
+    0x0704: "Tunneling",
+    0x0705: "Prepayment",
+    0x0707: "Calendar",
+    0x0708: "Device Management",
+    0x0709: "Events",
+}
+PROFILE_WIDE_COMMANDS = {
+    0x00: "Read Attributes",
+    0x01: "Read Attributes Response",
+    0x02: "Write Attributes",
+    0x04: "Write Attributes Response",
+    0x0B: "Default Response",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ZclHeader:
+    frame_control: int
+    sequence: int
+    command: int
+    manufacturer: int | None = None
+
+    @property
+    def cluster_specific(self) -> bool:
+        return self.frame_control & 0x03 == 0x01
+
+    @property
+    def server_to_client(self) -> bool:
+        return bool(self.frame_control & ZCL_SERVER_TO_CLIENT)
+
+    def encode(self) -> bytes:
+        out = bytes([self.frame_control])
+        if self.manufacturer is not None:
+            out += self.manufacturer.to_bytes(2, "little")
+        return out + bytes([self.sequence, self.command])
+
+    @classmethod
+    def decode(cls, r: Reader) -> ZclHeader:
+        fc = r.u8("the ZCL frame control")
+        mfr = None
+        if fc & ZCL_MANUFACTURER_SPECIFIC:
+            mfr = int.from_bytes(r.take(2, "the ZCL manufacturer code"), "little")
+        return cls(fc, r.u8("the ZCL sequence number"), r.u8("the ZCL command"), mfr)
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {
+            "frame_control": self.frame_control,
+            "direction": "server-to-client" if self.server_to_client else "client-to-server",
+            "command": self.command,
+        }
+        if not self.cluster_specific:
+            out["command_name"] = PROFILE_WIDE_COMMANDS.get(self.command, "profile-wide")
+        if self.manufacturer is not None:
+            out["manufacturer"] = self.manufacturer
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Encrypted:
+    """An encrypted GBZ component body: ``31 || IC || ciphertext || tag``."""
+
+    additional_control: int
+    frame_counter: int
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    control: int
+    cluster: int
+    zcl: ZclHeader
+    payload: bytes = b""  # plain ZCL payload
+    encrypted: Encrypted | None = None
+    from_date_time: int | None = None  # UTC seconds since 2000-01-01 (ZigBee time)
+
+    def encode(self) -> bytes:
+        body = b""
+        if self.from_date_time is not None:
+            body += self.from_date_time.to_bytes(4, "big")
+        if self.encrypted is not None:
+            e = self.encrypted
+            body += bytes([e.additional_control, e.frame_counter]) + self.zcl.encode()
+            body += len(e.blob).to_bytes(2, "big") + e.blob
+        else:
+            body += self.zcl.encode() + self.payload
+        return (
+            bytes([self.control])
+            + self.cluster.to_bytes(2, "big")
+            + len(body).to_bytes(2, "big")
+            + body
+        )
+
+    @classmethod
+    def decode(cls, r: Reader) -> Component:
+        control = r.u8("the extended header control field")
+        cluster = r.uint(2, "the cluster ID")
+        body = r.sub(r.uint(2, "the GBZ command length"), "the GBZ command")
+        when = None
+        if control & CONTROL_FROM_DATE_TIME:
+            when = body.uint(4, "the from date-time")
+        if control & CONTROL_ENCRYPTED:
+            extra = body.u8("the additional header control")
+            counter = body.u8("the additional header frame counter")
+            zcl = ZclHeader.decode(body)
+            blob = body.take(body.uint(2, "the encrypted content length"), "the encrypted content")
+            body.done("an encrypted GBZ component")
+            if len(blob) < 17 or blob[0] != 0x31:
+                raise body.fail("encrypted GBZ content is not 31 || IC || ciphertext || tag")
+            return cls(control, cluster, zcl, b"", Encrypted(extra, counter, blob), when)
+        zcl = ZclHeader.decode(body)
+        return cls(control, cluster, zcl, body.rest(), None, when)
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {
+            "cluster": f"{self.cluster:04X}",
+            "cluster_name": CLUSTERS.get(self.cluster, "unknown"),
+            "control": self.control,
+            "zcl": self.zcl.to_json(),
+        }
+        if self.from_date_time is not None:
+            out["from_date_time"] = self.from_date_time
+        if self.encrypted is not None:
+            out["encrypted"] = self.encrypted.blob.hex()
+        else:
+            out["payload"] = self.payload.hex()
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class FutureDatedOutcome:
+    """Body of the future-dated execution alerts (8F66 success / 8F67 failure)."""
+
+    message_code: int
+    counter: int
+    cluster: int
+    frame_control: int
+    command: int
+
+    def encode(self) -> bytes:
+        body = (
+            self.message_code.to_bytes(2, "big")
+            + self.counter.to_bytes(8, "big")
+            + self.cluster.to_bytes(2, "big")
+            + bytes([self.frame_control, self.command])
+        )
+        return bytes([len(body)]) + body
+
+    @classmethod
+    def decode(cls, r: Reader) -> FutureDatedOutcome:
+        inner = r.sub(r.u8("the future-dated alert length"), "the future-dated alert payload")
+        out = cls(
+            inner.uint(2, "the message code"),
+            inner.uint(8, "the originator counter"),
+            inner.uint(2, "the cluster ID"),
+            inner.u8("the ZCL frame control"),
+            inner.u8("the ZCL command"),
+        )
+        inner.done("the future-dated alert payload")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class GbzPayload:
+    count: int  # total number of GBZ use case specific components, as written
+    components: list[Component]
+    alert_code: int | None = None
+    alert_time: int | None = None
+    future_dated: FutureDatedOutcome | None = None
+    alert_data: bytes | None = None  # alert body that is not components
+
+    def encode(self) -> bytes:
+        out = PROFILE_ID.to_bytes(2, "big") + bytes([self.count])
+        if self.alert_code is not None:
+            out += self.alert_code.to_bytes(2, "big") + (self.alert_time or 0).to_bytes(4, "big")
+        if self.future_dated is not None:
+            out += self.future_dated.encode()
+        out += b"".join(c.encode() for c in self.components)
+        if self.alert_data is not None:
+            out += self.alert_data
+        return out
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"gbz": True, "count": self.count}
+        if self.alert_code is not None:
+            out["alert_code"] = f"{self.alert_code:04X}"
+            out["alert_time"] = self.alert_time
+        if self.future_dated is not None:
+            fd = self.future_dated
+            out["future_dated"] = {
+                "message_code": f"{fd.message_code:04X}",
+                "counter": fd.counter,
+                "cluster": f"{fd.cluster:04X}",
+                "command": fd.command,
+            }
+        out["components"] = [c.to_json() for c in self.components]
+        if self.alert_data is not None:
+            out["alert_data"] = self.alert_data.hex()
+        return out
+
+
+def decode(data: bytes, *, alert: bool = False, base: int = 0) -> GbzPayload:
+    r = Reader(data, base=base)
+    at = r.offset
+    profile = r.uint(2, "the GBZ profile ID")
+    if profile != PROFILE_ID:
+        raise DecodeError(f"GBZ profile ID is 0x{profile:04X}, not 0x0109", at)
+    count = r.u8("the GBZ component count")
+    code = when = None
+    if alert:
+        code = r.uint(2, "the alert code")
+        when = r.uint(4, "the alert time")
+        if code in FUTURE_DATED_ALERTS:
+            fd = FutureDatedOutcome.decode(r)
+            r.done("the future-dated alert")
+            return GbzPayload(count, [], code, when, fd)
+        mark = r.pos
+        try:
+            components = _components(r, count)
+            r.done("the GBZ alert")
+            return GbzPayload(count, components, code, when)
+        except DecodeError:
+            r.pos = mark  # an alert whose body is not a list of components
+            return GbzPayload(count, [], code, when, alert_data=r.rest())
+    components = _components(r, count)
+    r.done("the GBZ payload")
+    return GbzPayload(count, components)
+
+
+def _components(r: Reader, count: int) -> list[Component]:
+    out = []
+    while not r.at_end():
+        out.append(Component.decode(r))
+    if count and len(out) != count:
+        raise r.fail(f"GBZ header announces {count} components but {len(out)} follow")
+    return out
