@@ -19,9 +19,9 @@ import warnings
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.utils import CryptographyDeprecationWarning
 
 from rig.protocol.eui import Eui64
 from rig.protocol.keystore import KeyStore, KeyStoreError
@@ -114,21 +114,21 @@ def load_zaz1(store: KeyStore, path: Path) -> int:
 
 def _zaz1_entries(store: KeyStore, eui: Eui64, sections: dict) -> int:
     count = 0
-        for section in sections.values():
-            for entry in section.values():
-                cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
-                key = None
-                if entry.get("privateKey"):
-                    key = serialization.load_pem_private_key(entry["privateKey"].encode(), None)
-                name = str(entry.get("name", ""))
-                if int(entry.get("role", 0)) in (0x87, 0x89):
-                    usage = Usage.XML
-                elif "PP" in name:
-                    usage = Usage.PP_KA
-                else:
-                    usage = usage_of(cert)
-                store.add(eui, usage, cert, key, name=name)  # type: ignore[arg-type]
-                count += 1
+    for section in sections.values():
+        for entry in section.values():
+            cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
+            key = None
+            if entry.get("privateKey"):
+                key = serialization.load_pem_private_key(entry["privateKey"].encode(), None)
+            name = str(entry.get("name", ""))
+            if int(entry.get("role", 0)) in (0x87, 0x89):
+                usage = Usage.XML
+            elif "PP" in name:
+                usage = Usage.PP_KA
+            else:
+                usage = usage_of(cert)
+            store.add(eui, usage, cert, key, name=name)  # type: ignore[arg-type]
+            count += 1
     return count
 
 
