@@ -126,6 +126,8 @@ def _template() -> bytes:
 def test_duis_parser(data: st.DataObject) -> None:
     doc = bytearray(_template())
     for _ in range(data.draw(st.integers(1, 3))):
+        if not doc:
+            break
         at = data.draw(st.integers(0, len(doc) - 1))
         doc[at : at + data.draw(st.integers(0, 3))] = data.draw(st.binary(max_size=3))
     with contextlib.suppress(XmlError, DuisError):
