@@ -48,10 +48,8 @@ def _load_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
     return key
 
 
-def _usage(stem: str, cert: x509.Certificate) -> Usage:
-    m = _STEM.match(stem)
-    if m:
-        return Usage(m["usage"])
+def _usage_by_name(stem: str, cert: x509.Certificate) -> Usage:
+    """Usage of a signing-tool credential (``xml-sign-…-ds``, ``Z1-supplierPP-ka``)."""
     lowered = stem.lower()
     if "xml" in lowered or role_of(cert) in _XML_ROLES:
         return Usage.XML
@@ -75,8 +73,10 @@ def load_folder(store: KeyStore, folder: Path) -> int:
         stem = pem.stem
         m = _STEM.match(stem)
         try:
-            eui = Eui64(bytes.fromhex(m["eui"])) if m else eui_of(cert)
-            usage = _usage(stem, cert)
+            if m:
+                eui, usage = Eui64(bytes.fromhex(m["eui"])), Usage(m["usage"])
+            else:
+                eui, usage = eui_of(cert), _usage_by_name(stem, cert)
         except ProfileError:
             continue  # a CA or TLS certificate: not an SMKI end entity
         key = _load_key(pem.with_suffix(".key")) or _load_key(pem.with_name(stem + ".key.pem"))
@@ -95,14 +95,40 @@ def load_folder(store: KeyStore, folder: Path) -> int:
     return count
 
 
-def load_zaz1(store: KeyStore, path: Path) -> int:
-    """DCC Boxed's ZAZ1 keystore.json (or the npm package folder holding it)."""
+ZAZ1_XML_ROLES = {0x87, 0x89}  # XML signing: DCC User (87), DCC service provider (89)
+
+
+def read_zaz1(path: Path) -> dict:
+    """DCC Boxed's ZAZ1 keystore.json (or the npm package folder holding it), as a dict."""
     if path.is_dir():
         path = path / "keystore.json"
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise KeyStoreError(f"cannot read the ZAZ1 keystore {path}: {exc}") from None
+    except OSError as exc:
+        raise KeyStoreError(
+            f"cannot read the ZAZ1 keystore {path}: {exc.strerror}; give the path of "
+            "keystore.json (e.g. ../shared/vectors/smki/zaz1-keystore.json or "
+            "node_modules/@smartdcc/dccboxed-keystore)"
+        ) from None
+    except ValueError as exc:
+        raise KeyStoreError(f"{path} is not a keystore.json: {exc}") from None
+    if not isinstance(data, dict):
+        raise KeyStoreError(f"{path} is not a DCC Boxed keystore (expected an object keyed by EUI)")
+    return data
+
+
+def zaz1_usage(entry: dict, cert: x509.Certificate) -> Usage:
+    """What a ZAZ1 entry is for: XML signing by role, prepayment KA by name, else keyUsage."""
+    if int(entry.get("role", 0)) in ZAZ1_XML_ROLES:
+        return Usage.XML
+    if "PP" in str(entry.get("name", "")):
+        return Usage.PP_KA
+    return usage_of(cert)
+
+
+def load_zaz1(store: KeyStore, path: Path) -> int:
+    """Every credential of a ZAZ1 keystore.json into ``store``."""
+    data = read_zaz1(path)
     count = 0
     with warnings.catch_warnings():
         # ZAZ1 certificates were made by Java with a NULL parameter; they are DCC's as-is.
@@ -121,13 +147,7 @@ def _zaz1_entries(store: KeyStore, eui: Eui64, sections: dict) -> int:
             if entry.get("privateKey"):
                 key = serialization.load_pem_private_key(entry["privateKey"].encode(), None)
             name = str(entry.get("name", ""))
-            if int(entry.get("role", 0)) in (0x87, 0x89):
-                usage = Usage.XML
-            elif "PP" in name:
-                usage = Usage.PP_KA
-            else:
-                usage = usage_of(cert)
-            store.add(eui, usage, cert, key, name=name)  # type: ignore[arg-type]
+            store.add(eui, zaz1_usage(entry, cert), cert, key, name=name)  # type: ignore[arg-type]
             count += 1
     return count
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from rig.description.model import Rig, Role, User, UserRole
+from rig.keys import read_zaz1, zaz1_usage
 from rig.protocol import smki
 from rig.protocol.eui import Eui64
+from rig.protocol.keystore import KeyStoreError
 from rig.protocol.smki import OrgRole, Usage
 from rig.protocol.wan import CONTROLLER_IDENTITY, GATEWAY_IDENTITY, hub_identity
 from rig.state import read_json, write_atomic, write_json
@@ -361,24 +362,10 @@ class Pki:
 def _load_keystore(path: Path | None) -> dict:
     if path is None:
         raise PkiError("pki.source is zaz1 but no keystore path is given")
-    if path.is_dir():
-        path = path / "keystore.json"
     try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise PkiError(
-            f"cannot read the ZAZ1 keystore {path}: {exc.strerror}; give the path of "
-            "keystore.json (e.g. ../shared/vectors/smki/zaz1-keystore.json or "
-            "node_modules/@smartdcc/dccboxed-keystore)"
-        ) from None
-    except ValueError as exc:
-        raise PkiError(f"{path} is not a keystore.json: {exc}") from None
-    if not isinstance(data, dict):
-        raise PkiError(f"{path} is not a DCC Boxed keystore (expected an object keyed by EUI)")
-    return data
-
-
-_ZAZ1_XML_ROLES = {0x87, 0x89}
+        return read_zaz1(path)
+    except KeyStoreError as exc:
+        raise PkiError(str(exc)) from None
 
 
 def _pick_zaz1(keystore: dict, eui: Eui64, usage: Usage) -> dict | None:
@@ -391,11 +378,9 @@ def _pick_zaz1(keystore: dict, eui: Eui64, usage: Usage) -> dict | None:
     for entry in section.values():
         if not entry.get("privateKey"):
             continue
-        is_xml = int(entry.get("role", 0)) in _ZAZ1_XML_ROLES
-        is_pp = "PP" in str(entry.get("name", ""))
-        if (usage is Usage.XML) != is_xml or (usage is Usage.PP_KA) != is_pp:
-            continue
         cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
+        if zaz1_usage(entry, cert) is not usage:
+            continue
         candidates.append((cert.not_valid_after_utc, entry))
     if not candidates:
         return None
