@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
+from rig.protocol.codec import der_length
 from rig.protocol.eui import Eui64
 
 HARDWARE_MODULE_NAME = ObjectIdentifier("1.3.6.1.5.5.7.8.4")
@@ -65,15 +66,8 @@ class ProfileError(ValueError):
     """A certificate that does not follow the SMKI profile."""
 
 
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
 def _der(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + _der_length(len(body)) + body
+    return bytes([tag]) + der_length(len(body)) + body
 
 
 def _der_oid(dotted: str) -> bytes:
