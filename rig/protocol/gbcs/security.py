@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from enum import IntEnum
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from rig.protocol.gbcs.frame import MAC_LENGTH, Cra, GbcsMessage
@@ -96,20 +96,16 @@ def gcm_decrypt(
     """Plaintext, or :class:`SecurityError` when the 12-byte tag does not match."""
     if len(tag) != GCM_TAG_LENGTH:
         raise SecurityError(f"a GBCS GCM tag is 12 bytes, not {len(tag)}")
-    # AES-GCM with a truncated tag: decrypt with CTR, recompute the tag, compare 12 bytes.
-    plain = _ctr_decrypt(key, gcm_iv(originator, ic), ciphertext)
-    _, expected = gcm_encrypt(key, originator, aad, plain, ic)
-    if not hmac.compare_digest(expected, tag):
-        raise SecurityError("the GCM tag does not match: wrong key, or the data was altered")
-    return plain
-
-
-def _ctr_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    counter0 = iv + b"\x00\x00\x00\x02"  # J0 + 1 for a 96-bit IV
-    dec = Cipher(algorithms.AES(key), modes.CTR(counter0)).decryptor()
-    return dec.update(ciphertext) + dec.finalize()
+    mode = modes.GCM(gcm_iv(originator, ic), tag, min_tag_length=GCM_TAG_LENGTH)
+    dec = Cipher(algorithms.AES(key), mode).decryptor()
+    dec.authenticate_additional_data(aad)
+    plain = dec.update(ciphertext)
+    try:
+        return plain + dec.finalize()
+    except InvalidTag:
+        raise SecurityError(
+            "the GCM tag does not match: wrong key, or the data was altered"
+        ) from None
 
 
 # --- message MACs --------------------------------------------------------------------
@@ -121,9 +117,13 @@ def message_key(
     msg: GbcsMessage,
     private_key: ec.EllipticCurvePrivateKey,
     peer_public: ec.EllipticCurvePublicKey,
+    mode: KdfMode | None = None,
 ) -> bytes:
+    """The KDF for the message's originator, recipient and counter; the mode follows
+    the CRA flag (the MAC key) unless given (``KdfMode.ENCRYPTION``)."""
     h = msg.header
-    return kdf(private_key, peer_public, h.originator, h.recipient, h.counter, _MODE_FOR_CRA[h.cra])
+    mode = _MODE_FOR_CRA[h.cra] if mode is None else mode
+    return kdf(private_key, peer_public, h.originator, h.recipient, h.counter, mode)
 
 
 def compute_mac(msg: GbcsMessage, key: bytes) -> bytes:
@@ -197,19 +197,10 @@ def verify_signature(msg: GbcsMessage, public_key: ec.EllipticCurvePublicKey) ->
         ) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The outcome of one check: True, False, or None when the needed key is not held."""
-
-    ok: bool | None
-    reason: str = ""
-
-
 __all__ = [
     "MAC_LENGTH",
     "KdfMode",
     "SecurityError",
-    "Verdict",
     "apply_mac",
     "compute_mac",
     "encryption_key",
@@ -235,9 +226,8 @@ def encryption_key(
     private_key: ec.EllipticCurvePrivateKey,
     peer_public: ec.EllipticCurvePublicKey,
 ) -> bytes:
-    """KDF in encryption mode for the message's originator, recipient and counter."""
-    h = msg.header
-    return kdf(private_key, peer_public, h.originator, h.recipient, h.counter, KdfMode.ENCRYPTION)
+    """The key for the message's encrypted parts (KDF in encryption mode)."""
+    return message_key(msg, private_key, peer_public, KdfMode.ENCRYPTION)
 
 
 def protect(key: bytes, originator: bytes, plaintext: bytes, ic: bytes = bytes(4)) -> bytes:
