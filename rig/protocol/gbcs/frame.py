@@ -171,8 +171,15 @@ class GbcsMessage:
         head = 1 + len(self.header.encode()) + len(der_length(len(self.payload)))
         if self.mac is None:
             return head
-        ciphered = len(SECURITY_HEADER) + len(self.general_signing()) + MAC_LENGTH
-        return 7 + len(der_length(ciphered)) + len(SECURITY_HEADER) + head
+        signature = 0 if not self.signature_field else 1 + len(self.signature or b"")
+        ciphered = len(SECURITY_HEADER) + head + len(self.payload) + signature + MAC_LENGTH
+        return (
+            1
+            + len(_EMPTY_CIPHERING_FIELDS)
+            + len(der_length(ciphered))
+            + len(SECURITY_HEADER)
+            + head
+        )
 
     def signed_part(self) -> bytes:
         """What the ECDSA signature covers: the APDU without ``DF``, up to the payload's end."""
