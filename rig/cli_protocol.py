@@ -7,11 +7,14 @@ repeatable), else from the rig's own PKI (``rig pki init``).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
+from rig.description import load_rig
 from rig.keys import load as load_keys
 from rig.protocol import utrn as utrn_codec
 from rig.protocol.codec import DecodeError, unhex
@@ -24,20 +27,17 @@ from rig.protocol.eui import Eui64, EuiError
 from rig.protocol.gbcs.inspect import inspect
 from rig.protocol.keystore import KeyStore, KeyStoreError
 from rig.protocol.smki import Usage
+from rig.state import StateDir, default_state_dir
 
 DEFAULT_ACB = "90-B3-D5-1F-30-00-00-02"
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
 def _default_pki() -> Path | None:
-    import os
-
-    from rig.description import load_rig
-    from rig.state import StateDir, default_state_dir
 
     state = os.environ.get("RIG_STATE_DIR")
     folder = StateDir.open(Path(state) if state else default_state_dir(load_rig(None).name)).pki
@@ -55,7 +55,6 @@ def _store(keys: tuple[Path, ...]) -> KeyStore:
         return load_keys(paths)
     except KeyStoreError as exc:
         _fail(str(exc), 2)
-        raise
 
 
 def _eui(text: str) -> Eui64:
@@ -63,7 +62,6 @@ def _eui(text: str) -> Eui64:
         return Eui64.parse(text)
     except EuiError as exc:
         _fail(str(exc), 2)
-        raise
 
 
 keys_option = click.option(
@@ -142,7 +140,6 @@ def duis_verify(keys: tuple[Path, ...], no_schema: bool, file: Path) -> None:
         result = verify_document(file.read_bytes(), store, check_schema=not no_schema)
     except (XmlError, SchemaError, DuisError, xmldsig.SignatureError) as exc:
         _fail(f"{file}: {exc}", 1)
-        return
     doc = result.document
     summary = {
         "file": str(file),
@@ -173,12 +170,10 @@ def duis_sign(
     cred = store.private(eui, Usage.XML)
     if cred is None:
         _fail(f"no XML-signing private key for {eui.duis}: give --keys with its credentials", 2)
-        return
     try:
         signed = sign_document(file.read_bytes(), cred, check_schema=not no_schema)
     except (XmlError, SchemaError, DuisError, xmldsig.SignatureError) as exc:
         _fail(f"{file}: {exc}", 1)
-        return
     if out:
         out.write_bytes(signed)
     else:
@@ -201,7 +196,7 @@ def _utrn_keys(keys: tuple[Path, ...], supplier: str, meter: str):
             f"{m.duis}: give --keys",
             2,
         )
-    return s, m, pp.private_key, dev.public_key  # type: ignore[union-attr]
+    return s, m, pp.private_key, dev.public_key
 
 
 @utrn.command("make")
@@ -221,7 +216,6 @@ def utrn_make(
         code = utrn_codec.make(utrn_codec.TopUp(value, cls, int(counter, 0)), s.raw, m.raw, pp, dev)
     except (utrn_codec.UtrnError, ValueError) as exc:
         _fail(str(exc), 2)
-        return
     click.echo(code)
 
 
@@ -240,7 +234,6 @@ def utrn_check(
         top_up = utrn_codec.validate(code, s.raw, m.raw, pp, dev, last_counter=int(last_counter, 0))
     except utrn_codec.UtrnError as exc:
         _fail(str(exc), 1)
-        return
     click.echo(
         json.dumps(
             {
