@@ -16,7 +16,10 @@ from aiohttp import web
 
 from nodes.config import NodeConfig
 from nodes.gpio import Wiring
+from nodes.han.tunnel import TunnelError
+from nodes.radio import DeliveryError
 from nodes.roles import make_role
+from rig.protocol.eui import Eui64
 from rig.protocol.health import HEALTH_PATH, HealthReport, Heartbeat
 
 log = logging.getLogger("nodes.service")
@@ -40,6 +43,23 @@ class NodeService:
     async def _health(self, _request: web.Request) -> web.Response:
         return web.Response(body=self.report().encode(), content_type="application/json")
 
+    async def _exchange(self, request: web.Request) -> web.Response:
+        """CHF only: send one GBCS message to a device on the HAN; the answer is the body."""
+        exchange = getattr(self.role, "exchange", None)
+        if exchange is None:
+            return web.json_response({"error": "only a CHF moves GBCS on the HAN"}, status=404)
+        try:
+            device = Eui64.parse(request.query.get("device", ""))
+            timeout = float(request.query.get("timeout", "30"))
+        except ValueError as exc:
+            return web.json_response({"error": f"{exc}; use ?device=EUI-64"}, status=400)
+        message = await request.read()
+        try:
+            answer = await exchange(device, message, timeout)
+        except (TunnelError, DeliveryError) as exc:
+            return web.json_response({"error": str(exc)}, status=504)
+        return web.Response(body=answer, content_type="application/octet-stream")
+
     async def run(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         stop = asyncio.Event()
@@ -48,6 +68,7 @@ class NodeService:
             loop.add_signal_handler(sig, stop.set)
         app = web.Application()
         app.router.add_get(HEALTH_PATH, self._health)
+        app.router.add_post("/han/exchange", self._exchange)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, self.config.health_bind, self.config.health_port).start()

@@ -312,3 +312,7 @@ main.add_command(utrn)
 
 if __name__ == "__main__":
     main()
+
+from rig.cli_han import han  # noqa: E402
+
+main.add_command(han)

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from rig import broker
-from rig.description.model import Isolation, Rig, Role
+from rig.description.model import Isolation, Node, Rig, Role
 from rig.pki import Pki
 from rig.ports import check_free, free_port
 from rig.protocol import wan
+from rig.protocol.eui import Eui64
 from rig.state import StateDir, read_json, write_atomic, write_json
 
 NODE_HEALTH_PORT = 8470
@@ -190,7 +191,7 @@ def _components(plan: Plan, rig: Rig, state: StateDir, broker_bind: str) -> None
             "air",
             [str(bindir / "rig-air"), "--config", str(state.component("air") / "air.json")],
             f"{plan.host_address}:{plan.ports['zep']}/udp",
-            {"type": "http", "url": f"http://127.0.0.1:{plan.ports['air_control']}/health"},
+            {"type": "http", "url": f"{air_control_url(plan)}/health"},
         )
     )
     plan.components.append(
@@ -252,6 +253,52 @@ def _http_host(bind: str) -> str:
     return "127.0.0.1" if bind == "0.0.0.0" else bind
 
 
+def air_control_url(plan: Plan) -> str:
+    host = plan.host_address if plan.isolation == "netns" else "127.0.0.1"
+    return f"http://{host}:{plan.ports['air_control']}"
+
+
+def network_key_file(state: StateDir, hub: Eui64) -> Path:
+    return state.sub("han") / f"{hub.hex}-network-key"
+
+
+def network_key(state: StateDir, hub: Eui64) -> bytes:
+    """The HAN's network key: made once per hub and rig state, kept for sniffers and restarts."""
+    path = network_key_file(state, hub)
+    if not path.exists():
+        write_atomic(path, os.urandom(16).hex() + "\n", 0o600)
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _han_section(
+    rig: Rig, state: StateDir, node: Node, hub: Node | None, han: Any
+) -> dict[str, Any]:
+    section: dict[str, Any] = {
+        "channel": han.channel,
+        "pan_id": han.pan_id,
+        "extended_pan_id": (hub or node).eui.duis,
+    }
+    if node.role is Role.CHF:
+        section["network_key"] = network_key(state, node.eui).hex()
+        section["device_log"] = [
+            {
+                "eui": d.eui.duis,
+                "device_type": d.role.value.upper(),
+                "install_code": d.install_code.hex().upper(),
+            }
+            for d in rig.devices_of(node)
+            if d.install_code is not None
+        ]
+    else:
+        if node.install_code is not None:
+            section["install_code"] = node.install_code.hex().upper()
+        if hub is not None:
+            esme = [d for d in rig.devices_of(hub) if d.role is Role.ESME]
+            section["peers"] = {"esme": esme[0].eui.duis if esme else None}
+    section.update(node.behaviour)
+    return section
+
+
 def wan_hosts(plan: Plan) -> list[str]:
     """Names the broker's TLS certificate must carry."""
     return sorted({"127.0.0.1", "localhost", plan.host_address})
@@ -273,8 +320,9 @@ def render(plan: Plan, rig: Rig, state: StateDir) -> None:
         {
             "bind": plan.host_address if plan.isolation == "netns" else "127.0.0.1",
             "zep_port": plan.ports["zep"],
-            "control_bind": "127.0.0.1",
+            "control_bind": plan.host_address if plan.isolation == "netns" else "127.0.0.1",
             "control_port": plan.ports["air_control"],
+            "pcap": str(state.component("air") / "han.pcap"),
         },
     )
     gw = pki.wan_client(wan.GATEWAY_IDENTITY)
@@ -309,15 +357,12 @@ def render(plan: Plan, rig: Rig, state: StateDir) -> None:
             "health_port": int(hport),
             "hub_eui": hub.eui.duis if hub else None,
             "gpf_eui": node.gpf_eui.duis if node.gpf_eui else None,
-            "han": {
-                "channel": han.channel,
-                "pan_id": han.pan_id,
-                "extended_pan_id": (hub or node).eui.duis,
-            },
+            "han": _han_section(rig, state, node, hub, han),
             "radio": {
                 "type": node.radio.type.value,
                 "device": node.radio.device,
                 "air": f"{plan.host_address}:{plan.ports['zep']}",
+                "control": air_control_url(plan),
             },
             "pin_factory": "mock" if node.placement.virtual else "default",
             "pins": node.gpio.pins(),

@@ -20,6 +20,7 @@ wanted=(
   "node nodejs"
   "npm npm"
   "java default-jre-headless"
+  "tshark tshark"
 )
 missing=()
 for pair in "${wanted[@]}"; do

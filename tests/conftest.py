@@ -85,3 +85,13 @@ def started() -> Iterator[list[subprocess.Popen]]:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.5):
+    """Poll ``predicate`` until it is truthy or ``timeout`` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)

@@ -19,7 +19,7 @@ import pytest
 from rig import lifecycle
 from rig.plan import netns_available
 from rig.state import StateDir
-from tests.conftest import BIN, RIGS, rig_cli
+from tests.conftest import BIN, RIGS, rig_cli, wait_for
 
 RIG = str(RIGS / "small-auto.yaml")
 ISOLATIONS = [
@@ -36,15 +36,6 @@ ISOLATIONS = [
 def status_json(state: Path) -> tuple[int, dict]:
     proc = rig_cli("status", "--json", "--rig", RIG, state=state)
     return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
-
-
-def wait_for(predicate, timeout: float = 30.0, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 def assert_nothing_left(state: Path) -> None:

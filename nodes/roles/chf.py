@@ -1,46 +1,122 @@
-"""The communications hub (CHF): WAN client to the DCC, HAN coordinator, host of the GPF.
+"""The communications hub (CHF): WAN client to the DCC, HAN coordinator and trust centre, GPF host.
 
-For now it holds the WAN link and its status LEDs; the HAN coordinator, trust
-centre, device log and GPF come with the HAN work.
+Forms the HAN (extended PAN ID = its EUI), admits only devices in its device
+log, opens GB-HRGP tunnels to them and moves GBCS messages with ``exchange``.
+Endpoint 1 is the CHF (Basic, Time, Keep-Alive, Tunneling); endpoint 2 is the
+GPF, whose Metering mirror holds what the sleepy GSME reports, for the IHD to read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 from typing import Any
 
-from nodes.roles.base import DeviceRole
+from nodes.han.device_log import DeviceLog
+from nodes.han.tunnel import TunnelServer
+from nodes.radio import ApsMessage, NetworkSettings
+from nodes.roles.han import HanRole
 from nodes.wan import WanLink
+from rig.protocol.eui import Eui64
+from rig.protocol.zigbee import se, zcl
+from rig.protocol.zigbee.zcl import ZclFrame
+
+CHF_EP, GPF_EP = 1, 2
+ZIGBEE_EPOCH = 946_684_800  # 2000-01-01, the origin of ZCL UTCTime
+NOTIFICATION_SCHEME_B = 0x02
+TUNNEL_MESSAGE_PENDING = 1 << 22  # FunctionalNotificationFlags bit 22 (zigpy's definition)
 
 
-class CommsHub(DeviceRole):
+class CommsHub(HanRole):
     device_type = "CHF"
+    router = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        han = self.config.han
+        self.device_log = DeviceLog(
+            self.config.state_dir / "device-log.json", list(han.get("device_log", []))
+        )
+        self.tunnels = TunnelServer(self.app, self._sleepy)
+        self.mirror: dict[str, Any] = {}
+        self.mirror_updated: float | None = None
+        self.app.serve(CHF_EP, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1})
+        self.app.serve(
+            CHF_EP,
+            se.Time.cluster_id,
+            lambda: {"time": int(time.time()) - ZIGBEE_EPOCH, "time_status": 0x03},
+        )
+        self.app.serve(
+            CHF_EP,
+            se.KeepAlive.cluster_id,
+            lambda: {"tc_keep_alive_base": 10, "tc_keep_alive_jitter": 300},
+        )
+        self.app.serve(GPF_EP, se.Metering.cluster_id, lambda: dict(self.mirror))
+        self.app.reports[(GPF_EP, se.Metering.cluster_id)] = self._on_gsme_report
+
+    def _sleepy(self, eui: Eui64) -> bool:
+        return self.device_log.device_type(eui) == "GSME"
 
     async def start(self) -> None:
         if self.config.wan is None:
             raise ValueError("a chf node needs a 'wan' section in its config")
+        han = self.config.han
+        settings = NetworkSettings(
+            int(han["channel"]),
+            int(han["pan_id"]),
+            Eui64.parse(han["extended_pan_id"]),
+            bytes.fromhex(han["network_key"]),
+        )
+        await self.radio.form(settings, self.device_log)
+        await self.radio.permit_joining(365 * 24 * 3600)  # the device log is the gate
+        self.han_state = "formed"
         self.wan = WanLink(self.config.wan, self.config.eui)
-        self._wan_task = asyncio.create_task(self.wan.run(), name="wan")
-        self._led_task = asyncio.create_task(self._wan_led(), name="wan-led")
+        self.spawn(self.wan.run(), "wan")
+        self.spawn(self._leds(), "leds")
 
-    async def _wan_led(self) -> None:
+    async def _leds(self) -> None:
         while True:
             self.wiring.set("led.wan", self.wan.connected)
+            self.wiring.set("led.han", self.han_state == "formed")
             await asyncio.sleep(0.5)
 
-    async def stop(self) -> None:
-        for task in (self._led_task, self._wan_task):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def _on_gsme_report(self, msg: ApsMessage, frame: ZclFrame) -> None:
+        """The GSME's wake-up report: mirror it, and tell it whether GBCS waits in the tunnel."""
+        self.mirror.update(zcl.attribute_values(msg.cluster, frame))
+        self.mirror_updated = time.time()
+        flags = TUNNEL_MESSAGE_PENDING if self.tunnels.pending(msg.peer) else 0
+        body = zcl.command(
+            se.Metering.cluster_id,
+            "mirror_report_attribute_response",
+            frame.tsn,
+            notification_scheme=NOTIFICATION_SCHEME_B,
+            notification_flags=[flags, 0, 0, 0, 0],
+        )
+        await self.app.reply(msg, body)
+
+    async def exchange(self, device: Eui64, gbcs: bytes, timeout: float = 30.0) -> bytes:
+        """The WAN side's HAN service: GBCS to ``device``, and what it sends back."""
+        return await self.tunnels.exchange(device, gbcs, timeout)
 
     def checks(self) -> dict[str, str]:
         return {**super().checks(), "wan": self.wan.check()}
 
     def detail(self) -> dict[str, Any]:
+        d = super().detail()
+        d["han"].update(
+            device_log=self.device_log.summary(),
+            refused=self.device_log.refused[-10:],
+            tunnels={
+                e.duis: {"id": p.tunnel_id, "queued": len(p.outbox)}
+                for e, p in self.tunnels.peers.items()
+            },
+            gpf_mirror={
+                "values": {k: int(v) for k, v in self.mirror.items()},
+                "updated": self.mirror_updated,
+            },
+        )
         return {
-            **super().detail(),
+            **d,
             "gpf": self.config.gpf_eui.duis if self.config.gpf_eui else None,
             "wan_commands_received": self.wan.commands_received,
         }

@@ -313,7 +313,33 @@ _NODE_FIELDS = {
     "gpio",
     "supplier",
     "health_port",
+    "behaviour",
 }
+_BEHAVIOUR = {
+    "loopback": bool,  # answer each tunnelled GBCS message with itself (a HAN link test)
+    "load_w": float,  # ESME: the load its registers advance with
+    "wake_interval_s": float,  # GSME: how long it sleeps between wakes
+    "flow_m3h": float,  # GSME: the gas flow its register advances with
+    "display_interval_s": float,  # IHD/PPMID: how often they read the meters
+}
+
+
+def _behaviour(r: _Reader, m: Any, path: str, line: int | None) -> dict[str, Any]:
+    m = r.mapping(m, path, line, set(_BEHAVIOUR))
+    out: dict[str, Any] = {}
+    for key, kind in _BEHAVIOUR.items():
+        if key not in m:
+            continue
+        value = m[key]
+        if kind is bool and not isinstance(value, bool):
+            r.problem(m.lines[key], _join(path, key), "expected true or false")
+        elif kind is float and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+        ):
+            r.problem(m.lines[key], _join(path, key), "expected a number >= 0")
+        else:
+            out[key] = value
+    return out
 
 
 def _node(r: _Reader, m: Any, path: str, line: int) -> Node | None:
@@ -332,6 +358,11 @@ def _node(r: _Reader, m: Any, path: str, line: int) -> Node | None:
     hub = r.field(m, "hub", path, _name, default=None)
     supplier = r.field(m, "supplier", path, _text, default=None)
     health_port = r.field(m, "health_port", path, _int_in(1, 65535, "a TCP port"), default=8470)
+    behaviour = {}
+    if "behaviour" in m:
+        behaviour = _behaviour(
+            r, m["behaviour"], _join(path, "behaviour"), r.line_of(m, "behaviour")
+        )
     if role is Role.CHF:
         for key in ("install_code", "hub", "supplier"):
             if key in m:
@@ -371,6 +402,7 @@ def _node(r: _Reader, m: Any, path: str, line: int) -> Node | None:
         han=han,
         supplier=supplier,
         health_port=health_port or 8470,
+        behaviour=behaviour,
         line=line,
         index=_index(path),
     )

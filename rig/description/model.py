@@ -11,6 +11,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from rig.protocol.eui import Eui64
 
@@ -113,6 +114,7 @@ class Node:
     han: HanSettings | None = None  # CHF only: the HAN it forms
     supplier: str | None = None  # ESME/GSME: name of the responsible DCC User
     health_port: int = 8470
+    behaviour: dict[str, Any] = field(default_factory=dict)  # device knobs, see load._BEHAVIOUR
     line: int | None = None
     index: int = 0  # position in the description's node list, for messages
 

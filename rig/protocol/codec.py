@@ -64,6 +64,10 @@ class Reader:
     def uint(self, n: int, what: str) -> int:
         return int.from_bytes(self.take(n, what), "big")
 
+    def le(self, n: int, what: str) -> int:
+        """An unsigned little-endian integer (IEEE 802.15.4, Zigbee and ZCL fields)."""
+        return int.from_bytes(self.take(n, what), "little")
+
     def sint(self, n: int, what: str) -> int:
         return int.from_bytes(self.take(n, what), "big", signed=True)
 

@@ -1,0 +1,131 @@
+"""A device's Smart Energy application on its radio: ZCL servers, client requests, handlers.
+
+Servers answer Read Attributes from live values; cluster commands go to the
+handler a role registers for ``(cluster, command)``; requests this device makes
+(reads, commands) wait for their answer by ZCL transaction number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from zigpy.zcl import foundation as f
+
+from nodes.radio.api import ApsMessage, Radio
+from rig.protocol.codec import DecodeError
+from rig.protocol.eui import Eui64
+from rig.protocol.zigbee import zcl
+
+log = logging.getLogger("nodes.han")
+
+Values = Callable[[], dict[str, Any]]
+CommandHandler = Callable[[ApsMessage, zcl.ZclFrame], Awaitable[None]]
+REQUEST_TIMEOUT_S = 3.0
+
+
+class HanApp:
+    def __init__(self, radio: Radio, eui: Eui64) -> None:
+        self.radio = radio
+        self.eui = eui
+        self.servers: dict[tuple[int, int], Values] = {}  # (endpoint, cluster) -> live values
+        self.handlers: dict[tuple[int, str], CommandHandler] = {}
+        self.reports: dict[tuple[int, int], CommandHandler] = {}
+        self._tsn = 0
+        self._waiting: dict[tuple[Eui64, int], asyncio.Future[zcl.ZclFrame]] = {}
+        radio.on_message(self._on_message)
+
+    def serve(self, endpoint: int, cluster: int, values: Values) -> None:
+        self.servers[(endpoint, cluster)] = values
+
+    def handle(self, cluster: int, command: str, handler: CommandHandler) -> None:
+        self.handlers[(cluster, command)] = handler
+
+    def next_tsn(self) -> int:
+        self._tsn = (self._tsn + 1) & 0xFF
+        return self._tsn
+
+    async def _on_message(self, message: ApsMessage) -> None:
+        try:
+            frame = zcl.decode(message.cluster, message.payload)
+        except (DecodeError, KeyError) as exc:
+            log.warning(
+                "zcl.bad_frame",
+                extra={
+                    "device": self.eui.duis,
+                    "peer": message.peer.duis,
+                    "cluster": f"0x{message.cluster:04x}",
+                    "error": str(exc),
+                },
+            )
+            return
+        waiter = self._waiting.pop((message.peer, frame.tsn), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(frame)
+            return
+        if frame.name == "Read_Attributes":
+            await self._answer_read(message, frame)
+            return
+        if frame.name == "Report_Attributes":
+            handler = self.reports.get((message.dst_ep, message.cluster))
+        else:
+            handler = self.handlers.get((message.cluster, frame.name))
+        if handler is not None:
+            await handler(message, frame)
+
+    async def _answer_read(self, message: ApsMessage, frame: zcl.ZclFrame) -> None:
+        values_of = self.servers.get((message.dst_ep, message.cluster))
+        if values_of is None:
+            return
+        cluster = zcl.cluster(message.cluster)
+        by_id = {cluster.attributes_by_name[n].id: v for n, v in values_of().items()}
+        ids = [int(i) for i in frame.args.attribute_ids]
+        body = zcl.read_attributes_response(message.cluster, frame.tsn, ids, by_id)
+        await self.reply(message, body)
+
+    async def reply(self, to: ApsMessage, body: bytes) -> None:
+        await self.radio.send(
+            ApsMessage(to.peer, to.cluster, body, to.profile, to.dst_ep, to.src_ep)
+        )
+
+    async def request(
+        self,
+        peer: Eui64,
+        cluster: int,
+        body: bytes,
+        tsn: int,
+        *,
+        dst_ep: int = 1,
+        src_ep: int = 1,
+        wait: bool = True,
+    ) -> zcl.ZclFrame | None:
+        """Send a ZCL frame; when ``wait``, the answer with the same transaction number."""
+        waiter: asyncio.Future[zcl.ZclFrame] | None = None
+        if wait:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting[(peer, tsn)] = waiter
+        try:
+            await self.radio.send(ApsMessage(peer, cluster, body, src_ep=src_ep, dst_ep=dst_ep))
+            if waiter is None:
+                return None
+            return await asyncio.wait_for(waiter, REQUEST_TIMEOUT_S)
+        finally:
+            self._waiting.pop((peer, tsn), None)
+
+    async def read(
+        self, peer: Eui64, cluster: int, names: list[str], *, dst_ep: int = 1
+    ) -> dict[str, Any]:
+        tsn = self.next_tsn()
+        frame = await self.request(
+            peer, cluster, zcl.read_attributes(cluster, tsn, names), tsn, dst_ep=dst_ep
+        )
+        assert frame is not None
+        if frame.name != "Read_Attributes_rsp":
+            raise DecodeError(f"expected a Read Attributes response, got {frame.name}", 0)
+        return zcl.attribute_values(cluster, frame)
+
+
+def default_response_ok(frame: zcl.ZclFrame) -> bool:
+    return frame.name == "Default_Response" and frame.args.status == f.Status.SUCCESS

@@ -1,0 +1,245 @@
+"""GBCS over the HAN: the Tunneling cluster with GB-HRGP, CHF (server) and device (client) sides.
+
+Each device requests a tunnel to the CHF (protocol 6, manufacturer 0xFFFF,
+max transfer 1500). The CHF sends a GBCS message with PUT and waits for the
+device's PUT in return; for the sleepy GSME it queues the message instead and
+hands it over when the GSME asks with GET (GET-RESPONSE, with the number still
+queued). Messages to one device move whole and in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from nodes.han.app import HanApp
+from nodes.radio.api import ApsMessage
+from rig.protocol.eui import Eui64
+from rig.protocol.zigbee import zcl
+from rig.protocol.zigbee.se import (
+    GB_HRGP_PROTOCOL_ID,
+    GB_MANUFACTURER_CODE,
+    MAX_TRANSFER_SIZE,
+    Tunneling,
+    TunnelStatus,
+)
+from rig.protocol.zigbee.tunnel import TunnelCommand, TunnelMessage
+
+log = logging.getLogger("nodes.han")
+TUNNEL = Tunneling.cluster_id
+CHF_ENDPOINT = 1
+
+Unsolicited = Callable[[Eui64, bytes], Awaitable[None]]
+GbcsHandler = Callable[[bytes], Awaitable[bytes | None]]
+
+
+class TunnelError(RuntimeError):
+    pass
+
+
+@dataclass
+class _Peer:
+    tunnel_id: int
+    endpoint: int
+    sleepy: bool = False
+    outbox: deque[bytes] = field(default_factory=deque)  # queued for a sleepy device's GET
+    waiting: deque[asyncio.Future[bytes]] = field(default_factory=deque)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class TunnelServer:
+    """The CHF's side: tunnels by device, and ``exchange`` for the WAN side."""
+
+    def __init__(
+        self,
+        app: HanApp,
+        is_sleepy: Callable[[Eui64], bool],
+        on_unsolicited: Unsolicited | None = None,
+    ) -> None:
+        self.app = app
+        self.is_sleepy = is_sleepy
+        self.on_unsolicited = on_unsolicited
+        self.peers: dict[Eui64, _Peer] = {}
+        self._next_id = 1
+        self.delivered = 0
+        app.handle(TUNNEL, "request_tunnel", self._on_request)
+        app.handle(TUNNEL, "transfer_data", self._on_data)
+
+    def pending(self, device: Eui64) -> int:
+        peer = self.peers.get(device)
+        return len(peer.outbox) if peer else 0
+
+    async def _on_request(self, msg: ApsMessage, frame: zcl.ZclFrame) -> None:
+        ok = (
+            frame.field("protocol_id") == GB_HRGP_PROTOCOL_ID
+            and frame.field("manufacturer_code") == GB_MANUFACTURER_CODE
+        )
+        peer = self.peers.get(msg.peer)
+        if ok and peer is None:
+            peer = self.peers[msg.peer] = _Peer(self._next_id, msg.src_ep, self.is_sleepy(msg.peer))
+            self._next_id += 1
+        status = TunnelStatus.SUCCESS if ok else TunnelStatus.PROTOCOL_NOT_SUPPORTED
+        body = zcl.command(
+            TUNNEL,
+            "request_tunnel_response",
+            frame.tsn,
+            to_server=False,
+            tunnel_id=peer.tunnel_id if ok and peer else 0xFFFF,
+            tunnel_status=status,
+            max_incoming_transfer_size=MAX_TRANSFER_SIZE,
+        )
+        await self.app.reply(msg, body)
+        log.info(
+            "han.tunnel_open" if ok else "han.tunnel_refused",
+            extra={"device": msg.peer.duis, "protocol": frame.field("protocol_id")},
+        )
+
+    async def _on_data(self, msg: ApsMessage, frame: zcl.ZclFrame) -> None:
+        peer = self.peers.get(msg.peer)
+        if peer is None or frame.field("tunnel_id") != peer.tunnel_id:
+            log.warning("han.tunnel_unknown", extra={"device": msg.peer.duis})
+            return
+        try:
+            message = TunnelMessage.decode(bytes(frame.field("data")))
+        except ValueError as exc:
+            log.warning("han.tunnel_bad", extra={"device": msg.peer.duis, "error": str(exc)})
+            return
+        if message.command is TunnelCommand.GET:
+            item = peer.outbox.popleft() if peer.outbox else b""
+            answer = TunnelMessage(TunnelCommand.GET_RESPONSE, item, len(peer.outbox))
+            await self._transfer(msg.peer, peer, answer)
+            if item:
+                log.info(
+                    "han.gbcs_pulled",
+                    extra={
+                        "device": msg.peer.duis,
+                        "bytes": len(item),
+                        "remaining": len(peer.outbox),
+                    },
+                )
+        elif message.command is TunnelCommand.PUT:
+            self.delivered += 1
+            while peer.waiting and peer.waiting[0].done():
+                peer.waiting.popleft()
+            if peer.waiting:
+                peer.waiting.popleft().set_result(message.message)
+            elif self.on_unsolicited is not None:
+                await self.on_unsolicited(msg.peer, message.message)
+
+    async def _transfer(self, device: Eui64, peer: _Peer, message: TunnelMessage) -> None:
+        body = zcl.command(
+            TUNNEL,
+            "transfer_data",
+            self.app.next_tsn(),
+            to_server=False,
+            tunnel_id=peer.tunnel_id,
+            data=message.encode(),
+        )
+        await self.app.radio.send(
+            ApsMessage(device, TUNNEL, body, src_ep=CHF_ENDPOINT, dst_ep=peer.endpoint)
+        )
+
+    async def exchange(self, device: Eui64, gbcs: bytes, timeout: float = 30.0) -> bytes:
+        """Send a GBCS message to ``device`` and return what it sends back."""
+        if len(gbcs) > MAX_TRANSFER_SIZE:
+            raise TunnelError(
+                f"a GBCS message on the HAN is at most {MAX_TRANSFER_SIZE} bytes, not {len(gbcs)}"
+            )
+        peer = self.peers.get(device)
+        if peer is None:
+            raise TunnelError(f"{device.duis} has no tunnel to this hub (not joined yet?)")
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        async with peer.lock:  # one at a time per device: whole and in order
+            peer.waiting.append(answer)
+            if peer.sleepy:
+                peer.outbox.append(gbcs)
+                log.info(
+                    "han.gbcs_queued",
+                    extra={"device": device.duis, "bytes": len(gbcs), "queued": len(peer.outbox)},
+                )
+            else:
+                await self._transfer(device, peer, TunnelMessage(TunnelCommand.PUT, gbcs))
+            try:
+                return await asyncio.wait_for(answer, timeout)
+            except TimeoutError:
+                raise TunnelError(f"no answer from {device.duis} within {timeout:.0f} s") from None
+
+
+class TunnelClient:
+    """A device's side: opens its tunnel to the CHF, answers PUTs; a sleepy one pulls with GET."""
+
+    def __init__(self, app: HanApp, chf: Eui64, handler: GbcsHandler) -> None:
+        self.app = app
+        self.chf = chf
+        self.handler = handler
+        self.tunnel_id: int | None = None
+        self.received = 0
+        self._pulled: asyncio.Queue[TunnelMessage] = asyncio.Queue()
+        app.handle(TUNNEL, "transfer_data", self._on_data)
+
+    async def open(self) -> None:
+        tsn = self.app.next_tsn()
+        body = zcl.command(
+            TUNNEL,
+            "request_tunnel",
+            tsn,
+            protocol_id=GB_HRGP_PROTOCOL_ID,
+            manufacturer_code=GB_MANUFACTURER_CODE,
+            flow_control_support=False,
+            max_incoming_transfer_size=MAX_TRANSFER_SIZE,
+        )
+        frame = await self.app.request(self.chf, TUNNEL, body, tsn, dst_ep=CHF_ENDPOINT)
+        if (
+            frame is None
+            or frame.name != "request_tunnel_response"
+            or frame.field("tunnel_status") != TunnelStatus.SUCCESS
+        ):
+            raise TunnelError(f"the CHF refused the tunnel: {frame.args if frame else 'no answer'}")
+        self.tunnel_id = int(frame.field("tunnel_id"))
+
+    async def _send(self, message: TunnelMessage) -> None:
+        assert self.tunnel_id is not None
+        body = zcl.command(
+            TUNNEL,
+            "transfer_data",
+            self.app.next_tsn(),
+            tunnel_id=self.tunnel_id,
+            data=message.encode(),
+        )
+        await self.app.radio.send(ApsMessage(self.chf, TUNNEL, body, dst_ep=CHF_ENDPOINT))
+
+    async def _on_data(self, msg: ApsMessage, frame: zcl.ZclFrame) -> None:
+        try:
+            message = TunnelMessage.decode(bytes(frame.field("data")))
+        except ValueError as exc:
+            log.warning("han.tunnel_bad", extra={"device": self.app.eui.duis, "error": str(exc)})
+            return
+        if message.command is TunnelCommand.GET_RESPONSE:
+            await self._pulled.put(message)
+        elif message.command is TunnelCommand.PUT:
+            await self._process(message.message)
+
+    async def _process(self, gbcs: bytes) -> None:
+        self.received += 1
+        answer = await self.handler(gbcs)
+        if answer is not None:
+            await self._send(TunnelMessage(TunnelCommand.PUT, answer))
+
+    async def put(self, gbcs: bytes) -> None:
+        """An unsolicited message (an alert) to the CHF."""
+        await self._send(TunnelMessage(TunnelCommand.PUT, gbcs))
+
+    async def pull(self) -> int:
+        """GET until the CHF has nothing left; answer each message with PUT. How many came."""
+        count = 0
+        while True:
+            await self._send(TunnelMessage(TunnelCommand.GET))
+            got = await asyncio.wait_for(self._pulled.get(), 5.0)
+            if got.message:
+                count += 1
+                await self._process(got.message)
+            if got.remaining == 0:
+                return count

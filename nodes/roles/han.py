@@ -1,0 +1,114 @@
+"""What every HAN role shares: its radio (through the seam), its ZCL application, its status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from nodes.config import NodeConfig
+from nodes.gpio import Wiring
+from nodes.han.app import HanApp
+from nodes.radio import DeliveryError, JoinRefused, Radio, make_radio
+from nodes.roles.base import DeviceRole
+from rig.protocol.eui import Eui64
+from rig.protocol.install_code import parse_install_code
+from rig.protocol.zigbee.security import link_key_from_install_code
+
+log = logging.getLogger("nodes.han")
+JOIN_RETRY_S = 2.0
+
+
+class HanRole(DeviceRole):
+    router = True
+    rx_on_when_idle = True
+
+    def __init__(self, config: NodeConfig, wiring: Wiring) -> None:
+        super().__init__(config, wiring)
+        settings = {
+            **config.radio,
+            "name": config.name,
+            "router": self.router,
+            "rx_on_when_idle": self.rx_on_when_idle,
+        }
+        self.radio: Radio = make_radio(
+            config.radio.get("type", "sim"), config.eui, settings, config.state_dir / "radio"
+        )
+        self.app = HanApp(self.radio, config.eui)
+        self.han_state = "starting"
+        self.han_error = ""
+        self._tasks: list[asyncio.Task] = []
+
+    def spawn(self, coro: Any, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.radio.close()
+
+    def checks(self) -> dict[str, str]:
+        han = (
+            "ok"
+            if self.han_state in ("formed", "joined")
+            else f"{self.han_state}: {self.han_error}".rstrip(": ")
+        )
+        return {**super().checks(), "han": han}
+
+    def detail(self) -> dict[str, Any]:
+        counters = self.radio.counters()
+        return {
+            **super().detail(),
+            "han": {
+                "state": self.han_state,
+                "short": getattr(self.radio, "short", None),
+                "nwk_frame_counter": getattr(self.radio, "nwk_frame_counter", None),
+                "replays_dropped": counters.replays_dropped,
+                "mic_failures": counters.mic_failures,
+                "duplicates_dropped": counters.duplicates_dropped,
+                "links": {
+                    k: vars(v) if hasattr(v, "__dict__") else _slots(v)
+                    for k, v in self.radio.link_quality().items()
+                },
+            },
+        }
+
+
+class JoiningRole(HanRole):
+    """A device that joins its hub's HAN with its install code, retrying until admitted."""
+
+    async def start(self) -> None:
+        await super().start()
+        self.spawn(self._join_then_run(), "han")
+
+    async def _join_then_run(self) -> None:
+        han = self.config.han
+        code = parse_install_code(han["install_code"])
+        epid = Eui64.parse(han["extended_pan_id"])
+        while True:
+            try:
+                await self.radio.join(int(han["channel"]), epid, link_key_from_install_code(code))
+                self.han_state, self.han_error = "joined", ""
+                break
+            except (JoinRefused, DeliveryError) as exc:
+                self.han_state, self.han_error = "not joined", str(exc)
+                log.warning(
+                    "han.join_failed", extra={"device": self.config.eui.duis, "error": str(exc)}
+                )
+                await asyncio.sleep(JOIN_RETRY_S)
+        await self.on_joined()
+
+    async def on_joined(self) -> None:
+        """Role behaviour once on the network."""
+
+    @property
+    def chf(self) -> Eui64:
+        assert self.config.hub_eui is not None
+        return self.config.hub_eui
+
+
+def _slots(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
