@@ -12,8 +12,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from zigpy.zcl import foundation as f
-
 from nodes.radio.api import ApsMessage, Radio
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
@@ -24,6 +22,9 @@ log = logging.getLogger("nodes.han")
 Values = Callable[[], dict[str, Any]]
 CommandHandler = Callable[[ApsMessage, zcl.ZclFrame], Awaitable[None]]
 REQUEST_TIMEOUT_S = 3.0
+# Endpoints on the HAN: the CHF (and every device) on 1; the GPF, on the CHF's radio, on 2.
+CHF_ENDPOINT = DEVICE_ENDPOINT = 1
+GPF_ENDPOINT = 2
 
 
 class HanApp:
@@ -125,7 +126,3 @@ class HanApp:
         if frame.name != "Read_Attributes_rsp":
             raise DecodeError(f"expected a Read Attributes response, got {frame.name}", 0)
         return zcl.attribute_values(cluster, frame)
-
-
-def default_response_ok(frame: zcl.ZclFrame) -> bool:
-    return frame.name == "Default_Response" and frame.args.status == f.Status.SUCCESS

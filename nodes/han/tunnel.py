@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from nodes.han.app import HanApp
+from nodes.han.app import CHF_ENDPOINT, HanApp
 from nodes.radio.api import ApsMessage
 from rig.protocol.eui import Eui64
 from rig.protocol.zigbee import zcl
@@ -30,7 +30,6 @@ from rig.protocol.zigbee.tunnel import TunnelCommand, TunnelMessage
 
 log = logging.getLogger("nodes.han")
 TUNNEL = Tunneling.cluster_id
-CHF_ENDPOINT = 1
 
 Unsolicited = Callable[[Eui64, bytes], Awaitable[None]]
 GbcsHandler = Callable[[bytes], Awaitable[bytes | None]]

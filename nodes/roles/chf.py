@@ -12,6 +12,7 @@ import asyncio
 import time
 from typing import Any
 
+from nodes.han.app import CHF_ENDPOINT, GPF_ENDPOINT
 from nodes.han.device_log import DeviceLog
 from nodes.han.tunnel import TunnelServer
 from nodes.radio import ApsMessage, NetworkSettings
@@ -19,12 +20,8 @@ from nodes.roles.han import HanRole
 from nodes.wan import WanLink
 from rig.protocol.eui import Eui64
 from rig.protocol.zigbee import se, zcl
+from rig.protocol.zigbee.se import NOTIFICATION_SCHEME_B, TUNNEL_MESSAGE_PENDING, ZIGBEE_EPOCH
 from rig.protocol.zigbee.zcl import ZclFrame
-
-CHF_EP, GPF_EP = 1, 2
-ZIGBEE_EPOCH = 946_684_800  # 2000-01-01, the origin of ZCL UTCTime
-NOTIFICATION_SCHEME_B = 0x02
-TUNNEL_MESSAGE_PENDING = 1 << 22  # FunctionalNotificationFlags bit 22 (zigpy's definition)
 
 
 class CommsHub(HanRole):
@@ -40,19 +37,21 @@ class CommsHub(HanRole):
         self.tunnels = TunnelServer(self.app, self._sleepy)
         self.mirror: dict[str, Any] = {}
         self.mirror_updated: float | None = None
-        self.app.serve(CHF_EP, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1})
         self.app.serve(
-            CHF_EP,
+            CHF_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
+        )
+        self.app.serve(
+            CHF_ENDPOINT,
             se.Time.cluster_id,
             lambda: {"time": int(time.time()) - ZIGBEE_EPOCH, "time_status": 0x03},
         )
         self.app.serve(
-            CHF_EP,
+            CHF_ENDPOINT,
             se.KeepAlive.cluster_id,
             lambda: {"tc_keep_alive_base": 10, "tc_keep_alive_jitter": 300},
         )
-        self.app.serve(GPF_EP, se.Metering.cluster_id, lambda: dict(self.mirror))
-        self.app.reports[(GPF_EP, se.Metering.cluster_id)] = self._on_gsme_report
+        self.app.serve(GPF_ENDPOINT, se.Metering.cluster_id, lambda: dict(self.mirror))
+        self.app.reports[(GPF_ENDPOINT, se.Metering.cluster_id)] = self._on_gsme_report
 
     def _sleepy(self, eui: Eui64) -> bool:
         return self.device_log.device_type(eui) == "GSME"

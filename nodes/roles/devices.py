@@ -16,6 +16,7 @@ import logging
 import time
 from typing import Any
 
+from nodes.han.app import DEVICE_ENDPOINT, GPF_ENDPOINT
 from nodes.han.tunnel import TunnelClient, TunnelError
 from nodes.radio import DeliveryError
 from nodes.roles.han import JoiningRole
@@ -23,10 +24,9 @@ from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.zigbee import se, zcl
+from rig.protocol.zigbee.se import TUNNEL_MESSAGE_PENDING
 
 log = logging.getLogger("nodes.han")
-GPF_EP = 2
-TUNNEL_MESSAGE_PENDING = 1 << 22
 KWH_UNIT, M3_UNIT = 0x00, 0x01
 
 
@@ -83,13 +83,17 @@ class ElectricityMeter(TunnelledDevice):
         self.load_w = float(self.config.han.get("load_w", 500))
         self._wh = float(self.config.han.get("initial_wh", 12_345_000))
         self._at = time.monotonic()
-        self.app.serve(1, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1})
-        self.app.serve(1, se.Metering.cluster_id, self.metering)
         self.app.serve(
-            1, se.Prepayment.cluster_id, lambda: {"credit_remaining": 2_000, "credit_status": 0x01}
+            DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
+        )
+        self.app.serve(DEVICE_ENDPOINT, se.Metering.cluster_id, self.metering)
+        self.app.serve(
+            DEVICE_ENDPOINT,
+            se.Prepayment.cluster_id,
+            lambda: {"credit_remaining": 2_000, "credit_status": 0x01},
         )
         self.app.serve(
-            1,
+            DEVICE_ENDPOINT,
             se.Price.cluster_id,
             lambda: {"tier1_block1_price": 2_850, "standing_charge": 4_500, "commodity_type": 0},
         )
@@ -176,7 +180,7 @@ class GasMeter(TunnelledDevice):
                 },
             )
             answer = await self.app.request(
-                self.chf, se.Metering.cluster_id, report, tsn, dst_ep=GPF_EP
+                self.chf, se.Metering.cluster_id, report, tsn, dst_ep=GPF_ENDPOINT
             )
             flags = (
                 int(answer.field("notification_flags")[0])
@@ -238,7 +242,10 @@ class LocalDisplay(TunnelledDevice):
                         price_pence_per_kwh=c.get("tier1_block1_price", 0) / 100,
                     )
                 gas = await self.app.read(
-                    self.chf, se.Metering.cluster_id, ["current_summ_delivered"], dst_ep=GPF_EP
+                    self.chf,
+                    se.Metering.cluster_id,
+                    ["current_summ_delivered"],
+                    dst_ep=GPF_ENDPOINT,
                 )
                 if "current_summ_delivered" in gas:
                     shown["gas_m3"] = gas["current_summ_delivered"] / 1000

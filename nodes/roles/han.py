@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from nodes.config import NodeConfig
@@ -69,10 +70,7 @@ class HanRole(DeviceRole):
                 "replays_dropped": counters.replays_dropped,
                 "mic_failures": counters.mic_failures,
                 "duplicates_dropped": counters.duplicates_dropped,
-                "links": {
-                    k: vars(v) if hasattr(v, "__dict__") else _slots(v)
-                    for k, v in self.radio.link_quality().items()
-                },
+                "links": {k: asdict(v) for k, v in self.radio.link_quality().items()},
             },
         }
 
@@ -108,7 +106,3 @@ class JoiningRole(HanRole):
     def chf(self) -> Eui64:
         assert self.config.hub_eui is not None
         return self.config.hub_eui
-
-
-def _slots(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}

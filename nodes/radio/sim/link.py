@@ -14,7 +14,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rig.protocol import zep
 from rig.protocol.codec import DecodeError
@@ -45,7 +45,6 @@ class MacStats:
     failures: int = 0
     bad_fcs: int = 0
     duplicates: int = 0
-    lqi: dict[str, int] = field(default_factory=dict)
 
 
 class AirLink(asyncio.DatagramProtocol):

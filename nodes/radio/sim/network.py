@@ -79,7 +79,6 @@ class Network:
         self.default_link_key: bytes | None = None  # a joining device's TC link key
         self.addresses: dict[int, Eui64] = {}  # short -> EUI (address map)
         self.sleepy: set[Eui64] = set()  # children reached only by indirect transmission
-        self.parent: int | None = None  # a sleepy device's parent (polled for our frames)
         self.upper: Callable[[Received], None] = lambda _r: None
         self._nwk_seq = 0
         self._aps_counter = random.randrange(256)

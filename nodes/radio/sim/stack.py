@@ -74,7 +74,7 @@ class SimRadio:
         self._zdo_waiters: dict[tuple[int, int], asyncio.Future[list[Any]]] = {}
         self._zdo_tsn = random.randrange(256)
         self._tasks: set[asyncio.Task] = set()
-        self._awake = asyncio.Event()
+        self._poller: asyncio.Task | None = None
         self._flush: asyncio.Task | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -173,28 +173,37 @@ class SimRadio:
     def _permitting(self) -> bool:
         return asyncio.get_running_loop().time() < self._permit_until
 
+    @property
+    def capability(self) -> int:
+        """MAC capability information, as sent in association and device announce."""
+        capability = mac.CAP_ALLOCATE_ADDRESS
+        if self.rx_on_when_idle:
+            capability |= mac.CAP_RX_ON_WHEN_IDLE
+        if self.router:
+            capability |= mac.CAP_FFD | mac.CAP_MAINS_POWERED
+        return capability
+
     def _save(self) -> None:
-        assert self.net is not None and self.settings is not None
-        children = {}
+        """The network state a restart resumes from: the coordinator keeps its children,
+        a device its network key and trust centre."""
+        assert self.net is not None and self.settings is not None and self.mac is not None
+        state: dict[str, Any] = {
+            "channel": self.settings.channel,
+            "pan_id": self.settings.pan_id,
+            "extended_pan_id": self.settings.extended_pan_id.duis,
+            "key_seq": self.settings.key_seq,
+            "short": self.mac.short,
+        }
         if self.coordinator:
-            for short, eui in self.net.addresses.items():
-                if short != COORDINATOR:
-                    children[str(short)] = {
-                        "eui": eui.duis,
-                        "rx_on_when_idle": eui not in self.net.sleepy,
-                    }
-        write_json(
-            self.state_file,
-            {
-                "channel": self.settings.channel,
-                "pan_id": self.settings.pan_id,
-                "extended_pan_id": self.settings.extended_pan_id.duis,
-                "key_seq": self.settings.key_seq,
-                "short": self.mac.short if self.mac else None,
-                "children": children,
-            },
-            0o600,
-        )
+            state["children"] = {
+                str(short): {"eui": eui.duis, "rx_on_when_idle": eui not in self.net.sleepy}
+                for short, eui in self.net.addresses.items()
+                if short != COORDINATOR
+            }
+        else:
+            state["network_key"] = self.settings.network_key.hex()
+            state["trust_centre"] = self.net.addresses[COORDINATOR].duis
+        write_json(self.state_file, state, 0o600)
 
     def _allocate(self, eui: Eui64) -> int:
         assert self.net is not None
@@ -315,11 +324,7 @@ class SimRadio:
         assert self.mac is not None and self.net is not None
         loop = asyncio.get_running_loop()
         self.mac.pan_id = pan_id
-        capability = mac.CAP_ALLOCATE_ADDRESS | (
-            mac.CAP_RX_ON_WHEN_IDLE if self.rx_on_when_idle else 0
-        )
-        if self.router:
-            capability |= mac.CAP_FFD | mac.CAP_MAINS_POWERED
+        capability = self.capability
         self._assoc = loop.create_future()
         request = MacFrame(
             FrameType.COMMAND,
@@ -348,7 +353,6 @@ class SimRadio:
                 "is this device in the CHF's device log?"
             )
         self.mac.short = response.short_address
-        self.net.parent = COORDINATOR
         self._key = loop.create_future()
         for _ in range(60):
             if self._key.done():
@@ -365,7 +369,7 @@ class SimRadio:
         self.net.network_key, self.net.key_seq = transported.key, transported.key_seq
         self.net.learn(COORDINATOR, transported.src)
         self.net.link_keys = {transported.src: link_key}
-        self._save_device()
+        self._save()
         await self._announce()
         log.info(
             "han.joined",
@@ -390,7 +394,6 @@ class SimRadio:
         )
         self.mac.pan_id, self.mac.short = self.settings.pan_id, saved["short"]
         self.net.network_key, self.net.key_seq = self.settings.network_key, self.settings.key_seq
-        self.net.parent = COORDINATOR
         self.net.learn(COORDINATOR, tc)
         self.net.link_keys = {tc: link_key}
         await self._announce()
@@ -404,29 +407,9 @@ class SimRadio:
         )
         return self.settings
 
-    def _save_device(self) -> None:
-        assert self.settings is not None and self.mac is not None and self.net is not None
-        write_json(
-            self.state_file,
-            {
-                "channel": self.settings.channel,
-                "pan_id": self.settings.pan_id,
-                "extended_pan_id": self.settings.extended_pan_id.duis,
-                "network_key": self.settings.network_key.hex(),
-                "key_seq": self.settings.key_seq,
-                "short": self.mac.short,
-                "trust_centre": self.net.addresses[COORDINATOR].duis,
-            },
-            0o600,
-        )
-
     async def _announce(self) -> None:
         assert self.mac is not None and self.net is not None and self.mac.short is not None
-        capability = mac.CAP_ALLOCATE_ADDRESS | (
-            mac.CAP_RX_ON_WHEN_IDLE if self.rx_on_when_idle else 0
-        )
-        if self.router:
-            capability |= mac.CAP_FFD | mac.CAP_MAINS_POWERED
+        capability = self.capability
         body = zdo.encode(
             zdo.ZDOCmd.Device_annce,
             self._next_tsn(),
@@ -572,7 +555,7 @@ class SimRadio:
             nd = zdo.node_descriptor(
                 coordinator=self.coordinator,
                 router=self.router,
-                rx_on_when_idle=self.rx_on_when_idle,
+                capability=self.capability,
             )
             self._zdo_reply(
                 received, zdo.ZDOCmd.Node_Desc_rsp, tsn, t.uint8_t(0), t.NWK(self.mac.short), nd
@@ -594,14 +577,12 @@ class SimRadio:
     async def sleep(self) -> None:
         if self.mac is not None and not self.rx_on_when_idle:
             self.mac.rx_on = False
-            self._awake.clear()
 
     async def wake(self) -> None:
         if self.mac is not None:
             self.mac.rx_on = True
-            self._awake.set()
-            if not self.rx_on_when_idle and not any(t.get_name() == "poll" for t in self._tasks):
-                self._spawn(self._poll_while_awake()).set_name("poll")
+            if not self.rx_on_when_idle and (self._poller is None or self._poller.done()):
+                self._poller = self._spawn(self._poll_while_awake())
 
     async def _poll_while_awake(self) -> None:
         assert self.mac is not None

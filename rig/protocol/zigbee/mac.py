@@ -106,10 +106,6 @@ class MacFrame:
         out += fcs(bytes(out)).to_bytes(2, "little")
         return bytes(out)
 
-    @property
-    def header_length(self) -> int:
-        return len(self.encode()) - len(self.payload) - 2
-
 
 def _mode(addr: Address) -> int:
     return 0 if addr is None else 3 if isinstance(addr, Eui64) else 2

@@ -8,7 +8,7 @@ do the security; :func:`decode_header` reads a frame without the key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum
 
 from rig.protocol.codec import DecodeError, Reader
@@ -120,7 +120,3 @@ def open_frame(data: bytes, key: bytes) -> NwkFrame:
     aux_len = len(aux.encode())
     plain = security.unprotect(key, data[: at - aux_len], aux, data[at:], aux.source)  # type: ignore[arg-type]
     return NwkFrame(header, aux, plain)
-
-
-def with_seq(header: NwkHeader, seq: int) -> NwkHeader:
-    return replace(header, seq=seq & 0xFF)

@@ -21,6 +21,9 @@ from zigpy.zcl.foundation import BaseAttributeDefs, BaseCommandDefs, ZCLAttribut
 GB_HRGP_PROTOCOL_ID = 6  # the GB HAN Remote Gateway Protocol, carried by the Tunneling cluster
 GB_MANUFACTURER_CODE = 0xFFFF  # "not manufacturer specific" in Request Tunnel
 MAX_TRANSFER_SIZE = 1500  # GBCS: tunnelled messages up to 1500 octets
+NOTIFICATION_SCHEME_B = 0x02  # the Metering notification scheme GB's mirror uses
+TUNNEL_MESSAGE_PENDING = 1 << 22  # FunctionalNotificationFlags bit 22 (as zigpy defines it)
+ZIGBEE_EPOCH = 946_684_800  # 2000-01-01, the origin of ZCL UTCTime
 
 Basic = general.Basic
 Time = general.Time

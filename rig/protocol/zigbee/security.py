@@ -8,7 +8,6 @@ and as Wireshark assumes by default.
 
 from __future__ import annotations
 
-import hmac as _hmac
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -118,7 +117,3 @@ def aps_key(link_key: bytes, key_id: KeyId) -> bytes:
 def link_key_from_install_code(code: bytes) -> bytes:
     """The pre-configured link key: AES-MMO hash of the install code (with its CRC)."""
     return bytes(convert_install_code(code))
-
-
-def same_key(a: bytes, b: bytes) -> bool:
-    return _hmac.compare_digest(a, b)

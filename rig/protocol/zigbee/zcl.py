@@ -31,10 +31,6 @@ class ZclFrame:
     def tsn(self) -> int:
         return int(self.header.tsn)
 
-    @property
-    def direction(self) -> f.Direction:
-        return self.header.direction
-
     def field(self, name: str) -> Any:
         return getattr(self.args, name)
 
@@ -116,13 +112,6 @@ def report_attributes(cluster_id: int, tsn: int, values: dict[str, Any]) -> byte
     schema = f.GENERAL_COMMANDS[f.GeneralCommand.Report_Attributes].schema
     return _general(
         "Report_Attributes", tsn, f.Direction.Server_to_Client, schema(attribute_reports=reports)
-    )
-
-
-def default_response(tsn: int, command_id: int, status: f.Status, direction: f.Direction) -> bytes:
-    schema = f.GENERAL_COMMANDS[f.GeneralCommand.Default_Response].schema
-    return _general(
-        "Default_Response", tsn, direction, schema(command_id=command_id, status=status)
     )
 
 

@@ -49,10 +49,8 @@ def from_zigpy(e: t.EUI64) -> Eui64:
     return Eui64(bytes(e)[::-1])
 
 
-def node_descriptor(
-    *, coordinator: bool, router: bool, rx_on_when_idle: bool
-) -> zdo_t.NodeDescriptor:
-    """A Zigbee PRO node descriptor (stack compliance revision 22, max buffer 82)."""
+def node_descriptor(*, coordinator: bool, router: bool, capability: int) -> zdo_t.NodeDescriptor:
+    """A Zigbee PRO node descriptor (max buffer 82); ``capability`` is the MAC capability byte."""
     logical = (
         zdo_t.LogicalType.Coordinator
         if coordinator
@@ -60,8 +58,6 @@ def node_descriptor(
         if router
         else zdo_t.LogicalType.EndDevice
     )
-    cap = 0x80 | (0x08 if rx_on_when_idle else 0) | (0x04 if router or coordinator else 0)
-    cap |= 0x02 if router or coordinator else 0
     return zdo_t.NodeDescriptor(
         logical_type=logical,
         complex_descriptor_available=0,
@@ -69,7 +65,7 @@ def node_descriptor(
         reserved=0,
         aps_flags=0,
         frequency_band=zdo_t.NodeDescriptor.FrequencyBand.Freq2400MHz,
-        mac_capability_flags=cap,
+        mac_capability_flags=capability,
         manufacturer_code=0x1234,
         maximum_buffer_size=82,
         maximum_incoming_transfer_size=1500,
