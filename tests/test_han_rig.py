@@ -189,3 +189,16 @@ def test_nwk_counter_continues_after_a_node_restart(rig_state: Path) -> None:
     assert send(rig_state, ESME, big) == big  # the CHF accepts its new frames
     # no frame of the restarted ESME looked like a replay to the CHF: no counter was reused
     assert health(rig_state, "chf")["detail"]["han"]["replays_dropped"] == replays
+
+
+def test_the_han_survives_a_chf_restart(rig_state: Path) -> None:
+    """The CHF loses power: back up, it still holds its devices' link keys and tunnels."""
+    pid = health(rig_state, "chf")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: health(rig_state, "chf").get("pid") not in (None, pid), 30)
+    message = gbcs_command(1500)
+    assert send(rig_state, ESME, message) == message
+    small = gbcs_command(300)
+    assert send(rig_state, GSME, small) == small
+    chf_log = (rig_state / "logs" / "chf.log").read_text().split("rig supervisor: starting chf")[-1]
+    assert "aps.security_failed" not in chf_log and "han.tunnel_unknown" not in chf_log

@@ -14,6 +14,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nodes.han.app import CHF_ENDPOINT, HanApp
 from nodes.radio.api import ApsMessage
@@ -27,6 +28,7 @@ from rig.protocol.zigbee.se import (
     TunnelStatus,
 )
 from rig.protocol.zigbee.tunnel import TunnelCommand, TunnelMessage
+from rig.state import read_json, write_json
 
 log = logging.getLogger("nodes.han")
 TUNNEL = Tunneling.cluster_id
@@ -56,13 +58,18 @@ class TunnelServer:
         self,
         app: HanApp,
         is_sleepy: Callable[[Eui64], bool],
+        state: Path,
         on_unsolicited: Unsolicited | None = None,
     ) -> None:
         self.app = app
         self.is_sleepy = is_sleepy
         self.on_unsolicited = on_unsolicited
+        self.state = state  # open tunnels survive a CHF restart, as the devices still use them
         self.peers: dict[Eui64, _Peer] = {}
-        self._next_id = 1
+        for eui, (tunnel_id, endpoint) in (read_json(state, {}) or {}).items():
+            device = Eui64.parse(eui)
+            self.peers[device] = _Peer(tunnel_id, endpoint, is_sleepy(device))
+        self._next_id = max((p.tunnel_id for p in self.peers.values()), default=0) + 1
         self.delivered = 0
         app.handle(TUNNEL, "request_tunnel", self._on_request)
         app.handle(TUNNEL, "transfer_data", self._on_data)
@@ -80,6 +87,9 @@ class TunnelServer:
         if ok and peer is None:
             peer = self.peers[msg.peer] = _Peer(self._next_id, msg.src_ep, self.is_sleepy(msg.peer))
             self._next_id += 1
+            write_json(
+                self.state, {e.duis: [p.tunnel_id, p.endpoint] for e, p in self.peers.items()}
+            )
         status = TunnelStatus.SUCCESS if ok else TunnelStatus.PROTOCOL_NOT_SUPPORTED
         body = zcl.command(
             TUNNEL,

@@ -65,6 +65,9 @@ class TrustCentre(Protocol):
 
     def joined(self, eui: Eui64, short: int) -> None: ...
 
+    def link_key(self, eui: Eui64) -> bytes | None:
+        """The link key of a device already admitted (after a restart of the trust centre)."""
+
 
 Handler = Callable[[ApsMessage], Awaitable[None]]
 

@@ -34,7 +34,7 @@ class CommsHub(HanRole):
         self.device_log = DeviceLog(
             self.config.state_dir / "device-log.json", list(han.get("device_log", []))
         )
-        self.tunnels = TunnelServer(self.app, self._sleepy)
+        self.tunnels = TunnelServer(self.app, self._sleepy, self.config.state_dir / "tunnels.json")
         self.mirror: dict[str, Any] = {}
         self.mirror_updated: float | None = None
         self.app.serve(

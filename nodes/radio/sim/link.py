@@ -98,7 +98,7 @@ class Mac:
         self._seq = random.randrange(256)
         self._acks: dict[int, asyncio.Future[MacFrame]] = {}
         self._indirect: dict[Eui64, deque[_Indirect]] = {}
-        self._recent: dict[object, deque[int]] = {}
+        self._recent: dict[object, deque[tuple[int, bytes]]] = {}  # (seq, payload) per sender
         link.receive = self._on_psdu
 
     def next_seq(self) -> int:
@@ -173,10 +173,10 @@ class Mac:
         key = (frame.src, frame.frame_type)
         if frame.frame_type is FrameType.DATA and frame.ack_request:
             recent = self._recent.setdefault(key, deque(maxlen=8))
-            if frame.seq in recent:
+            if (frame.seq, frame.payload) in recent:
                 self.stats.duplicates += 1  # our ack was lost and the sender retried
                 return
-            recent.append(frame.seq)
+            recent.append((frame.seq, frame.payload))
         if frame.command is mac.Command.DATA_REQUEST and child is not None:
             asyncio.get_running_loop().create_task(self._serve_poll(child))
             return

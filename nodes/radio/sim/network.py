@@ -84,7 +84,9 @@ class Network:
         self._aps_counter = random.randrange(256)
         self._acks: dict[tuple[Eui64, int, int], asyncio.Future[None]] = {}
         self._reassembly: dict[tuple[Eui64, int], _Reassembly] = {}
-        self._done: dict[Eui64, deque[int]] = {}
+        # frames already taken from each sender: (APS counter, block, payload). A retransmission
+        # repeats all three; a restarted sender reusing a counter sends other content.
+        self._seen: dict[Eui64, deque[tuple[int, int, bytes]]] = {}
         self._locks: dict[Eui64, asyncio.Lock] = {}
         mac_layer.upper = self._on_mac
 
@@ -103,7 +105,7 @@ class Network:
 
     def forget(self, peer: Eui64, short: int) -> None:
         """A device announced itself again (restart or rejoin): drop its duplicate history."""
-        self._done.pop(peer, None)
+        self._seen.pop(peer, None)
         for key in [k for k in self._reassembly if k[0] == peer]:
             del self._reassembly[key]
         self.mac.forget(short)
@@ -343,12 +345,13 @@ class Network:
         index = 0 if frame.fragment in (Fragment.NONE, Fragment.FIRST) else frame.block
         if frame.ack_request and header.dst < nwk.BROADCAST_ROUTERS:
             self._send_ack(header, frame, index)
-        done = self._done.setdefault(source, deque(maxlen=32))
-        if frame.counter in done:
+        seen = self._seen.setdefault(source, deque(maxlen=64))
+        fingerprint = (frame.counter, index, frame.payload)
+        if fingerprint in seen:
             self.stats.duplicates_dropped += 1
             return
+        seen.append(fingerprint)
         if frame.fragment is Fragment.NONE:
-            done.append(frame.counter)
             self.upper(Received(source, header.src, frame, lqi))
             return
         key = (source, frame.counter)
@@ -364,7 +367,6 @@ class Network:
             entry.blocks[frame.block] = frame.payload
         if entry.first is not None and len(entry.blocks) == entry.total:
             del self._reassembly[key]
-            done.append(frame.counter)
             payload = b"".join(entry.blocks[i] for i in range(entry.total))
             whole = ApsFrame(
                 ApsFrameType.DATA,

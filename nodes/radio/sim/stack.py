@@ -92,7 +92,6 @@ class SimRadio:
         self.net = Network(self.mac, self.eui, self.frame_counters, self._counters)
         self.net.upper = self._on_received
         self.net.on_mac_command = self._on_mac_command  # type: ignore[method-assign]
-        await self._register(channel)
         self._flush = loop.create_task(self._flush_counters())
 
     async def _register(self, channel: int) -> None:
@@ -152,11 +151,16 @@ class SimRadio:
         saved = read_json(self.state_file, {}) or {}
         for short, info in saved.get("children", {}).items():
             eui = Eui64.parse(info["eui"])
+            key = trust_centre.link_key(eui)
+            if key is None:
+                continue  # no longer in the device log: forgotten with its address
             self.net.learn(int(short), eui)
+            self.net.link_keys[eui] = key
             if not info.get("rx_on_when_idle", True):
                 self.net.sleepy.add(eui)
                 self.mac.children[int(short)] = eui
         self._save()
+        await self._register(settings.channel)  # the air delivers to us only from here on
         log.info(
             "han.formed",
             extra={
@@ -292,6 +296,7 @@ class SimRadio:
     async def join(self, channel: int, extended_pan_id: Eui64, link_key: bytes) -> NetworkSettings:
         if self.mac is None:
             await self._open(channel)
+            await self._register(channel)
         assert self.mac is not None and self.net is not None
         self.net.default_link_key = link_key  # until the trust centre's address is known
         saved = read_json(self.state_file, {}) or {}
