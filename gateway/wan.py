@@ -1,24 +1,39 @@
-"""The gateway's side of the SM WAN: one MQTT session that reaches every hub.
+"""The gateway's side of the SM WAN: one MQTT 5 session that reaches every hub.
 
-Tracks each hub's presence from its retained status and heartbeats; later it
-routes GBCS commands down and responses and alerts up.
+Tracks each hub's presence from its retained status and heartbeats, publishes GBCS
+commands on a hub's down topic (QoS 1, persistent session, a message expiry equal to the
+request's remaining target response time, so a hub that comes back too late never acts
+on a command already reported as failed) and hands what hubs send up (GBCS responses
+and alerts, hop traces) to its owner.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.config import BrokerConfig
 from rig.protocol import wan
 from rig.protocol.eui import Eui64
 
 log = logging.getLogger("gateway.wan")
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+UplinkHandler = Callable[[Eui64, bytes], Awaitable[None]]
+TraceHandler = Callable[[Eui64, dict], Awaitable[None]]
+
+
+class WanUnavailable(RuntimeError):
+    """The broker cannot take the command now; the caller retries until its deadline."""
 
 
 @dataclass
@@ -29,14 +44,27 @@ class HubPresence:
 
 
 class WanRouter:
-    def __init__(self, cfg: BrokerConfig, hubs: tuple[Eui64, ...]) -> None:
+    def __init__(
+        self,
+        cfg: BrokerConfig,
+        hubs: tuple[Eui64, ...],
+        on_uplink: UplinkHandler | None = None,
+        on_trace: TraceHandler | None = None,
+    ) -> None:
         self.cfg = cfg
         self.hubs: dict[str, HubPresence] = {h.duis: HubPresence() for h in hubs}
-        self.connected = False
+        self.on_uplink = on_uplink
+        self.on_trace = on_trace
+        self.connected = asyncio.Event()
+        self.client: aiomqtt.Client | None = None
         self.last_error = "not connected yet"
 
     def check(self) -> str:
-        return "ok" if self.connected else f"broker unreachable: {self.last_error}"
+        return "ok" if self.connected.is_set() else f"broker unreachable: {self.last_error}"
+
+    def online(self, hub: Eui64) -> bool:
+        p = self.hubs.get(hub.duis)
+        return bool(p and p.online)
 
     def presence(self) -> dict[str, dict]:
         now = time.monotonic()
@@ -54,8 +82,22 @@ class WanRouter:
         ctx.load_cert_chain(str(self.cfg.cert), str(self.cfg.key))
         return ctx
 
+    async def send(self, hub: Eui64, gbcs: bytes, expiry_s: float) -> None:
+        """Publish one command to a hub (QoS 1); raises WanUnavailable if the broker is not there."""
+        client = self.client
+        if client is None or not self.connected.is_set():
+            raise WanUnavailable(self.last_error)
+        props = Properties(PacketTypes.PUBLISH)
+        props.MessageExpiryInterval = max(1, int(expiry_s))
+        try:
+            await client.publish(wan.down_topic(hub), gbcs, qos=1, properties=props, timeout=5)
+        except (aiomqtt.MqttError, OSError) as exc:
+            raise WanUnavailable(str(exc)) from None
+
     async def run(self) -> None:
         backoff = 0.5
+        connect = Properties(PacketTypes.CONNECT)
+        connect.SessionExpiryInterval = SESSION_EXPIRY_S
         while True:
             try:
                 async with aiomqtt.Client(
@@ -63,35 +105,42 @@ class WanRouter:
                     port=self.cfg.port,
                     identifier=wan.GATEWAY_IDENTITY,
                     tls_context=self._tls(),
-                    clean_session=False,
+                    protocol=aiomqtt.ProtocolVersion.V5,
+                    clean_start=False,
+                    properties=connect,
                     keepalive=10,
                     timeout=5,
                 ) as client:
                     await client.subscribe(f"{wan.ROOT}/+/status", qos=1)
                     await client.subscribe(f"{wan.ROOT}/+/beat", qos=0)
-                    self.connected, backoff = True, 0.5
+                    await client.subscribe(f"{wan.ROOT}/+/up", qos=1)
+                    await client.subscribe(f"{wan.ROOT}/+/trace", qos=0)
+                    self.client, backoff = client, 0.5
+                    self.connected.set()
                     log.info("wan.connected", extra={"broker": f"{self.cfg.host}:{self.cfg.port}"})
                     async for message in client.messages:
-                        self._on_message(str(message.topic), bytes(message.payload))
+                        await self._on_message(str(message.topic), bytes(message.payload))
             except (aiomqtt.MqttError, OSError) as exc:
                 self.last_error = str(exc)
-            if self.connected:
+            if self.connected.is_set():
                 log.warning("wan.disconnected", extra={"error": self.last_error})
-            self.connected = False
+            self.connected.clear()
+            self.client = None
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+            backoff = min(backoff * 2, 5.0)
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    async def _on_message(self, topic: str, payload: bytes) -> None:
         hub = wan.hub_of_topic(topic)
         if hub is None:
             return
         presence = self.hubs.setdefault(hub.duis, HubPresence())
-        if topic.endswith("/status"):
+        kind = topic.rsplit("/", 1)[-1]
+        if kind == "status":
             online = payload == wan.ONLINE
             if online != presence.online:
                 log.info("hub.online" if online else "hub.offline", extra={"device": hub.duis})
             presence.online = online
-        elif topic.endswith("/beat"):
+        elif kind == "beat":
             try:
                 wan.HubBeat.decode(payload)
             except (ValueError, KeyError) as exc:
@@ -99,3 +148,12 @@ class WanRouter:
                 return
             presence.beats += 1
             presence.last_beat = time.monotonic()
+        elif kind == "up" and self.on_uplink is not None:
+            await self.on_uplink(hub, payload)
+        elif kind == "trace" and self.on_trace is not None:
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                return
+            if isinstance(data, dict):
+                await self.on_trace(hub, data)

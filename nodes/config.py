@@ -44,6 +44,7 @@ class NodeConfig:
     pin_factory: str = "mock"  # "mock" in the virtual rig, "default" on a Pi
     pins: dict[str, str] = field(default_factory=dict)
     wan: WanConfig | None = None
+    gbcs: dict[str, Any] | None = None  # a meter's GBCS keys and trusted parties
 
     @classmethod
     def load(cls, path: Path) -> NodeConfig:
@@ -89,6 +90,7 @@ class NodeConfig:
                 )
                 if wan
                 else None,
+                gbcs=data.get("gbcs") or None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigError):

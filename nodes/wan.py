@@ -4,16 +4,19 @@ Connects with the hub's own client certificate, announces itself with a
 retained "online" on its status topic (the broker publishes "offline" as its
 will if the link dies), heartbeats once every few seconds and receives the
 commands the gateway queues for it, reconnecting with backoff for as long as
-the node runs.
+the node runs. What it sends up (GBCS responses and alerts, QoS 1; hop traces, QoS 0)
+waits in a queue while the link is down and goes out in order once it is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
@@ -48,6 +51,34 @@ class WanLink:
         self.commands_received = 0
         self._started = time.monotonic()
         self._beat = 0
+        self._out: deque[tuple[str, bytes, int]] = deque()
+        self._more = asyncio.Event()
+
+    def send_up(self, gbcs: bytes) -> None:
+        """A GBCS response or alert for the gateway (QoS 1)."""
+        self._out.append((wan.up_topic(self.chf), gbcs, 1))
+        self._more.set()
+
+    def trace(self, hop: str, device: Eui64, user: Eui64, counter: int) -> None:
+        """When a message passed a hop here: envelope only, for the gateway's timeline."""
+        data = {
+            "hop": hop,
+            "device": device.hex,
+            "user": user.hex,
+            "counter": counter,
+            "at": time.time(),
+        }
+        self._out.append((wan.trace_topic(self.chf), json.dumps(data).encode(), 0))
+        self._more.set()
+
+    async def _sender(self, client: aiomqtt.Client) -> None:
+        while True:
+            while self._out:
+                topic, payload, qos = self._out[0]
+                await client.publish(topic, payload, qos=qos, timeout=5)
+                self._out.popleft()
+            self._more.clear()
+            await self._more.wait()
 
     def check(self) -> str:
         return "ok" if self.connected else f"broker unreachable: {self.last_error}"
@@ -89,6 +120,7 @@ class WanLink:
                 extra={"device": self.chf.duis, "broker": f"{self.cfg.host}:{self.cfg.port}"},
             )
             beats = asyncio.create_task(self._beats(client))
+            sender = asyncio.create_task(self._sender(client))
             try:
                 async for message in client.messages:
                     self.commands_received += 1
@@ -107,6 +139,7 @@ class WanLink:
                 raise
             finally:
                 beats.cancel()
+                sender.cancel()
 
     async def _beats(self, client: aiomqtt.Client) -> None:
         while True:

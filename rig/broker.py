@@ -35,6 +35,7 @@ def render_acl(hubs: list[Eui64]) -> str:
             f"topic write {wan.up_topic(hub)}",
             f"topic write {wan.status_topic(hub)}",
             f"topic write {wan.beat_topic(hub)}",
+            f"topic write {wan.trace_topic(hub)}",
         ]
     return "\n".join(lines) + "\n"
 

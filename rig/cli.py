@@ -316,3 +316,8 @@ if __name__ == "__main__":
 from rig.cli_han import han  # noqa: E402
 
 main.add_command(han)
+
+from rig.cli_dcc import supplier, trace  # noqa: E402
+
+main.add_command(supplier)
+main.add_command(trace)

@@ -354,6 +354,7 @@ class Pki:
                         "subject": cert.subject.rfc4514_string(),
                         "not_after": cert.not_valid_after_utc.isoformat(),
                         "key": str(pem.with_suffix(".key")),
+                        "cert": str(pem),
                     }
                 )
         return rows

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig import broker
+from rig import broker, dccconf
 from rig.description.model import Isolation, Node, Rig, Role
 from rig.pki import Pki
 from rig.ports import check_free, free_port
@@ -147,6 +147,7 @@ def make_plan(rig: Rig, state: StateDir, isolation: Isolation) -> Plan:
         "smki": _port(rig.gateway.smki_port, "gateway.smki_port"),
         "zep": _port(rig.air.zep_port, "air.zep_port", socket.SOCK_DGRAM),
         "air_control": _port(rig.air.control_port, "air.control_port"),
+        "rrs": _port(None, "the DCC Users' Receive Response Service"),
     }
     plan = Plan(
         rig.name,
@@ -192,6 +193,15 @@ def _components(plan: Plan, rig: Rig, state: StateDir, broker_bind: str) -> None
             [str(bindir / "rig-air"), "--config", str(state.component("air") / "air.json")],
             f"{plan.host_address}:{plan.ports['zep']}/udp",
             {"type": "http", "url": f"{air_control_url(plan)}/health"},
+        )
+    )
+    plan.components.append(
+        Component(
+            "dcc-users",
+            "dccuser",
+            [str(bindir / "rig-dcc-user"), "--config", str(dccuser_config(state))],
+            f"127.0.0.1:{plan.ports['rrs']}",
+            {"type": "http", "url": f"{rrs_url(plan)}/health"},
         )
     )
     plan.components.append(
@@ -251,6 +261,14 @@ def _components(plan: Plan, rig: Rig, state: StateDir, broker_bind: str) -> None
 
 def _http_host(bind: str) -> str:
     return "127.0.0.1" if bind == "0.0.0.0" else bind
+
+
+def rrs_url(plan: Plan) -> str:
+    return f"http://127.0.0.1:{plan.ports['rrs']}"
+
+
+def dccuser_config(state: StateDir) -> Path:
+    return state.component("dcc-users") / "users.json"
 
 
 def air_control_url(plan: Plan) -> str:
@@ -341,7 +359,22 @@ def render(plan: Plan, rig: Rig, state: StateDir) -> None:
                 "key": str(gw.key),
             },
             "hubs": [h.eui.duis for h in rig.hubs],
+            **dccconf.gateway_section(rig, pki, rrs_url(plan)),
         },
+    )
+    gw_host = _http_host(rig.gateway.bind)
+    write_json(
+        dccuser_config(state),
+        dccconf.dcc_users(
+            rig,
+            pki,
+            str(state.component("dcc-users") / "inbox"),
+            {
+                "duis": f"http://{gw_host}:{plan.ports['duis']}/api/v1",
+                "smki": f"http://{gw_host}:{plan.ports['smki']}/services",
+            },
+            plan.ports["rrs"],
+        ),
     )
     for node in rig.nodes:
         comp = plan.component(node.name)
@@ -366,6 +399,7 @@ def render(plan: Plan, rig: Rig, state: StateDir) -> None:
             },
             "pin_factory": "mock" if node.placement.virtual else "default",
             "pins": node.gpio.pins(),
+            "gbcs": dccconf.gbcs_section(rig, pki, node),
         }
         if node.role is Role.CHF:
             cred = pki.wan_client(wan.hub_identity(node.eui))

@@ -31,7 +31,7 @@ from rig.protocol.logfmt import LogfmtFormatter
 from rig.state import StateDir, write_json
 
 log = logging.getLogger("rig.supervisor")
-START_ORDER = ("broker", "air", "gateway", "node", "sshd")
+START_ORDER = ("broker", "air", "dccuser", "gateway", "node", "sshd")
 STOP_GRACE_S = 5.0
 MAX_BACKOFF_S = 30.0
 

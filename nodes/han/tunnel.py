@@ -66,13 +66,24 @@ class TunnelServer:
         self.on_unsolicited = on_unsolicited
         self.state = state  # open tunnels survive a CHF restart, as the devices still use them
         self.peers: dict[Eui64, _Peer] = {}
-        for eui, (tunnel_id, endpoint) in (read_json(state, {}) or {}).items():
+        for eui, saved in (read_json(state, {}) or {}).items():
             device = Eui64.parse(eui)
-            self.peers[device] = _Peer(tunnel_id, endpoint, is_sleepy(device))
+            queued = deque(bytes.fromhex(m) for m in (saved[2] if len(saved) > 2 else []))
+            self.peers[device] = _Peer(saved[0], saved[1], is_sleepy(device), queued)
         self._next_id = max((p.tunnel_id for p in self.peers.values()), default=0) + 1
         self.delivered = 0
         app.handle(TUNNEL, "request_tunnel", self._on_request)
         app.handle(TUNNEL, "transfer_data", self._on_data)
+
+    def _save(self) -> None:
+        """Tunnels and the GSME's queued messages: a CHF that loses power keeps both."""
+        write_json(
+            self.state,
+            {
+                e.duis: [p.tunnel_id, p.endpoint, [m.hex() for m in p.outbox]]
+                for e, p in self.peers.items()
+            },
+        )
 
     def pending(self, device: Eui64) -> int:
         peer = self.peers.get(device)
@@ -87,9 +98,7 @@ class TunnelServer:
         if ok and peer is None:
             peer = self.peers[msg.peer] = _Peer(self._next_id, msg.src_ep, self.is_sleepy(msg.peer))
             self._next_id += 1
-            write_json(
-                self.state, {e.duis: [p.tunnel_id, p.endpoint] for e, p in self.peers.items()}
-            )
+            self._save()
         status = TunnelStatus.SUCCESS if ok else TunnelStatus.PROTOCOL_NOT_SUPPORTED
         body = zcl.command(
             TUNNEL,
@@ -118,6 +127,8 @@ class TunnelServer:
             return
         if message.command is TunnelCommand.GET:
             item = peer.outbox.popleft() if peer.outbox else b""
+            if item:
+                self._save()
             answer = TunnelMessage(TunnelCommand.GET_RESPONSE, item, len(peer.outbox))
             await self._transfer(msg.peer, peer, answer)
             if item:
@@ -151,8 +162,7 @@ class TunnelServer:
             ApsMessage(device, TUNNEL, body, src_ep=CHF_ENDPOINT, dst_ep=peer.endpoint)
         )
 
-    async def exchange(self, device: Eui64, gbcs: bytes, timeout: float = 30.0) -> bytes:
-        """Send a GBCS message to ``device`` and return what it sends back."""
+    def _peer(self, device: Eui64, gbcs: bytes) -> _Peer:
         if len(gbcs) > MAX_TRANSFER_SIZE:
             raise TunnelError(
                 f"a GBCS message on the HAN is at most {MAX_TRANSFER_SIZE} bytes, not {len(gbcs)}"
@@ -160,17 +170,35 @@ class TunnelServer:
         peer = self.peers.get(device)
         if peer is None:
             raise TunnelError(f"{device.duis} has no tunnel to this hub (not joined yet?)")
+        return peer
+
+    async def _put(self, device: Eui64, peer: _Peer, gbcs: bytes) -> str:
+        """PUT to an awake device, or queue for a sleepy one's GET; says which."""
+        if peer.sleepy:
+            peer.outbox.append(gbcs)
+            self._save()
+            log.info(
+                "han.gbcs_queued",
+                extra={"device": device.duis, "bytes": len(gbcs), "queued": len(peer.outbox)},
+            )
+            return "queued"
+        await self._transfer(device, peer, TunnelMessage(TunnelCommand.PUT, gbcs))
+        return "sent"
+
+    async def send(self, device: Eui64, gbcs: bytes) -> str:
+        """Send a GBCS message to ``device`` without waiting: what it sends back (responses,
+        alerts) reaches ``on_unsolicited``. Returns "sent" or "queued" (a sleepy device)."""
+        peer = self._peer(device, gbcs)
+        async with peer.lock:
+            return await self._put(device, peer, gbcs)
+
+    async def exchange(self, device: Eui64, gbcs: bytes, timeout: float = 30.0) -> bytes:
+        """Send a GBCS message to ``device`` and return what it sends back."""
+        peer = self._peer(device, gbcs)
         answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         async with peer.lock:  # one at a time per device: whole and in order
             peer.waiting.append(answer)
-            if peer.sleepy:
-                peer.outbox.append(gbcs)
-                log.info(
-                    "han.gbcs_queued",
-                    extra={"device": device.duis, "bytes": len(gbcs), "queued": len(peer.outbox)},
-                )
-            else:
-                await self._transfer(device, peer, TunnelMessage(TunnelCommand.PUT, gbcs))
+            await self._put(device, peer, gbcs)
             try:
                 return await asyncio.wait_for(answer, timeout)
             except TimeoutError:

@@ -9,19 +9,26 @@ GPF, whose Metering mirror holds what the sleepy GSME reports, for the IHD to re
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import deque
 from typing import Any
 
 from nodes.han.app import CHF_ENDPOINT, GPF_ENDPOINT
 from nodes.han.device_log import DeviceLog
-from nodes.han.tunnel import TunnelServer
-from nodes.radio import ApsMessage, NetworkSettings
+from nodes.han.tunnel import TunnelError, TunnelServer
+from nodes.radio import ApsMessage, DeliveryError, NetworkSettings
 from nodes.roles.han import HanRole
 from nodes.wan import WanLink
+from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs.frame import Cra, GbcsMessage
 from rig.protocol.zigbee import se, zcl
 from rig.protocol.zigbee.se import NOTIFICATION_SCHEME_B, TUNNEL_MESSAGE_PENDING, ZIGBEE_EPOCH
 from rig.protocol.zigbee.zcl import ZclFrame
+
+log = logging.getLogger("nodes.chf")
+SEEN_COMMANDS = 4096  # recent (device, originator, counter): a WAN redelivery is dropped here
 
 
 class CommsHub(HanRole):
@@ -34,7 +41,11 @@ class CommsHub(HanRole):
         self.device_log = DeviceLog(
             self.config.state_dir / "device-log.json", list(han.get("device_log", []))
         )
-        self.tunnels = TunnelServer(self.app, self._sleepy, self.config.state_dir / "tunnels.json")
+        self.tunnels = TunnelServer(
+            self.app, self._sleepy, self.config.state_dir / "tunnels.json", self._from_device
+        )
+        self._seen: deque[tuple[bytes, bytes, int]] = deque(maxlen=SEEN_COMMANDS)
+        self.duplicates_dropped = 0
         self.mirror: dict[str, Any] = {}
         self.mirror_updated: float | None = None
         self.app.serve(
@@ -69,9 +80,49 @@ class CommsHub(HanRole):
         await self.radio.form(settings, self.device_log)
         await self.radio.permit_joining(365 * 24 * 3600)  # the device log is the gate
         self.han_state = "formed"
-        self.wan = WanLink(self.config.wan, self.config.eui)
+        self.wan = WanLink(self.config.wan, self.config.eui, self._from_wan)
         self.spawn(self.wan.run(), "wan")
         self.spawn(self._leds(), "leds")
+
+    async def _from_wan(self, gbcs: bytes) -> None:
+        """A GBCS command from the DCC: route it by its recipient to the device's tunnel."""
+        try:
+            h = GbcsMessage.decode(gbcs).header
+        except DecodeError as exc:
+            log.warning("wan.not_gbcs", extra={"device": self.config.eui.duis, "error": str(exc)})
+            return
+        device, originator = Eui64(h.recipient), Eui64(h.originator)
+        key = (h.recipient, h.originator, h.counter)
+        if key in self._seen:
+            self.duplicates_dropped += 1
+            log.warning(
+                "wan.duplicate_dropped",
+                extra={"device": device.duis, "originator": originator.duis, "counter": h.counter},
+            )
+            return
+        self._seen.append(key)
+        self.wan.trace("hub.received", device, originator, h.counter)
+        try:
+            how = await self.tunnels.send(device, gbcs)
+        except (TunnelError, DeliveryError) as exc:
+            log.warning("han.route_failed", extra={"device": device.duis, "error": str(exc)})
+            return
+        self.wan.trace(f"han.{how}", device, originator, h.counter)
+
+    async def _from_device(self, device: Eui64, gbcs: bytes) -> None:
+        """A device's response or alert: up to the DCC as it is."""
+        try:
+            h = GbcsMessage.decode(gbcs).header
+        except DecodeError as exc:
+            log.warning("han.not_gbcs", extra={"device": device.duis, "error": str(exc)})
+            return
+        if h.cra is Cra.RESPONSE:
+            self.wan.trace("hub.response", device, Eui64(h.recipient), h.counter)
+        self.wan.send_up(gbcs)
+        log.info(
+            "wan.up",
+            extra={"device": device.duis, "kind": h.cra.name.lower(), "counter": h.counter},
+        )
 
     async def _leds(self) -> None:
         while True:
@@ -118,4 +169,5 @@ class CommsHub(HanRole):
             **d,
             "gpf": self.config.gpf_eui.duis if self.config.gpf_eui else None,
             "wan_commands_received": self.wan.commands_received,
+            "wan_duplicates_dropped": self.duplicates_dropped,
         }

@@ -5,13 +5,17 @@ load), Prepayment and Price; its load switch is a gpiozero output. GSME: a sleep
 end device that wakes on a schedule, reports to the GPF mirror and pulls queued
 GBCS with GET. IHD and PPMID read consumption, cost and balance locally (ESME
 direct, gas from the GPF mirror) and show them (log lines; the dashboard later).
-Until GBCS processing arrives, a device logs each tunnelled message; with
-``han.loopback`` it returns the message unchanged, a HAN link test for the bench.
+A meter with GBCS credentials authenticates each tunnelled command and answers it
+(:mod:`nodes.roles.gbcs_device`); the ESME's load switch state, registers and the time it
+was last alive survive a power cut, and when power comes back it raises the ECS80
+"supply outage restored" alert. Without credentials a device logs each message; with
+``han.loopback`` it returns it unchanged, a HAN link test for the bench.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from typing import Any
@@ -19,12 +23,16 @@ from typing import Any
 from nodes.han.app import DEVICE_ENDPOINT, GPF_ENDPOINT
 from nodes.han.tunnel import TunnelClient, TunnelError
 from nodes.radio import DeliveryError
+from nodes.roles.gbcs_device import GbcsEndpoint
 from nodes.roles.han import JoiningRole
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import usecases
 from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.usecases import SupplyState
 from rig.protocol.zigbee import se, zcl
 from rig.protocol.zigbee.se import TUNNEL_MESSAGE_PENDING
+from rig.state import read_json, write_json
 
 log = logging.getLogger("nodes.han")
 KWH_UNIT, M3_UNIT = 0x00, 0x01
@@ -32,6 +40,18 @@ KWH_UNIT, M3_UNIT = 0x00, 0x01
 
 class TunnelledDevice(JoiningRole):
     """A device with a GB-HRGP tunnel to its CHF."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        section = self.config.gbcs
+        self.gbcs = (
+            GbcsEndpoint(self.config.eui, self.device_type, section, self.config.state_dir)
+            if section
+            else None
+        )
+
+    async def respond(self, uc: usecases.UseCase, cmd: GbcsMessage) -> GbcsMessage:
+        raise NotImplementedError(f"{self.device_type} does not serve {uc.name}")
 
     async def on_joined(self) -> None:
         assert self.config.hub_eui is not None
@@ -55,6 +75,8 @@ class TunnelledDevice(JoiningRole):
         """The device's life on the HAN after its tunnel is open."""
 
     async def handle_gbcs(self, message: bytes) -> bytes | None:
+        if self.gbcs is not None:
+            return await self.gbcs.handle(message, self.respond)
         try:
             what = f"0x{GbcsMessage.decode(message).message_code:04X}"
         except DecodeError:
@@ -81,7 +103,11 @@ class ElectricityMeter(TunnelledDevice):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.load_w = float(self.config.han.get("load_w", 500))
-        self._wh = float(self.config.han.get("initial_wh", 12_345_000))
+        self.meter_path = self.config.state_dir / "meter.json"
+        saved = read_json(self.meter_path, {}) or {}
+        self._wh = float(saved.get("import_wh", self.config.han.get("initial_wh", 12_345_000)))
+        self.supply = SupplyState(int(saved.get("supply", SupplyState.ENABLED)))
+        self.last_alive: float | None = saved.get("alive")
         self._at = time.monotonic()
         self.app.serve(
             DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
@@ -99,14 +125,79 @@ class ElectricityMeter(TunnelledDevice):
         )
 
     async def start(self) -> None:
-        self.wiring.set("relay", True)  # load switch closed: supply enabled
-        self.wiring.set("led.supply", True)
+        self._drive(self.supply)  # the load switch comes back as it was before the power cut
         await super().start()
+        self.spawn(self._keep_alive(), "keep-alive")
+
+    def _drive(self, state: SupplyState) -> None:
+        self.metering()  # bank the energy used up to the switch
+        self.supply = state
+        self.wiring.set("relay", state is SupplyState.ENABLED)  # closed: supply enabled
+        self.wiring.set("led.supply", state is SupplyState.ENABLED)
+        self._save()
+
+    def _save(self) -> None:
+        write_json(
+            self.meter_path,
+            {"import_wh": self._wh, "supply": int(self.supply), "alive": time.time()},
+        )
+
+    async def _keep_alive(self) -> None:
+        while True:
+            self.metering()
+            self._save()
+            await asyncio.sleep(2.0)
 
     @property
     def supply_on(self) -> bool:
-        relay = self.wiring.output("relay")
-        return True if relay is None else bool(relay.value)
+        return self.supply is SupplyState.ENABLED
+
+    async def run(self) -> None:
+        """Power is back: tell the network operator how long it was out (ECS80)."""
+        gbcs, was_alive = self.gbcs, self.last_alive
+        if gbcs is None or gbcs.alerts_to is None or was_alive is None:
+            return
+        start = dt.datetime.fromtimestamp(was_alive, dt.UTC)
+        alert = usecases.supply_restored_alert(
+            gbcs.next_alert_counter(),
+            self.config.eui.raw,
+            gbcs.alerts_to.raw,
+            start,
+            dt.datetime.now(dt.UTC),
+            gbcs.ds,
+        )
+        self.last_alive = None
+        await self.tunnel.put(alert.encode())
+        log.info(
+            "gbcs.alert_sent",
+            extra={
+                "device": self.config.eui.duis,
+                "alert_code": "8F36",
+                "outage_start": start.isoformat(),
+            },
+        )
+
+    async def respond(self, uc: usecases.UseCase, cmd: GbcsMessage) -> GbcsMessage:
+        assert self.gbcs is not None
+        peer_ka = self.gbcs.peer_ka(Eui64(cmd.header.originator))
+        if uc is usecases.ECS17B:
+            self.metering()
+            wh = int(self._wh)
+            return usecases.register_response(
+                cmd, wh, wh // 10, dt.datetime.now(dt.UTC), self.gbcs.ka, peer_ka
+            )
+        if uc is usecases.ECS45:
+            return usecases.status_response(cmd, self.supply, self.gbcs.ka, peer_ka)
+        state = {
+            usecases.ECS42: SupplyState.ENABLED,
+            usecases.ECS43: SupplyState.DISABLED,
+            usecases.ECS44: SupplyState.ARMED,
+        }[uc]
+        self._drive(state)
+        log.info(
+            "esme.supply", extra={"device": self.config.eui.duis, "supply": state.name.lower()}
+        )
+        return usecases.action_response(cmd, self.gbcs.ds)
 
     def metering(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -125,8 +216,15 @@ class ElectricityMeter(TunnelledDevice):
 
     def detail(self) -> dict[str, Any]:
         relay = self.wiring.output("relay")
-        supply = None if relay is None else ("enabled" if relay.value else "disabled")
-        return {**super().detail(), "supply": supply, "import_wh": int(self._wh)}
+        return {
+            **super().detail(),
+            "supply": self.supply.name.lower(),
+            "relay": None if relay is None else int(relay.value),
+            "import_wh": int(self._wh),
+            "gbcs": None
+            if self.gbcs is None
+            else {"accepted": self.gbcs.accepted, "discarded": self.gbcs.discarded},
+        }
 
 
 class GasMeter(TunnelledDevice):
@@ -152,6 +250,20 @@ class GasMeter(TunnelledDevice):
     async def on_joined(self) -> None:
         await self.radio.wake()  # awake (polling) until its tunnel is open
         await super().on_joined()
+
+    async def respond(self, uc: usecases.UseCase, cmd: GbcsMessage) -> GbcsMessage:
+        assert self.gbcs is not None
+        now = time.monotonic()
+        self._dm3 += self.flow_m3h * 1000 * (now - self._at) / 3600
+        self._at = now
+        values = {
+            "current_summation_delivered": int(self._dm3),
+            "unit_of_measure": M3_UNIT,
+            "multiplier": 1,
+            "divisor": 1000,
+        }
+        peer_ka = self.gbcs.peer_ka(Eui64(cmd.header.originator))
+        return usecases.gas_response(cmd, values, dt.datetime.now(dt.UTC), self.gbcs.ka, peer_ka)
 
     async def run(self) -> None:
         while True:

@@ -7,6 +7,7 @@ broker's ACL lets a hub's certificate reach only that subtree:
     dcc/<CHF-EUI>/up       hub -> gateway   GBCS responses and alerts (QoS 1)
     dcc/<CHF-EUI>/status   hub -> gateway   retained "online"/"offline" (will message)
     dcc/<CHF-EUI>/beat     hub -> gateway   heartbeat, JSON (QoS 0)
+    dcc/<CHF-EUI>/trace    hub -> gateway   hop times of a message (envelope only, JSON, QoS 0)
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def status_topic(chf: Eui64) -> str:
 
 def beat_topic(chf: Eui64) -> str:
     return f"{ROOT}/{chf.hex}/beat"
+
+
+def trace_topic(chf: Eui64) -> str:
+    return f"{ROOT}/{chf.hex}/trace"
 
 
 def hub_of_topic(topic: str) -> Eui64 | None:

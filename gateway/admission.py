@@ -1,0 +1,153 @@
+"""Admitting a DUIS request: the DCC's checks, in order, each failing with its DUIS code.
+
+Size, XML safety and the DUIS schema; the XML signature against the sender's registered
+XML-signing certificate; the sender is a registered DCC User; the URL takes the command
+variant and the variant suits the SRV (critical only as 4 then 5); the role may send the
+SRV; the target exists, suits the SRV and is in a state that allows it; the sender is
+responsible for it. The RequestID counter is checked here and taken by the caller once
+everything else has passed, so a refused request does not burn a counter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from gateway.config import DeviceConfig, UserConfig
+from rig.protocol.duis import codes, schema, srv, xmldsig
+from rig.protocol.duis.message import DuisError, Request, parse_request
+from rig.protocol.duis.xml import SR, XmlError, parse
+from rig.protocol.eui import Eui64
+from rig.protocol.gbcs.usecases import BY_SRV
+from rig.protocol.keystore import KeyStore
+from rig.protocol.smki import Usage
+
+SUPPLIER_ROLES = {"IS", "GS", "ES"}
+NETWORK_ROLES = {"ED", "GT"}
+USABLE_STATUS = {"Commissioned", "InstalledNotCommissioned", "Whitelisted"}
+
+
+class Refused(Exception):
+    def __init__(self, code: str, reason: str, request: Request | None = None) -> None:
+        super().__init__(reason)
+        self.code, self.reason, self.request = code, reason, request
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    request: Request
+    srv: srv.Srv
+    user: UserConfig
+    device: DeviceConfig | None  # None for a non-device request
+
+
+def admit(
+    url: str,
+    body: bytes,
+    *,
+    max_body: int,
+    keys: KeyStore,
+    users: dict[Eui64, UserConfig],
+    devices: dict[Eui64, DeviceConfig],
+    dcc: Eui64,
+    last_counter: int | None = None,
+) -> Admitted:
+    if len(body) > max_body:
+        raise Refused(codes.NOT_DUIS, f"request of {len(body)} bytes exceeds {max_body} bytes")
+    try:
+        tree = parse(body)
+        root = tree.getroot()
+        if root.tag != f"{{{SR}}}Request":
+            raise DuisError(f"expected sr:Request, found {etree.QName(root).localname}")
+        request = parse_request(root)
+    except (XmlError, DuisError) as exc:
+        raise Refused(codes.NOT_DUIS, str(exc)) from None
+    try:
+        schema.validate(tree)
+    except schema.SchemaError as exc:
+        raise Refused(
+            codes.NOT_DUIS, f"not valid against the DUIS schema: {exc}", request
+        ) from None
+    sender = request.request_id.originator
+    user = users.get(sender)
+    if user is None:
+        raise Refused(codes.INVALID_USER, f"{sender.duis} is not a registered DCC User", request)
+    try:
+        signer = xmldsig.verify(root, keys)
+    except (xmldsig.SignatureError, ValueError) as exc:
+        raise Refused(codes.INVALID_USER, f"XML signature: {exc}", request) from None
+    if signer.usage is not Usage.XML or signer.eui != sender:
+        raise Refused(
+            codes.INVALID_USER,
+            f"signed with {signer.usage.value} credential of {signer.eui.duis}, not the "
+            f"XML-signing certificate of {sender.duis}",
+            request,
+        )
+    try:
+        service = srv.lookup(request.srv)
+    except KeyError as exc:
+        raise Refused(codes.NOT_DUIS, str(exc), request) from None
+    cv = request.command_variant
+    if cv not in codes.URL_VARIANTS.get(url, ()):
+        raise Refused(
+            codes.WRONG_URL, f"command variant {cv} is not taken by /api/v1/{url}", request
+        )
+    if cv not in service.command_variants:
+        kind = (
+            "non-device"
+            if service.non_device
+            else "critical"
+            if service.critical
+            else "non-critical"
+        )
+        raise Refused(
+            codes.WRONG_COMMAND_VARIANT,
+            f"SRV {service.variant} is {kind}: command variants {service.command_variants}, not {cv}",
+            request,
+        )
+    if not service.allows(user.role):
+        raise Refused(
+            codes.ROLE_NOT_ELIGIBLE, f"role {user.role} may not send SRV {service.variant}", request
+        )
+    if last_counter is not None and request.request_id.counter <= last_counter and cv != 5:
+        raise Refused(
+            codes.INVALID_USER,
+            f"RequestID counter {request.request_id.counter} is not above {last_counter}, "
+            f"the last one from {sender.duis}: replayed or out of order",
+            request,
+        )
+    target = request.request_id.target
+    if service.non_device:
+        if target != dcc:
+            raise Refused(
+                codes.DEVICE_UNKNOWN, f"a non-device request targets the DCC ({dcc.duis})", request
+            )
+        return Admitted(request, service, user, None)
+    device = devices.get(target)
+    if device is None:
+        raise Refused(
+            codes.DEVICE_UNKNOWN, f"device {target.duis} is not in the inventory", request
+        )
+    if (service.variant, device.type) not in BY_SRV:
+        raise Refused(
+            codes.WRONG_DEVICE_TYPE,
+            f"SRV {service.variant} is not served for a {device.type} by this rig",
+            request,
+        )
+    if device.status not in USABLE_STATUS:
+        raise Refused(codes.DEVICE_STATUS, f"device {target.duis} is {device.status}", request)
+    responsible = (
+        device.supplier
+        if user.role in SUPPLIER_ROLES
+        else device.network_operator
+        if user.role in NETWORK_ROLES
+        else None
+    )
+    if responsible != sender:
+        raise Refused(
+            codes.NOT_AUTHORISED_FOR_DEVICE,
+            f"{user.name} ({user.role}) is not the responsible party of {target.duis}",
+            request,
+        )
+    return Admitted(request, service, user, device)

@@ -1,0 +1,256 @@
+"""The gateway's embedded SQLite store: request envelopes, hop timelines, audit, counters,
+pre-commands awaiting signature, commands awaiting a device's answer, and the outbox.
+
+System data only. The store never holds a GBCS payload's plaintext: requests are kept as
+envelopes (IDs, SRV, message code, parties, times, outcome), a delivered outbox entry
+keeps its envelope and drops its body, a used pre-command is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS requests (
+    request_id TEXT PRIMARY KEY, srv TEXT, cv INTEGER, message_code TEXT, sender TEXT,
+    target TEXT, hub TEXT, received REAL, outcome TEXT, response_code TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS hops (
+    request_id TEXT, at REAL, hop TEXT, detail TEXT);
+CREATE INDEX IF NOT EXISTS hops_by_request ON hops(request_id);
+CREATE TABLE IF NOT EXISTS audit (
+    at REAL, sender TEXT, request_id TEXT, endpoint TEXT, code TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS counters (sender TEXT PRIMARY KEY, last INTEGER);
+CREATE TABLE IF NOT EXISTS precommands (
+    request_id TEXT PRIMARY KEY, sender TEXT, target TEXT, counter INTEGER, srv TEXT,
+    gbcs BLOB, created REAL);
+CREATE TABLE IF NOT EXISTS pending (
+    device TEXT, counter INTEGER, user TEXT, request_id TEXT, srv TEXT, sr TEXT,
+    hub TEXT, deadline REAL, PRIMARY KEY (device, counter, user));
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT, url TEXT, request_id TEXT, kind TEXT,
+    body BLOB, attempts INTEGER DEFAULT 0, next_at REAL, state TEXT, created REAL,
+    last_error TEXT);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    device: str
+    counter: int
+    user: str
+    request_id: str
+    srv: str
+    service_reference: str
+    hub: str
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    user: str
+    url: str
+    request_id: str | None
+    kind: str
+    body: bytes
+    attempts: int
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- requests and their hops ---------------------------------------------------------
+    def new_request(self, request_id: str, **envelope: Any) -> None:
+        cols = ["request_id", *envelope]
+        self.db.execute(
+            f"INSERT OR REPLACE INTO requests ({', '.join(cols)}) "
+            f"VALUES ({', '.join('?' * len(cols))})",
+            [request_id, *envelope.values()],
+        )
+
+    def finish(self, request_id: str, outcome: str, code: str, reason: str = "") -> None:
+        self.db.execute(
+            "UPDATE requests SET outcome=?, response_code=?, reason=? WHERE request_id=?",
+            (outcome, code, reason, request_id),
+        )
+
+    def hop(self, request_id: str, hop: str, at: float | None = None, **detail: Any) -> None:
+        self.db.execute(
+            "INSERT INTO hops VALUES (?, ?, ?, ?)",
+            (
+                request_id,
+                time.time() if at is None else at,
+                hop,
+                json.dumps(detail) if detail else "",
+            ),
+        )
+
+    def request(self, request_id: str) -> dict[str, Any] | None:
+        cur = self.db.execute("SELECT * FROM requests WHERE request_id=?", (request_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        out = dict(zip([c[0] for c in cur.description], row, strict=True))
+        out["hops"] = [
+            {"at": at, "hop": hop, **(json.loads(detail) if detail else {})}
+            for at, hop, detail in self.db.execute(
+                "SELECT at, hop, detail FROM hops WHERE request_id=? ORDER BY at, rowid",
+                (request_id,),
+            )
+        ]
+        return out
+
+    def requests(self, limit: int = 50) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT * FROM requests ORDER BY received DESC LIMIT ?", (limit,))
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    # --- audit ---------------------------------------------------------------------------------
+    def audit(
+        self, sender: str | None, request_id: str | None, endpoint: str, code: str, reason: str
+    ):
+        self.db.execute(
+            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)",
+            (time.time(), sender, request_id, endpoint, code, reason),
+        )
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT * FROM audit ORDER BY rowid DESC LIMIT ?", (limit,))
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    # --- request counters ------------------------------------------------------------------
+    def last_counter(self, sender: str) -> int | None:
+        row = self.db.execute("SELECT last FROM counters WHERE sender=?", (sender,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def take_counter(self, sender: str, counter: int) -> bool:
+        """Record ``counter`` if it is above the last one from ``sender`` (atomically)."""
+        cur = self.db.execute(
+            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(sender) DO UPDATE SET last=excluded.last "
+            "WHERE excluded.last > counters.last",
+            (sender, counter),
+        )
+        return cur.rowcount == 1
+
+    # --- pre-commands ------------------------------------------------------------------------
+    def put_precommand(
+        self, request_id: str, sender: str, target: str, counter: int, srv: str, gbcs: bytes
+    ):
+        self.db.execute(
+            "INSERT OR REPLACE INTO precommands VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (request_id, sender, target, counter, srv, gbcs, time.time()),
+        )
+
+    def take_precommand(
+        self, sender: str, target: str, counter: int
+    ) -> tuple[str, str, bytes] | None:
+        """The issued pre-command for (sender, target, counter), removed: usable once."""
+        row = self.db.execute(
+            "SELECT request_id, srv, gbcs FROM precommands WHERE sender=? AND target=? AND counter=?",
+            (sender, target, counter),
+        ).fetchone()
+        if row is not None:
+            self.db.execute("DELETE FROM precommands WHERE request_id=?", (row[0],))
+        return row
+
+    # --- commands awaiting a device --------------------------------------------------------
+    def put_pending(self, p: Pending) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.device,
+                p.counter,
+                p.user,
+                p.request_id,
+                p.srv,
+                p.service_reference,
+                p.hub,
+                p.deadline,
+            ),
+        )
+
+    def take_pending(self, device: str, counter: int, user: str) -> Pending | None:
+        row = self.db.execute(
+            "SELECT * FROM pending WHERE device=? AND counter=? AND user=?", (device, counter, user)
+        ).fetchone()
+        if row is None:
+            return None
+        self.db.execute(
+            "DELETE FROM pending WHERE device=? AND counter=? AND user=?", (device, counter, user)
+        )
+        return Pending(*row)
+
+    def all_pending(self) -> list[Pending]:
+        return [Pending(*row) for row in self.db.execute("SELECT * FROM pending")]
+
+    # --- outbox ------------------------------------------------------------------------------
+    def enqueue(self, user: str, url: str, request_id: str | None, kind: str, body: bytes) -> int:
+        cur = self.db.execute(
+            "INSERT INTO outbox (user, url, request_id, kind, body, next_at, state, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+            (user, url, request_id, kind, body, time.time(), time.time()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def due(self, now: float) -> list[OutboxItem]:
+        rows = self.db.execute(
+            "SELECT id, user, url, request_id, kind, body, attempts FROM outbox "
+            "WHERE state='pending' AND next_at<=? ORDER BY id LIMIT 50",
+            (now,),
+        ).fetchall()
+        return [OutboxItem(*r) for r in rows]
+
+    def next_due(self) -> float | None:
+        row = self.db.execute("SELECT MIN(next_at) FROM outbox WHERE state='pending'").fetchone()
+        return row[0]
+
+    def delivered(self, item_id: int) -> None:
+        self.db.execute("UPDATE outbox SET state='delivered', body=NULL WHERE id=?", (item_id,))
+
+    def retry(self, item_id: int, next_at: float | None, error: str) -> None:
+        if next_at is None:
+            self.db.execute(
+                "UPDATE outbox SET state='failed', attempts=attempts+1, last_error=?, next_at=? "
+                "WHERE id=?",
+                (error, time.time(), item_id),
+            )
+        else:
+            self.db.execute(
+                "UPDATE outbox SET attempts=attempts+1, next_at=?, last_error=? WHERE id=?",
+                (next_at, error, item_id),
+            )
+
+    def requeue_failed(self, user: str | None = None) -> int:
+        cur = self.db.execute(
+            "UPDATE outbox SET state='pending', next_at=?, attempts=0 WHERE state='failed'"
+            + (" AND user=?" if user else ""),
+            (time.time(), user) if user else (time.time(),),
+        )
+        return cur.rowcount
+
+    def purge_failed(self, older_than: float) -> int:
+        return self.db.execute(
+            "DELETE FROM outbox WHERE state='failed' AND next_at<?", (older_than,)
+        ).rowcount
+
+    def outbox_summary(self) -> dict[str, int]:
+        return {
+            state: n
+            for state, n in self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        }

@@ -1,0 +1,114 @@
+"""A meter's GBCS end: authenticate a command, refuse replays, answer with GBCS protection.
+
+A command from a remote party must carry the access control broker's MAC (the device's
+KA key against the ACB's); a critical one also the originator's signature (its DS key);
+its counter must be above the last one accepted from that originator (persisted, so a
+power cut does not reopen old counters). Anything else is discarded and logged, as a
+meter does: no answer goes back. Alerts count with their own persisted counter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from rig.protocol.codec import DecodeError
+from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import security, usecases
+from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.replay import CounterGuard, ReplayError
+from rig.protocol.keystore import KeyStore
+from rig.protocol.smki import Usage
+from rig.state import read_json, write_json
+
+log = logging.getLogger("nodes.gbcs")
+Responder = Callable[[usecases.UseCase, GbcsMessage], Awaitable[GbcsMessage]]
+
+
+class GbcsEndpoint:
+    def __init__(
+        self, eui: Eui64, device_type: str, section: dict[str, Any], state_dir: Path
+    ) -> None:
+        self.eui = eui
+        self.device_type = device_type
+        self.ds = _key(section["ds"]["key"])
+        self.ka = _key(section["ka"]["key"])
+        self.acb = Eui64.parse(section["acb"])
+        self.alerts_to = Eui64.parse(section["alerts_to"]) if section.get("alerts_to") else None
+        self.trust = KeyStore()
+        for t in section["trusted"]:
+            cert = x509.load_pem_x509_certificate(Path(t["cert"]).read_bytes())
+            self.trust.add(Eui64.parse(t["eui"]), Usage(t["usage"]), cert)
+        self.counters_path = state_dir / "gbcs-counters.json"
+        saved = read_json(self.counters_path, {}) or {}
+        self.guard = CounterGuard.from_json(saved.get("accepted", {}))
+        self.alert_counter = int(saved.get("alert_counter", 0))
+        self.accepted = self.discarded = 0
+
+    def _save(self) -> None:
+        write_json(
+            self.counters_path,
+            {"accepted": self.guard.to_json(), "alert_counter": self.alert_counter},
+        )
+
+    def peer_ka(self, eui: Eui64) -> ec.EllipticCurvePublicKey:
+        cred = self.trust.find(eui, Usage.KA)
+        if cred is None:
+            raise security.SecurityError(f"no KA certificate for {eui.duis}")
+        return cred.public_key
+
+    def _authenticate(self, msg: GbcsMessage, uc: usecases.UseCase) -> None:
+        security.verify_mac(msg, self.ka, self.peer_ka(self.acb))
+        if uc.critical:
+            ds = self.trust.find(Eui64(msg.header.originator), Usage.DS)
+            if ds is None:
+                raise security.SecurityError(
+                    f"no DS certificate for {Eui64(msg.header.originator).duis}"
+                )
+            security.verify_signature(msg, ds.public_key)
+
+    async def handle(self, raw: bytes, respond: Responder) -> bytes | None:
+        try:
+            msg = GbcsMessage.decode(raw)
+            h = msg.header
+            if h.recipient != self.eui.raw:
+                raise DecodeError(f"addressed to {Eui64(h.recipient).duis}, not to this device", 0)
+            uc = usecases.check_command(msg)
+            if uc.device_type != self.device_type:
+                raise DecodeError(f"{uc.name} is not a {self.device_type} use case", 0)
+            self._authenticate(msg, uc)
+            self.guard.accept(h.originator, h.recipient, h.counter)
+        except (DecodeError, security.SecurityError, ReplayError) as exc:
+            self.discarded += 1
+            log.warning("gbcs.discarded", extra={"device": self.eui.duis, "error": str(exc)})
+            return None
+        self._save()
+        self.accepted += 1
+        log.info(
+            "gbcs.accepted",
+            extra={
+                "device": self.eui.duis,
+                "use_case": uc.name,
+                "counter": h.counter,
+                "originator": Eui64(h.originator).duis,
+            },
+        )
+        response = await respond(uc, msg)
+        return response.encode()
+
+    def next_alert_counter(self) -> int:
+        self.alert_counter += 1
+        self._save()
+        return self.alert_counter
+
+
+def _key(path: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key

@@ -1,0 +1,338 @@
+"""The test DCC User: builds, signs and sends DUIS, then reads the answer like a supplier.
+
+``send("4.1.1", target)`` signs the request with the user's XML key and POSTs it to the
+gateway; a critical SRV goes through the transform (CV 4), the returned pre-command is
+signed with the user's DS key (GBCS) and sent back as CV 5; a non-device SRV (8.2) is
+answered in the HTTP reply. The asynchronous response is awaited in the user's inbox
+(the Receive Response Service), its DCC signature verified, its GBCS authenticated with
+the user's KA key against the device's certificate fetched from the gateway's SMKI
+service, decrypted where GBCS encrypts, and decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from lxml import etree
+
+from rig.protocol.duis import srv as srvs
+from rig.protocol.duis.message import Request, RequestId, Response, parse_response
+from rig.protocol.duis.signed import sign_document, verify_document
+from rig.protocol.duis.xml import NS, SR, parse, text
+from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import security, usecases
+from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.keystore import Credential, KeyStore
+from rig.protocol.smki import Usage
+from rig.state import write_atomic
+
+CONFIG_FILE = "users.json"
+_E = f"{{{SR}}}"
+# the request body element of each SRV the rig serves, and its parameters
+BODIES = {
+    "4.1.1": "ReadInstantaneousImportRegisters",
+    "7.1": "EnableSupply",
+    "7.2": "DisableSupply",
+    "7.3": "ArmSupply",
+    "7.4": "ReadSupplyStatus",
+    "8.2": "ReadInventory",
+}
+
+
+class DccUserError(RuntimeError):
+    """The exchange could not be completed; the message says where and what to do."""
+
+
+@dataclass
+class Outcome:
+    request_id: str
+    srv: str
+    acknowledgement: str  # the synchronous code: I0, I99 or an error
+    reason: str = ""
+    response_code: str | None = None  # of the asynchronous response
+    values: dict[str, Any] = field(default_factory=dict)
+    inventory: list[dict[str, str]] = field(default_factory=list)
+    response_file: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.acknowledgement in ("I0", "I99") and self.response_code in (None, "I0")
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [], {}, "")}
+
+
+def _pem(path: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(Path(path).read_bytes())
+
+
+def _key(path: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+def body_for(srv: str, params: dict[str, str]) -> etree._Element:
+    name = BODIES.get(srv)
+    if name is None:
+        raise DccUserError(f"the test DCC User builds SRVs {', '.join(BODIES)}, not {srv}")
+    body = etree.Element(f"{_E}{name}", nsmap={"sr": SR})
+    if srv == "8.2":
+        etree.SubElement(body, f"{_E}DeviceID").text = Eui64.parse(params["DeviceID"]).duis
+    return body
+
+
+class DccUser:
+    def __init__(self, config: dict[str, Any], user: str) -> None:
+        self.config = config
+        entry = next(
+            (
+                u
+                for u in config["clients"]
+                if user in (u["name"], u["eui"], Eui64.parse(u["eui"]).hex)
+            ),
+            None,
+        )
+        if entry is None:
+            names = ", ".join(u["name"] for u in config["clients"])
+            raise DccUserError(f"no DCC User {user!r} in this rig: {names}")
+        self.name, self.role = entry["name"], entry["role"]
+        self.eui = Eui64.parse(entry["eui"])
+        self.dcc = Eui64.parse(config["dcc"]["eui"])
+        self.keys = KeyStore()
+        for usage in (Usage.XML, Usage.DS, Usage.KA):
+            c = entry[usage.value]
+            self.keys.add(
+                self.eui, usage, _pem(c["cert"]), _key(c["key"]), name=f"{self.name}-{usage.value}"
+            )
+        self.keys.add(self.dcc, Usage.XML, _pem(config["dcc"]["xml_cert"]), name="dcc-xml")
+        self.state = Path(config["state_dir"]) / self.eui.hex
+        self.gateway = config["gateway"]
+        self.receiver = config["receiver"]
+
+    @classmethod
+    def from_state(cls, state_dir: Path, user: str) -> DccUser:
+        path = Path(state_dir) / "components" / "dcc-users" / CONFIG_FILE
+        if not path.exists():
+            raise DccUserError(f"no DCC Users at {path}: is the rig up (`rig up`)?")
+        return cls(json.loads(path.read_text()), user)
+
+    def _cred(self, usage: Usage) -> Credential:
+        cred = self.keys.private(self.eui, usage)
+        assert cred is not None
+        return cred
+
+    def next_counter(self) -> int:
+        """Milliseconds since the epoch, strictly above the last counter this user sent."""
+        path = self.state / "counter"
+        last = int(path.read_text()) if path.exists() else 0
+        counter = max(time.time_ns() // 1_000_000, last + 1)
+        write_atomic(path, str(counter))
+        return counter
+
+    def request(
+        self, srv: str, target: Eui64, cv: int, counter: int, body: etree._Element
+    ) -> bytes:
+        service = srvs.lookup(srv)
+        req = Request(
+            RequestId(self.eui, target, counter), cv, service.service_reference, srv, body
+        )
+        return sign_document(req.to_element(), self._cred(Usage.XML))
+
+    # --- talking to the gateway ---------------------------------------------------------------
+    async def post(
+        self, session: aiohttp.ClientSession, url: str, signed: bytes
+    ) -> tuple[str, str, bytes]:
+        try:
+            async with session.post(
+                f"{self.gateway['duis']}/{url}",
+                data=signed,
+                headers={"Content-Type": "application/xml"},
+            ) as resp:
+                body = await resp.read()
+                reason = resp.headers.get("X-Rig-Reason", "")
+        except aiohttp.ClientError as exc:
+            raise DccUserError(
+                f"the gateway's DUIS interface {self.gateway['duis']} is unreachable ({exc}): is the rig up?"
+            ) from None
+        if body.startswith(b"<"):
+            return parse_response(parse(body).getroot()).response_code, reason, body
+        return body.decode(errors="replace").strip().split("\n")[0], reason, body
+
+    async def send(
+        self,
+        srv: str,
+        target: Eui64 | None = None,
+        params: dict[str, str] | None = None,
+        *,
+        wait: float = 90.0,
+    ) -> Outcome:
+        params = dict(params or {})
+        service = srvs.lookup(srv)
+        if service.non_device:
+            params.setdefault("DeviceID", (target or Eui64.parse(params.get("DeviceID", ""))).duis)
+            target = self.dcc
+        if target is None:
+            raise DccUserError(f"SRV {srv} needs a target device (--target EUI)")
+        body = body_for(srv, params)
+        counter = self.next_counter()
+        rid = str(RequestId(self.eui, target, counter))
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            if service.non_device:
+                code, reason, reply = await self.post(
+                    session, "serviceD", self.request(srv, target, 8, counter, body)
+                )
+                out = Outcome(rid, srv, code, reason)
+                if code == "I0":
+                    out.inventory = _inventory(reply)
+                return out
+            if service.critical:
+                code, reason, reply = await self.post(
+                    session, "serviceT", self.request(srv, target, 4, counter, body)
+                )
+                if code != "I0":
+                    return Outcome(rid, srv, code, reason)
+                signed = self._sign_pre_command(reply)
+                spc = etree.Element(f"{_E}SignedPreCommand", nsmap={"sr": SR})
+                etree.SubElement(spc, f"{_E}GBCSPayload").text = base64.b64encode(signed).decode()
+                code, reason, _ = await self.post(
+                    session, "serviceS", self.request(srv, target, 5, counter, spc)
+                )
+            else:
+                code, reason, _ = await self.post(
+                    session, "serviceS", self.request(srv, target, 1, counter, body)
+                )
+            out = Outcome(rid, srv, code, reason)
+            if code != "I99" or wait <= 0:
+                return out
+            await self._await_response(session, out, wait)
+            return out
+
+    def _sign_pre_command(self, reply: bytes) -> bytes:
+        root = parse(reply).getroot()
+        payload = text(root, "sr:Body/sr:ResponseMessage/sr:PreCommand/sr:GBCSPayload")
+        if not payload:
+            raise DccUserError("the transform answered without a PreCommand")
+        pre = GbcsMessage.decode(base64.b64decode("".join(payload.split())))
+        if not pre.is_pre_command:
+            raise DccUserError("the transform returned something other than a pre-command")
+        return security.sign_message(pre, self._cred(Usage.DS).private_key).encode()  # type: ignore[arg-type]
+
+    async def _await_response(
+        self, session: aiohttp.ClientSession, out: Outcome, wait: float
+    ) -> None:
+        entries = await self.inbox(session, request_id=out.request_id, wait=wait)
+        if not entries:
+            raise DccUserError(
+                f"no response to {out.request_id} within {wait:.0f} s: see `rig trace {out.request_id}`"
+            )
+        entry = entries[-1]
+        out.response_file = entry["file"]
+        response = self.verify(Path(entry["file"]).read_bytes())
+        out.response_code = response.response_code
+        if response.gbcs_payload:
+            out.values = await self.read_gbcs(session, response.gbcs_payload)
+
+    async def inbox(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        request_id: str | None = None,
+        kind: str | None = None,
+        wait: float = 0.0,
+    ) -> list[dict]:
+        query = (
+            {"wait": str(wait)}
+            | ({"request_id": request_id} if request_id else {})
+            | ({"kind": kind} if kind else {})
+        )
+        async with session.get(
+            f"{self.receiver}/inbox/{self.eui.hex}",
+            params=query,
+            timeout=aiohttp.ClientTimeout(total=wait + 10),
+        ) as resp:
+            resp.raise_for_status()
+            return await resp.json()
+
+    def verify(self, document: bytes) -> Response:
+        doc = verify_document(document, self.keys).document
+        if not isinstance(doc, Response):
+            raise DccUserError("the inbox holds a request, not a response")
+        return doc
+
+    # --- reading GBCS as the recipient ------------------------------------------------------------
+    async def device_certificate(
+        self, session: aiohttp.ClientSession, device: Eui64, usage: Usage
+    ) -> x509.Certificate:
+        held = self.keys.find(device, usage)
+        if held is not None:
+            return held.certificate
+        smki = self.gateway["smki"]
+        search = f"<CertificateSearchRequest><CertificateSubjectAltName>{device.duis}</CertificateSubjectAltName></CertificateSearchRequest>"
+        async with session.post(
+            f"{smki}/certificatesearch", data=search, headers={"Content-Type": "application/xml"}
+        ) as resp:
+            if resp.status != 200:
+                raise DccUserError(
+                    f"SMKI has no certificate for {device.duis} (HTTP {resp.status})"
+                )
+            results = parse(await resp.read()).getroot().findall("Result")
+        want = "DS" if usage is Usage.DS else "KA"
+        serial = next(
+            (
+                r.findtext("CertificateSerial")
+                for r in results
+                if r.findtext("CertificateUsage") == want
+            ),
+            None,
+        )
+        if serial is None:
+            raise DccUserError(f"SMKI lists no {want} certificate for {device.duis}")
+        request = f"<CertificateDataRequest><CertificateSerial>{serial}</CertificateSerial></CertificateDataRequest>"
+        async with session.post(
+            f"{smki}/retrievecertificate", data=request, headers={"Content-Type": "application/xml"}
+        ) as resp:
+            body = (
+                parse(await resp.read()).getroot().findtext("CertificateResponse/CertificateBody")
+            )
+        cert = x509.load_der_x509_certificate(base64.b64decode(body or ""))
+        self.keys.add(device, usage, cert, name=f"smki-{device.hex}-{usage.value}")
+        return cert
+
+    async def read_gbcs(self, session: aiohttp.ClientSession, payload: bytes) -> dict[str, Any]:
+        msg = GbcsMessage.decode(payload)
+        device = Eui64(msg.header.originator)
+        ka = ds = None
+        if msg.mac is not None:
+            ka = (await self.device_certificate(session, device, Usage.KA)).public_key()
+        else:
+            ds = (await self.device_certificate(session, device, Usage.DS)).public_key()
+        return usecases.read(
+            msg,
+            user_ka=self._cred(Usage.KA).private_key,
+            device_ka=ka,
+            device_ds=ds,  # type: ignore[arg-type]
+        )
+
+
+def _inventory(reply: bytes) -> list[dict[str, str]]:
+    root = parse(reply).getroot()
+    return [
+        {etree.QName(f).localname: (f.text or "") for f in dev}
+        for dev in root.iterfind("sr:Body/sr:ResponseMessage/sr:DSPInventory/sr:Device", NS)
+    ]
+
+
+def run(coro):
+    return asyncio.run(coro)
