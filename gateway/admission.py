@@ -129,14 +129,14 @@ def admit(
         raise Refused(
             codes.DEVICE_UNKNOWN, f"device {target.duis} is not in the inventory", request
         )
+    if device.status not in USABLE_STATUS:
+        raise Refused(codes.DEVICE_STATUS, f"device {target.duis} is {device.status}", request)
     if (service.variant, device.type) not in BY_SRV:
         raise Refused(
             codes.WRONG_DEVICE_TYPE,
             f"SRV {service.variant} is not served for a {device.type} by this rig",
             request,
         )
-    if device.status not in USABLE_STATUS:
-        raise Refused(codes.DEVICE_STATUS, f"device {target.duis} is {device.status}", request)
     responsible = (
         device.supplier
         if user.role in SUPPLIER_ROLES

@@ -288,19 +288,54 @@ def ssh(rig: Rig, state: StateDir, name: str, command: tuple[str, ...]) -> None:
 @_rig_options
 @click.option("--isolation", type=click.Choice(["netns", "process"]))
 def demo(rig: Rig, state: StateDir, isolation: str | None) -> None:
-    """The trainer's demo: bring the rig up, show its status, bring it down."""
+    """The trainer's story: rig up; read both meters; disable and re-enable the supply
+    (the relay shown); one request's hop timeline; rig down."""
+    from rig.cli_dcc import print_outcome, print_trace
+    from rig.dccuser.tasks import send_request, trace_of
+
     console.rule(f"[bold]1. rig up[/] — {rig.name}")
     result = asyncio.run(lifecycle.up(rig, state, isolation=isolation, progress=_progress))
-    console.rule("[bold]2. rig status[/]")
-    _print_status(result)
-    console.rule("[bold]3. rig down[/]")
-    counts = asyncio.run(lifecycle.down(state, progress=_progress))
-    console.print(
-        f"down: {counts['processes']} leftover processes, {counts['namespaces']} "
-        "leftover namespaces",
-        highlight=False,
-    )
-    if not result.healthy:
+    ok = result.healthy
+    try:
+        if ok:
+            esme = next(n.name for n in rig.nodes if n.role.value == "esme")
+            gsme = next(n.name for n in rig.nodes if n.role.value == "gsme")
+            steps = [
+                ("2. read the electricity meter (4.1.1, ECS17b)", "4.1.1", esme),
+                (
+                    "3. read the gas meter through the hub's GPF queue (4.1.1, GCS13a)",
+                    "4.1.1",
+                    gsme,
+                ),
+                (
+                    "4. disable the electricity supply (7.2, critical: signed pre-command)",
+                    "7.2",
+                    esme,
+                ),
+                ("5. re-enable it (7.1)", "7.1", esme),
+            ]
+            first = None
+            for title, srv_variant, target in steps:
+                console.rule(f"[bold]{title}[/]")
+                outcome = send_request(rig, state, srv_variant, target, {})
+                print_outcome(outcome)
+                ok = ok and outcome.ok
+                first = first or outcome.request_id
+                relay = lifecycle.node_detail(state, esme).get("relay")
+                console.print(f"  ESME relay pin: {'closed (1)' if relay else 'open (0)'}")
+            console.rule("[bold]6. the hop timeline of the first request[/]")
+            record = trace_of(state, first) if first else None
+            if record:
+                print_trace(record)
+    finally:
+        console.rule("[bold]7. rig down[/]")
+        counts = asyncio.run(lifecycle.down(state, progress=_progress))
+        console.print(
+            f"down: {counts['processes']} leftover processes, {counts['namespaces']} "
+            "leftover namespaces",
+            highlight=False,
+        )
+    if not ok:
         sys.exit(1)
 
 

@@ -20,55 +20,12 @@ import aiohttp
 import click
 from rich.table import Table
 
-from gateway.service import STORE_FILE
-from gateway.store import Store
 from rig.cli import _rig_options, console, out
 from rig.dccuser.client import DccUser, DccUserError, Outcome
+from rig.dccuser.tasks import default_user, send_request, trace_of
 from rig.description.model import Rig
-from rig.protocol.duis import codes, srv
-from rig.protocol.eui import Eui64, EuiError
+from rig.protocol.duis import codes
 from rig.state import StateDir
-
-
-def _device(rig: Rig, text: str) -> Eui64:
-    for node in rig.nodes:
-        if text == node.name:
-            return node.eui
-        if node.gpf_eui is not None and text == f"{node.name}-gpf":
-            return node.gpf_eui
-    try:
-        return Eui64.parse(text)
-    except EuiError:
-        raise click.BadParameter(f"{text!r} is neither a node name nor an EUI-64") from None
-
-
-def _default_user(rig: Rig, target: Eui64 | None) -> str:
-    node = next((n for n in rig.nodes if n.eui == target), None)
-    if node is not None and node.supplier:
-        return node.supplier
-    supplier = next((u for u in rig.users if u.role.value in ("IS", "GS")), rig.users[0])
-    return supplier.name
-
-
-def send_request(
-    rig: Rig,
-    state: StateDir,
-    srv_variant: str,
-    target: str | None,
-    params: dict[str, str],
-    user: str | None = None,
-    wait: float = 90.0,
-) -> Outcome:
-    """`rig supplier send` for Python callers (tests, campaigns)."""
-    service = srv.lookup(srv_variant)
-    if service.non_device and "DeviceID" in params:
-        params = {**params, "DeviceID": _device(rig, params["DeviceID"]).duis}
-    device = _device(rig, target) if target else None
-    if service.non_device and device is not None:
-        params.setdefault("DeviceID", device.duis)
-        device = None
-    client = DccUser.from_state(state.root, user or _default_user(rig, device))
-    return asyncio.run(client.send(srv_variant, device, params, wait=wait))
 
 
 @click.group()
@@ -107,11 +64,11 @@ def supplier_send(
     if as_json:
         out.print_json(json.dumps(outcome.to_json()))
     else:
-        _print_outcome(outcome)
+        print_outcome(outcome)
     sys.exit(0 if outcome.ok else 1)
 
 
-def _print_outcome(o: Outcome) -> None:
+def print_outcome(o: Outcome) -> None:
     style = "green" if o.ok else "red"
     console.print(
         f"[bold]{o.srv}[/] {o.request_id}\n  acknowledgement [{style}]{o.acknowledgement}[/] "
@@ -138,7 +95,7 @@ def supplier_inbox(
     rig: Rig, state: StateDir, user: str | None, alerts: bool, as_json: bool
 ) -> None:
     """What the DCC delivered to a DCC User's Receive Response Service (alerts decoded)."""
-    client = DccUser.from_state(state.root, user or _default_user(rig, None))
+    client = DccUser.from_state(state.root, user or default_user(rig, None))
 
     async def read() -> list[dict[str, Any]]:
         async with aiohttp.ClientSession() as session:
@@ -164,17 +121,6 @@ def supplier_inbox(
         )
 
 
-def trace_of(state: StateDir, request_id: str) -> dict[str, Any] | None:
-    path = state.component("gateway") / "data" / STORE_FILE
-    if not path.exists():
-        return None
-    store = Store(path)
-    try:
-        return store.request(request_id)
-    finally:
-        store.close()
-
-
 @click.command()
 @_rig_options
 @click.argument("request_id")
@@ -188,6 +134,10 @@ def trace(rig: Rig, state: StateDir, request_id: str, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(record))
         return
+    print_trace(record)
+
+
+def print_trace(record: dict[str, Any]) -> None:
     console.print(
         f"[bold]{record['srv'] or 'alert'}[/] {record['request_id']}  message code "
         f"{record['message_code']}  hub {record['hub']}\n  outcome {record['outcome']} "

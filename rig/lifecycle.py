@@ -95,6 +95,13 @@ def _alive(pid: int | None, create_time: float | None) -> bool:
         return False
 
 
+def node_detail(state: StateDir, name: str) -> dict[str, Any]:
+    """What a component reports about itself right now (its health report's detail)."""
+    current = asyncio.run(status(state))
+    comp = next((c for c in current.components if c.name == name), None)
+    return ((comp.report or {}).get("detail") or {}) if comp else {}
+
+
 async def status(state: StateDir) -> RigStatus:
     plan = Plan.load(state)
     sup = read_json(state.run / "supervisor.json")

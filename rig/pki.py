@@ -231,7 +231,12 @@ class Pki:
                 entry = _pick_zaz1(keystore, eui, usage)
                 if entry is None:
                     if usage is Usage.XML:
-                        continue  # not every ZAZ1 party has one; reported by `rig pki show`
+                        # not every ZAZ1 party has one: the rig's own SMKI CA issues it
+                        self._ensure_smki_cas("zaz1")
+                        xml_role = OrgRole.XML_SIGN_DSP if user is None else OrgRole.XML_SIGN_USER
+                        self._issue_org(eui, xml_role, usage, None)
+                        created.append(f"{who} XML (rig CA: not in ZAZ1)")
+                        continue
                     raise PkiError(
                         f"the ZAZ1 keystore has no {usage.value.upper()} credential for {who} "
                         f"({eui}); use one of its EUIs or pki.source: generate"

@@ -75,7 +75,7 @@ class TunnelledDevice(JoiningRole):
         """The device's life on the HAN after its tunnel is open."""
 
     async def handle_gbcs(self, message: bytes) -> bytes | None:
-        if self.gbcs is not None:
+        if self.gbcs is not None and not self.config.han.get("loopback"):
             return await self.gbcs.handle(message, self.respond)
         try:
             what = f"0x{GbcsMessage.decode(message).message_code:04X}"

@@ -141,13 +141,20 @@ class DccUser:
         return counter
 
     def request(
-        self, srv: str, target: Eui64, cv: int, counter: int, body: etree._Element
+        self,
+        srv: str,
+        target: Eui64,
+        cv: int,
+        counter: int,
+        body: etree._Element,
+        *,
+        check_schema: bool = True,
     ) -> bytes:
         service = srvs.lookup(srv)
         req = Request(
             RequestId(self.eui, target, counter), cv, service.service_reference, srv, body
         )
-        return sign_document(req.to_element(), self._cred(Usage.XML))
+        return sign_document(req.to_element(), self._cred(Usage.XML), check_schema=check_schema)
 
     # --- talking to the gateway ---------------------------------------------------------------
     async def post(

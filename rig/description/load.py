@@ -321,7 +321,16 @@ _BEHAVIOUR = {
     "wake_interval_s": float,  # GSME: how long it sleeps between wakes
     "flow_m3h": float,  # GSME: the gas flow its register advances with
     "display_interval_s": float,  # IHD/PPMID: how often they read the meters
+    "status": str,  # the device's status in the DCC's inventory (default Commissioned)
 }
+_STATUSES = (
+    "Commissioned",
+    "InstalledNotCommissioned",
+    "Whitelisted",
+    "Decommissioned",
+    "Suspended",
+    "Withdrawn",
+)
 
 
 def _behaviour(r: _Reader, m: Any, path: str, line: int | None) -> dict[str, Any]:
@@ -333,6 +342,8 @@ def _behaviour(r: _Reader, m: Any, path: str, line: int | None) -> dict[str, Any
         value = m[key]
         if kind is bool and not isinstance(value, bool):
             r.problem(m.lines[key], _join(path, key), "expected true or false")
+        elif kind is str and value not in _STATUSES:
+            r.problem(m.lines[key], _join(path, key), f"expected one of {', '.join(_STATUSES)}")
         elif kind is float and (
             isinstance(value, bool) or not isinstance(value, int | float) or value < 0
         ):

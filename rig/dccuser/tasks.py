@@ -1,0 +1,69 @@
+"""The test DCC User's work for the CLI and for Python callers: send a request by node
+name, read a request's hop timeline from the gateway's store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from gateway.service import STORE_FILE
+from gateway.store import Store
+from rig.dccuser.client import DccUser, Outcome
+from rig.description.model import Rig
+from rig.protocol.duis import srv
+from rig.protocol.eui import Eui64, EuiError
+from rig.state import StateDir
+
+
+def device_of(rig: Rig, text: str) -> Eui64:
+    for node in rig.nodes:
+        if text == node.name:
+            return node.eui
+        if node.gpf_eui is not None and text == f"{node.name}-gpf":
+            return node.gpf_eui
+    try:
+        return Eui64.parse(text)
+    except EuiError:
+        raise click.BadParameter(f"{text!r} is neither a node name nor an EUI-64") from None
+
+
+def default_user(rig: Rig, target: Eui64 | None) -> str:
+    node = next((n for n in rig.nodes if n.eui == target), None)
+    if node is not None and node.supplier:
+        return node.supplier
+    supplier = next((u for u in rig.users if u.role.value in ("IS", "GS")), rig.users[0])
+    return supplier.name
+
+
+def send_request(
+    rig: Rig,
+    state: StateDir,
+    srv_variant: str,
+    target: str | None,
+    params: dict[str, str],
+    user: str | None = None,
+    wait: float = 90.0,
+) -> Outcome:
+    """`rig supplier send` for Python callers (tests, campaigns)."""
+    service = srv.lookup(srv_variant)
+    if service.non_device and "DeviceID" in params:
+        params = {**params, "DeviceID": device_of(rig, params["DeviceID"]).duis}
+    device = device_of(rig, target) if target else None
+    if service.non_device and device is not None:
+        params.setdefault("DeviceID", device.duis)
+        device = None
+    client = DccUser.from_state(state.root, user or default_user(rig, device))
+    return asyncio.run(client.send(srv_variant, device, params, wait=wait))
+
+
+def trace_of(state: StateDir, request_id: str) -> dict[str, Any] | None:
+    path = state.component("gateway") / "data" / STORE_FILE
+    if not path.exists():
+        return None
+    store = Store(path)
+    try:
+        return store.request(request_id)
+    finally:
+        store.close()
