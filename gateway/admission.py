@@ -103,7 +103,8 @@ def admit(
         )
         raise Refused(
             codes.WRONG_COMMAND_VARIANT,
-            f"SRV {service.variant} is {kind}: command variants {service.command_variants}, not {cv}",
+            f"SRV {service.variant} is {kind}: command variants "
+            f"{service.command_variants}, not {cv}",
             request,
         )
     if not service.allows(user.role):

@@ -14,6 +14,8 @@ from typing import Any
 
 from rig.protocol.eui import Eui64
 
+DCC_ACB = Eui64(bytes.fromhex("90B3D51F30000002"))  # DCC's access control broker in RTDS
+
 
 class ConfigError(ValueError):
     pass
@@ -74,7 +76,7 @@ class GatewayConfig:
     smki_port: int
     broker: BrokerConfig
     hubs: tuple[Eui64, ...]
-    acb_eui: Eui64 = Eui64.parse("90-B3-D5-1F-30-00-00-02")
+    acb_eui: Eui64 = DCC_ACB
     users: tuple[UserConfig, ...] = ()
     devices: tuple[DeviceConfig, ...] = ()
     certificates: tuple[CertConfig, ...] = ()

@@ -420,7 +420,8 @@ class Dcc:
 
     async def on_trace(self, hub: Eui64, data: dict) -> None:
         try:
-            rid = f"{Eui64.parse(data['user']).duis}:{Eui64.parse(data['device']).duis}:{int(data['counter'])}"
+            user, device = Eui64.parse(data["user"]), Eui64.parse(data["device"])
+            rid = f"{user.duis}:{device.duis}:{int(data['counter'])}"
             self.store.hop(rid, str(data["hop"]), at=float(data["at"]), hub=hub.duis)
         except (KeyError, ValueError, TypeError):
             log.warning("wan.bad_trace", extra={"device": hub.duis})

@@ -142,7 +142,8 @@ class Store:
     def take_counter(self, sender: str, counter: int) -> bool:
         """Record ``counter`` if it is above the last one from ``sender`` (atomically)."""
         cur = self.db.execute(
-            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(sender) DO UPDATE SET last=excluded.last "
+            "INSERT INTO counters VALUES (?, ?) "
+            "ON CONFLICT(sender) DO UPDATE SET last=excluded.last "
             "WHERE excluded.last > counters.last",
             (sender, counter),
         )
@@ -162,7 +163,8 @@ class Store:
     ) -> tuple[str, str, bytes] | None:
         """The issued pre-command for (sender, target, counter), removed: usable once."""
         row = self.db.execute(
-            "SELECT request_id, srv, gbcs FROM precommands WHERE sender=? AND target=? AND counter=?",
+            "SELECT request_id, srv, gbcs FROM precommands "
+            "WHERE sender=? AND target=? AND counter=?",
             (sender, target, counter),
         ).fetchone()
         if row is not None:

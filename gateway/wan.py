@@ -83,7 +83,7 @@ class WanRouter:
         return ctx
 
     async def send(self, hub: Eui64, gbcs: bytes, expiry_s: float) -> None:
-        """Publish one command to a hub (QoS 1); raises WanUnavailable if the broker is not there."""
+        """Publish one command to a hub (QoS 1); WanUnavailable if the broker is not there."""
         client = self.client
         if client is None or not self.connected.is_set():
             raise WanUnavailable(self.last_error)

@@ -1,4 +1,5 @@
-"""The use cases the rig serves, against RTDS 4.5.0: built byte for byte, read back, refused when wrong."""
+"""The use cases the rig serves, against RTDS 4.5.0: built byte for byte, read back,
+refused when wrong."""
 
 from __future__ import annotations
 

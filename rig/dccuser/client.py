@@ -170,7 +170,8 @@ class DccUser:
                 reason = resp.headers.get("X-Rig-Reason", "")
         except aiohttp.ClientError as exc:
             raise DccUserError(
-                f"the gateway's DUIS interface {self.gateway['duis']} is unreachable ({exc}): is the rig up?"
+                f"the gateway's DUIS interface {self.gateway['duis']} is unreachable "
+                f"({exc}): is the rig up?"
             ) from None
         if body.startswith(b"<"):
             return parse_response(parse(body).getroot()).response_code, reason, body
@@ -242,7 +243,8 @@ class DccUser:
         entries = await self.inbox(session, request_id=out.request_id, wait=wait)
         if not entries:
             raise DccUserError(
-                f"no response to {out.request_id} within {wait:.0f} s: see `rig trace {out.request_id}`"
+                f"no response to {out.request_id} within {wait:.0f} s: "
+                f"see `rig trace {out.request_id}`"
             )
         entry = entries[-1]
         out.response_file = entry["file"]
@@ -286,7 +288,10 @@ class DccUser:
         if held is not None:
             return held.certificate
         smki = self.gateway["smki"]
-        search = f"<CertificateSearchRequest><CertificateSubjectAltName>{device.duis}</CertificateSubjectAltName></CertificateSearchRequest>"
+        search = (
+            "<CertificateSearchRequest><CertificateSubjectAltName>"
+            f"{device.duis}</CertificateSubjectAltName></CertificateSearchRequest>"
+        )
         async with session.post(
             f"{smki}/certificatesearch", data=search, headers={"Content-Type": "application/xml"}
         ) as resp:
@@ -306,7 +311,10 @@ class DccUser:
         )
         if serial is None:
             raise DccUserError(f"SMKI lists no {want} certificate for {device.duis}")
-        request = f"<CertificateDataRequest><CertificateSerial>{serial}</CertificateSerial></CertificateDataRequest>"
+        request = (
+            "<CertificateDataRequest><CertificateSerial>"
+            f"{serial}</CertificateSerial></CertificateDataRequest>"
+        )
         async with session.post(
             f"{smki}/retrievecertificate", data=request, headers={"Content-Type": "application/xml"}
         ) as resp:

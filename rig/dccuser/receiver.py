@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -119,10 +120,8 @@ class Receiver:
         found = matches()
         while not found and time.monotonic() < deadline:
             async with self.arrived:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.arrived.wait(), deadline - time.monotonic())
-                except TimeoutError:
-                    pass
             found = matches()
         return web.json_response(found)
 
