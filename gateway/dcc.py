@@ -303,7 +303,7 @@ class Dcc:
         hub = Eui64.parse(p.hub)
         while time.time() < p.deadline:
             try:
-                await self.wan.send(hub, gbcs, p.deadline - time.time())
+                await self.wan.send(hub, gbcs, p.deadline)
                 self.store.hop(
                     p.request_id, "wan.published", hub=hub.duis, hub_online=self.wan.online(hub)
                 )

@@ -82,13 +82,15 @@ class WanRouter:
         ctx.load_cert_chain(str(self.cfg.cert), str(self.cfg.key))
         return ctx
 
-    async def send(self, hub: Eui64, gbcs: bytes, expiry_s: float) -> None:
+    async def send(self, hub: Eui64, gbcs: bytes, deadline: float) -> None:
         """Publish one command to a hub (QoS 1); WanUnavailable if the broker is not there."""
         client = self.client
         if client is None or not self.connected.is_set():
             raise WanUnavailable(self.last_error)
         props = Properties(PacketTypes.PUBLISH)
-        props.MessageExpiryInterval = max(1, int(expiry_s))
+        props.MessageExpiryInterval = max(1, int(deadline - time.time()))
+        # the hub drops a command it gets after this (it sat in a buffer while the hub hung)
+        props.UserProperty = [("deadline", f"{deadline:.3f}")]
         try:
             await client.publish(wan.down_topic(hub), gbcs, qos=1, properties=props, timeout=5)
         except (aiomqtt.MqttError, OSError) as exc:

@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from nodes.config import WanConfig
 from rig.protocol import wan
@@ -27,6 +29,18 @@ from rig.protocol.eui import Eui64
 
 log = logging.getLogger("nodes.wan")
 BEAT_EVERY_S = 5.0
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+def _deadline(message: aiomqtt.Message) -> float | None:
+    """The gateway's deadline for a command (MQTT 5 user property), if it set one."""
+    for key, value in getattr(message.properties, "UserProperty", None) or []:
+        if key == "deadline":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
 
 
 def tls_context(cfg: WanConfig) -> ssl.SSLContext:
@@ -40,7 +54,7 @@ class WanLink:
         self,
         cfg: WanConfig,
         chf: Eui64,
-        on_command: Callable[[bytes], Awaitable[None]] | None = None,
+        on_command: Callable[[bytes, float | None], Awaitable[None]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.chf = chf
@@ -102,12 +116,16 @@ class WanLink:
 
     async def _session(self) -> None:
         will = aiomqtt.Will(wan.status_topic(self.chf), wan.OFFLINE, qos=1, retain=True)
+        connect = Properties(PacketTypes.CONNECT)
+        connect.SessionExpiryInterval = SESSION_EXPIRY_S
         async with aiomqtt.Client(
             hostname=self.cfg.host,
             port=self.cfg.port,
             identifier=self.identity,
             tls_context=tls_context(self.cfg),
-            clean_session=False,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=connect,
             will=will,
             keepalive=10,
             timeout=5,
@@ -129,7 +147,7 @@ class WanLink:
                         extra={"device": self.chf.duis, "bytes": len(message.payload)},
                     )
                     if self.on_command is not None:
-                        await self.on_command(bytes(message.payload))
+                        await self.on_command(bytes(message.payload), _deadline(message))
             except asyncio.CancelledError:
                 # a clean stop says goodbye; the will message covers a crash
                 with contextlib.suppress(aiomqtt.MqttError):

@@ -84,8 +84,9 @@ class CommsHub(HanRole):
         self.spawn(self.wan.run(), "wan")
         self.spawn(self._leds(), "leds")
 
-    async def _from_wan(self, gbcs: bytes) -> None:
-        """A GBCS command from the DCC: route it by its recipient to the device's tunnel."""
+    async def _from_wan(self, gbcs: bytes, deadline: float | None = None) -> None:
+        """A GBCS command from the DCC: route it by its recipient to the device's tunnel,
+        unless it comes after the DCC's deadline (the DCC has reported it failed)."""
         try:
             h = GbcsMessage.decode(gbcs).header
         except DecodeError as exc:
@@ -101,6 +102,16 @@ class CommsHub(HanRole):
             )
             return
         self._seen.append(key)
+        if deadline is not None and time.time() > deadline:
+            log.warning(
+                "wan.expired_dropped",
+                extra={
+                    "device": device.duis,
+                    "counter": h.counter,
+                    "late_s": round(time.time() - deadline, 1),
+                },
+            )
+            return
         self.wan.trace("hub.received", device, originator, h.counter)
         try:
             how = await self.tunnels.send(device, gbcs)
