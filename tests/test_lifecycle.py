@@ -61,7 +61,7 @@ def test_up_status_crash_and_down(state: Path, isolation: str) -> None:
     code, st = status_json(state)
     assert code == 0 and st["up"] and st["healthy"] and st["isolation"] == isolation
     comps = {c["name"]: c for c in st["components"]}
-    expected = {"broker", "air", "gateway", "chf", "esme", "gsme"}
+    expected = {"broker", "air", "dcc-users", "gateway", "chf", "esme", "gsme"}
     if isolation == "netns":
         expected |= {"chf-sshd", "esme-sshd", "gsme-sshd"}
     assert set(comps) == expected
