@@ -10,6 +10,7 @@ everything else has passed, so a refused request does not burn a counter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -51,7 +52,7 @@ def admit(
     users: dict[Eui64, UserConfig],
     devices: dict[Eui64, DeviceConfig],
     dcc: Eui64,
-    last_counter: int | None = None,
+    last_counter: Callable[[str], int | None],
 ) -> Admitted:
     if len(body) > max_body:
         raise Refused(codes.NOT_DUIS, f"request of {len(body)} bytes exceeds {max_body} bytes")
@@ -111,10 +112,11 @@ def admit(
         raise Refused(
             codes.ROLE_NOT_ELIGIBLE, f"role {user.role} may not send SRV {service.variant}", request
         )
-    if last_counter is not None and request.request_id.counter <= last_counter and cv != 5:
+    last = last_counter(sender.duis)
+    if last is not None and request.request_id.counter <= last and cv != 5:
         raise Refused(
             codes.INVALID_USER,
-            f"RequestID counter {request.request_id.counter} is not above {last_counter}, "
+            f"RequestID counter {request.request_id.counter} is not above {last}, "
             f"the last one from {sender.duis}: replayed or out of order",
             request,
         )

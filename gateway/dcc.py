@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from gateway.admission import Admitted, Refused, admit
@@ -28,11 +27,11 @@ from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
 from rig.protocol.duis.message import RequestId, Response, now
 from rig.protocol.duis.signed import sign_document
-from rig.protocol.duis.xml import NS, SR, text
+from rig.protocol.duis.xml import SR, text
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import security, usecases
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
-from rig.protocol.keystore import KeyStore
+from rig.protocol.keystore import KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
 
 log = logging.getLogger("gateway.dcc")
@@ -52,10 +51,8 @@ def load_keys(config: GatewayConfig) -> KeyStore:
     keys = KeyStore()
     for c in config.certificates:
         cert = x509.load_pem_x509_certificate(c.cert.read_bytes())
-        key = None
-        if c.key is not None:
-            key = serialization.load_pem_private_key(c.key.read_bytes(), None)
-        keys.add(c.eui, Usage(c.usage), cert, key, name=c.cert.name)  # type: ignore[arg-type]
+        key = None if c.key is None else private_key_from_pem(c.key.read_bytes(), str(c.key))
+        keys.add(c.eui, Usage(c.usage), cert, key, name=c.cert.name)
     return keys
 
 
@@ -80,9 +77,7 @@ class Dcc:
     # --- the DUIS interface ------------------------------------------------------------
     async def submit(self, url: str, body: bytes) -> Reply:
         received = time.time()
-        sender = None
         try:
-            sender_hint = _sender_hint(body)
             admitted = admit(
                 url,
                 body,
@@ -91,13 +86,13 @@ class Dcc:
                 users=self.users,
                 devices=self.devices,
                 dcc=self.config.acb_eui,
-                last_counter=self.store.last_counter(sender_hint) if sender_hint else None,
+                last_counter=self.store.last_counter,
             )
-            sender = admitted.request.request_id.originator.duis
             reply = self._accept(url, admitted, received)
         except Refused as refusal:
             return self._refuse(url, refusal, received)
-        self.store.audit(sender, str(admitted.request.request_id), url, reply.code, reply.reason)
+        rid = admitted.request.request_id
+        self.store.audit(rid.originator.duis, str(rid), url, reply.code, reply.reason)
         return reply
 
     def _refuse(self, url: str, refusal: Refused, received: float) -> Reply:
@@ -130,7 +125,7 @@ class Dcc:
         cv = req.command_variant
         if a.device is None:  # 8.2 read inventory, answered by the DCC itself
             self._take_counter(a)
-            return self._sync(req, a, self._inventory(req.body))
+            return self._sync(a, self._inventory(req.body))
         device = a.device
         uc = usecases.BY_SRV[(a.srv.variant, device.type)]
         counter = req.request_id.counter
@@ -141,7 +136,7 @@ class Dcc:
                 rid, sender.hex, device.eui.hex, counter, a.srv.variant, pre.encode()
             )
             self._envelope(a, uc, received, "pre-command issued", codes.SUCCESS)
-            return self._sync(req, a, _pre_command(pre.encode()))
+            return self._sync(a, _pre_command(pre.encode()))
         if cv == 5:
             command = self._signed_pre_command(a, uc)
         else:
@@ -258,7 +253,7 @@ class Dcc:
         )
         return Reply(200, sign_document(resp.to_element(), self.xml_signer), code)
 
-    def _sync(self, req, a: Admitted, content: etree._Element) -> Reply:
+    def _sync(self, a: Admitted, content: etree._Element) -> Reply:
         if a.device is None:
             self._envelope(a, None, time.time(), "answered", codes.SUCCESS)
         return self._ack(a, codes.SUCCESS, content)
@@ -439,18 +434,6 @@ class Dcc:
         self.delivery_wakeup.set()
 
 
-def _sender_hint(body: bytes) -> str | None:
-    """The RequestID's originator, read cheaply, to look up its last counter."""
-    start = body.find(b"RequestID>")
-    if start < 0:
-        return None
-    end = body.find(b":", start)
-    try:
-        return Eui64.parse(body[start + 10 : end].decode().strip()).duis
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def _pre_command(gbcs: bytes) -> etree._Element:
     pre = etree.Element(f"{_E}PreCommand")
     etree.SubElement(pre, f"{_E}GBCSVersion").text = "4.3"
@@ -458,4 +441,4 @@ def _pre_command(gbcs: bytes) -> etree._Element:
     return pre
 
 
-__all__ = ["NS", "Dcc", "Reply", "load_keys"]
+__all__ = ["Dcc", "Reply", "load_keys"]

@@ -32,7 +32,7 @@ from rig.description.model import Rig, Role, User, UserRole
 from rig.keys import read_zaz1, zaz1_usage
 from rig.protocol import smki
 from rig.protocol.eui import Eui64
-from rig.protocol.keystore import KeyStoreError
+from rig.protocol.keystore import KeyStoreError, private_key_from_pem
 from rig.protocol.smki import OrgRole, Usage
 from rig.protocol.wan import CONTROLLER_IDENTITY, GATEWAY_IDENTITY, hub_identity
 from rig.state import read_json, write_atomic, write_json
@@ -65,9 +65,7 @@ class Credential:
         return x509.load_pem_x509_certificate(self.cert.read_bytes())
 
     def load_key(self) -> ec.EllipticCurvePrivateKey:
-        key = serialization.load_pem_private_key(self.key.read_bytes(), None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return key
+        return private_key_from_pem(self.key.read_bytes(), str(self.key))
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.protocol.codec import DecodeError
@@ -23,7 +22,7 @@ from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import security, usecases
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.replay import CounterGuard, ReplayError
-from rig.protocol.keystore import KeyStore
+from rig.protocol.keystore import KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
 from rig.state import read_json, write_json
 
@@ -37,8 +36,8 @@ class GbcsEndpoint:
     ) -> None:
         self.eui = eui
         self.device_type = device_type
-        self.ds = _key(section["ds"]["key"])
-        self.ka = _key(section["ka"]["key"])
+        self.ds = private_key_from_pem(Path(section["ds"]["key"]).read_bytes())
+        self.ka = private_key_from_pem(Path(section["ka"]["key"]).read_bytes())
         self.acb = Eui64.parse(section["acb"])
         self.alerts_to = Eui64.parse(section["alerts_to"]) if section.get("alerts_to") else None
         self.trust = KeyStore()
@@ -106,9 +105,3 @@ class GbcsEndpoint:
         self.alert_counter += 1
         self._save()
         return self.alert_counter
-
-
-def _key(path: str) -> ec.EllipticCurvePrivateKey:
-    key = serialization.load_pem_private_key(Path(path).read_bytes(), None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    return key

@@ -21,8 +21,6 @@ from typing import Any
 
 import aiohttp
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
 from rig.protocol.duis import srv as srvs
@@ -32,7 +30,7 @@ from rig.protocol.duis.xml import NS, SR, parse, text
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import security, usecases
 from rig.protocol.gbcs.frame import GbcsMessage
-from rig.protocol.keystore import Credential, KeyStore
+from rig.protocol.keystore import Credential, KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
 from rig.state import write_atomic
 
@@ -76,12 +74,6 @@ def _pem(path: str) -> x509.Certificate:
     return x509.load_pem_x509_certificate(Path(path).read_bytes())
 
 
-def _key(path: str) -> ec.EllipticCurvePrivateKey:
-    key = serialization.load_pem_private_key(Path(path).read_bytes(), None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    return key
-
-
 def body_for(srv: str, params: dict[str, str]) -> etree._Element:
     name = BODIES.get(srv)
     if name is None:
@@ -113,7 +105,11 @@ class DccUser:
         for usage in (Usage.XML, Usage.DS, Usage.KA):
             c = entry[usage.value]
             self.keys.add(
-                self.eui, usage, _pem(c["cert"]), _key(c["key"]), name=f"{self.name}-{usage.value}"
+                self.eui,
+                usage,
+                _pem(c["cert"]),
+                private_key_from_pem(Path(c["key"]).read_bytes()),
+                name=f"{self.name}-{usage.value}",
             )
         self.keys.add(self.dcc, Usage.XML, _pem(config["dcc"]["xml_cert"]), name="dcc-xml")
         self.state = Path(config["state_dir"]) / self.eui.hex

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.protocol.eui import Eui64
@@ -21,6 +22,14 @@ from rig.protocol.smki import Usage
 
 class KeyStoreError(LookupError):
     """A key or certificate the store does not hold, or one it refuses to hold."""
+
+
+def private_key_from_pem(data: bytes, name: str = "key") -> ec.EllipticCurvePrivateKey:
+    """An unencrypted PEM private key, which must be EC P-256 (every GBCS key is)."""
+    key = serialization.load_pem_private_key(data, None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise KeyStoreError(f"{name}: not a P-256 private key")
+    return key
 
 
 @dataclass(slots=True)
