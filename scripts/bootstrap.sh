@@ -73,4 +73,18 @@ if [[ ! -d $npmdir/node_modules || $npmdir/package-lock.json -nt $npmdir/node_mo
   (cd "$npmdir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   touch "$npmdir/node_modules"
 fi
+# the DUIS schema DCC ships inside duis-sign-wrap's signing tool: the gateway validates
+# with it when DCC's 5.4 schema (../shared/vectors) is not beside the checkout
+if [[ ! -d $npmdir/xsd ]]; then
+  .venv/bin/python - "$npmdir" <<'PY'
+import sys, zipfile, pathlib
+npm = pathlib.Path(sys.argv[1])
+jar = npm / "node_modules/@smartdcc/duis-sign-wrap/dist/tool.jar"
+out = npm / "xsd"
+with zipfile.ZipFile(jar) as z:
+    for name in z.namelist():
+        if name.endswith((".xsd", ".dtd")) and "/" not in name:
+            z.extract(name, out)
+PY
+fi
 say "ready: $(.venv/bin/python --version), $(/usr/sbin/mosquitto -h 2>/dev/null | head -1), node $(node --version), $(java -version 2>&1 | head -1)"

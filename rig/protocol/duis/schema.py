@@ -1,7 +1,9 @@
 """Validation against the DUIS XML Schema (5.4), loaded from a local folder only.
 
 The schema is DCC's publication, not part of this repository: ``find_schema`` looks in
-``$RIG_DUIS_XSD``, then ``../shared/vectors/duis/xsd`` beside the checkout. Imports
+``$RIG_DUIS_XSD``, then ``../shared/vectors/duis/xsd`` beside the checkout, then the
+5.1 schema the setup extracts from DCC's signing tool (npm ``duis-sign-wrap``) into
+``tools/npm/xsd``, so a machine without the vectors still validates. Imports
 (MMC schema, XML-DSig) resolve inside that folder; nothing is fetched from the network.
 """
 
@@ -15,6 +17,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 SCHEMA_FILE = "DUIS Schema V5.4.xsd"
+FALLBACK_SCHEMA_FILE = "DUIS Schema V5.1.xsd"  # what DCC's signing tool ships
 _CHECKOUT = Path(__file__).resolve().parents[3]
 
 
@@ -27,10 +30,12 @@ def find_schema() -> Path:
     if os.environ.get("RIG_DUIS_XSD"):
         candidates.append(Path(os.environ["RIG_DUIS_XSD"]))
     candidates.append(_CHECKOUT.parent / "shared" / "vectors" / "duis" / "xsd")
+    candidates.append(_CHECKOUT / "tools" / "npm" / "xsd")  # from duis-sign-wrap's tool (5.1)
     for folder in candidates:
-        path = folder / SCHEMA_FILE if folder.is_dir() else folder
-        if path.is_file():
-            return path
+        for name in (SCHEMA_FILE, FALLBACK_SCHEMA_FILE):
+            path = folder / name if folder.is_dir() else folder
+            if path.is_file():
+                return path
     raise FileNotFoundError(
         f"the DUIS schema ({SCHEMA_FILE}) was not found in "
         + ", ".join(str(c) for c in candidates)
