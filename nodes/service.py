@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import signal
 
@@ -25,6 +26,16 @@ from rig.protocol.health import HEALTH_PATH, HealthReport, Heartbeat
 log = logging.getLogger("nodes.service")
 
 
+def _version() -> str | None:
+    try:
+        return importlib.metadata.version("gbsm-rig")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+VERSION = _version()
+
+
 class NodeService:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
@@ -35,6 +46,7 @@ class NodeService:
     def report(self) -> HealthReport:
         return self.heartbeat.report(
             role=self.config.role,
+            version=VERSION,
             eui=self.config.eui.duis,
             checks=self.role.checks(),
             detail=self.role.detail(),

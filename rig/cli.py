@@ -345,9 +345,6 @@ main.add_command(gbcs)
 main.add_command(duis)
 main.add_command(utrn)
 
-if __name__ == "__main__":
-    main()
-
 from rig.cli_han import han  # noqa: E402
 
 main.add_command(han)
@@ -356,3 +353,11 @@ from rig.cli_dcc import supplier, trace  # noqa: E402
 
 main.add_command(supplier)
 main.add_command(trace)
+
+from rig.cli_deploy import collect, deploy, health, inventory_cmd, reset, service  # noqa: E402
+
+for _command in (deploy, reset, collect, health, inventory_cmd, service):
+    main.add_command(_command)
+
+if __name__ == "__main__":
+    main()

@@ -50,7 +50,7 @@ class ComponentStatus:
     eui: str | None
     pid: int | None
     address: str
-    health: str  # healthy | degraded | unresponsive | restarting | down | starting
+    health: str  # healthy | degraded | unresponsive | restarting | down | starting | stopped
     uptime_s: float | None
     restarts: int
     detail: str
@@ -134,6 +134,8 @@ async def status(state: StateDir) -> RigStatus:
             health = "healthy"
         elif comp.argv and not alive:
             health = {"restarting": "restarting", None: "starting"}.get(rec.get("state"), "down")
+            if rec.get("desired") == "stopped":
+                health = "stopped"  # on request (`rig service stop`, a reset in progress)
             if not sup_alive:
                 health = "down"
         else:

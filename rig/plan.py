@@ -19,7 +19,7 @@ from typing import Any
 from rig import broker, dccconf
 from rig.description.model import Isolation, Node, Rig, Role
 from rig.pki import Pki
-from rig.ports import check_free, free_port
+from rig.ports import PortInUse, check_free, free_port
 from rig.protocol import wan
 from rig.protocol.eui import Eui64
 from rig.state import StateDir, read_json, write_atomic, write_json
@@ -42,6 +42,7 @@ class Component:
     netns: str | None = None
     role: str | None = None
     eui: str | None = None
+    unit: str | None = None  # virtual node: the service unit a deploy writes in its node root
 
 
 @dataclass
@@ -107,12 +108,42 @@ def resolve_isolation(rig: Rig, override: str | None) -> Isolation:
     return wanted
 
 
-def _port(value: int | None, what: str, kind: int = socket.SOCK_STREAM) -> int:
-    """A fixed port checked free on every address, or a free one for "auto"."""
+def _port(
+    value: int | None,
+    what: str,
+    kind: int = socket.SOCK_STREAM,
+    remembered: int | None = None,
+) -> int:
+    """A fixed port checked free on every address, or for "auto" the port this rig had last
+    time (deployed nodes keep working across `rig down`/`rig up`), else a free one."""
     if value is None:
+        if remembered:
+            try:
+                check_free(remembered, what, "0.0.0.0", kind)
+                return remembered
+            except PortInUse:
+                pass
         return free_port("0.0.0.0", kind)
     check_free(value, what, "0.0.0.0", kind)
     return value
+
+
+def _ports(rig: Rig, state: StateDir) -> dict[str, int]:
+    path = state.root / "ports.json"
+    last = read_json(path, {}) or {}
+    wanted: dict[str, tuple[int | None, str, int]] = {
+        "broker": (rig.wan.broker_port, "wan.broker_port", socket.SOCK_STREAM),
+        "duis": (rig.gateway.duis_port, "gateway.duis_port", socket.SOCK_STREAM),
+        "smki": (rig.gateway.smki_port, "gateway.smki_port", socket.SOCK_STREAM),
+        "zep": (rig.air.zep_port, "air.zep_port", socket.SOCK_DGRAM),
+        "air_control": (rig.air.control_port, "air.control_port", socket.SOCK_STREAM),
+        "rrs": (None, "the DCC Users' Receive Response Service", socket.SOCK_STREAM),
+    }
+    ports = {
+        key: _port(value, what, kind, last.get(key)) for key, (value, what, kind) in wanted.items()
+    }
+    write_json(path, ports)
+    return ports
 
 
 def make_plan(rig: Rig, state: StateDir, isolation: Isolation) -> Plan:
@@ -141,14 +172,7 @@ def make_plan(rig: Rig, state: StateDir, isolation: Isolation) -> Plan:
             )
         host_address = rig.wan.address
     broker_bind = "0.0.0.0" if physical else host_address
-    ports = {
-        "broker": _port(rig.wan.broker_port, "wan.broker_port"),
-        "duis": _port(rig.gateway.duis_port, "gateway.duis_port"),
-        "smki": _port(rig.gateway.smki_port, "gateway.smki_port"),
-        "zep": _port(rig.air.zep_port, "air.zep_port", socket.SOCK_DGRAM),
-        "air_control": _port(rig.air.control_port, "air.control_port"),
-        "rrs": _port(None, "the DCC Users' Receive Response Service"),
-    }
+    ports = _ports(rig, state)
     plan = Plan(
         rig.name,
         inst,
@@ -242,6 +266,7 @@ def _components(plan: Plan, rig: Rig, state: StateDir, broker_bind: str) -> None
                 netns=ns,
                 role=node.role.value,
                 eui=node.eui.duis,
+                unit=str(unit_file(state, node.name)) if ns is not None else None,
             )
         )
         if ns is not None:
@@ -257,6 +282,14 @@ def _components(plan: Plan, rig: Rig, state: StateDir, broker_bind: str) -> None
                     role=node.role.value,
                 )
             )
+
+
+NODE_UNIT = "rig-node.service"
+
+
+def unit_file(state: StateDir, node: str) -> Path:
+    """Where a deploy puts a virtual node's service unit (as on a Pi: etc/systemd/system)."""
+    return state.node_root(node) / "etc" / "systemd" / "system" / NODE_UNIT
 
 
 def _http_host(bind: str) -> str:
@@ -377,37 +410,49 @@ def render(plan: Plan, rig: Rig, state: StateDir) -> None:
         ),
     )
     for node in rig.nodes:
-        comp = plan.component(node.name)
-        host, hport = comp.address.rsplit(":", 1)
-        hub = rig.node(node.hub) if node.hub else None
-        han = rig.han_of(hub or node) if (hub or node.role is Role.CHF) else rig.han
-        data: dict[str, Any] = {
-            "name": node.name,
-            "role": node.role.value,
-            "eui": node.eui.duis,
-            "state_dir": str(state.component(node.name) / "data"),
-            "health_bind": "0.0.0.0" if not node.placement.virtual else host,
-            "health_port": int(hport),
-            "hub_eui": hub.eui.duis if hub else None,
-            "gpf_eui": node.gpf_eui.duis if node.gpf_eui else None,
-            "han": _han_section(rig, state, node, hub, han),
-            "radio": {
-                "type": node.radio.type.value,
-                "device": node.radio.device,
-                "air": f"{plan.host_address}:{plan.ports['zep']}",
-                "control": air_control_url(plan),
-            },
-            "pin_factory": "mock" if node.placement.virtual else "default",
-            "pins": node.gpio.pins(),
-            "gbcs": dccconf.gbcs_section(rig, pki, node),
+        write_json(
+            state.component(node.name) / "node.json",
+            node_config(plan, rig, state, node, str(state.component(node.name) / "data")),
+        )
+
+
+def node_config(
+    plan: Plan, rig: Rig, state: StateDir, node: Node, state_dir: str
+) -> dict[str, Any]:
+    """A node's configuration (nodes.config.NodeConfig), with its data kept in ``state_dir``."""
+    pki = Pki(state.pki)
+    b = plan.component("broker")
+    comp = plan.component(node.name)
+    host, hport = comp.address.rsplit(":", 1)
+    hub = rig.node(node.hub) if node.hub else None
+    han = rig.han_of(hub or node) if (hub or node.role is Role.CHF) else rig.han
+    data: dict[str, Any] = {
+        "name": node.name,
+        "role": node.role.value,
+        "eui": node.eui.duis,
+        "state_dir": state_dir,
+        "health_bind": "0.0.0.0" if not node.placement.virtual else host,
+        "health_port": int(hport),
+        "hub_eui": hub.eui.duis if hub else None,
+        "gpf_eui": node.gpf_eui.duis if node.gpf_eui else None,
+        "han": _han_section(rig, state, node, hub, han),
+        "radio": {
+            "type": node.radio.type.value,
+            "device": node.radio.device,
+            "air": f"{plan.host_address}:{plan.ports['zep']}",
+            "control": air_control_url(plan),
+        },
+        "pin_factory": "mock" if node.placement.virtual else "default",
+        "pins": node.gpio.pins(),
+        "gbcs": dccconf.gbcs_section(rig, pki, node),
+    }
+    if node.role is Role.CHF:
+        cred = pki.wan_client(wan.hub_identity(node.eui))
+        data["wan"] = {
+            "host": b.probe["host"],
+            "port": plan.ports["broker"],
+            "ca": str(pki.wan_ca.cert),
+            "cert": str(cred.cert),
+            "key": str(cred.key),
         }
-        if node.role is Role.CHF:
-            cred = pki.wan_client(wan.hub_identity(node.eui))
-            data["wan"] = {
-                "host": b.probe["host"],
-                "port": plan.ports["broker"],
-                "ca": str(pki.wan_ca.cert),
-                "cert": str(cred.cert),
-                "key": str(cred.key),
-            }
-        write_json(state.component(node.name) / "node.json", data)
+    return data

@@ -32,7 +32,9 @@ class StateDir:
     def open(cls, path: Path) -> StateDir:
         root = path.expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
-        os.chmod(root, 0o700)
+        # traversable, not listable: a deployed virtual node's service user must reach its
+        # node root (nodes/NAME); every other folder below is 0700
+        os.chmod(root, 0o711)
         return cls(root)
 
     @property
@@ -41,9 +43,20 @@ class StateDir:
         return hashlib.sha1(str(self.root).encode()).hexdigest()[:6]
 
     def sub(self, *parts: str) -> Path:
-        p = self.root.joinpath(*parts)
-        p.mkdir(parents=True, exist_ok=True)
+        p = self.root
+        for part in parts:
+            p = p / part
+            if not p.is_dir():
+                p.mkdir(mode=0o700, exist_ok=True)
         return p
+
+    def node_root(self, name: str) -> Path:
+        """A virtual node's filesystem root: its ``/`` (etc/rig, opt/rig, var/lib/rig)."""
+        nodes = self.root / "nodes"
+        nodes.mkdir(mode=0o711, exist_ok=True)
+        root = nodes / name
+        root.mkdir(mode=0o755, exist_ok=True)
+        return root
 
     @property
     def pki(self) -> Path:

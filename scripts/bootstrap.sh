@@ -21,6 +21,8 @@ wanted=(
   "npm npm"
   "java default-jre-headless"
   "tshark tshark"
+  "setpriv util-linux"
+  "/usr/bin/python3 python3"
 )
 missing=()
 for pair in "${wanted[@]}"; do
@@ -40,6 +42,10 @@ done
 if [[ -z $PY ]]; then missing+=(python3.11); PY=python3.11; fi
 if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   missing+=("$(basename "$PY")-venv")
+fi
+# virtual nodes, like Pis, build their virtualenv with the system's python3
+if [[ -x /usr/bin/python3 ]] && ! /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  [[ " ${missing[*]} " == *" python3-venv "* ]] || missing+=(python3-venv)
 fi
 
 if ((${#missing[@]})); then
@@ -62,8 +68,8 @@ fi
 stamp=.venv/.rig-installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   say "installing the project (editable) and its test tools into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel >/dev/null
+  .venv/bin/python -m pip install -q -e '.[controller,dev]'
   touch "$stamp"
 fi
 # --- DCC's npm tools (external DUIS clients for the interop tests) --------------

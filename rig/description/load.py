@@ -229,13 +229,25 @@ def _placement(r: _Reader, v: Any, path: str, line: int) -> Placement:
     if isinstance(v, str):
         r.problem(line, path, f"{v!r}: write 'virtual' or a mapping with address and ssh_user")
         return Placement(virtual=True)
-    m = r.mapping(v, path, line, {"address", "ssh_user", "ssh_port"})
+    m = r.mapping(v, path, line, {"address", "ssh_user", "ssh_port", "host_key"})
     return Placement(
         virtual=False,
         address=r.field(m, "address", path, _address),
         ssh_user=r.field(m, "ssh_user", path, _text),
         ssh_port=r.field(m, "ssh_port", path, _int_in(1, 65535, "an SSH port"), default=22) or 22,
+        host_key=r.field(m, "host_key", path, _host_key, default=None),
     )
+
+
+def _host_key(v: Any) -> str:
+    """An OpenSSH public host key, ``TYPE BASE64`` (what ``ssh-keyscan`` prints after the host)."""
+    parts = str(v).split()
+    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-")):
+        raise ValueError(
+            f"{v!r} is not an SSH host key; write e.g. 'ssh-ed25519 AAAAC3...' as printed "
+            "by `ssh-keyscan -t ed25519 ADDRESS` (check it against the Pi's console)"
+        )
+    return " ".join(parts[:2])
 
 
 def _radio(r: _Reader, v: Any, path: str, line: int, placement: Placement) -> Radio:

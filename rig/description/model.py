@@ -65,6 +65,7 @@ class Placement:
     address: str | None = None
     ssh_user: str | None = None
     ssh_port: int = 22
+    host_key: str | None = None  # pinned for host-key checking ("ssh-ed25519 AAAA...")
 
     def __str__(self) -> str:
         return "virtual" if self.virtual else f"{self.ssh_user}@{self.address}:{self.ssh_port}"

@@ -29,6 +29,7 @@ class HealthReport:
     beat_age_s: float
     role: str | None = None
     eui: str | None = None
+    version: str | None = None  # the installed gbsm-rig (a deploy's wheel names its sources)
     checks: dict[str, str] = field(default_factory=dict)
     detail: dict[str, Any] = field(default_factory=dict)
 
