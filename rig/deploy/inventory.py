@@ -63,7 +63,7 @@ def pki_bundle(files: list[Path], pki: Path, out: Path) -> Path:
             info = tarfile.TarInfo(str(folder))
             info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o700, 0
             tar.addfile(info)
-        for path in files:
+        for path in sorted(files):
             data = path.read_bytes()
             info = tarfile.TarInfo(str(path.relative_to(pki)))
             info.size, info.mode, info.mtime = len(data), 0o600, int(path.stat().st_mtime)
