@@ -287,9 +287,23 @@ def _components(plan: Plan, rig: Rig, state: StateDir, broker_bind: str) -> None
 NODE_UNIT = "rig-node.service"
 
 
+def node_paths(prefix: str) -> dict[str, str]:
+    """Where a deployed node keeps things, below ``prefix``: "" on a Pi, the node root on
+    the virtual rig. The Ansible roles take these as variables."""
+    return {
+        "rig_prefix": prefix,
+        "rig_venv": f"{prefix}/opt/rig/venv",
+        "rig_wheel_dir": f"{prefix}/opt/rig/wheels",
+        "rig_config_dir": f"{prefix}/etc/rig",
+        "rig_config_file": f"{prefix}/etc/rig/node.json",
+        "rig_data_dir": f"{prefix}/var/lib/rig",
+        "rig_unit_dir": f"{prefix}/etc/systemd/system",
+    }
+
+
 def unit_file(state: StateDir, node: str) -> Path:
     """Where a deploy puts a virtual node's service unit (as on a Pi: etc/systemd/system)."""
-    return state.node_root(node) / "etc" / "systemd" / "system" / NODE_UNIT
+    return Path(node_paths(str(state.node_root(node)))["rig_unit_dir"]) / NODE_UNIT
 
 
 def _http_host(bind: str) -> str:

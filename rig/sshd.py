@@ -45,6 +45,11 @@ def ssh_config_path(state: StateDir) -> Path:
     return state.sub("ssh") / "config"
 
 
+def known_hosts_path(state: StateDir) -> Path:
+    """The virtual nodes' host keys, as generated with their sshd configs."""
+    return state.sub("ssh") / "known_hosts"
+
+
 async def prepare(plan: Plan, state: StateDir) -> None:
     ssh_dir = state.sub("ssh")
     os.chmod(ssh_dir, 0o700)
@@ -88,10 +93,10 @@ async def prepare(plan: Plan, state: StateDir) -> None:
             "    User root",
             f"    IdentityFile {key}",
             "    IdentitiesOnly yes",
-            f"    UserKnownHostsFile {ssh_dir / 'known_hosts'}",
+            f"    UserKnownHostsFile {known_hosts_path(state)}",
             "    StrictHostKeyChecking yes",
             "    BatchMode yes",
             "",
         ]
-    write_atomic(ssh_dir / "known_hosts", "\n".join(known) + "\n")
+    write_atomic(known_hosts_path(state), "\n".join(known) + "\n")
     write_atomic(ssh_config_path(state), "\n".join(config))

@@ -29,6 +29,24 @@ def vectors(*parts: str) -> Path:
     return path
 
 
+DUIS_TOOL = ROOT / "tools" / "npm" / "duis-tool.js"
+
+
+def duis_tool(mode: str, file: Path) -> subprocess.CompletedProcess[str]:
+    """DCC's npm tools (sign, validate, parse) on one DUIS file, or skip saying what is missing."""
+    if not (DUIS_TOOL.parent / "node_modules" / "@smartdcc").is_dir():
+        pytest.skip("DCC's npm tools are not installed (make test installs them in tools/npm)")
+    if shutil.which("node") is None or shutil.which("java") is None:
+        pytest.skip("node and java are needed for DCC's tools (make test installs them)")
+    return subprocess.run(
+        ["node", str(DUIS_TOOL), mode, str(file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=DUIS_TOOL.parent,
+    )
+
+
 def rig_cli(
     *args: str,
     state: Path,

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import ROOT, VECTORS, rig_cli, wait_for
+from conftest import DUIS_TOOL, VECTORS, duis_tool, rig_cli, wait_for
 from lxml import etree
 
 from rig.dccuser.client import DccUser, body_for
@@ -36,7 +35,6 @@ from rig.state import StateDir
 
 RIG = Path(__file__).parent / "rigs" / "dcc.yaml"
 ESME = Eui64.parse("00-DB-12-34-56-78-90-A0")
-TOOL = ROOT / "tools" / "npm" / "duis-tool.js"
 ZAZ1 = VECTORS / "smki" / "zaz1-keystore.json"
 
 
@@ -282,27 +280,17 @@ def test_a_restart_mid_request_loses_nothing(env, component) -> None:
     assert trace_of(env["state"], out.request_id)["outcome"] == "responded"
 
 
-def _tool(mode: str, file: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["node", str(TOOL), mode, str(file)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=TOOL.parent,
-    )
-
-
 def test_dcc_tools_interoperate_with_the_gateway(env, tmp_path) -> None:
     if not ZAZ1.exists():
         pytest.skip(f"reference data {ZAZ1} is absent: the rig runs on generated credentials")
-    if not (TOOL.parent / "node_modules" / "@smartdcc").is_dir() or not shutil.which("java"):
+    if not (DUIS_TOOL.parent / "node_modules" / "@smartdcc").is_dir() or not shutil.which("java"):
         pytest.skip("DCC's npm tools are not installed (make test installs them in tools/npm)")
     template = VECTORS / "duis" / "templates" / "ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS.XML"
     client = DccUser.from_state(env["dir"], "supplier-a")
     counter = client.next_counter()
     request = tmp_path / "request.xml"
     request.write_bytes(template.read_bytes().replace(b":1000<", f":{counter}<".encode()))
-    signed = _tool("sign", request)
+    signed = duis_tool("sign", request)
     assert signed.returncode == 0, signed.stderr
     http, code, reason = _post(env, "serviceS", signed.stdout.encode())
     assert (http, code) == (200, "I99"), reason
@@ -323,8 +311,8 @@ def test_dcc_tools_interoperate_with_the_gateway(env, tmp_path) -> None:
     file, values = asyncio.run(answer())
     assert client.keys.find(ESME, Usage.KA).name.startswith("smki-")  # fetched from our SMKI
     assert values["authenticated_by"] == "mac" and values["active_import_wh"] > 0
-    assert _tool("validate", Path(file)).returncode == 0
-    parsed = _tool("parse", Path(file))
+    assert duis_tool("validate", Path(file)).returncode == 0
+    parsed = duis_tool("parse", Path(file))
     assert parsed.returncode == 0, parsed.stderr
     header = json.loads(parsed.stdout)["header"]
     assert header["responseCode"] == "I0" and header["requestId"]["counter"] == str(counter)

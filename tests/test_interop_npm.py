@@ -7,9 +7,6 @@ keys the vectors also hold, so both sides know each other's certificates.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -18,25 +15,10 @@ from rig.protocol.duis.message import RequestId, Response, now
 from rig.protocol.duis.signed import sign_document, verify_document
 from rig.protocol.eui import Eui64
 from rig.protocol.smki import Usage
-from tests.conftest import ROOT, vectors
+from tests.conftest import duis_tool, vectors
 
-TOOL = ROOT / "tools" / "npm" / "duis-tool.js"
 SUPPLIER = Eui64.parse("90-B3-D5-1F-30-01-00-00")
 DCC = Eui64.parse("90-B3-D5-1F-30-00-00-02")
-
-
-def _tool(mode: str, file: Path) -> subprocess.CompletedProcess[str]:
-    if not (ROOT / "tools" / "npm" / "node_modules" / "@smartdcc").is_dir():
-        pytest.skip("DCC's npm tools are not installed (make test installs them in tools/npm)")
-    if shutil.which("node") is None or shutil.which("java") is None:
-        pytest.skip("node and java are needed for DCC's tools (make test installs them)")
-    return subprocess.run(
-        ["node", str(TOOL), mode, str(file)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=TOOL.parent,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +30,7 @@ def test_a_request_signed_by_the_rig_validates_with_duis_sign_wrap(store, tmp_pa
     template = vectors("duis", "templates", "ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS.XML")
     signed = tmp_path / "signed.xml"
     signed.write_bytes(sign_document(template.read_bytes(), store.private(SUPPLIER, Usage.XML)))
-    result = _tool("validate", signed)
+    result = duis_tool("validate", signed)
     assert result.returncode == 0, result.stderr
     assert "ReadInstantaneousImportRegisters" in result.stdout
     # and a tampered copy does not
@@ -56,12 +38,12 @@ def test_a_request_signed_by_the_rig_validates_with_duis_sign_wrap(store, tmp_pa
     tampered.write_bytes(
         signed.read_bytes().replace(b"<sr:ServiceReference>4.1<", b"<sr:ServiceReference>4.2<")
     )
-    assert _tool("validate", tampered).returncode != 0
+    assert duis_tool("validate", tampered).returncode != 0
 
 
 def test_a_request_signed_by_duis_sign_wrap_verifies_in_the_rig(store, tmp_path) -> None:
     template = vectors("duis", "templates", "ECS43_7.2_SUCCESS_REQUEST_DUIS.XML")
-    result = _tool("sign", template)
+    result = duis_tool("sign", template)
     assert result.returncode == 0, result.stderr
     verified = verify_document(result.stdout.encode(), store)
     assert verified.signer.eui == SUPPLIER and verified.document.srv == "7.2"
@@ -81,8 +63,8 @@ def test_duis_parser_reads_what_the_rig_emits(store, tmp_path) -> None:
     )
     signed = tmp_path / "response.xml"
     signed.write_bytes(sign_document(response.to_element(), store.private(DCC, Usage.XML)))
-    assert _tool("validate", signed).returncode == 0
-    parsed = _tool("parse", signed)
+    assert duis_tool("validate", signed).returncode == 0
+    parsed = duis_tool("parse", signed)
     assert parsed.returncode == 0, parsed.stderr
     out = json.loads(parsed.stdout)
     assert out["header"]["type"] == "response"

@@ -23,7 +23,7 @@ import yaml
 from rig import sshd
 from rig.deploy.build import Build
 from rig.description.model import Rig, Role
-from rig.plan import NODE_UNIT, Plan, air_control_url, dccuser_config, node_config, unit_file
+from rig.plan import NODE_UNIT, Plan, air_control_url, dccuser_config, node_config, node_paths
 from rig.state import StateDir, write_atomic
 from rig.supervisor import socket_path
 
@@ -73,18 +73,6 @@ def pki_bundle(files: list[Path], pki: Path, out: Path) -> Path:
     return out
 
 
-def node_paths(prefix: str) -> dict[str, str]:
-    return {
-        "rig_prefix": prefix,
-        "rig_venv": f"{prefix}/opt/rig/venv",
-        "rig_wheel_dir": f"{prefix}/opt/rig/wheels",
-        "rig_config_dir": f"{prefix}/etc/rig",
-        "rig_config_file": f"{prefix}/etc/rig/node.json",
-        "rig_data_dir": f"{prefix}/var/lib/rig",
-        "rig_unit_dir": f"{prefix}/etc/systemd/system",
-    }
-
-
 def check_reachable(root: Path) -> None:
     """A virtual node's service user must be able to walk down to its node root."""
     for folder in [*reversed(root.parents), root]:
@@ -100,7 +88,7 @@ def check_reachable(root: Path) -> None:
 def known_hosts(rig: Rig, plan: Plan, state: StateDir) -> Path:
     """Host keys to check against: the virtual nodes' generated keys, the Pis' pinned keys."""
     lines = []
-    virtual = state.root / "ssh" / "known_hosts"
+    virtual = sshd.known_hosts_path(state)
     if virtual.exists():
         lines += virtual.read_text().splitlines()
     missing = []
@@ -145,8 +133,9 @@ def build(rig: Rig, plan: Plan, state: StateDir, software: Build | None) -> dict
                     "Ansible reaches virtual nodes over SSH, which needs netns isolation "
                     "(run as root: `rig down`, then `rig up --isolation netns`)"
                 )
-            check_reachable(state.node_root(node.name))
-            prefix = str(state.node_root(node.name))
+            root = state.node_root(node.name)
+            check_reachable(root)
+            prefix = str(root)
             where: dict[str, Any] = {
                 "ansible_host": link.address,
                 "ansible_port": 22,
@@ -159,7 +148,6 @@ def build(rig: Rig, plan: Plan, state: StateDir, software: Build | None) -> dict
                 else "",
             }
             virtual[node.name] = {}
-            assert str(unit_file(state, node.name)).startswith(prefix)
         else:
             prefix = ""
             where = {

@@ -20,8 +20,6 @@ from rig.lifecycle import RigError
 from rig.plan import Plan
 from rig.state import StateDir, write_json
 
-PLAYBOOKS = ("deploy", "reset", "collect", "health")
-
 
 def current_plan(state: StateDir) -> Plan:
     plan = Plan.load(state)
