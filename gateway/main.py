@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway.config import ConfigError, GatewayConfig
 from gateway.service import GatewayService
-from rig.protocol.logfmt import LogfmtFormatter
+from rig.runtime.logfmt import LogfmtFormatter
 
 
 def main(argv: list[str] | None = None) -> int:

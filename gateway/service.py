@@ -20,7 +20,7 @@ from gateway.delivery import Delivery
 from gateway.smki_service import SmkiService
 from gateway.store import Store
 from gateway.wan import WanRouter
-from rig.protocol.health import HEALTH_PATH, HealthReport, Heartbeat
+from rig.runtime.health import HEALTH_PATH, HealthReport, Heartbeat
 
 log = logging.getLogger("gateway")
 DUIS_URLS = ("serviceS", "serviceT", "serviceD")

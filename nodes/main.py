@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nodes.config import ConfigError, NodeConfig
 from nodes.service import NodeService
-from rig.protocol.logfmt import LogfmtFormatter
+from rig.runtime.logfmt import LogfmtFormatter
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from nodes.han.tunnel import TunnelError
 from nodes.radio import DeliveryError
 from nodes.roles import make_role
 from rig.protocol.eui import Eui64
-from rig.protocol.health import HEALTH_PATH, HealthReport, Heartbeat
+from rig.runtime.health import HEALTH_PATH, HealthReport, Heartbeat
 
 log = logging.getLogger("nodes.service")
 

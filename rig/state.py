@@ -8,12 +8,9 @@ rigs on one machine never share namespaces, bridges or processes.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 
 def default_state_dir(rig_name: str) -> Path:
@@ -80,31 +77,3 @@ class StateDir:
     @property
     def lock(self) -> Path:
         return self.root / "rig.lock"
-
-
-def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
-    """Write a file so a reader never sees it half-written; ``mode`` applies from the start."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data: Any, mode: int = 0o644) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode)
-
-
-def read_json(path: Path, default: Any = None) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return default

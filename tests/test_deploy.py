@@ -22,7 +22,8 @@ from conftest import rig_cli, wait_for
 
 from rig.dccuser.tasks import send_request
 from rig.description import load_rig
-from rig.state import StateDir, read_json
+from rig.runtime.files import read_json
+from rig.state import StateDir
 
 pytestmark = pytest.mark.netns
 RIG = Path(__file__).parent / "rigs" / "dcc.yaml"

@@ -16,10 +16,11 @@ from conftest import ROOT
 from rig.deploy import build, inventory
 from rig.description import load_rig
 from rig.description.model import Isolation
-from rig.pki import Pki
-from rig.plan import make_plan, wan_hosts
+from rig.pki.authority import Pki
+from rig.plan.make import make_plan
+from rig.plan.model import wan_hosts
 from rig.state import StateDir
-from rig.units import UnitError, parse
+from rig.virtual.units import UnitError, parse
 
 BENCH = ROOT / "hardware" / "rigs" / "bench-a.yaml"
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkqIn5bXsZ6wQxkQ0gqK3wq1N9dYw1bq3V7vJmX3x3a"

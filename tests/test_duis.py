@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from rig.keys import load
+from rig.pki.keystores import load
 from rig.protocol.duis import schema, srv, xmldsig
 from rig.protocol.duis.message import (
     Request,

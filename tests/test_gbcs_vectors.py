@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.keys import load
+from rig.pki.keystores import load
 from rig.protocol.codec import unhex
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs.codes import use_case

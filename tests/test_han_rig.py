@@ -17,7 +17,7 @@ from conftest import BIN, rig_cli, wait_for
 
 from nodes.radio.api import JoinRefused
 from nodes.radio.sim.stack import SimRadio
-from rig.plan import Plan
+from rig.plan.model import Plan
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 from rig.protocol.install_code import parse_install_code

@@ -13,14 +13,14 @@ from nodes.han.device_log import DeviceLog
 from nodes.radio.api import ApsMessage, JoinRefused, NetworkSettings
 from nodes.radio.sim.network import block_size
 from nodes.radio.sim.stack import SimRadio
-from rig.air.main import AirProtocol, Tee, make_app
-from rig.air.medium import Medium
 from rig.protocol import pcap, zep
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
-from rig.protocol.health import Heartbeat
 from rig.protocol.zigbee import aps, mac, nwk, security, zcl
 from rig.protocol.zigbee.tunnel import TunnelCommand, TunnelMessage
+from rig.runtime.health import Heartbeat
+from rig.virtual.air.main import AirProtocol, Tee, make_app
+from rig.virtual.air.medium import Medium
 
 CHF = Eui64.parse("00-DB-12-34-56-78-90-A2")
 ESME = Eui64.parse("00-DB-12-34-56-78-90-A0")

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from rig.keys import load
+from rig.pki.keystores import load
 from rig.protocol.duis.message import RequestId, Response, now
 from rig.protocol.duis.signed import sign_document, verify_document
 from rig.protocol.eui import Eui64

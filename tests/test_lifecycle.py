@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from rig import lifecycle
-from rig.plan import netns_available
+from rig.lifecycle import strategy as lifecycle
+from rig.plan.make import netns_available
 from rig.state import StateDir
 from tests.conftest import BIN, RIGS, rig_cli, wait_for
 
@@ -42,7 +42,7 @@ def assert_nothing_left(state: Path) -> None:
     instance = StateDir.open(state).instance
     assert lifecycle.rig_processes(instance) == []
     if netns_available()[0]:
-        from rig import netns
+        from rig.virtual import netns
 
         assert asyncio.run(netns.leftovers(instance)) == []
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.description import default_rig
 from rig.description.model import PkiSettings
-from rig.pki import Pki, PkiError
+from rig.pki.authority import Pki, PkiError
 from rig.protocol import smki
 from rig.protocol.eui import Eui64
 from rig.protocol.smki import OrgRole, Usage

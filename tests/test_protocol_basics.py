@@ -6,8 +6,8 @@ import pytest
 
 from rig.protocol import wan, zep
 from rig.protocol.eui import Eui64, EuiError
-from rig.protocol.health import HealthReport
 from rig.protocol.install_code import InstallCodeError, crc16_x25, parse_install_code
+from rig.runtime.health import HealthReport
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from rig.keys import load
+from rig.pki.keystores import load
 from rig.protocol.codec import DecodeError, unhex
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import security

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from rig import broker
 from rig.description import load_rig
-from rig.pki import EPOCH, ORG_VALIDITY, Pki
-from rig.ports import free_port
+from rig.pki.authority import EPOCH, ORG_VALIDITY, Pki
+from rig.plan import broker
+from rig.plan.ports import free_port
 from rig.protocol import wan
 from tests.conftest import RIGS, wait_port
 

@@ -17,7 +17,7 @@ from typing import Any
 from rig.protocol.eui import Eui64
 from rig.protocol.install_code import parse_install_code
 from rig.protocol.zigbee.security import link_key_from_install_code
-from rig.state import read_json, write_json
+from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.han")
 MAX_REFUSALS = 200

@@ -28,7 +28,7 @@ from rig.protocol.zigbee.se import (
     TunnelStatus,
 )
 from rig.protocol.zigbee.tunnel import TunnelCommand, TunnelMessage
-from rig.state import read_json, write_json
+from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.han")
 TUNNEL = Tunneling.cluster_id

@@ -32,7 +32,7 @@ from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecases import SupplyState
 from rig.protocol.zigbee import se, zcl
 from rig.protocol.zigbee.se import TUNNEL_MESSAGE_PENDING
-from rig.state import read_json, write_json
+from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.han")
 KWH_UNIT, M3_UNIT = 0x00, 0x01

@@ -24,7 +24,7 @@ from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.replay import CounterGuard, ReplayError
 from rig.protocol.keystore import KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
-from rig.state import read_json, write_json
+from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.gbcs")
 Responder = Callable[[usecases.UseCase, GbcsMessage], Awaitable[GbcsMessage]]

@@ -32,7 +32,7 @@ from rig.protocol.gbcs import security, usecases
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.keystore import Credential, KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
-from rig.state import write_atomic
+from rig.runtime.files import write_atomic
 
 CONFIG_FILE = "users.json"
 _E = f"{{{SR}}}"

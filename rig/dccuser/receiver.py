@@ -22,14 +22,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from rig.keys import load
+from rig.pki.keystores import load
 from rig.protocol.duis.signed import verify_document
 from rig.protocol.duis.xml import XmlError
 from rig.protocol.duis.xmldsig import SignatureError
 from rig.protocol.eui import Eui64
-from rig.protocol.health import HEALTH_PATH, Heartbeat
-from rig.protocol.logfmt import LogfmtFormatter
-from rig.state import write_atomic
+from rig.runtime.files import write_atomic
+from rig.runtime.health import HEALTH_PATH, Heartbeat
+from rig.runtime.logfmt import LogfmtFormatter
 
 log = logging.getLogger("dccuser")
 

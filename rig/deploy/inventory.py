@@ -20,12 +20,14 @@ from typing import Any
 
 import yaml
 
-from rig import sshd
 from rig.deploy.build import Build
 from rig.description.model import Rig, Role
-from rig.plan import NODE_UNIT, Plan, air_control_url, dccuser_config, node_config, node_paths
-from rig.state import StateDir, write_atomic
-from rig.supervisor import socket_path
+from rig.plan.model import NODE_UNIT, Plan, air_control_url, dccuser_config, node_paths
+from rig.plan.render import node_config
+from rig.runtime.files import write_atomic
+from rig.state import StateDir
+from rig.virtual import sshd
+from rig.virtual.supervisor import socket_path
 
 SERVICE_USER = "rig"
 NODE_PYTHON = "/usr/bin/python3"  # Raspberry Pi OS Bookworm: Python 3.11, as on the controller

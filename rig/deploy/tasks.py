@@ -16,9 +16,10 @@ from typing import Any
 from rig.deploy import build, inventory, runner
 from rig.deploy.runner import HostResult, RunResult
 from rig.description.model import Rig
-from rig.lifecycle import RigError
-from rig.plan import Plan
-from rig.state import StateDir, write_json
+from rig.lifecycle.strategy import RigError
+from rig.plan.model import Plan
+from rig.runtime.files import write_json
+from rig.state import StateDir
 
 
 def current_plan(state: StateDir) -> Plan:

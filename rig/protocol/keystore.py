@@ -1,6 +1,6 @@
 """The SMKI key store: certificates (and, where held, private keys) by EUI-64 and usage.
 
-In memory and pure; :mod:`rig.keys` fills it from the rig's PKI folder, DCC's RTDS
+In memory and pure; :mod:`rig.pki.keystores` fills it from the rig's PKI folder, DCC's RTDS
 keystore or the ZAZ1 keystore.json. Test certificates are pinned, not chain-validated,
 and their dates are not checked (several ZAZ1 certificates have expired). A certificate
 can be revoked, and replaced: the newest non-revoked credential for an (EUI, usage) is

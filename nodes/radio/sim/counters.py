@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rig.state import read_json, write_json
+from rig.runtime.files import read_json, write_json
 
 BLOCK = 1024
 

@@ -38,7 +38,7 @@ from rig.protocol.eui import Eui64
 from rig.protocol.zigbee import aps, mac, nwk, security, zdo
 from rig.protocol.zigbee.aps import ApsFrameType, TransportKey
 from rig.protocol.zigbee.mac import FrameType, MacFrame
-from rig.state import read_json, write_json
+from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.radio")
 

@@ -16,9 +16,9 @@ import signal
 
 import psutil
 
-from rig.plan import Plan
+from rig.plan.model import Plan
 
-log = logging.getLogger("rig.netns")
+log = logging.getLogger("rig.virtual.netns")
 
 
 class NetnsError(RuntimeError):

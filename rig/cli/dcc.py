@@ -20,7 +20,7 @@ import aiohttp
 import click
 from rich.table import Table
 
-from rig.cli import _rig_options, console, out
+from rig.cli.common import console, out, rig_options
 from rig.dccuser.client import DccUser, DccUserError, Outcome
 from rig.dccuser.tasks import default_user, send_request, trace_of
 from rig.description.model import Rig
@@ -34,7 +34,7 @@ def supplier() -> None:
 
 
 @supplier.command("send")
-@_rig_options
+@rig_options
 @click.argument("srv_variant", metavar="SRV")
 @click.option("--target", help="device: node name (esme, gsme, chf) or EUI-64")
 @click.option("--param", "params", multiple=True, help="k=v body parameter (8.2: DeviceID=chf)")
@@ -87,7 +87,7 @@ def print_outcome(o: Outcome) -> None:
 
 
 @supplier.command("inbox")
-@_rig_options
+@rig_options
 @click.option("--as", "user", help="DCC User name or EUI (default: the first supplier)")
 @click.option("--alerts", is_flag=True, help="only device alerts")
 @click.option("--json", "as_json", is_flag=True)
@@ -122,7 +122,7 @@ def supplier_inbox(
 
 
 @click.command()
-@_rig_options
+@rig_options
 @click.argument("request_id")
 @click.option("--json", "as_json", is_flag=True)
 def trace(rig: Rig, state: StateDir, request_id: str, as_json: bool) -> None:

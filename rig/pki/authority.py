@@ -29,13 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from rig.description.model import Rig, Role, User, UserRole
-from rig.keys import read_zaz1, zaz1_usage
+from rig.pki.keystores import read_zaz1, zaz1_usage
 from rig.protocol import smki
 from rig.protocol.eui import Eui64
 from rig.protocol.keystore import KeyStoreError, private_key_from_pem
 from rig.protocol.smki import OrgRole, Usage
 from rig.protocol.wan import CONTROLLER_IDENTITY, GATEWAY_IDENTITY, hub_identity
-from rig.state import read_json, write_atomic, write_json
+from rig.runtime.files import read_json, write_atomic, write_json
 
 EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 ORG_VALIDITY = dt.datetime(2120, 1, 1, tzinfo=dt.UTC)

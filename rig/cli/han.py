@@ -18,9 +18,10 @@ from typing import Any
 import aiohttp
 import click
 
-from rig.cli import _rig_options, console
+from rig.cli.common import console, rig_options
 from rig.description.model import Rig, Role
-from rig.plan import Plan, air_control_url, network_key_file
+from rig.plan.model import Plan, air_control_url
+from rig.plan.render import network_key_file
 from rig.protocol.codec import unhex
 from rig.protocol.eui import Eui64, EuiError
 from rig.protocol.zigbee.security import link_key_from_install_code
@@ -62,7 +63,7 @@ def han() -> None:
 
 
 @han.command()
-@_rig_options
+@rig_options
 @click.option("--seconds", type=float, default=10.0, show_default=True, help="0: until interrupted")
 @click.option(
     "--out",
@@ -105,7 +106,7 @@ def capture(rig: Rig, state: StateDir, seconds: float, out_path: str) -> None:
 
 
 @han.command()
-@_rig_options
+@rig_options
 @click.argument("kind", type=click.Choice(["loss", "latency", "jam", "isolate"]))
 @click.argument("args", nargs=-1)
 @click.option("--channel", type=int, help="jam: the channel (default: every channel in use)")
@@ -129,7 +130,7 @@ def fault(rig: Rig, state: StateDir, kind: str, args: tuple[str, ...], channel: 
 
 
 @han.command()
-@_rig_options
+@rig_options
 def clear(rig: Rig, state: StateDir) -> None:
     """Remove every fault from the air."""
     console.print_json(json.dumps(_air(state, "DELETE", "/faults")))
@@ -153,7 +154,7 @@ def tshark_keys(rig: Rig, state: StateDir) -> list[str]:
 
 
 @han.command()
-@_rig_options
+@rig_options
 @click.option("--tshark", is_flag=True, help="print tshark/Wireshark options that decrypt captures")
 def key(rig: Rig, state: StateDir, tshark: bool) -> None:
     """The HAN network key of each hub (Wireshark: Zigbee protocol, pre-configured keys)."""
@@ -171,7 +172,7 @@ def key(rig: Rig, state: StateDir, tshark: bool) -> None:
 
 
 @han.command()
-@_rig_options
+@rig_options
 @click.option("--device", required=True, help="EUI-64 of the device on the HAN")
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 @click.argument("message")

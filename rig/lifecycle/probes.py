@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import aiomqtt
 
-from rig.protocol.health import STALE_AFTER_S, HealthReport
 from rig.protocol.wan import CONTROLLER_IDENTITY
+from rig.runtime.health import STALE_AFTER_S, HealthReport
 
 TIMEOUT_S = 2.5
 

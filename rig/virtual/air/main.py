@@ -1,7 +1,7 @@
 """Entry point of the simulated air: ``rig-air --config air.json``.
 
 Listens for ZEP v2 on UDP and delivers each frame per the channel model
-(:mod:`rig.air.medium`); tees every frame into ``han.pcap`` (802.15.4 with FCS)
+(:mod:`rig.virtual.air.medium`); tees every frame into ``han.pcap`` (802.15.4 with FCS)
 and to live capture streams. Control API on the control port:
 
     GET  /health                     liveness and counters
@@ -25,10 +25,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from rig.air.medium import Address, FaultError, Medium
 from rig.protocol import pcap, zep
-from rig.protocol.health import HEALTH_PATH, Heartbeat
-from rig.protocol.logfmt import LogfmtFormatter
+from rig.runtime.health import HEALTH_PATH, Heartbeat
+from rig.runtime.logfmt import LogfmtFormatter
+from rig.virtual.air.medium import Address, FaultError, Medium
 
 log = logging.getLogger("air")
 PCAP_ROTATE_BYTES = 256 * 1024 * 1024

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rig.description.model import Node, Rig, Role, User, UserRole
-from rig.pki import Pki
+from rig.pki.authority import Pki
 from rig.protocol.smki import Usage
 
 DEVICE_TYPE = {

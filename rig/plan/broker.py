@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rig.pki import Pki
+from rig.pki.authority import Pki
 from rig.protocol import wan
 from rig.protocol.eui import Eui64
 

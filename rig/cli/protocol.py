@@ -15,7 +15,7 @@ from typing import NoReturn
 import click
 
 from rig.description import load_rig
-from rig.keys import load as load_keys
+from rig.pki.keystores import load as load_keys
 from rig.protocol import utrn as utrn_codec
 from rig.protocol.codec import DecodeError, unhex
 from rig.protocol.duis import xmldsig

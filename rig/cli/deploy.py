@@ -19,13 +19,13 @@ import yaml
 from rich.live import Live
 from rich.table import Table
 
-from rig.cli import _rig_options, console, out
+from rig.cli.common import console, out, rig_options
 from rig.deploy import tasks
 from rig.deploy.runner import HostResult, RunResult
 from rig.description.model import Rig
-from rig.lifecycle import RigError
+from rig.lifecycle.strategy import RigError
 from rig.state import StateDir
-from rig.supervisor import LockHeld, control
+from rig.virtual.supervisor import LockHeld, control
 
 STYLE = {
     "ok": "green",
@@ -113,7 +113,7 @@ def _play(rig: Rig, state: StateDir, name: str, as_json: bool, **kw: Any) -> Run
 def _common(fn: Any) -> Any:
     fn = click.option("--json", "as_json", is_flag=True, help="machine-readable result")(fn)
     fn = click.option("--limit", help="only these hosts (Ansible pattern)")(fn)
-    return _rig_options(fn)
+    return rig_options(fn)
 
 
 @click.command()
@@ -164,7 +164,7 @@ def collect(
 
 
 @click.command("inventory")
-@_rig_options
+@rig_options
 def inventory_cmd(rig: Rig, state: StateDir) -> None:
     """Print the Ansible inventory generated from the rig description (the rig must be up)."""
     try:
@@ -181,7 +181,7 @@ def inventory_cmd(rig: Rig, state: StateDir) -> None:
 
 
 @click.command()
-@_rig_options
+@rig_options
 @click.argument("action", type=click.Choice(["status", "start", "stop", "restart"]))
 @click.argument("name", required=False)
 def service(rig: Rig, state: StateDir, action: str, name: str | None) -> None:

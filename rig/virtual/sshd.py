@@ -11,8 +11,9 @@ import asyncio
 import os
 from pathlib import Path
 
-from rig.plan import Plan
-from rig.state import StateDir, write_atomic
+from rig.plan.model import Plan
+from rig.runtime.files import write_atomic
+from rig.state import StateDir
 
 
 async def _keygen(path: Path, comment: str) -> None:

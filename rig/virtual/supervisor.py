@@ -1,7 +1,7 @@
 """The virtual rig's supervisor: starts every component, restarts the ones that fail, stops all.
 
 Plays systemd's part for virtual nodes. Run detached by ``rig up`` as
-``python -m rig.supervisor STATE_DIR``; it holds ``rig.lock`` for its lifetime
+``python -m rig.virtual.supervisor STATE_DIR``; it holds ``rig.lock`` for its lifetime
 (so a second ``rig up`` knows), builds the network, starts the components in
 order (broker, air, gateway, nodes and their sshd), records PIDs in
 ``run/components.json``, restarts a component that exits (1 s backoff doubling
@@ -33,12 +33,13 @@ from typing import Any
 
 import psutil
 
-from rig import netns, units
-from rig.plan import Component, Plan
-from rig.protocol.logfmt import LogfmtFormatter
-from rig.state import StateDir, write_json
+from rig.plan.model import Component, Plan
+from rig.runtime.files import write_json
+from rig.runtime.logfmt import LogfmtFormatter
+from rig.state import StateDir
+from rig.virtual import netns, units
 
-log = logging.getLogger("rig.supervisor")
+log = logging.getLogger("rig.virtual.supervisor")
 START_ORDER = ("broker", "air", "dccuser", "gateway", "node", "sshd")
 STOP_GRACE_S = 5.0
 MAX_BACKOFF_S = 30.0
@@ -357,7 +358,7 @@ async def _wait_tcp(comp: Component, timeout: float = 10.0) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
-        print("usage: python -m rig.supervisor STATE_DIR", file=sys.stderr)
+        print("usage: python -m rig.virtual.supervisor STATE_DIR", file=sys.stderr)
         return 2
     state = StateDir.open(Path(args[0]))
     handler = logging.StreamHandler(sys.stderr)
