@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import BIN, rig_cli, wait_for
 
+from nodes.radio import RadioSettings
 from nodes.radio.api import JoinRefused
 from nodes.radio.sim.stack import SimRadio
 from rig.plan.model import Plan
@@ -94,7 +95,7 @@ def test_a_device_missing_from_the_device_log_is_refused_and_logged(rig_state: P
     rogue = Eui64.parse("00-DB-12-34-56-78-90-EE")
     radio = SimRadio(
         rogue,
-        {"name": "rogue", "air": f"{plan.host_address}:{plan.ports['zep']}"},
+        RadioSettings("rogue", air=(plan.host_address, plan.ports["zep"])),
         rig_state / "rogue-radio",
     )
 

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from nodes.han.device_log import DeviceLog
+from nodes.radio import RadioSettings
 from nodes.radio.api import ApsMessage, JoinRefused, NetworkSettings
 from nodes.radio.sim.network import block_size
 from nodes.radio.sim.stack import SimRadio
@@ -143,7 +144,7 @@ class Air:
     def radio(self, name: str, eui: Eui64, state: Path, **extra) -> SimRadio:
         return SimRadio(
             eui,
-            {"name": name, "air": f"127.0.0.1:{self.zep}", "control": self.control, **extra},
+            RadioSettings(name, air=("127.0.0.1", self.zep), control=self.control, **extra),
             state / name,
         )
 

@@ -8,7 +8,6 @@ zigpy-znp for TI) plug in behind the same interface.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from nodes.radio.api import (
     ApsMessage,
@@ -17,6 +16,7 @@ from nodes.radio.api import (
     LinkQuality,
     NetworkSettings,
     Radio,
+    RadioSettings,
     TrustCentre,
 )
 from rig.protocol.eui import Eui64
@@ -28,12 +28,13 @@ __all__ = [
     "LinkQuality",
     "NetworkSettings",
     "Radio",
+    "RadioSettings",
     "TrustCentre",
     "make_radio",
 ]
 
 
-def make_radio(kind: str, eui: Eui64, settings: dict[str, Any], state_dir: Path) -> Radio:
+def make_radio(kind: str, eui: Eui64, settings: RadioSettings, state_dir: Path) -> Radio:
     if kind == "sim":
         from nodes.radio.sim.stack import SimRadio
 

@@ -31,6 +31,18 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RadioSettings:
+    """How a node's radio is set up: its config's radio section plus what its role needs."""
+
+    name: str  # names the radio to the air (captures, fault injection)
+    air: tuple[str, int] = ("127.0.0.1", 17754)  # sim: where the air listens for ZEP
+    control: str | None = None  # sim: the air's control URL, to register by name
+    device: str | None = None  # a radio stick's serial device
+    router: bool = True  # a router (mains-powered, FFD); False: an end device
+    rx_on_when_idle: bool = True  # False: a sleepy end device that polls its parent
+
+
+@dataclass(frozen=True, slots=True)
 class ApsMessage:
     peer: Eui64  # destination when sending, source when received
     cluster: int

@@ -11,7 +11,7 @@ from typing import Any
 from nodes.config import NodeConfig
 from nodes.gpio import Wiring
 from nodes.han.app import HanApp
-from nodes.radio import DeliveryError, JoinRefused, Radio, make_radio
+from nodes.radio import DeliveryError, JoinRefused, Radio, RadioSettings, make_radio
 from nodes.roles.base import DeviceRole
 from rig.protocol.eui import Eui64
 from rig.protocol.install_code import parse_install_code
@@ -27,12 +27,15 @@ class HanRole(DeviceRole):
 
     def __init__(self, config: NodeConfig, wiring: Wiring) -> None:
         super().__init__(config, wiring)
-        settings = {
-            **config.radio,
-            "name": config.name,
-            "router": self.router,
-            "rx_on_when_idle": self.rx_on_when_idle,
-        }
+        host, port = str(config.radio.get("air", "127.0.0.1:17754")).rsplit(":", 1)
+        settings = RadioSettings(
+            name=config.name,
+            air=(host, int(port)),
+            control=config.radio.get("control"),
+            device=config.radio.get("device"),
+            router=self.router,
+            rx_on_when_idle=self.rx_on_when_idle,
+        )
         self.radio: Radio = make_radio(
             config.radio.get("type", "sim"), config.eui, settings, config.state_dir / "radio"
         )

@@ -27,12 +27,12 @@ from nodes.radio.api import (
     LinkQuality,
     NetworkSettings,
     RadioCounters,
+    RadioSettings,
     TrustCentre,
 )
 from nodes.radio.sim.counters import FrameCounters
 from nodes.radio.sim.link import AirLink, Mac
 from nodes.radio.sim.network import Network, Received
-from rig.protocol import zep
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
 from rig.protocol.zigbee import aps, mac, nwk, security, zdo
@@ -48,14 +48,13 @@ COORDINATOR = 0x0000
 
 
 class SimRadio:
-    def __init__(self, eui: Eui64, settings: dict[str, Any], state_dir: Path) -> None:
+    def __init__(self, eui: Eui64, settings: RadioSettings, state_dir: Path) -> None:
         self.eui = eui
-        self.name = settings.get("name", eui.hex)
-        host, port = str(settings.get("air", f"127.0.0.1:{zep.ZEP_PORT}")).rsplit(":", 1)
-        self.air = (host, int(port))
-        self.control = settings.get("control")  # the air's control URL, to register by name
-        self.router = bool(settings.get("router", True))
-        self.rx_on_when_idle = bool(settings.get("rx_on_when_idle", True))
+        self.name = settings.name
+        self.air = settings.air
+        self.control = settings.control  # the air's control URL, to register by name
+        self.router = settings.router
+        self.rx_on_when_idle = settings.rx_on_when_idle
         self.state_file = state_dir / "radio.json"
         state_dir.mkdir(parents=True, exist_ok=True)
         self._counters = RadioCounters()
