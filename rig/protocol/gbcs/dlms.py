@@ -9,6 +9,7 @@ re-encodes byte for byte. Sensitive parts travel as octet-strings holding
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
@@ -457,3 +458,35 @@ def decode(data: bytes, *, base: int = 0) -> DlmsApdu:
         raise DecodeError(f"0x{tag:02X} is not an xDLMS access or data-notification APDU", at)
     r.done("the xDLMS APDU")
     return apdu
+
+
+# --- COSEM date-time (12 bytes: year(2) month day weekday hour minute second hundredths
+#     deviation(2) clock-status) --------------------------------------------------------
+def date_time(when: dt.datetime) -> bytes:
+    """A COSEM date-time, UTC, weekday and deviation not specified."""
+    t = when.astimezone(dt.UTC)
+    return (
+        t.year.to_bytes(2, "big")
+        + bytes([t.month, t.day, 0xFF, t.hour, t.minute, t.second, t.microsecond // 10_000])
+        + b"\x80\x00\xff"
+    )
+
+
+def parse_date_time(raw: bytes) -> dt.datetime | None:
+    """The instant a COSEM date-time names (UTC), or None when it is unspecified or invalid."""
+    if len(raw) != 12 or raw[:2] == b"\xff\xff":
+        return None
+    hundredths = raw[8] if raw[8] != 0xFF else 0
+    try:
+        return dt.datetime(
+            int.from_bytes(raw[:2], "big"),
+            raw[2],
+            raw[3],
+            raw[5],
+            raw[6],
+            raw[7],
+            hundredths * 10_000,
+            tzinfo=dt.UTC,
+        )
+    except ValueError:
+        return None
