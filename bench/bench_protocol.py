@@ -26,6 +26,7 @@ from rig.protocol.gbcs.frame import Cra, GbcsMessage
 from rig.protocol.gbcs.security import apply_mac, sign_message, verify_mac, verify_signature
 from rig.protocol.keystore import KeyStore
 from rig.protocol.smki import Usage
+from rig.reference import duis_schema
 
 SUPPLIER = Eui64.parse("90-B3-D5-1F-30-01-00-00")
 ESME = Eui64.parse("00-DB-12-34-56-78-90-A0")
@@ -94,7 +95,7 @@ def main() -> None:
         "4.1.1",
         gbcs_payload=wire.encode(),
     )
-    duis = sign_document(response.to_element(), dcc, check_schema=False)
+    duis = sign_document(response.to_element(), dcc)
 
     rows = [
         (
@@ -117,15 +118,13 @@ def main() -> None:
         ),
         (
             "DUIS sign (1 ECDSA, C14N x2)",
-            lambda: sign_document(response.to_element(), dcc, check_schema=False),
+            lambda: sign_document(response.to_element(), dcc),
         ),
-        ("DUIS verify, no XSD (1 ECDSA)", lambda: verify_document(duis, store, check_schema=False)),
+        ("DUIS verify, no XSD (1 ECDSA)", lambda: verify_document(duis, store)),
     ]
     try:
-        from rig.protocol.duis import schema
-
-        schema.load()
-        rows.append(("DUIS verify + XSD 5.4", lambda: verify_document(duis, store)))
+        xsd = duis_schema()
+        rows.append(("DUIS verify + XSD 5.4", lambda: verify_document(duis, store, xsd=xsd)))
     except FileNotFoundError:
         pass
     print(f"{'operation':40s} {'ops/s':>10s}")

@@ -53,6 +53,8 @@ def admit(
     devices: dict[Eui64, DeviceConfig],
     dcc: Eui64,
     last_counter: Callable[[str], int | None],
+    xsd: etree.XMLSchema,
+    srvs: srv.SrvTable,
 ) -> Admitted:
     if len(body) > max_body:
         raise Refused(codes.NOT_DUIS, f"request of {len(body)} bytes exceeds {max_body} bytes")
@@ -65,7 +67,7 @@ def admit(
     except (XmlError, DuisError) as exc:
         raise Refused(codes.NOT_DUIS, str(exc)) from None
     try:
-        schema.validate(tree)
+        schema.validate(tree, xsd)
     except schema.SchemaError as exc:
         raise Refused(
             codes.NOT_DUIS, f"not valid against the DUIS schema: {exc}", request
@@ -86,7 +88,7 @@ def admit(
             request,
         )
     try:
-        service = srv.lookup(request.srv)
+        service = srvs.lookup(request.srv)
     except KeyError as exc:
         raise Refused(codes.NOT_DUIS, str(exc), request) from None
     cv = request.command_variant

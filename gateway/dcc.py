@@ -33,6 +33,7 @@ from rig.protocol.gbcs import security, usecases
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 from rig.protocol.keystore import KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
+from rig.runtime.reference import read_schema, read_srv_table
 
 log = logging.getLogger("gateway.dcc")
 _E = f"{{{SR}}}"
@@ -52,7 +53,7 @@ def load_keys(config: GatewayConfig) -> KeyStore:
     for c in config.certificates:
         cert = x509.load_pem_x509_certificate(c.cert.read_bytes())
         key = None if c.key is None else private_key_from_pem(c.key.read_bytes(), str(c.key))
-        keys.add(c.eui, Usage(c.usage), cert, key, name=c.cert.name)
+        keys.add(c.eui, c.usage, cert, key, name=c.cert.name)
     return keys
 
 
@@ -62,6 +63,8 @@ class Dcc:
         self.store = store
         self.wan = wan
         self.keys = load_keys(config)
+        self.xsd = read_schema(config.duis_schema)
+        self.srvs = read_srv_table(config.srv_matrix)
         self.users = {u.eui: u for u in config.users}
         self.devices = {d.eui: d for d in config.devices}
         acb = config.acb_eui
@@ -87,6 +90,8 @@ class Dcc:
                 devices=self.devices,
                 dcc=self.config.acb_eui,
                 last_counter=self.store.last_counter,
+                xsd=self.xsd,
+                srvs=self.srvs,
             )
             reply = self._accept(url, admitted, received)
         except Refused as refusal:
@@ -251,7 +256,7 @@ class Dcc:
             srv=req.srv,
             content=content,
         )
-        return Reply(200, sign_document(resp.to_element(), self.xml_signer), code)
+        return Reply(200, sign_document(resp.to_element(), self.xml_signer, xsd=self.xsd), code)
 
     def _sync(self, a: Admitted, content: etree._Element) -> Reply:
         if a.device is None:
@@ -427,7 +432,7 @@ class Dcc:
         if cfg is None:
             log.warning("duis.no_user", extra={"user": user.duis, "request_id": request_id})
             return
-        signed = sign_document(response.to_element(), self.xml_signer)
+        signed = sign_document(response.to_element(), self.xml_signer, xsd=self.xsd)
         self.store.enqueue(user.duis, cfg.receive_url, request_id, kind, signed)
         if request_id:
             self.store.hop(request_id, "duis.queued", kind=kind)

@@ -8,9 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from gateway.config import ConfigError, GatewayConfig
+from gateway.config import GatewayConfig
 from gateway.service import GatewayService
 from rig.runtime.logfmt import LogfmtFormatter
+from rig.runtime.records import RecordError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = GatewayConfig.load(args.config)
-    except ConfigError as exc:
+    except RecordError as exc:
         print(f"rig-gateway: {exc}", file=sys.stderr)
         return 2
     handler = logging.StreamHandler(sys.stderr)

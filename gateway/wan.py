@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.config import BrokerConfig
 from rig.protocol import wan
 from rig.protocol.eui import Eui64
+from rig.runtime.mqtt import MqttTls
 
 log = logging.getLogger("gateway.wan")
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -46,7 +45,7 @@ class HubPresence:
 class WanRouter:
     def __init__(
         self,
-        cfg: BrokerConfig,
+        cfg: MqttTls,
         hubs: tuple[Eui64, ...],
         on_uplink: UplinkHandler | None = None,
         on_trace: TraceHandler | None = None,
@@ -77,11 +76,6 @@ class WanRouter:
             for eui, p in self.hubs.items()
         }
 
-    def _tls(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.cfg.ca))
-        ctx.load_cert_chain(str(self.cfg.cert), str(self.cfg.key))
-        return ctx
-
     async def send(self, hub: Eui64, gbcs: bytes, deadline: float) -> None:
         """Publish one command to a hub (QoS 1); WanUnavailable if the broker is not there."""
         client = self.client
@@ -106,7 +100,7 @@ class WanRouter:
                     hostname=self.cfg.host,
                     port=self.cfg.port,
                     identifier=wan.GATEWAY_IDENTITY,
-                    tls_context=self._tls(),
+                    tls_context=self.cfg.tls_context(),
                     protocol=aiomqtt.ProtocolVersion.V5,
                     clean_start=False,
                     properties=connect,

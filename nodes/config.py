@@ -1,98 +1,129 @@
-"""A node's configuration file: the contract between the controller and a node.
+"""A node's configuration: the contract between the controller and a node.
 
-Written by the controller for virtual nodes and by Ansible on a Pi; read here
-with clear errors, so a node never starts half-configured.
+Written by the controller for virtual nodes and by Ansible on a Pi, always through these
+records (:mod:`rig.plan.node_config`); read here with clear errors, so a node never
+starts half-configured: :meth:`NodeConfig.load` refuses a file written for another
+version, or with a field of the wrong type, naming the field.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import ClassVar, Literal
 
 from rig.protocol.eui import Eui64
+from rig.protocol.smki import Usage
+from rig.runtime import records
+from rig.runtime.mqtt import MqttTls
 
-ROLES = ("chf", "esme", "gsme", "ihd", "ppmid")
-
-
-class ConfigError(ValueError):
-    pass
+Role = Literal["chf", "esme", "gsme", "ihd", "ppmid"]
+ROLES: tuple[Role, ...] = ("chf", "esme", "gsme", "ihd", "ppmid")
 
 
 @dataclass(frozen=True, slots=True)
-class WanConfig:
-    host: str
-    port: int
-    ca: Path
+class DeviceLogEntry:
+    """A device the CHF lets join its HAN, with the install code its link key comes from."""
+
+    eui: Eui64
+    device_type: str  # ESME, GSME, IHD, PPMID
+    install_code: bytes  # with its CRC
+
+
+@dataclass(frozen=True, slots=True)
+class HanConfig:
+    """The HAN the node forms (a CHF) or joins (every other device)."""
+
+    channel: int
+    pan_id: int
+    extended_pan_id: Eui64  # the CHF's EUI
+    network_key: bytes | None = None  # CHF: the network key it forms the HAN with
+    device_log: tuple[DeviceLogEntry, ...] = ()  # CHF: who may join
+    install_code: bytes | None = None  # a joining device's install code (with its CRC)
+    esme: Eui64 | None = None  # IHD, PPMID: the electricity meter they read
+
+    def __post_init__(self) -> None:
+        if not 11 <= self.channel <= 26:
+            raise ValueError(f"HAN channel {self.channel} is not a 2.4 GHz channel (11..26)")
+
+
+@dataclass(frozen=True, slots=True)
+class RadioConfig:
+    type: str = "sim"  # sim | ezsp | znp | xbee
+    device: str | None = None  # a radio stick's serial device
+    air: tuple[str, int] = ("127.0.0.1", 17754)  # sim: where the air listens for ZEP
+    control: str | None = None  # sim: the air's control URL
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """Device knobs (the description's ``behaviour:``), each with its default."""
+
+    loopback: bool = False  # return each tunnelled GBCS message as it came (a HAN link test)
+    load_w: float = 500.0  # ESME: the load its registers advance with
+    initial_wh: float = 12_345_000.0  # ESME: the import register at first power-on
+    wake_interval_s: float = 10.0  # GSME: how long it sleeps between wakes
+    flow_m3h: float = 0.3  # GSME: the gas flow its register advances with
+    initial_dm3: float = 4_321_000.0  # GSME: the register at first power-on
+    display_interval_s: float = 5.0  # IHD/PPMID: how often they read the meters
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
     cert: Path
     key: Path
 
 
 @dataclass(frozen=True, slots=True)
+class TrustedCert:
+    """A remote party's certificate the device checks commands against."""
+
+    eui: Eui64
+    usage: Usage
+    cert: Path
+
+
+@dataclass(frozen=True, slots=True)
+class GbcsConfig:
+    """A meter's GBCS keys, and whom it trusts."""
+
+    ds: KeyPair  # its digital-signing key
+    ka: KeyPair  # its key-agreement key
+    acb: Eui64  # the access control broker whose MAC every command carries
+    trusted: tuple[TrustedCert, ...]
+    alerts_to: Eui64 | None = None  # the network operator its power alerts go to
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
+    VERSION: ClassVar[int] = 1
+
     name: str
-    role: str
+    role: Role
     eui: Eui64
     state_dir: Path
     health_bind: str
     health_port: int
+    han: HanConfig
+    radio: RadioConfig = RadioConfig()
+    behaviour: Behaviour = Behaviour()
     hub_eui: Eui64 | None = None
     gpf_eui: Eui64 | None = None
-    han: dict[str, Any] = field(default_factory=dict)
-    radio: dict[str, Any] = field(default_factory=dict)
-    pin_factory: str = "mock"  # "mock" in the virtual rig, "default" on a Pi
-    pins: dict[str, str] = field(default_factory=dict)
-    wan: WanConfig | None = None
-    gbcs: dict[str, Any] | None = None  # a meter's GBCS keys and trusted parties
+    pin_factory: Literal["mock", "default"] = "mock"  # "mock" virtual, "default" on a Pi
+    pins: dict[str, str] = field(default_factory=dict)  # function -> pin ("relay": "GPIO17")
+    wan: MqttTls | None = None  # CHF: its WAN link to the DCC's broker
+    gbcs: GbcsConfig | None = None  # meters: GBCS keys and trusted parties
+    version: int = VERSION
+
+    def __post_init__(self) -> None:
+        if self.role == "chf" and (self.wan is None or self.han.network_key is None):
+            raise ValueError("a chf needs a 'wan' section and han.network_key")
+        if self.role != "chf" and self.han.install_code is None:
+            raise ValueError(f"a {self.role} joins the HAN: it needs han.install_code")
 
     @classmethod
     def load(cls, path: Path) -> NodeConfig:
-        try:
-            data = json.loads(Path(path).read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read node config {path}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise ConfigError(f"node config {path} is not JSON: {exc}") from None
-        return cls.from_dict(data, str(path))
+        return records.read(cls, path, "node config")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<config>") -> NodeConfig:
-        def need(key: str) -> Any:
-            if key not in data:
-                raise ConfigError(f"{source}: missing {key!r}")
-            return data[key]
-
-        try:
-            role = need("role")
-            if role not in ROLES:
-                raise ConfigError(f"{source}: role {role!r} is not one of {', '.join(ROLES)}")
-            wan = data.get("wan")
-            return cls(
-                name=need("name"),
-                role=role,
-                eui=Eui64.parse(need("eui")),
-                state_dir=Path(need("state_dir")),
-                health_bind=need("health_bind"),
-                health_port=int(need("health_port")),
-                hub_eui=Eui64.parse(data["hub_eui"]) if data.get("hub_eui") else None,
-                gpf_eui=Eui64.parse(data["gpf_eui"]) if data.get("gpf_eui") else None,
-                han=dict(data.get("han") or {}),
-                radio=dict(data.get("radio") or {}),
-                pin_factory=data.get("pin_factory", "mock"),
-                pins=dict(data.get("pins") or {}),
-                wan=WanConfig(
-                    wan["host"],
-                    int(wan["port"]),
-                    Path(wan["ca"]),
-                    Path(wan["cert"]),
-                    Path(wan["key"]),
-                )
-                if wan
-                else None,
-                gbcs=data.get("gbcs") or None,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ConfigError):
-                raise
-            raise ConfigError(f"{source}: {exc}") from None
+    def dumps(self) -> str:
+        return records.write_data(self)

@@ -8,9 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from nodes.config import ConfigError, NodeConfig
+from nodes.config import NodeConfig
 from nodes.service import NodeService
 from rig.runtime.logfmt import LogfmtFormatter
+from rig.runtime.records import RecordError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = NodeConfig.load(args.config)
-    except ConfigError as exc:
+    except RecordError as exc:
         print(f"rig-node: {exc}", file=sys.stderr)
         return 2
     handler = logging.StreamHandler(sys.stderr)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -23,9 +22,9 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from nodes.config import WanConfig
 from rig.protocol import wan
 from rig.protocol.eui import Eui64
+from rig.runtime.mqtt import MqttTls
 
 log = logging.getLogger("nodes.wan")
 BEAT_EVERY_S = 5.0
@@ -43,16 +42,10 @@ def _deadline(message: aiomqtt.Message) -> float | None:
     return None
 
 
-def tls_context(cfg: WanConfig) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(cfg.ca))
-    ctx.load_cert_chain(str(cfg.cert), str(cfg.key))
-    return ctx
-
-
 class WanLink:
     def __init__(
         self,
-        cfg: WanConfig,
+        cfg: MqttTls,
         chf: Eui64,
         on_command: Callable[[bytes, float | None], Awaitable[None]] | None = None,
     ) -> None:
@@ -122,7 +115,7 @@ class WanLink:
             hostname=self.cfg.host,
             port=self.cfg.port,
             identifier=self.identity,
-            tls_context=tls_context(self.cfg),
+            tls_context=self.cfg.tls_context(),
             protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=False,
             properties=connect,

@@ -17,6 +17,7 @@ from rig.deploy import build, inventory
 from rig.description import load_rig
 from rig.description.model import Isolation
 from rig.pki.authority import Pki
+from rig.plan import han_keys
 from rig.plan.make import make_plan
 from rig.plan.model import wan_hosts
 from rig.state import StateDir
@@ -39,6 +40,7 @@ def bench_rig(tmp_path: Path, *, pinned: bool):
     state = StateDir.open(tmp_path / "state")
     plan = make_plan(rig, state, Isolation.PROCESS)
     Pki(state.pki).ensure(rig, wan_hosts(plan))
+    han_keys.ensure(rig, state)  # as `rig up` does, before anything renders a config
     return rig, state, plan
 
 

@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 
 from rig.pki.keystores import load
-from rig.protocol.duis import schema, srv, xmldsig
+from rig.protocol.duis import schema, xmldsig
 from rig.protocol.duis.message import (
     Request,
     RequestId,
@@ -19,6 +19,8 @@ from rig.protocol.duis.signed import sign_document, verify_document
 from rig.protocol.duis.xml import XmlError, parse
 from rig.protocol.eui import Eui64
 from rig.protocol.smki import Usage
+from rig.reference import srv_table
+from rig.runtime.reference import read_schema
 from tests.conftest import vectors
 
 SUPPLIER = Eui64.parse("90-B3-D5-1F-30-01-00-00")
@@ -32,8 +34,7 @@ def store():
 
 @pytest.fixture(scope="module")
 def xsd():
-    vectors("duis", "xsd")
-    return schema.load()
+    return read_schema(vectors("duis", "xsd") / schema.SCHEMA_FILE)
 
 
 def test_every_template_parses_and_validates_once_resigned(store, xsd) -> None:
@@ -45,9 +46,9 @@ def test_every_template_parses_and_validates_once_resigned(store, xsd) -> None:
         signer = store.private(doc.request_id.originator, Usage.XML) or store.private(
             SUPPLIER, Usage.XML
         )
-        signed = sign_document(path.read_bytes(), signer)  # validates against the XSD
+        signed = sign_document(path.read_bytes(), signer, xsd=xsd)
         if signer.eui == doc.request_id.originator:
-            assert verify_document(signed, store).signer.eui == doc.request_id.originator
+            assert verify_document(signed, store, xsd=xsd).signer.eui == doc.request_id.originator
 
 
 def test_real_dcc_boxed_responses_verify(store, xsd) -> None:
@@ -58,7 +59,7 @@ def test_real_dcc_boxed_responses_verify(store, xsd) -> None:
     ):
         data = vectors("duis", "samples", name).read_bytes()
         assert b"&#13;" in data  # Java's base64 line breaks are tolerated
-        result = verify_document(data, store, check_schema=False)
+        result = verify_document(data, store)
         assert result.signer.eui == DCC
         assert isinstance(result.document, Response) and result.document.response_code == "I0"
 
@@ -66,9 +67,7 @@ def test_real_dcc_boxed_responses_verify(store, xsd) -> None:
 def test_changed_content_breaks_the_signature(store, xsd) -> None:
     data = vectors("duis", "samples", "readfw-response.xml").read_bytes()
     with pytest.raises(xmldsig.SignatureError, match="digest mismatch"):
-        verify_document(
-            data.replace(b"<sr:ResponseCode>I0", b"<sr:ResponseCode>I99"), store, check_schema=False
-        )
+        verify_document(data.replace(b"<sr:ResponseCode>I0", b"<sr:ResponseCode>I99"), store)
 
 
 def test_signature_checks_refuse_unknown_revoked_and_impostor_signers(store, xsd) -> None:
@@ -90,7 +89,9 @@ def test_signature_checks_refuse_unknown_revoked_and_impostor_signers(store, xsd
 def test_schema_rejects_an_invalid_request(xsd) -> None:
     data = vectors("duis", "templates", "ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS.XML").read_bytes()
     with pytest.raises(schema.SchemaError, match="line"):
-        schema.validate(parse(data.replace(b"<sr:CommandVariant>1", b"<sr:CommandVariant>x")))
+        schema.validate(
+            parse(data.replace(b"<sr:CommandVariant>1", b"<sr:CommandVariant>x")), xsd
+        )
 
 
 @pytest.mark.parametrize(
@@ -120,8 +121,8 @@ def test_responses_build_sign_and_read_back(store, xsd) -> None:
         "4.1.1",
         gbcs_payload=b"\xdd\x00\x01",
     )
-    signed = sign_document(response.to_element(), store.private(DCC, Usage.XML))
-    back = verify_document(signed, store).document
+    signed = sign_document(response.to_element(), store.private(DCC, Usage.XML), xsd=xsd)
+    back = verify_document(signed, store, xsd=xsd).document
     assert back.gbcs_payload == b"\xdd\x00\x01" and back.request_id == rid
     alert = Response(
         "I0",
@@ -132,7 +133,9 @@ def test_responses_build_sign_and_read_back(store, xsd) -> None:
         alert_code="8F35",
         gbcs_payload=b"\x0f",
     )
-    back = verify_document(sign_document(alert.to_element(), store.private(DCC, Usage.XML)), store)
+    back = verify_document(
+        sign_document(alert.to_element(), store.private(DCC, Usage.XML), xsd=xsd), store, xsd=xsd
+    )
     assert back.document.alert_code == "8F35" and back.document.kind == "DeviceAlertMessage"
 
 
@@ -145,7 +148,7 @@ def test_request_round_trip_keeps_the_body() -> None:
 
 
 def test_srv_matrix_metadata() -> None:
-    table = srv.load()
+    table = srv_table()
     assert len(table) == 129
     assert table["7.2"].critical and table["7.2"].command_variants == (4, 5, 6, 7)
     assert not table["4.1.1"].critical and "IS" in table["4.1.1"].roles

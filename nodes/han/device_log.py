@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nodes.config import DeviceLogEntry
 from rig.protocol.eui import Eui64
-from rig.protocol.install_code import parse_install_code
 from rig.protocol.zigbee.security import link_key_from_install_code
 from rig.runtime.files import read_json, write_json
 
@@ -34,7 +35,7 @@ class Entry:
 
 
 class DeviceLog:
-    def __init__(self, path: Path, seed: list[dict[str, Any]]) -> None:
+    def __init__(self, path: Path, seed: Iterable[DeviceLogEntry]) -> None:
         self.path = path
         data = read_json(path, {}) or {}
         self.entries: dict[Eui64, Entry] = {
@@ -42,11 +43,10 @@ class DeviceLog:
         }
         self.refused: list[dict[str, Any]] = list(data.get("refused", []))
         for item in seed:  # the rig description is the authority on who is in the log
-            eui = Eui64.parse(item["eui"])
-            code = parse_install_code(item["install_code"]).hex().upper()
-            old = self.entries.get(eui)
+            code = item.install_code.hex().upper()
+            old = self.entries.get(item.eui)
             if old is None or old.install_code != code:
-                self.entries[eui] = Entry(eui.duis, item["device_type"], code)
+                self.entries[item.eui] = Entry(item.eui.duis, item.device_type, code)
         self.save()
 
     def save(self) -> None:

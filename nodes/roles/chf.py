@@ -37,9 +37,8 @@ class CommsHub(HanRole):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        han = self.config.han
         self.device_log = DeviceLog(
-            self.config.state_dir / "device-log.json", list(han.get("device_log", []))
+            self.config.state_dir / "device-log.json", self.config.han.device_log
         )
         self.tunnels = TunnelServer(
             self.app, self._sleepy, self.config.state_dir / "tunnels.json", self._from_device
@@ -68,19 +67,13 @@ class CommsHub(HanRole):
         return self.device_log.device_type(eui) == "GSME"
 
     async def start(self) -> None:
-        if self.config.wan is None:
-            raise ValueError("a chf node needs a 'wan' section in its config")
-        han = self.config.han
-        settings = NetworkSettings(
-            int(han["channel"]),
-            int(han["pan_id"]),
-            Eui64.parse(han["extended_pan_id"]),
-            bytes.fromhex(han["network_key"]),
-        )
+        han, wan = self.config.han, self.config.wan
+        assert wan is not None and han.network_key is not None  # NodeConfig checks a chf's
+        settings = NetworkSettings(han.channel, han.pan_id, han.extended_pan_id, han.network_key)
         await self.radio.form(settings, self.device_log)
         await self.radio.permit_joining(365 * 24 * 3600)  # the device log is the gate
         self.han_state = "formed"
-        self.wan = WanLink(self.config.wan, self.config.eui, self._from_wan)
+        self.wan = WanLink(wan, self.config.eui, self._from_wan)
         self.spawn(self.wan.run(), "wan")
         self.spawn(self._leds(), "leds")
 

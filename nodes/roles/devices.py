@@ -49,6 +49,7 @@ class TunnelledDevice(JoiningRole):
             if section
             else None
         )
+        self.behaviour = self.config.behaviour
 
     async def respond(self, uc: usecases.UseCase, cmd: GbcsMessage) -> GbcsMessage:
         raise NotImplementedError(f"{self.device_type} does not serve {uc.name}")
@@ -75,7 +76,7 @@ class TunnelledDevice(JoiningRole):
         """The device's life on the HAN after its tunnel is open."""
 
     async def handle_gbcs(self, message: bytes) -> bytes | None:
-        if self.gbcs is not None and not self.config.han.get("loopback"):
+        if self.gbcs is not None and not self.behaviour.loopback:
             return await self.gbcs.handle(message, self.respond)
         try:
             what = f"0x{GbcsMessage.decode(message).message_code:04X}"
@@ -85,7 +86,7 @@ class TunnelledDevice(JoiningRole):
             "han.gbcs_received",
             extra={"device": self.config.eui.duis, "bytes": len(message), "message_code": what},
         )
-        return message if self.config.han.get("loopback") else None
+        return message if self.behaviour.loopback else None
 
     def detail(self) -> dict[str, Any]:
         d = super().detail()
@@ -102,10 +103,10 @@ class ElectricityMeter(TunnelledDevice):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.load_w = float(self.config.han.get("load_w", 500))
+        self.load_w = self.behaviour.load_w
         self.meter_path = self.config.state_dir / "meter.json"
         saved = read_json(self.meter_path, {}) or {}
-        self._wh = float(saved.get("import_wh", self.config.han.get("initial_wh", 12_345_000)))
+        self._wh = float(saved.get("import_wh", self.behaviour.initial_wh))
         self.supply = SupplyState(int(saved.get("supply", SupplyState.ENABLED)))
         self.last_alive: float | None = saved.get("alive")
         self._at = time.monotonic()
@@ -234,9 +235,9 @@ class GasMeter(TunnelledDevice):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.wake_every = float(self.config.han.get("wake_interval_s", 10))
-        self.flow_m3h = float(self.config.han.get("flow_m3h", 0.3))
-        self._dm3 = float(self.config.han.get("initial_dm3", 4_321_000))
+        self.wake_every = self.behaviour.wake_interval_s
+        self.flow_m3h = self.behaviour.flow_m3h
+        self._dm3 = self.behaviour.initial_dm3
         self._at = time.monotonic()
         self.wakes = 0
         self.pulled = 0
@@ -330,12 +331,11 @@ class LocalDisplay(TunnelledDevice):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.every = float(self.config.han.get("display_interval_s", 5))
+        self.every = self.behaviour.display_interval_s
         self.shown: dict[str, Any] = {}
 
     async def run(self) -> None:
-        peers = self.config.han.get("peers", {})
-        esme = Eui64.parse(peers["esme"]) if peers.get("esme") else None
+        esme = self.config.han.esme
         while True:
             shown: dict[str, Any] = {}
             try:

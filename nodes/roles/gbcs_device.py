@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from nodes.config import GbcsConfig
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import security, usecases
@@ -31,19 +31,17 @@ Responder = Callable[[usecases.UseCase, GbcsMessage], Awaitable[GbcsMessage]]
 
 
 class GbcsEndpoint:
-    def __init__(
-        self, eui: Eui64, device_type: str, section: dict[str, Any], state_dir: Path
-    ) -> None:
+    def __init__(self, eui: Eui64, device_type: str, keys: GbcsConfig, state_dir: Path) -> None:
         self.eui = eui
         self.device_type = device_type
-        self.ds = private_key_from_pem(Path(section["ds"]["key"]).read_bytes())
-        self.ka = private_key_from_pem(Path(section["ka"]["key"]).read_bytes())
-        self.acb = Eui64.parse(section["acb"])
-        self.alerts_to = Eui64.parse(section["alerts_to"]) if section.get("alerts_to") else None
+        self.ds = private_key_from_pem(keys.ds.key.read_bytes(), str(keys.ds.key))
+        self.ka = private_key_from_pem(keys.ka.key.read_bytes(), str(keys.ka.key))
+        self.acb = keys.acb
+        self.alerts_to = keys.alerts_to
         self.trust = KeyStore()
-        for t in section["trusted"]:
-            cert = x509.load_pem_x509_certificate(Path(t["cert"]).read_bytes())
-            self.trust.add(Eui64.parse(t["eui"]), Usage(t["usage"]), cert)
+        for t in keys.trusted:
+            cert = x509.load_pem_x509_certificate(t.cert.read_bytes())
+            self.trust.add(t.eui, t.usage, cert)
         self.counters_path = state_dir / "gbcs-counters.json"
         saved = read_json(self.counters_path, {}) or {}
         self.guard = CounterGuard.from_json(saved.get("accepted", {}))

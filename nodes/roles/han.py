@@ -14,7 +14,6 @@ from nodes.han.app import HanApp
 from nodes.radio import DeliveryError, JoinRefused, Radio, RadioSettings, make_radio
 from nodes.roles.base import DeviceRole
 from rig.protocol.eui import Eui64
-from rig.protocol.install_code import parse_install_code
 from rig.protocol.zigbee.security import link_key_from_install_code
 
 log = logging.getLogger("nodes.han")
@@ -27,17 +26,16 @@ class HanRole(DeviceRole):
 
     def __init__(self, config: NodeConfig, wiring: Wiring) -> None:
         super().__init__(config, wiring)
-        host, port = str(config.radio.get("air", "127.0.0.1:17754")).rsplit(":", 1)
         settings = RadioSettings(
             name=config.name,
-            air=(host, int(port)),
-            control=config.radio.get("control"),
-            device=config.radio.get("device"),
+            air=config.radio.air,
+            control=config.radio.control,
+            device=config.radio.device,
             router=self.router,
             rx_on_when_idle=self.rx_on_when_idle,
         )
         self.radio: Radio = make_radio(
-            config.radio.get("type", "sim"), config.eui, settings, config.state_dir / "radio"
+            config.radio.type, config.eui, settings, config.state_dir / "radio"
         )
         self.app = HanApp(self.radio, config.eui)
         self.han_state = "starting"
@@ -87,11 +85,11 @@ class JoiningRole(HanRole):
 
     async def _join_then_run(self) -> None:
         han = self.config.han
-        code = parse_install_code(han["install_code"])
-        epid = Eui64.parse(han["extended_pan_id"])
+        assert han.install_code is not None  # NodeConfig checks a joining device has one
+        link_key = link_key_from_install_code(han.install_code)
         while True:
             try:
-                await self.radio.join(int(han["channel"]), epid, link_key_from_install_code(code))
+                await self.radio.join(han.channel, han.extended_pan_id, link_key)
                 self.han_state, self.han_error = "joined", ""
                 break
             except (JoinRefused, DeliveryError) as exc:

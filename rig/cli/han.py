@@ -20,8 +20,8 @@ import click
 
 from rig.cli.common import console, rig_options
 from rig.description.model import Rig, Role
+from rig.plan.han_keys import key_file as network_key_file
 from rig.plan.model import Plan, air_control_url
-from rig.plan.render import network_key_file
 from rig.protocol.codec import unhex
 from rig.protocol.eui import Eui64, EuiError
 from rig.protocol.zigbee.security import link_key_from_install_code

@@ -27,6 +27,7 @@ from rig.protocol.eui import Eui64, EuiError
 from rig.protocol.gbcs.inspect import inspect
 from rig.protocol.keystore import KeyStore, KeyStoreError
 from rig.protocol.smki import Usage
+from rig.reference import duis_schema
 from rig.state import StateDir, default_state_dir
 
 DEFAULT_ACB = "90-B3-D5-1F-30-00-00-02"
@@ -137,7 +138,7 @@ def duis_verify(keys: tuple[Path, ...], no_schema: bool, file: Path) -> None:
     """Check a signed DUIS document: safe parse, XSD 5.4, XML signature, signer."""
     store = _store(keys)
     try:
-        result = verify_document(file.read_bytes(), store, check_schema=not no_schema)
+        result = verify_document(file.read_bytes(), store, xsd=None if no_schema else duis_schema())
     except (XmlError, SchemaError, DuisError, xmldsig.SignatureError) as exc:
         _fail(f"{file}: {exc}", 1)
     doc = result.document
@@ -171,7 +172,7 @@ def duis_sign(
     if cred is None:
         _fail(f"no XML-signing private key for {eui.duis}: give --keys with its credentials", 2)
     try:
-        signed = sign_document(file.read_bytes(), cred, check_schema=not no_schema)
+        signed = sign_document(file.read_bytes(), cred, xsd=None if no_schema else duis_schema())
     except (XmlError, SchemaError, DuisError, xmldsig.SignatureError) as exc:
         _fail(f"{file}: {exc}", 1)
     if out:

@@ -23,7 +23,6 @@ import aiohttp
 from cryptography import x509
 from lxml import etree
 
-from rig.protocol.duis import srv as srvs
 from rig.protocol.duis.message import Request, RequestId, Response, parse_response
 from rig.protocol.duis.signed import sign_document, verify_document
 from rig.protocol.duis.xml import NS, SR, parse, text
@@ -32,6 +31,7 @@ from rig.protocol.gbcs import security, usecases
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.keystore import Credential, KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
+from rig.reference import duis_schema, srv_table
 from rig.runtime.files import write_atomic
 
 CONFIG_FILE = "users.json"
@@ -146,11 +146,13 @@ class DccUser:
         *,
         check_schema: bool = True,
     ) -> bytes:
-        service = srvs.lookup(srv)
+        service = srv_table().lookup(srv)
         req = Request(
             RequestId(self.eui, target, counter), cv, service.service_reference, srv, body
         )
-        return sign_document(req.to_element(), self._cred(Usage.XML), check_schema=check_schema)
+        return sign_document(
+            req.to_element(), self._cred(Usage.XML), xsd=duis_schema() if check_schema else None
+        )
 
     # --- talking to the gateway ---------------------------------------------------------------
     async def post(
@@ -182,7 +184,7 @@ class DccUser:
         wait: float = 90.0,
     ) -> Outcome:
         params = dict(params or {})
-        service = srvs.lookup(srv)
+        service = srv_table().lookup(srv)
         if service.non_device:
             params.setdefault("DeviceID", (target or Eui64.parse(params.get("DeviceID", ""))).duis)
             target = self.dcc
@@ -271,7 +273,7 @@ class DccUser:
             return await resp.json()
 
     def verify(self, document: bytes) -> Response:
-        doc = verify_document(document, self.keys).document
+        doc = verify_document(document, self.keys, xsd=duis_schema()).document
         if not isinstance(doc, Response):
             raise DccUserError("the inbox holds a request, not a response")
         return doc

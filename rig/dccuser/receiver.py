@@ -27,6 +27,7 @@ from rig.protocol.duis.signed import verify_document
 from rig.protocol.duis.xml import XmlError
 from rig.protocol.duis.xmldsig import SignatureError
 from rig.protocol.eui import Eui64
+from rig.reference import duis_schema
 from rig.runtime.files import write_atomic
 from rig.runtime.health import HEALTH_PATH, Heartbeat
 from rig.runtime.logfmt import LogfmtFormatter
@@ -60,6 +61,7 @@ class Receiver:
     def __init__(self, config: dict) -> None:
         self.state = Path(config["state_dir"])
         self.keys = load([Path(p) for p in config["dcc_certs"]])
+        self.xsd = duis_schema()
         self.users = {Eui64.parse(u).hex for u in config["users"]}
         self.arrived = asyncio.Condition()
         self.heartbeat = Heartbeat("dcc-users", "dcc-users")
@@ -82,7 +84,7 @@ class Receiver:
         user = self._user(request)
         body = await request.read()
         try:
-            verified = verify_document(body, self.keys)
+            verified = verify_document(body, self.keys, xsd=self.xsd)
         except (XmlError, SignatureError, ValueError) as exc:
             self.refused += 1
             log.warning("rrs.refused", extra={"user": user, "error": str(exc)})

@@ -12,8 +12,8 @@ from gateway.service import STORE_FILE
 from gateway.store import Store
 from rig.dccuser.client import DccUser, Outcome
 from rig.description.model import Rig
-from rig.protocol.duis import srv
 from rig.protocol.eui import Eui64, EuiError
+from rig.reference import srv_table
 from rig.state import StateDir
 
 
@@ -47,7 +47,7 @@ def send_request(
     wait: float = 90.0,
 ) -> Outcome:
     """`rig supplier send` for Python callers (tests, campaigns)."""
-    service = srv.lookup(srv_variant)
+    service = srv_table().lookup(srv_variant)
     if service.non_device and "DeviceID" in params:
         params = {**params, "DeviceID": device_of(rig, params["DeviceID"]).duis}
     device = device_of(rig, target) if target else None

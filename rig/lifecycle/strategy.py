@@ -23,6 +23,7 @@ import psutil
 from rig.description.model import Rig
 from rig.lifecycle.status import RigStatus, status
 from rig.pki.authority import Pki
+from rig.plan import han_keys
 from rig.plan.make import make_plan, netns_available, resolve_isolation
 from rig.plan.model import Plan, wan_hosts
 from rig.plan.render import render
@@ -111,6 +112,7 @@ async def up(
     progress(f"isolation: {iso.value}")
     plan = make_plan(rig, state, iso)
     created = Pki(state.pki).ensure(rig, wan_hosts(plan))
+    created += han_keys.ensure(rig, state)
     progress(f"PKI ready ({len(created)} credentials created)" if created else "PKI ready")
     if iso.value == "netns":
         await sshd.prepare(plan, state)

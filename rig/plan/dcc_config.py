@@ -1,31 +1,25 @@
-"""What the controller tells the DCC side of the rig: the gateway's DUIS/SMKI/inventory
-configuration, the test DCC Users' file, and each device's GBCS credentials.
+"""What the controller tells the DCC side of the rig: the gateway's configuration (the
+:class:`gateway.config.GatewayConfig` record it reads) and the test DCC Users' file.
 
-All of it is derived from the rig description and the PKI in the state folder, so
-nothing is configured twice.
+All of it is derived from the rig description, the run plan and the PKI in the state
+folder, so nothing is configured twice.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from rig.description.model import Node, Rig, Role, User, UserRole
+from gateway.config import DEFAULT_RESPONSE_S, CertConfig, DeviceConfig, GatewayConfig, UserConfig
+from rig.description.model import Rig, Role, User
 from rig.pki.authority import Pki
+from rig.plan.model import Plan, broker_link, rrs_url
+from rig.plan.node_config import network_operator
+from rig.protocol import wan
+from rig.protocol.eui import Eui64
 from rig.protocol.smki import Usage
-
-DEVICE_TYPE = {
-    Role.CHF: "CHF",
-    Role.ESME: "ESME",
-    Role.GSME: "GSME",
-    Role.IHD: "IHD",
-    Role.PPMID: "PPMID",
-}
-DEFAULT_RESPONSE_S = 30.0
-
-
-def _network_operator(rig: Rig, node: Node) -> User | None:
-    wanted = UserRole.ED if node.role is Role.ESME else UserRole.GT
-    return next((u for u in rig.users if u.role is wanted), None)
+from rig.reference import matrix_path, schema_path
+from rig.state import StateDir
 
 
 def response_times(rig: Rig) -> dict[str, float]:
@@ -37,61 +31,64 @@ def response_times(rig: Rig) -> dict[str, float]:
     return {"default": DEFAULT_RESPONSE_S, "GSME": DEFAULT_RESPONSE_S + 3 * wake}
 
 
-def inventory(rig: Rig) -> list[dict[str, Any]]:
-    devices: list[dict[str, Any]] = []
+def inventory(rig: Rig) -> tuple[DeviceConfig, ...]:
+    devices: list[DeviceConfig] = []
     for node in rig.nodes:
-        hub = rig.node(node.hub).eui.duis if node.hub else None
-        supplier = rig.user(node.supplier).eui.duis if node.supplier else None
-        operator = _network_operator(rig, node)
+        operator = network_operator(rig, node)
         devices.append(
-            {
-                "eui": node.eui.duis,
-                "type": DEVICE_TYPE[node.role],
-                "hub": hub if node.role is not Role.CHF else node.eui.duis,
-                "status": node.behaviour.get("status", "Commissioned"),
-                "supplier": supplier,
-                "network_operator": operator.eui.duis
-                if operator and node.role in (Role.ESME, Role.GSME)
-                else None,
-            }
+            DeviceConfig(
+                node.eui,
+                node.role.value.upper(),
+                rig.node(node.hub).eui if node.hub else node.eui,
+                node.behaviour.get("status", "Commissioned"),
+                rig.user(node.supplier).eui if node.supplier else None,
+                operator.eui if operator and node.role in (Role.ESME, Role.GSME) else None,
+            )
         )
         if node.gpf_eui is not None:
-            devices.append({"eui": node.gpf_eui.duis, "type": "GPF", "hub": node.eui.duis})
-    return devices
+            devices.append(DeviceConfig(node.gpf_eui, "GPF", node.eui))
+    return tuple(devices)
 
 
-def certificates(pki: Pki, rig: Rig) -> list[dict[str, Any]]:
+def certificates(pki: Pki, rig: Rig) -> tuple[CertConfig, ...]:
     """Every SMKI certificate the DCC publishes, with the DCC's own private keys."""
     out = []
     for row in pki.inventory():
-        is_dcc = row["eui"] == rig.acb_eui.duis
+        usage = Usage(row["usage"])
+        is_dcc = row["eui"] == rig.acb_eui.duis and usage in (Usage.KA, Usage.XML)
         out.append(
-            {
-                "eui": row["eui"],
-                "usage": row["usage"],
-                "cert": row["cert"],
-                "key": row["key"] if is_dcc and row["usage"] in ("ka", "xml") else None,
-            }
+            CertConfig(
+                Eui64.parse(row["eui"]),
+                usage,
+                Path(row["cert"]),
+                Path(row["key"]) if is_dcc else None,
+            )
         )
-    return out
+    return tuple(out)
 
 
-def gateway_section(rig: Rig, pki: Pki, rrs_url: str) -> dict[str, Any]:
-    return {
-        "acb_eui": rig.acb_eui.duis,
-        "users": [
-            {
-                "eui": u.eui.duis,
-                "name": u.name,
-                "role": u.role.value,
-                "receive_url": u.receive_url or f"{rrs_url}/rrs/{u.eui.hex}",
-            }
+def gateway_config(plan: Plan, rig: Rig, state: StateDir) -> GatewayConfig:
+    pki = Pki(state.pki)
+    return GatewayConfig(
+        state_dir=state.component("gateway") / "data",
+        bind=rig.gateway.bind,
+        duis_port=plan.ports["duis"],
+        smki_port=plan.ports["smki"],
+        broker=broker_link(plan, pki.wan_client(wan.GATEWAY_IDENTITY), pki),
+        duis_schema=schema_path(),
+        srv_matrix=matrix_path(),
+        hubs=tuple(h.eui for h in rig.hubs),
+        acb_eui=rig.acb_eui,
+        users=tuple(
+            UserConfig(
+                u.eui, u.name, u.role.value, u.receive_url or f"{rrs_url(plan)}/rrs/{u.eui.hex}"
+            )
             for u in rig.users
-        ],
-        "devices": inventory(rig),
-        "certificates": certificates(pki, rig),
-        "response_time_s": response_times(rig),
-    }
+        ),
+        devices=inventory(rig),
+        certificates=certificates(pki, rig),
+        response_time_s=response_times(rig),
+    )
 
 
 def dcc_users(
@@ -122,32 +119,4 @@ def dcc_users(
         "dcc": {"eui": rig.acb_eui.duis, "xml_cert": str(dcc_xml.cert)},
         "gateway": gateway,
         "receiver": f"http://127.0.0.1:{port}",
-    }
-
-
-def gbcs_section(rig: Rig, pki: Pki, node: Node) -> dict[str, Any] | None:
-    """A meter's GBCS keys (its own DS/KA) and whom it trusts (the ACB, the DCC Users)."""
-    if node.role not in (Role.ESME, Role.GSME):
-        return None
-    own = {
-        u.value: {
-            "cert": str(pki.device(node.eui, u).cert),
-            "key": str(pki.device(node.eui, u).key),
-        }
-        for u in (Usage.DS, Usage.KA)
-    }
-    trusted = [
-        {"eui": rig.acb_eui.duis, "usage": "ka", "cert": str(pki.org(rig.acb_eui, Usage.KA).cert)}
-    ]
-    for u in rig.users:
-        for usage in (Usage.DS, Usage.KA):
-            trusted.append(
-                {"eui": u.eui.duis, "usage": usage.value, "cert": str(pki.org(u.eui, usage).cert)}
-            )
-    operator = _network_operator(rig, node)
-    return {
-        **own,
-        "acb": rig.acb_eui.duis,
-        "trusted": trusted,
-        "alerts_to": operator.eui.duis if operator else None,
     }

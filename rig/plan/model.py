@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rig.pki.authority import Credential, Pki
 from rig.runtime.files import read_json, write_json
+from rig.runtime.mqtt import MqttTls
 from rig.state import StateDir
 
 NODE_HEALTH_PORT = 8470
@@ -119,3 +121,9 @@ def air_control_url(plan: Plan) -> str:
 def wan_hosts(plan: Plan) -> list[str]:
     """Names the broker's TLS certificate must carry."""
     return sorted({"127.0.0.1", "localhost", plan.host_address})
+
+
+def broker_link(plan: Plan, client: Credential, pki: Pki) -> MqttTls:
+    """How ``client`` reaches the WAN's broker from wherever it runs."""
+    b = plan.component("broker")
+    return MqttTls(b.probe["host"], plan.ports["broker"], pki.wan_ca.cert, client.cert, client.key)

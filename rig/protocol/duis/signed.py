@@ -26,10 +26,13 @@ def read(root: etree._Element) -> Request | Response:
     return parse_request(root) if root.tag == f"{{{SR}}}Request" else parse_response(root)
 
 
-def verify_document(data: bytes, store: KeyStore, *, check_schema: bool = True) -> Verified:
+def verify_document(
+    data: bytes, store: KeyStore, *, xsd: etree.XMLSchema | None = None
+) -> Verified:
+    """The document and who signed it; checked against ``xsd`` first when one is given."""
     tree = parse(data)
-    if check_schema:
-        schema.validate(tree)
+    if xsd is not None:
+        schema.validate(tree, xsd)
     root = tree.getroot()
     signer = xmldsig.verify(root, store)
     doc = read(root)
@@ -51,14 +54,15 @@ def compact(root: etree._Element) -> None:
 
 
 def sign_document(
-    data: bytes | etree._Element, signer: Credential, *, check_schema: bool = True
+    data: bytes | etree._Element, signer: Credential, *, xsd: etree.XMLSchema | None = None
 ) -> bytes:
-    """Sign (or re-sign) a document with a credential holding a private key."""
+    """Sign (or re-sign) a document with a credential holding a private key; the signed
+    document is checked against ``xsd`` when one is given."""
     if signer.private_key is None:
         raise xmldsig.SignatureError(f"no private key for {signer.name or signer.eui.duis}")
     root = data if isinstance(data, etree._Element) else parse(data).getroot()
     compact(root)
     xmldsig.sign(root, signer.private_key, signer.certificate)
-    if check_schema:
-        schema.validate(root)
+    if xsd is not None:
+        schema.validate(root, xsd)
     return to_bytes(root)

@@ -1,33 +1,19 @@
 """Service Reference Variants: which are critical, non-device, and who may send them.
 
-DCC publishes this matrix (DUIS Annex, as JSON in ``@smartdcc/duis-parser``); the rig
-reads it from ``$RIG_DUIS_MATRIX``, the duis-parser package the setup installs under
-``tools/npm``, or ``../shared/vectors/metadata``. Command variants follow DUIS 3.2:
-1 send (non-critical), 2 return for local delivery, 3 both, 4 transform a critical
-request into a pre-command, 5/6/7 the signed pre-command sent / returned / both,
-8 a non-device request answered by the DCC.
+DCC publishes this matrix (DUIS Annex, as JSON in ``@smartdcc/duis-parser``);
+:func:`parse_matrix` reads its rows, and the caller finds and reads the file
+(:mod:`rig.runtime.reference`). Command variants follow DUIS 3.2: 1 send
+(non-critical), 2 return for local delivery, 3 both, 4 transform a critical request
+into a pre-command, 5/6/7 the signed pre-command sent / returned / both, 8 a
+non-device request answered by the DCC.
 """
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+from typing import Any
 
-_CHECKOUT = Path(__file__).resolve().parents[3]
-MATRIX_PLACES = (
-    _CHECKOUT
-    / "tools"
-    / "npm"
-    / "node_modules"
-    / "@smartdcc"
-    / "duis-parser"
-    / "dist"
-    / "duis-request-matrix.json",
-    _CHECKOUT.parent / "shared" / "vectors" / "metadata" / "duis-request-matrix.json",
-)
 NON_CRITICAL_VARIANTS = (1, 2, 3)
 CRITICAL_VARIANTS = (4, 5, 6, 7)
 NON_DEVICE_VARIANTS = (8,)
@@ -55,27 +41,36 @@ class Srv:
         return role in self.roles
 
 
-def _yes(v: str) -> bool:
+class SrvTable(Mapping[str, Srv]):
+    """Every SRV by its variant (``"4.1.1"``)."""
+
+    def __init__(self, srvs: Iterable[Srv]) -> None:
+        self._by_variant = {s.variant: s for s in srvs}
+
+    def __getitem__(self, variant: str) -> Srv:
+        return self._by_variant[variant]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_variant)
+
+    def __len__(self) -> int:
+        return len(self._by_variant)
+
+    def lookup(self, variant: str) -> Srv:
+        found = self._by_variant.get(variant)
+        if found is None:
+            raise KeyError(f"unknown Service Reference Variant {variant!r}")
+        return found
+
+
+def _yes(v: object) -> bool:
     return str(v).strip().lower() == "yes"
 
 
-def find_matrix() -> Path:
-    places = [Path(os.environ["RIG_DUIS_MATRIX"])] if os.environ.get("RIG_DUIS_MATRIX") else []
-    for place in [*places, *MATRIX_PLACES]:
-        if place.is_file():
-            return place
-    raise FileNotFoundError(
-        "the DUIS request matrix (duis-request-matrix.json) was not found: run the setup "
-        "(make test installs @smartdcc/duis-parser) or set RIG_DUIS_MATRIX"
-    )
-
-
-@lru_cache(maxsize=2)
-def load(path: Path | None = None) -> dict[str, Srv]:
-    rows = json.loads((path or find_matrix()).read_text())
-    out = {}
-    for row in rows:
-        srv = Srv(
+def parse_matrix(rows: list[dict[str, Any]]) -> SrvTable:
+    """The SRV table from the matrix's rows (its JSON, parsed)."""
+    return SrvTable(
+        Srv(
             row["Service Reference Variant"],
             row["Service Reference"],
             row["Service Request Name"],
@@ -86,12 +81,5 @@ def load(path: Path | None = None) -> dict[str, Srv]:
             _yes(row.get("DCC Scheduled", "")),
             frozenset(row["Eligible User Roles"]),
         )
-        out[srv.variant] = srv
-    return out
-
-
-def lookup(variant: str) -> Srv:
-    table = load()
-    if variant not in table:
-        raise KeyError(f"unknown Service Reference Variant {variant!r}")
-    return table[variant]
+        for row in rows
+    )

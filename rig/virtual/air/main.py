@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import sys
@@ -28,6 +27,8 @@ from aiohttp import web
 from rig.protocol import pcap, zep
 from rig.runtime.health import HEALTH_PATH, Heartbeat
 from rig.runtime.logfmt import LogfmtFormatter
+from rig.runtime.records import RecordError
+from rig.virtual.air.config import AirConfig
 from rig.virtual.air.medium import Address, FaultError, Medium
 
 log = logging.getLogger("air")
@@ -187,18 +188,18 @@ def make_app(medium: Medium, tee: Tee, heartbeat: Heartbeat) -> web.Application:
     return app
 
 
-async def serve(config: dict) -> None:
+async def serve(config: AirConfig) -> None:
     medium = Medium()
-    pcap_path = Path(config["pcap"]) if config.get("pcap") else None
+    pcap_path = config.pcap
     tee = Tee(pcap_path)
     heartbeat = Heartbeat("air", "air")
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(
-        lambda: AirProtocol(medium, tee), local_addr=(config["bind"], int(config["zep_port"]))
+        lambda: AirProtocol(medium, tee), local_addr=(config.bind, config.zep_port)
     )
     runner = web.AppRunner(make_app(medium, tee, heartbeat), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, config["control_bind"], int(config["control_port"])).start()
+    await web.TCPSite(runner, config.control_bind, config.control_port).start()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -206,8 +207,8 @@ async def serve(config: dict) -> None:
     log.info(
         "air.started",
         extra={
-            "zep": f"{config['bind']}:{config['zep_port']}",
-            "control": f"{config['control_bind']}:{config['control_port']}",
+            "zep": f"{config.bind}:{config.zep_port}",
+            "control": f"{config.control_bind}:{config.control_port}",
             "pcap": str(pcap_path) if pcap_path else "-",
         },
     )
@@ -225,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
-        config = json.loads(args.config.read_text())
-    except (OSError, ValueError) as exc:
-        print(f"rig-air: cannot read {args.config}: {exc}", file=sys.stderr)
+        config = AirConfig.load(args.config)
+    except RecordError as exc:
+        print(f"rig-air: {exc}", file=sys.stderr)
         return 2
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogfmtFormatter("air"))
