@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from rig.description import DescriptionError, default_rig, load_rig, parse_rig
-from rig.description.model import Role
+from rig.description.defaults import complete
+from rig.description.model import (
+    Gpio,
+    HanSettings,
+    Node,
+    Placement,
+    Radio,
+    RadioType,
+    Rig,
+    Role,
+    User,
+    UserRole,
+)
+from rig.description.rules import RULES
+from rig.protocol.eui import Eui64
 from tests.conftest import ROOT
 
 GOOD = """\
@@ -143,6 +158,14 @@ def test_gpio_pins_are_checked() -> None:
     )
 
 
+@pytest.mark.parametrize("group", ["leds", "buttons"])
+def test_a_pin_group_that_is_not_a_mapping_is_a_problem_not_a_crash(group: str) -> None:
+    found = problems(
+        GOOD.replace("    role: gsme\n", f"    role: gsme\n    gpio: {{{group}: 5}}\n")
+    )
+    assert any(f"nodes[1].gpio.{group}: expected a mapping, got a number (5)" in p for p in found)
+
+
 def test_every_problem_is_reported_at_once() -> None:
     text = GOOD.replace("00-DB-12-34-56-78-90-A1", "zz").replace("role: IS", "role: XX")
     assert len(problems(text)) >= 2
@@ -151,3 +174,214 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_unreadable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(DescriptionError, match=r"missing.yaml: cannot read"):
         load_rig(tmp_path / "missing.yaml")
+
+
+# --- cross-section rules: one small description per rule ------------------------------
+
+GSME_ROLE_LINE = "    role: gsme\n"
+IC = "ADE8 6D7E BD87 B75E D761 D33A 2E51 7EC3 E3A1"
+
+
+def add_node(text: str, node: str) -> str:
+    """``text`` with one more node at the end of ``nodes``; the other lines keep their numbers."""
+    return text.replace("users:\n", f"  - {node}\nusers:\n")
+
+
+@dataclass(frozen=True)
+class RuleCase:
+    rule: str  # the function in rig.description.rules that must report it
+    text: str
+    line: int | None
+    field: str
+    phrase: str
+
+
+RULE_CASES = [
+    RuleCase(
+        "node_names_unique",
+        GOOD.replace("  - name: gsme\n", "  - name: chf\n"),
+        4,
+        "nodes[1].name",
+        "node name 'chf' is already used on line 3",
+    ),
+    RuleCase(
+        "euis_unique",
+        GOOD + "dcc: {acb_eui: 90-B3-D5-1F-30-01-00-00}\n",
+        9,
+        "users[0].eui",
+        "EUI 90-B3-D5-1F-30-01-00-00 is already used by the DCC access control broker",
+    ),
+    RuleCase(
+        "devices_have_a_hub",
+        add_node(
+            GOOD,
+            "{name: chf2, role: chf, eui: 00-DB-12-34-56-78-90-B2, "
+            "gpf_eui: 00-DB-12-34-56-78-90-B3, han: {channel: 20}}",
+        ),
+        4,
+        "nodes[1].hub",
+        "the rig has 2 hubs; name the one this gsme joins: hub: chf | chf2",
+    ),
+    RuleCase(
+        "devices_have_a_hub",
+        GOOD.replace(GSME_ROLE_LINE, GSME_ROLE_LINE + "    hub: nope\n"),
+        4,
+        "nodes[1].hub",
+        "'nope' is not a chf node on this rig",
+    ),
+    RuleCase(
+        "one_meter_of_each_kind_per_hub",
+        add_node(
+            GOOD, f"{{name: gsme2, role: gsme, eui: 00-DB-12-34-56-78-90-B1, install_code: {IC}}}"
+        ),
+        3,
+        "nodes",
+        "hub chf has 2 gsmes (gsme, gsme2); a GB home has at most one",
+    ),
+    RuleCase(
+        "hubs_form_distinct_hans",
+        add_node(
+            GOOD.replace(GSME_ROLE_LINE, GSME_ROLE_LINE + "    hub: chf\n"),
+            "{name: chf2, role: chf, eui: 00-DB-12-34-56-78-90-B2, "
+            "gpf_eui: 00-DB-12-34-56-78-90-B3}",
+        ),
+        9,
+        "han",
+        "hubs chf and chf2 would form two networks with PAN ID 1A62 on channel 15",
+    ),
+    RuleCase(
+        "user_names_unique",
+        GOOD + "  - {name: s, eui: 90-B3-D5-1F-30-04-00-00, role: OU}\n",
+        12,
+        "users[3].name",
+        "DCC User 's' is listed twice",
+    ),
+    RuleCase(
+        "required_users_present",
+        GOOD.replace("  - {name: s, eui: 90-B3-D5-1F-30-01-00-00, role: IS}\n", ""),
+        8,
+        "users",
+        "the rig needs a import supplier (IS) DCC User",
+    ),
+    RuleCase(
+        "required_users_present",
+        GOOD.replace("  - {name: g, eui: 90-B3-D5-1F-30-03-00-00, role: GS}\n", ""),
+        8,
+        "users",
+        "the rig needs a gas supplier (GS) DCC User",
+    ),
+    RuleCase(
+        "meter_suppliers_valid",
+        GOOD + "  - {name: g2, eui: 90-B3-D5-1F-30-04-00-00, role: GS}\n",
+        4,
+        "nodes[1].supplier",
+        "several GS users; name this meter's supplier",
+    ),
+    RuleCase(
+        "meter_suppliers_valid",
+        GOOD.replace(GSME_ROLE_LINE, GSME_ROLE_LINE + "    supplier: nobody\n"),
+        4,
+        "nodes[1].supplier",
+        "no DCC User named 'nobody'",
+    ),
+    RuleCase(
+        "meter_suppliers_valid",
+        GOOD.replace(GSME_ROLE_LINE, GSME_ROLE_LINE + "    supplier: s\n"),
+        4,
+        "nodes[1].supplier",
+        "'s' is IS, not GS",
+    ),
+    RuleCase(
+        "controller_ports_distinct",
+        GOOD + "air: {control_port: 8079}\n",
+        12,
+        "air.control_port",
+        "port 8079 is also gateway.duis_port; the controller cannot listen twice",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", RULE_CASES, ids=lambda c: c.rule)
+def test_each_cross_section_rule_reports_its_problem(case: RuleCase) -> None:
+    with pytest.raises(DescriptionError) as exc:
+        parse_rig(case.text, file="bench.yaml")
+    found = [(p.file, p.line, p.field, p.message) for p in exc.value.problems]
+    assert any(
+        (file, line, field) == ("bench.yaml", case.line, case.field) and case.phrase in message
+        for file, line, field, message in found
+    ), found
+
+
+def test_every_rule_has_a_case() -> None:
+    assert {c.rule for c in RULE_CASES} == {rule.__name__ for rule in RULES}
+
+
+def _node(
+    name: str, role: Role, last: int, hub: str | None = None, supplier: str | None = None
+) -> Node:
+    return Node(
+        name=name,
+        role=role,
+        eui=Eui64.parse(f"00-DB-12-34-56-78-90-{last:02X}"),
+        placement=Placement(virtual=True),
+        radio=Radio(type=RadioType.SIM),
+        gpio=Gpio(),
+        hub=hub,
+        supplier=supplier,
+    )
+
+
+def _user(name: str, role: UserRole, last: int) -> User:
+    return User(name=name, eui=Eui64.parse(f"90-B3-D5-1F-30-{last:02X}-00-00"), role=role)
+
+
+def _rig(nodes: list[Node], users: list[User]) -> Rig:
+    return Rig(
+        name="t",
+        source="t.yaml",
+        han=HanSettings(15, 0x1A62),
+        nodes=tuple(nodes),
+        users=tuple(users),
+        acb_eui=Eui64.parse("90-B3-D5-1F-30-00-00-02"),
+    )
+
+
+def test_defaults_fill_the_only_hub_and_the_only_supplier() -> None:
+    rig = complete(
+        _rig(
+            [
+                _node("chf", Role.CHF, 0xA2),
+                _node("esme", Role.ESME, 0xA0),
+                _node("gsme", Role.GSME, 0xA1),
+                _node("ihd", Role.IHD, 0xA5),
+            ],
+            [_user("s", UserRole.IS, 1), _user("g", UserRole.GS, 3), _user("n", UserRole.ED, 2)],
+        )
+    )
+    assert [(n.name, n.hub, n.supplier) for n in rig.nodes] == [
+        ("chf", None, None),  # a hub joins no hub and has no supplier
+        ("esme", "chf", "s"),
+        ("gsme", "chf", "g"),
+        ("ihd", "chf", None),  # only a meter has a supplier
+    ]
+
+
+def test_defaults_leave_a_choice_to_the_description() -> None:
+    rig = complete(
+        _rig(
+            [
+                _node("chf", Role.CHF, 0xA2),
+                _node("chf2", Role.CHF, 0xB2),
+                _node("esme", Role.ESME, 0xA0),  # two hubs, two IS users: no default
+                _node("gsme", Role.GSME, 0xA1, hub="chf2", supplier="x"),  # named: kept
+            ],
+            [_user("s", UserRole.IS, 1), _user("s2", UserRole.IS, 4), _user("g", UserRole.GS, 3)],
+        )
+    )
+    assert rig.node("esme").hub is None and rig.node("esme").supplier is None
+    assert rig.node("gsme").hub == "chf2" and rig.node("gsme").supplier == "x"
+
+
+def test_parsed_rig_has_its_defaults_filled() -> None:
+    rig = parse_rig(GOOD)
+    assert rig.node("gsme").hub == "chf" and rig.node("gsme").supplier == "g"

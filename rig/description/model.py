@@ -115,7 +115,7 @@ class Node:
     han: HanSettings | None = None  # CHF only: the HAN it forms
     supplier: str | None = None  # ESME/GSME: name of the responsible DCC User
     health_port: int = 8470
-    behaviour: dict[str, Any] = field(default_factory=dict)  # device knobs, see load._BEHAVIOUR
+    behaviour: dict[str, Any] = field(default_factory=dict)  # device knobs, see nodes._BEHAVIOUR
     line: int | None = None
     index: int = 0  # position in the description's node list, for messages
 
