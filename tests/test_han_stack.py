@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from nodes.config import DeviceLogEntry
 from nodes.han.device_log import DeviceLog
 from nodes.radio import RadioSettings
 from nodes.radio.api import ApsMessage, JoinRefused, NetworkSettings
@@ -17,6 +18,7 @@ from nodes.radio.sim.stack import SimRadio
 from rig.protocol import pcap, zep
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
+from rig.protocol.install_code import parse_install_code
 from rig.protocol.zigbee import aps, mac, nwk, security, zcl
 from rig.protocol.zigbee.tunnel import TunnelCommand, TunnelMessage
 from rig.runtime.health import Heartbeat
@@ -156,7 +158,7 @@ class Air:
 def _log(tmp_path: Path) -> DeviceLog:
     return DeviceLog(
         tmp_path / "device-log.json",
-        [{"eui": ESME.duis, "device_type": "ESME", "install_code": ESME_CODE}],
+        [DeviceLogEntry(ESME, "ESME", parse_install_code(ESME_CODE))],
     )
 
 

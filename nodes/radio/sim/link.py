@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from rig.protocol import zep
 from rig.protocol.codec import DecodeError
@@ -59,7 +60,7 @@ class AirLink(asyncio.DatagramProtocol):
         self._seq = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.DatagramTransport, transport)  # made by a datagram endpoint
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
@@ -98,7 +99,8 @@ class Mac:
         self._seq = random.randrange(256)
         self._acks: dict[int, asyncio.Future[MacFrame]] = {}
         self._indirect: dict[Eui64, deque[_Indirect]] = {}
-        self._recent: dict[object, deque[tuple[int, bytes]]] = {}  # (seq, payload) per sender
+        # (seq, payload) per sender and frame type
+        self._recent: dict[tuple[mac.Address, FrameType], deque[tuple[int, bytes]]] = {}
         link.receive = self._on_psdu
 
     def next_seq(self) -> int:

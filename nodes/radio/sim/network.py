@@ -80,6 +80,8 @@ class Network:
         self.addresses: dict[int, Eui64] = {}  # short -> EUI (address map)
         self.sleepy: set[Eui64] = set()  # children reached only by indirect transmission
         self.upper: Callable[[Received], None] = lambda _r: None
+        # MAC commands and beacons go to the stack's coordinator or joiner (association, beacons)
+        self.on_mac_command: Callable[[MacFrame, int], None] = lambda _f, _l: None
         self._nwk_seq = 0
         self._aps_counter = random.randrange(256)
         self._acks: dict[tuple[Eui64, int, int], asyncio.Future[None]] = {}
@@ -189,9 +191,6 @@ class Network:
         if not mine:
             return
         self._on_aps(header, source, payload, lqi, secured_nwk=aux is not None)
-
-    def on_mac_command(self, frame: MacFrame, lqi: int) -> None:
-        """MAC commands and beacons: the stack (association, beacons) overrides this."""
 
     # --- APS --------------------------------------------------------------------------------
 
