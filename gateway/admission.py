@@ -3,30 +3,35 @@
 Size, XML safety and the DUIS schema; the XML signature against the sender's registered
 XML-signing certificate; the sender is a registered DCC User; the URL takes the command
 variant and the variant suits the SRV (critical only as 4 then 5); the role may send the
-SRV; the target exists, suits the SRV and is in a state that allows it; the sender is
-responsible for it. The RequestID counter is checked here and taken by the caller once
-everything else has passed, so a refused request does not burn a counter.
+SRV; the rig serves the SRV (a non-device SRV has a DCC service, a device SRV a use case
+with a transform for the target's type); the target exists, suits the SRV and is in a
+state that allows it; the sender is responsible for it. The RequestID counter is checked
+here and taken by the caller once everything else has passed, so a refused request does
+not burn a counter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lxml import etree
 
 from gateway.config import DeviceConfig, UserConfig
+from gateway.dcc_services import service_for
+from gateway.transform import served
 from rig.protocol.duis import codes, schema, srv, xmldsig
 from rig.protocol.duis.message import DuisError, Request, parse_request
 from rig.protocol.duis.xml import SR, XmlError, parse
 from rig.protocol.eui import Eui64
-from rig.protocol.gbcs.usecases import BY_SRV
+from rig.protocol.gbcs.usecase import Catalogue, UseCase
 from rig.protocol.keystore import KeyStore
 from rig.protocol.smki import Usage
 
 SUPPLIER_ROLES = {"IS", "GS", "ES"}
 NETWORK_ROLES = {"ED", "GT"}
 USABLE_STATUS = {"Commissioned", "InstalledNotCommissioned", "Whitelisted"}
+DEVICE_TYPES = ("ESME", "GSME", "CHF", "GPF", "PPMID", "IHD")
 
 
 class Refused(Exception):
@@ -41,6 +46,7 @@ class Admitted:
     srv: srv.Srv
     user: UserConfig
     device: DeviceConfig | None  # None for a non-device request
+    use_case: UseCase | None  # what the DCC transforms a device request into
 
 
 def admit(
@@ -50,11 +56,12 @@ def admit(
     max_body: int,
     keys: KeyStore,
     users: dict[Eui64, UserConfig],
-    devices: dict[Eui64, DeviceConfig],
+    devices: Mapping[Eui64, DeviceConfig],
     dcc: Eui64,
     last_counter: Callable[[str], int | None],
     xsd: etree.XMLSchema,
     srvs: srv.SrvTable,
+    catalogue: Catalogue,
 ) -> Admitted:
     if len(body) > max_body:
         raise Refused(codes.NOT_DUIS, f"request of {len(body)} bytes exceeds {max_body} bytes")
@@ -128,7 +135,14 @@ def admit(
             raise Refused(
                 codes.DEVICE_UNKNOWN, f"a non-device request targets the DCC ({dcc.duis})", request
             )
-        return Admitted(request, service, user, None)
+        if service_for(service.variant) is None:
+            raise Refused(
+                codes.NOT_SERVED,
+                f"SRV {service.variant} ({service.name}) is a DCC service this rig does not "
+                "provide yet; nothing was done",
+                request,
+            )
+        return Admitted(request, service, user, None, None)
     device = devices.get(target)
     if device is None:
         raise Refused(
@@ -136,7 +150,15 @@ def admit(
         )
     if device.status not in USABLE_STATUS:
         raise Refused(codes.DEVICE_STATUS, f"device {target.duis} is {device.status}", request)
-    if (service.variant, device.type) not in BY_SRV:
+    use_case = served(catalogue, service.variant, device.type)
+    if use_case is None:
+        if not any(catalogue.for_srv(service.variant, t) for t in DEVICE_TYPES):
+            raise Refused(
+                codes.NOT_SERVED,
+                f"SRV {service.variant} ({service.name}) is not served by this rig yet; "
+                "nothing was sent to the device",
+                request,
+            )
         raise Refused(
             codes.WRONG_DEVICE_TYPE,
             f"SRV {service.variant} is not served for a {device.type} by this rig",
@@ -155,4 +177,4 @@ def admit(
             f"{user.name} ({user.role}) is not the responsible party of {target.duis}",
             request,
         )
-    return Admitted(request, service, user, device)
+    return Admitted(request, service, user, device, use_case)

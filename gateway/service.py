@@ -1,5 +1,9 @@
 """The gateway process: the DCC's DUIS interface (DCC Boxed compatible), SMKI, WAN and delivery.
 
+Wires the DCC's parts together: the downlink (admission, transform, dispatch), the uplink
+(responses and alerts from the hubs), the deadlines of pending commands, the outbox and
+its delivery worker, and the SMKI repository.
+
 DUIS port: ``POST /api/v1/serviceS|serviceT|serviceD`` and ``GET /health``. SMKI port:
 ``POST /services/certificatesearch|retrievecertificate``. One MQTT session to the broker,
 an SQLite store in the state folder, an outbox worker delivering to each DCC User.
@@ -15,12 +19,18 @@ import signal
 from aiohttp import web
 
 from gateway.config import GatewayConfig
-from gateway.dcc import Dcc
+from gateway.credentials import dcc_credential, load_keys
+from gateway.deadlines import Deadlines
 from gateway.delivery import Delivery
+from gateway.downlink import Downlink
+from gateway.outbox import Outbox
 from gateway.smki_service import SmkiService
 from gateway.store import Store
+from gateway.uplink import Uplink
 from gateway.wan import WanRouter
+from rig.protocol.smki import Usage
 from rig.runtime.health import HEALTH_PATH, HealthReport, Heartbeat
+from rig.runtime.reference import read_schema, read_srv_table
 
 log = logging.getLogger("gateway")
 DUIS_URLS = ("serviceS", "serviceT", "serviceD")
@@ -34,8 +44,23 @@ class GatewayService:
         self.wan = WanRouter(config.broker, config.hubs)
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.state_dir / STORE_FILE)
-        self.dcc = Dcc(config, self.store, self.wan)
-        self.delivery = Delivery(self.store, config.delivery, self.dcc.delivery_wakeup)
+        self.keys = load_keys(config)
+        users = {u.eui: u for u in config.users}
+        signer = dcc_credential(self.keys, config, Usage.XML)
+        self.outbox = Outbox(self.store, users, signer, read_schema(config.duis_schema))
+        self.deadlines = Deadlines(self.store, self.wan, self.outbox)
+        self.downlink = Downlink(
+            config,
+            self.store,
+            self.wan,
+            self.keys,
+            read_srv_table(config.srv_matrix),
+            self.outbox,
+            self.deadlines,
+        )
+        uplink = Uplink(self.store, users, self.deadlines, self.outbox)
+        self.wan.on_uplink, self.wan.on_trace = uplink.on_uplink, uplink.on_trace
+        self.delivery = Delivery(self.store, config.delivery, self.outbox.wakeup)
 
     def report(self) -> HealthReport:
         return self.heartbeat.report(
@@ -57,7 +82,7 @@ class GatewayService:
         if url not in DUIS_URLS:
             raise web.HTTPNotFound(text=f"no such DUIS URL: use one of {', '.join(DUIS_URLS)}")
         body = await _read_limited(request, self.config.max_body)
-        reply = await self.dcc.submit(url, body)
+        reply = await self.downlink.submit(url, body)
         return web.Response(
             status=reply.status,
             body=reply.body,
@@ -74,14 +99,14 @@ class GatewayService:
         duis.router.add_get(HEALTH_PATH, self._health)
         duis.router.add_post("/api/v1/{url}", self._duis)
         smki = web.Application()
-        SmkiService(self.dcc.keys, set(self.dcc.devices)).routes(smki)
+        SmkiService(self.keys, {d.eui for d in self.config.devices}).routes(smki)
         runners = []
         for app, port in ((duis, self.config.duis_port), (smki, self.config.smki_port)):
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, self.config.bind, port).start()
             runners.append(runner)
-        rearmed = self.dcc.rearm()
+        rearmed = self.deadlines.rearm()
         tasks = [
             asyncio.create_task(self.heartbeat.run()),
             asyncio.create_task(self.wan.run()),

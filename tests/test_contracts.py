@@ -12,6 +12,7 @@ from conftest import RIGS
 
 from gateway.config import GatewayConfig
 from nodes.config import NodeConfig
+from rig.dccuser.config import DccUsersConfig
 from rig.description import load_rig
 from rig.description.model import Isolation
 from rig.pki.authority import Pki
@@ -51,6 +52,9 @@ def test_every_rendered_config_reads_back_as_its_record(rendered: StateDir) -> N
     assert gateway.response_time("GSME") == 36.0 and gateway.response_time("ESME") == 30.0
     types = {d.type for d in gateway.devices}
     assert types == {"CHF", "GPF", "ESME", "GSME", "IHD"}
+    users = DccUsersConfig.load(rendered.component("dcc-users") / "users.json")
+    assert [c.name for c in users.clients] == ["supplier-a", "supplier-b", "network-operator"]
+    assert users.gateway.duis.endswith("/api/v1") and users.dcc.eui == gateway.acb_eui
     air = AirConfig.load(rendered.component("air") / "air.json")
     assert air.pcap is not None and air.pcap.name == "han.pcap"
     # the files are the records' own JSON: EUIs in DUIS form, keys in hex

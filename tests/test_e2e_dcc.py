@@ -21,13 +21,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import DUIS_TOOL, VECTORS, duis_tool, rig_cli, wait_for
+from conftest import DUIS_TOOL, VECTORS, duis_tool, rig_cli, vectors, wait_for
 from lxml import etree
 
 from rig.dccuser.client import DccUser, body_for
 from rig.dccuser.tasks import send_request, trace_of
 from rig.description import load_rig
-from rig.protocol.duis.message import parse_response
+from rig.protocol.duis.message import parse_document, parse_response
 from rig.protocol.duis.xml import SR, parse
 from rig.protocol.eui import Eui64
 from rig.protocol.smki import Usage
@@ -35,6 +35,7 @@ from rig.state import StateDir
 
 RIG = Path(__file__).parent / "rigs" / "dcc.yaml"
 ESME = Eui64.parse("00-DB-12-34-56-78-90-A0")
+DCC = Eui64.parse("90-B3-D5-1F-30-00-00-02")
 ZAZ1 = VECTORS / "smki" / "zaz1-keystore.json"
 
 
@@ -143,7 +144,7 @@ def test_a_power_cut_raises_the_supply_restored_alert(env) -> None:
 def _post(env, url: str, body: bytes) -> tuple[int, str, str]:
     client = DccUser.from_state(env["dir"], "supplier-a")
     req = urllib.request.Request(
-        f"{client.gateway['duis']}/{url}", data=body, headers={"Content-Type": "application/xml"}
+        f"{client.gateway.duis}/{url}", data=body, headers={"Content-Type": "application/xml"}
     )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -215,6 +216,29 @@ def test_bad_input_gets_its_duis_code_an_audit_entry_and_loses_nothing(env) -> N
     assert any("XML signature" in (r["reason"] or "") for r in audit)
     # the rig still serves
     assert send(env, "7.4", "esme").response_code == "I0"
+
+
+@pytest.mark.parametrize(
+    ("template", "srv", "url", "cv", "target"),
+    [
+        ("12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML", "12.2", "serviceD", 8, DCC),
+        ("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML", "11.1", "serviceD", 8, DCC),
+        ("ECS01a_1.1.1_IMMEDIATE_TOU_SUCCESS_REQUEST_DUIS.XML", "1.1.1", "serviceT", 4, ESME),
+    ],
+)
+def test_a_service_the_rig_does_not_serve_is_refused_with_its_reason(
+    env, template: str, srv: str, url: str, cv: int, target: Eui64
+) -> None:
+    body = parse_document(vectors("duis", "templates", template).read_bytes()).body
+    user = DccUser.from_state(env["dir"], "supplier-a")
+    counter = user.next_counter()
+    request_id = f"{user.eui.duis}:{target.duis}:{counter}"
+    http, code, reason = _post(env, url, user.request(srv, target, cv, counter, body))
+    assert (http, code) == (400, "E17"), reason  # never I0, never an inventory
+    assert f"SRV {srv} (" in reason and "not" in reason and "yet" in reason, reason
+    row = next(r for r in _audit(env) if r["request_id"] == request_id)
+    assert row["code"] == "E17" and row["reason"] == reason
+    assert trace_of(env["state"], request_id) is None  # nothing was done with it
 
 
 def _audit(env) -> list[dict]:

@@ -128,8 +128,10 @@ def test_1500_bytes_through_the_tunnel_under_loss_gsme_pull_and_a_clean_capture(
     wait_for(lambda: health(rig_state, "esme").get("detail", {}).get("han", {}).get("tunnel"), 30)
     wait_for(lambda: health(rig_state, "gsme").get("detail", {}).get("han", {}).get("tunnel"), 30)
     pcap = rig_state / "han-test.pcap"
+    # the capture runs until the exchanges are done (SIGINT below); 120 s is only a cap, so a
+    # slow, loaded machine still captures the GSME's pull at the end
     capture = subprocess.Popen(
-        [str(BIN / "rig"), "han", "capture", "--rig", RIG, "--seconds", "25", "--out", str(pcap)],
+        [str(BIN / "rig"), "han", "capture", "--rig", RIG, "--seconds", "120", "--out", str(pcap)],
         env={**os.environ, "RIG_STATE_DIR": str(rig_state)},
     )
     try:

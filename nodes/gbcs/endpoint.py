@@ -1,33 +1,38 @@
-"""A meter's GBCS end: authenticate a command, refuse replays, answer with GBCS protection.
+"""A meter's GBCS end: authenticate a command, refuse replays, have it served, raise alerts.
 
 A command from a remote party must carry the access control broker's MAC (the device's
 KA key against the ACB's); a critical one also the originator's signature (its DS key);
 its counter must be above the last one accepted from that originator (persisted, so a
-power cut does not reopen old counters). Anything else is discarded and logged, as a
-meter does: no answer goes back. Alerts count with their own persisted counter.
+power cut does not reopen old counters); its payload must be exactly what its use case
+declares. Anything else is discarded and logged, as a meter does: no answer goes back.
+An accepted command is served by the handler its use case has on this device
+(:mod:`nodes.gbcs.handlers`). Alerts count with their own persisted counter.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodes.config import GbcsConfig
+from nodes.gbcs.cosem_server import CosemError
+from nodes.gbcs.handlers import Context, ServedDevice, handler_for
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
-from rig.protocol.gbcs import security, usecases
+from rig.protocol.gbcs import alerts, security
+from rig.protocol.gbcs.catalogue import CATALOGUE
+from rig.protocol.gbcs.dlms import Data
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.replay import CounterGuard, ReplayError
+from rig.protocol.gbcs.usecase import UseCase, check_command
 from rig.protocol.keystore import KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
 from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.gbcs")
-Responder = Callable[[usecases.UseCase, GbcsMessage], Awaitable[GbcsMessage]]
 
 
 class GbcsEndpoint:
@@ -60,7 +65,7 @@ class GbcsEndpoint:
             raise security.SecurityError(f"no KA certificate for {eui.duis}")
         return cred.public_key
 
-    def _authenticate(self, msg: GbcsMessage, uc: usecases.UseCase) -> None:
+    def _authenticate(self, msg: GbcsMessage, uc: UseCase) -> None:
         security.verify_mac(msg, self.ka, self.peer_ka(self.acb))
         if uc.critical:
             ds = self.trust.find(Eui64(msg.header.originator), Usage.DS)
@@ -70,36 +75,51 @@ class GbcsEndpoint:
                 )
             security.verify_signature(msg, ds.public_key)
 
-    async def handle(self, raw: bytes, respond: Responder) -> bytes | None:
+    def _admit(self, raw: bytes) -> tuple[UseCase, GbcsMessage]:
+        msg = GbcsMessage.decode(raw)
+        h = msg.header
+        if h.recipient != self.eui.raw:
+            raise DecodeError(f"addressed to {Eui64(h.recipient).duis}, not to this device", 0)
+        uc = check_command(msg, CATALOGUE)
+        if uc.device_type != self.device_type:
+            raise DecodeError(f"{uc.name} is not a {self.device_type} use case", 0)
+        self._authenticate(msg, uc)
+        self.guard.accept(h.originator, h.recipient, h.counter)
+        return uc, msg
+
+    async def handle(self, raw: bytes, device: ServedDevice) -> bytes | None:
+        """The protected answer to a command, or None when it is discarded."""
         try:
-            msg = GbcsMessage.decode(raw)
-            h = msg.header
-            if h.recipient != self.eui.raw:
-                raise DecodeError(f"addressed to {Eui64(h.recipient).duis}, not to this device", 0)
-            uc = usecases.check_command(msg)
-            if uc.device_type != self.device_type:
-                raise DecodeError(f"{uc.name} is not a {self.device_type} use case", 0)
-            self._authenticate(msg, uc)
-            self.guard.accept(h.originator, h.recipient, h.counter)
+            uc, msg = self._admit(raw)
         except (DecodeError, security.SecurityError, ReplayError) as exc:
             self.discarded += 1
             log.warning("gbcs.discarded", extra={"device": self.eui.duis, "error": str(exc)})
             return None
         self._save()
         self.accepted += 1
-        log.info(
-            "gbcs.accepted",
-            extra={
-                "device": self.eui.duis,
-                "use_case": uc.name,
-                "counter": h.counter,
-                "originator": Eui64(h.originator).duis,
-            },
-        )
-        response = await respond(uc, msg)
+        h = msg.header
+        extra = {
+            "device": self.eui.duis,
+            "use_case": uc.name,
+            "counter": h.counter,
+            "originator": Eui64(h.originator).duis,
+        }
+        log.info("gbcs.accepted", extra=extra)
+        context = Context(device, self.ds, self.ka, self.peer_ka)
+        try:
+            response = await handler_for(uc)(uc, msg, context)
+        except (DecodeError, security.SecurityError, CosemError) as exc:
+            log.warning("gbcs.not_executed", extra={**extra, "error": str(exc)})
+            return None
         return response.encode()
 
-    def next_alert_counter(self) -> int:
+    def alert(self, uc: UseCase, fields: list[Data]) -> bytes:
+        """A DLMS alert of this device to its network operator, with the next alert counter."""
+        if self.alerts_to is None:
+            raise ValueError(f"{self.eui.duis} has no network operator to send {uc.name} to")
         self.alert_counter += 1
         self._save()
-        return self.alert_counter
+        msg = alerts.dlms_alert(
+            uc, self.alert_counter, self.eui.raw, self.alerts_to.raw, fields, self.ds, self.ka
+        )
+        return msg.encode()

@@ -6,7 +6,9 @@ from nodes.config import NodeConfig
 from nodes.gpio import Wiring
 from nodes.roles.base import DeviceRole
 from nodes.roles.chf import CommsHub
-from nodes.roles.devices import ElectricityMeter, GasMeter, InHomeDisplay, PrepaymentInterface
+from nodes.roles.display import InHomeDisplay, PrepaymentInterface
+from nodes.roles.esme import ElectricityMeter
+from nodes.roles.gsme import GasMeter
 
 _ROLES: dict[str, type[DeviceRole]] = {
     "chf": CommsHub,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +20,17 @@ from typing import Any
 
 import aiohttp
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
+from rig.dccuser import readers
+from rig.dccuser.config import DccUsersConfig
+from rig.protocol.duis.bodies import read_inventory, request_body
 from rig.protocol.duis.message import Request, RequestId, Response, parse_response
 from rig.protocol.duis.signed import sign_document, verify_document
-from rig.protocol.duis.xml import NS, SR, parse, text
+from rig.protocol.duis.xml import SR, parse, text
 from rig.protocol.eui import Eui64
-from rig.protocol.gbcs import security, usecases
+from rig.protocol.gbcs import security
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.keystore import Credential, KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
@@ -36,15 +39,6 @@ from rig.runtime.files import write_atomic
 
 CONFIG_FILE = "users.json"
 _E = f"{{{SR}}}"
-# the request body element of each SRV the rig serves, and its parameters
-BODIES = {
-    "4.1.1": "ReadInstantaneousImportRegisters",
-    "7.1": "EnableSupply",
-    "7.2": "DisableSupply",
-    "7.3": "ArmSupply",
-    "7.4": "ReadSupplyStatus",
-    "8.2": "ReadInventory",
-}
 
 
 class DccUserError(RuntimeError):
@@ -70,58 +64,47 @@ class Outcome:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [], {}, "")}
 
 
-def _pem(path: str) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(Path(path).read_bytes())
+def _pem(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
 
 
 def body_for(srv: str, params: dict[str, str]) -> etree._Element:
-    name = BODIES.get(srv)
-    if name is None:
-        raise DccUserError(f"the test DCC User builds SRVs {', '.join(BODIES)}, not {srv}")
-    body = etree.Element(f"{_E}{name}", nsmap={"sr": SR})
-    if srv == "8.2":
-        etree.SubElement(body, f"{_E}DeviceID").text = Eui64.parse(params["DeviceID"]).duis
-    return body
+    device = Eui64.parse(params["DeviceID"]) if srv == "8.2" else None
+    try:
+        return request_body(srv, device)
+    except KeyError as exc:
+        raise DccUserError(f"the test DCC User cannot build it: {exc.args[0]}") from None
 
 
 class DccUser:
-    def __init__(self, config: dict[str, Any], user: str) -> None:
+    def __init__(self, config: DccUsersConfig, user: str) -> None:
         self.config = config
-        entry = next(
-            (
-                u
-                for u in config["clients"]
-                if user in (u["name"], u["eui"], Eui64.parse(u["eui"]).hex)
-            ),
-            None,
-        )
+        entry = config.client(user)
         if entry is None:
-            names = ", ".join(u["name"] for u in config["clients"])
+            names = ", ".join(c.name for c in config.clients)
             raise DccUserError(f"no DCC User {user!r} in this rig: {names}")
-        self.name, self.role = entry["name"], entry["role"]
-        self.eui = Eui64.parse(entry["eui"])
-        self.dcc = Eui64.parse(config["dcc"]["eui"])
+        self.name, self.role, self.eui = entry.name, entry.role, entry.eui
+        self.dcc = config.dcc.eui
         self.keys = KeyStore()
-        for usage in (Usage.XML, Usage.DS, Usage.KA):
-            c = entry[usage.value]
+        for usage, pair in ((Usage.XML, entry.xml), (Usage.DS, entry.ds), (Usage.KA, entry.ka)):
             self.keys.add(
                 self.eui,
                 usage,
-                _pem(c["cert"]),
-                private_key_from_pem(Path(c["key"]).read_bytes()),
+                _pem(pair.cert),
+                private_key_from_pem(pair.key.read_bytes(), str(pair.key)),
                 name=f"{self.name}-{usage.value}",
             )
-        self.keys.add(self.dcc, Usage.XML, _pem(config["dcc"]["xml_cert"]), name="dcc-xml")
-        self.state = Path(config["state_dir"]) / self.eui.hex
-        self.gateway = config["gateway"]
-        self.receiver = config["receiver"]
+        self.keys.add(self.dcc, Usage.XML, _pem(config.dcc.xml_cert), name="dcc-xml")
+        self.state = config.state_dir / self.eui.hex
+        self.gateway = config.gateway
+        self.receiver = config.receiver
 
     @classmethod
     def from_state(cls, state_dir: Path, user: str) -> DccUser:
         path = Path(state_dir) / "components" / "dcc-users" / CONFIG_FILE
         if not path.exists():
             raise DccUserError(f"no DCC Users at {path}: is the rig up (`rig up`)?")
-        return cls(json.loads(path.read_text()), user)
+        return cls(DccUsersConfig.load(path), user)
 
     def _cred(self, usage: Usage) -> Credential:
         cred = self.keys.private(self.eui, usage)
@@ -160,7 +143,7 @@ class DccUser:
     ) -> tuple[str, str, bytes]:
         try:
             async with session.post(
-                f"{self.gateway['duis']}/{url}",
+                f"{self.gateway.duis}/{url}",
                 data=signed,
                 headers={"Content-Type": "application/xml"},
             ) as resp:
@@ -168,7 +151,7 @@ class DccUser:
                 reason = resp.headers.get("X-Rig-Reason", "")
         except aiohttp.ClientError as exc:
             raise DccUserError(
-                f"the gateway's DUIS interface {self.gateway['duis']} is unreachable "
+                f"the gateway's DUIS interface {self.gateway.duis} is unreachable "
                 f"({exc}): is the rig up?"
             ) from None
         if body.startswith(b"<"):
@@ -201,7 +184,7 @@ class DccUser:
                 )
                 out = Outcome(rid, srv, code, reason)
                 if code == "I0":
-                    out.inventory = _inventory(reply)
+                    out.inventory = read_inventory(parse(reply).getroot())
                 return out
             if service.critical:
                 code, reason, reply = await self.post(
@@ -233,7 +216,9 @@ class DccUser:
         pre = GbcsMessage.decode(base64.b64decode("".join(payload.split())))
         if not pre.is_pre_command:
             raise DccUserError("the transform returned something other than a pre-command")
-        return security.sign_message(pre, self._cred(Usage.DS).private_key).encode()  # type: ignore[arg-type]
+        key = self._cred(Usage.DS).private_key
+        assert key is not None  # _cred returns a credential with its private key
+        return security.sign_message(pre, key).encode()
 
     async def _await_response(
         self, session: aiohttp.ClientSession, out: Outcome, wait: float
@@ -285,7 +270,7 @@ class DccUser:
         held = self.keys.find(device, usage)
         if held is not None:
             return held.certificate
-        smki = self.gateway["smki"]
+        smki = self.gateway.smki
         search = (
             "<CertificateSearchRequest><CertificateSubjectAltName>"
             f"{device.duis}</CertificateSubjectAltName></CertificateSearchRequest>"
@@ -326,25 +311,14 @@ class DccUser:
     async def read_gbcs(self, session: aiohttp.ClientSession, payload: bytes) -> dict[str, Any]:
         msg = GbcsMessage.decode(payload)
         device = Eui64(msg.header.originator)
-        ka = ds = None
-        if msg.mac is not None:
-            ka = (await self.device_certificate(session, device, Usage.KA)).public_key()
-        else:
-            ds = (await self.device_certificate(session, device, Usage.DS)).public_key()
-        return usecases.read(
-            msg,
-            user_ka=self._cred(Usage.KA).private_key,
-            device_ka=ka,
-            device_ds=ds,  # type: ignore[arg-type]
+        usage = Usage.KA if msg.mac is not None else Usage.DS
+        key = (await self.device_certificate(session, device, usage)).public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise DccUserError(f"the {usage.value} certificate of {device.duis} is not EC P-256")
+        ka, ds = (key, None) if usage is Usage.KA else (None, key)
+        return readers.read(
+            msg, user_ka=self._cred(Usage.KA).private_key, device_ka=ka, device_ds=ds
         )
-
-
-def _inventory(reply: bytes) -> list[dict[str, str]]:
-    root = parse(reply).getroot()
-    return [
-        {etree.QName(f).localname: (f.text or "") for f in dev}
-        for dev in root.iterfind("sr:Body/sr:ResponseMessage/sr:DSPInventory/sr:Device", NS)
-    ]
 
 
 def run(coro):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from rig.dccuser.config import DccUsersConfig
 from rig.pki.keystores import load
 from rig.protocol.duis.signed import verify_document
 from rig.protocol.duis.xml import XmlError
@@ -31,6 +32,7 @@ from rig.reference import duis_schema
 from rig.runtime.files import write_atomic
 from rig.runtime.health import HEALTH_PATH, Heartbeat
 from rig.runtime.logfmt import LogfmtFormatter
+from rig.runtime.records import RecordError
 
 log = logging.getLogger("dccuser")
 
@@ -58,11 +60,11 @@ class Inbox:
 
 
 class Receiver:
-    def __init__(self, config: dict) -> None:
-        self.state = Path(config["state_dir"])
-        self.keys = load([Path(p) for p in config["dcc_certs"]])
+    def __init__(self, config: DccUsersConfig) -> None:
+        self.state = config.state_dir
+        self.keys = load(list(config.dcc_certs))
         self.xsd = duis_schema()
-        self.users = {Eui64.parse(u).hex for u in config["users"]}
+        self.users = {u.hex for u in config.users}
         self.arrived = asyncio.Condition()
         self.heartbeat = Heartbeat("dcc-users", "dcc-users")
         self.received = 0
@@ -134,7 +136,7 @@ class Receiver:
         return web.Response(body=report.encode(), content_type="application/json")
 
 
-async def serve(config: dict) -> None:
+async def serve(config: DccUsersConfig) -> None:
     receiver = Receiver(config)
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_post("/rrs/{user}", receiver.receive)
@@ -142,13 +144,13 @@ async def serve(config: dict) -> None:
     app.router.add_get(HEALTH_PATH, receiver.health)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, config["bind"], int(config["port"])).start()
+    await web.TCPSite(runner, config.bind, config.port).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     beat = asyncio.create_task(receiver.heartbeat.run())
-    log.info("rrs.started", extra={"bind": f"{config['bind']}:{config['port']}"})
+    log.info("rrs.started", extra={"bind": f"{config.bind}:{config.port}"})
     await stop.wait()
     beat.cancel()
     await runner.cleanup()
@@ -158,10 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rig-dcc-user", description=__doc__)
     parser.add_argument("--config", required=True, type=Path)
     args = parser.parse_args(argv)
+    try:
+        config = DccUsersConfig.load(args.config)
+    except RecordError as exc:
+        print(f"rig-dcc-user: {exc}", file=sys.stderr)
+        return 2
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogfmtFormatter("dcc-users"))
     logging.basicConfig(level="INFO", handlers=[handler])
-    asyncio.run(serve(json.loads(args.config.read_text())))
+    asyncio.run(serve(config))
     return 0
 
 

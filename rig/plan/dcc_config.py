@@ -8,12 +8,12 @@ folder, so nothing is configured twice.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from gateway.config import DEFAULT_RESPONSE_S, CertConfig, DeviceConfig, GatewayConfig, UserConfig
+from rig.dccuser.config import Client, DccIdentity, DccUsersConfig, GatewayUrls, KeyPair
 from rig.description.model import Rig, Role, User
 from rig.pki.authority import Pki
-from rig.plan.model import Plan, broker_link, rrs_url
+from rig.plan.model import Plan, _http_host, broker_link, rrs_url
 from rig.plan.node_config import network_operator
 from rig.protocol import wan
 from rig.protocol.eui import Eui64
@@ -91,32 +91,39 @@ def gateway_config(plan: Plan, rig: Rig, state: StateDir) -> GatewayConfig:
     )
 
 
-def dcc_users(
-    rig: Rig, pki: Pki, state_root: str, gateway: dict[str, str], port: int
-) -> dict[str, Any]:
-    def cred(u: User, usage: Usage) -> dict[str, str]:
-        c = pki.org(u.eui, usage)
-        return {"cert": str(c.cert), "key": str(c.key)}
+def dcc_users(plan: Plan, rig: Rig, state: StateDir) -> DccUsersConfig:
+    """The test DCC Users: who they are, their keys, where the gateway and their inboxes are."""
+    pki = Pki(state.pki)
 
-    clients = [
-        {
-            "name": u.name,
-            "eui": u.eui.duis,
-            "role": u.role.value,
-            **{usage.value: cred(u, usage) for usage in (Usage.XML, Usage.DS, Usage.KA)},
-        }
+    def cred(u: User, usage: Usage) -> KeyPair:
+        c = pki.org(u.eui, usage)
+        return KeyPair(c.cert, c.key)
+
+    clients = tuple(
+        Client(
+            u.name,
+            u.eui,
+            u.role.value,
+            cred(u, Usage.XML),
+            cred(u, Usage.DS),
+            cred(u, Usage.KA),
+        )
         for u in rig.users
         if pki.org(u.eui, Usage.XML).cert.exists()
-    ]
+    )
     dcc_xml = pki.org(rig.acb_eui, Usage.XML)
-    return {
-        "bind": "127.0.0.1",
-        "port": port,
-        "state_dir": state_root,
-        "dcc_certs": [str(dcc_xml.cert.parent)],
-        "users": [u.eui.duis for u in rig.users],
-        "clients": clients,
-        "dcc": {"eui": rig.acb_eui.duis, "xml_cert": str(dcc_xml.cert)},
-        "gateway": gateway,
-        "receiver": f"http://127.0.0.1:{port}",
-    }
+    gateway = _http_host(rig.gateway.bind)
+    return DccUsersConfig(
+        bind="127.0.0.1",
+        port=plan.ports["rrs"],
+        state_dir=state.component("dcc-users") / "inbox",
+        dcc_certs=(dcc_xml.cert.parent,),
+        users=tuple(u.eui for u in rig.users),
+        clients=clients,
+        dcc=DccIdentity(rig.acb_eui, dcc_xml.cert),
+        gateway=GatewayUrls(
+            f"http://{gateway}:{plan.ports['duis']}/api/v1",
+            f"http://{gateway}:{plan.ports['smki']}/services",
+        ),
+        receiver=rrs_url(plan),
+    )

@@ -15,10 +15,10 @@ from rig.description.model import Node, Rig
 from rig.pki.authority import Pki
 from rig.plan import broker
 from rig.plan.dcc_config import dcc_users, gateway_config
-from rig.plan.model import Plan, _http_host, dccuser_config
+from rig.plan.model import Plan, dccuser_config
 from rig.plan.node_config import node_config as node_record
 from rig.runtime import records
-from rig.runtime.files import write_atomic, write_json
+from rig.runtime.files import write_atomic
 from rig.state import StateDir
 from rig.virtual.air.config import AirConfig
 
@@ -45,20 +45,7 @@ def render(plan: Plan, rig: Rig, state: StateDir) -> None:
     write_atomic(
         state.component("gateway") / "gateway.json", gateway_config(plan, rig, state).dumps()
     )
-    gw_host = _http_host(rig.gateway.bind)
-    write_json(
-        dccuser_config(state),
-        dcc_users(
-            rig,
-            pki,
-            str(state.component("dcc-users") / "inbox"),
-            {
-                "duis": f"http://{gw_host}:{plan.ports['duis']}/api/v1",
-                "smki": f"http://{gw_host}:{plan.ports['smki']}/services",
-            },
-            plan.ports["rrs"],
-        ),
-    )
+    write_atomic(dccuser_config(state), dcc_users(plan, rig, state).dumps())
     for node in rig.nodes:
         data = str(state.component(node.name) / "data")
         write_atomic(

@@ -1,9 +1,10 @@
 """DUIS response codes (DUIS schema ``ResponseCode``) and what the rig answers them for.
 
 Meanings follow the DCC Systems response code table. Where DUIS leaves the choice to
-the DCC (a request that is not valid DUIS at all, a signature or counter that fails),
-the rig uses the code named here and says why in the reply's ``X-Rig-Reason`` header
-and its audit log.
+the DCC (a request that is not valid DUIS at all, a signature or counter that fails, a
+valid service the rig does not provide), the rig uses the code named here and says why
+in the reply's ``X-Rig-Reason`` header and its audit log. A refusal never has an effect:
+a refused request is neither answered with something else nor sent to a device.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ DEVICE_STATUS = "E5"  # the device's SMI status does not allow this service
 WRONG_DEVICE_TYPE = "E11"  # the service is not compatible with the device
 WRONG_COMMAND_VARIANT = "E12"  # the command variant does not apply (a critical SRV as CV 1)
 WRONG_URL = "E13"  # the request type is not valid for the URL (serviceS/T/D)
+NOT_SERVED = "E17"  # the rig's choice: a valid SRV this rig does not serve (yet)
 DEVICE_UNKNOWN = "E19"  # the device does not exist
 NO_COMMUNICATION = "E20"  # the DCC cannot reach the device (its hub stayed offline)
 NO_RESPONSE = "E21"  # no response from the device within its target response time
@@ -33,6 +35,7 @@ MEANING = {
     WRONG_DEVICE_TYPE: "failed validation: service not compatible with the device",
     WRONG_COMMAND_VARIANT: "failed validation: command variant not applicable",
     WRONG_URL: "failed validation: request type not valid for the URL",
+    NOT_SERVED: "not served: this rig does not provide this service (yet); nothing was done",
     DEVICE_UNKNOWN: "failed authorisation: the device does not exist",
     NO_COMMUNICATION: "communications failure: unable to communicate with the device",
     NO_RESPONSE: "communications failure: no response received from the device",

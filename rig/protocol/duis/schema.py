@@ -10,8 +10,8 @@ them, never from the network. Finding and reading the files is the caller's job
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 from urllib.parse import unquote
 
 from lxml import etree
@@ -48,15 +48,16 @@ class _Files(etree.Resolver):
                 imp.set("schemaLocation", self.key(name))
         return root
 
-    def resolve(self, url: Any, pubid: Any, context: Any) -> Any:
-        text = str(url)
+    def resolve(self, system_url: str, public_id: str, context: Any = None) -> Any:
+        text = str(system_url)
         if text.startswith(_SCHEME):
             name = self.names[int(text[len(_SCHEME) :])]
         else:
             name = posixpath.basename(unquote(text.replace("file://", "")))
         data = self.files.get(name)
         if data is None:
-            return self.resolve_empty(context)  # never the network
+            # never the network (lxml-stubs 0.5 lacks Resolver.resolve_empty; lxml has it)
+            return cast(Any, self).resolve_empty(context)
         if name.endswith(".xsd"):
             data = etree.tostring(self.rewrite(data, etree.XMLParser(no_network=True)))
         return self.resolve_string(data, context, base_url=self.key(name))
@@ -76,5 +77,6 @@ def compile_schema(files: Mapping[str, bytes], main: str) -> etree.XMLSchema:
 
 def validate(tree: etree._ElementTree | etree._Element, schema: etree.XMLSchema) -> None:
     if not schema.validate(tree):
-        errors = [f"line {e.line}: {e.message}" for e in list(schema.error_log)[:5]]
+        log = cast(Iterable[Any], schema.error_log)  # lxml-stubs 0.5: _ErrorLog is iterable
+        errors = [f"line {e.line}: {e.message}" for e in log][:5]
         raise SchemaError("DUIS schema 5.4 rejects the document: " + "; ".join(errors))

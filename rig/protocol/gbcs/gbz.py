@@ -272,3 +272,61 @@ def _components(r: Reader, count: int) -> list[Component]:
     if count and len(out) != count:
         raise r.fail(f"GBZ header announces {count} components but {len(out)} follow")
     return out
+
+
+# --- ZCL attribute records (Read Attributes / Read Attributes Response) ------------------------
+METERING = 0x0702
+READ_ATTRIBUTES = 0x00
+READ_ATTRIBUTES_RESPONSE = 0x01
+ZCL_SUCCESS = 0x00
+ZCL_UNSUPPORTED_ATTRIBUTE = 0x86
+
+
+@dataclass(frozen=True, slots=True)
+class ZclAttribute:
+    """A ZCL attribute as GBZ carries it: id, name, ZCL data type and its size in bytes."""
+
+    ident: int
+    name: str
+    zcl_type: int
+    size: int
+
+
+def attribute_ids(attributes: tuple[ZclAttribute, ...]) -> bytes:
+    """The payload of a Read Attributes command: each attribute id, little-endian."""
+    return b"".join(a.ident.to_bytes(2, "little") for a in attributes)
+
+
+def requested_ids(payload: bytes) -> list[int]:
+    if len(payload) % 2:
+        raise DecodeError("a Read Attributes payload is a list of 2-byte attribute ids", 0)
+    return [int.from_bytes(payload[i : i + 2], "little") for i in range(0, len(payload), 2)]
+
+
+def read_records(records: list[tuple[ZclAttribute, int | None]]) -> bytes:
+    """Read Attributes Response records: id, status, and type and value when it succeeded."""
+    out = b""
+    for attr, value in records:
+        out += attr.ident.to_bytes(2, "little")
+        if value is None:
+            out += bytes([ZCL_UNSUPPORTED_ATTRIBUTE])
+        else:
+            out += bytes([ZCL_SUCCESS, attr.zcl_type]) + value.to_bytes(attr.size, "little")
+    return out
+
+
+def parse_read_records(data: bytes, attributes: tuple[ZclAttribute, ...]) -> dict[str, int]:
+    """The values of Read Attributes Response records, by attribute name (failed ones left out)."""
+    known = {a.ident: a for a in attributes}
+    r = Reader(data)
+    values: dict[str, int] = {}
+    while not r.at_end():
+        ident = int.from_bytes(r.take(2, "an attribute id"), "little")
+        if r.u8("the attribute status") != ZCL_SUCCESS:
+            continue
+        r.u8("the attribute type")
+        attr = known.get(ident)
+        if attr is None:
+            raise r.fail(f"attribute 0x{ident:04X} was not asked for")
+        values[attr.name] = int.from_bytes(r.take(attr.size, attr.name), "little")
+    return values

@@ -1,0 +1,298 @@
+"""The DCC's downlink: a DUIS request in, and on its way.
+
+Admission (:mod:`gateway.admission`) first. A non-device request is answered by the DCC's
+own service (:mod:`gateway.dcc_services`) in the HTTP reply. A device request is
+transformed into the GBCS command of its use case (:mod:`gateway.transform`): a critical
+one comes back as the pre-command for the user to sign (CV 4) and goes out when it
+returns signed (CV 5). The command is MAC'd as the access control broker, recorded as
+pending with its deadline, and published to the device's hub over the WAN; the
+acknowledgement (I99) goes back at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from gateway.admission import Admitted, Refused, admit
+from gateway.config import GatewayConfig
+from gateway.credentials import dcc_key
+from gateway.dcc_services import DccState, service_for
+from gateway.deadlines import Deadlines
+from gateway.outbox import Outbox
+from gateway.store import Pending, Store
+from gateway.transform import TransformInput, transform_for
+from gateway.wan import WanRouter, WanUnavailable
+from rig.protocol.codec import DecodeError
+from rig.protocol.duis import codes
+from rig.protocol.duis.bodies import pre_command
+from rig.protocol.duis.message import Response, now
+from rig.protocol.duis.srv import SrvTable
+from rig.protocol.duis.xml import text
+from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import security
+from rig.protocol.gbcs.catalogue import CATALOGUE
+from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.usecase import UseCase
+from rig.protocol.keystore import KeyStore
+from rig.protocol.smki import Usage
+
+log = logging.getLogger("gateway.downlink")
+RETRY_PUBLISH_S = 0.5
+
+
+@dataclass
+class Reply:
+    """The synchronous HTTP reply to a DUIS request."""
+
+    status: int
+    body: bytes
+    code: str
+    reason: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Downlink:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        store: Store,
+        wan: WanRouter,
+        keys: KeyStore,
+        srvs: SrvTable,
+        outbox: Outbox,
+        deadlines: Deadlines,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.wan = wan
+        self.keys = keys
+        self.srvs = srvs
+        self.outbox = outbox
+        self.deadlines = deadlines
+        self.users = {u.eui: u for u in config.users}
+        self.dcc = DccState({d.eui: d for d in config.devices})
+        self.acb_ka = dcc_key(keys, config, Usage.KA)
+
+    async def submit(self, url: str, body: bytes) -> Reply:
+        received = time.time()
+        try:
+            admitted = admit(
+                url,
+                body,
+                max_body=self.config.max_body,
+                keys=self.keys,
+                users=self.users,
+                devices=self.dcc.devices,
+                dcc=self.config.acb_eui,
+                last_counter=self.store.last_counter,
+                xsd=self.outbox.xsd,
+                srvs=self.srvs,
+                catalogue=CATALOGUE,
+            )
+            reply = self._accept(admitted, received)
+        except Refused as refusal:
+            return self._refuse(url, refusal)
+        rid = admitted.request.request_id
+        self.store.audit(rid.originator.duis, str(rid), url, reply.code, reply.reason)
+        return reply
+
+    # --- refusals and acknowledgements -------------------------------------------------------
+    def _refuse(self, url: str, refusal: Refused) -> Reply:
+        req = refusal.request
+        rid = str(req.request_id) if req else None
+        sender = req.request_id.originator.duis if req else None
+        self.store.audit(sender, rid, url, refusal.code, refusal.reason)
+        log.warning(
+            "duis.refused",
+            extra={"request_id": rid, "code": refusal.code, "reason": refusal.reason, "url": url},
+        )
+        headers = {"X-Rig-Reason": refusal.reason.replace("\n", " ")[:300]}
+        if req is None:
+            return Reply(400, f"{refusal.code}\n".encode(), refusal.code, refusal.reason, headers)
+        ack = Response(
+            refusal.code,
+            now(),
+            "ResponseMessage",
+            req.request_id,
+            service_reference=req.service_reference,
+            srv=req.srv,
+        )
+        body = etree.tostring(ack.to_element(), xml_declaration=True, encoding="UTF-8")
+        return Reply(400, body, refusal.code, refusal.reason, headers)
+
+    def _ack(self, a: Admitted, code: str, content: etree._Element | None = None) -> Reply:
+        req = a.request
+        resp = Response(
+            code,
+            now(),
+            "ResponseMessage",
+            req.request_id,
+            service_reference=req.service_reference,
+            srv=req.srv,
+            content=content,
+        )
+        return Reply(200, self.outbox.sign(resp), code)
+
+    def _take_counter(self, a: Admitted) -> None:
+        rid = a.request.request_id
+        if not self.store.take_counter(rid.originator.duis, rid.counter):
+            raise Refused(
+                codes.INVALID_USER, f"RequestID counter {rid.counter} was already used", a.request
+            )
+
+    def _envelope(
+        self,
+        a: Admitted,
+        received: float,
+        outcome: str,
+        code: str,
+        hub: Eui64 | None = None,
+    ) -> None:
+        rid = str(a.request.request_id)
+        uc = a.use_case
+        self.store.new_request(
+            rid,
+            srv=a.srv.variant,
+            cv=a.request.command_variant,
+            message_code=None if uc is None else f"{uc.message_code:04X}",
+            sender=a.user.eui.duis,
+            target=a.request.request_id.target.duis,
+            hub=None if hub is None else hub.duis,
+            received=received,
+            outcome=outcome,
+            response_code=code,
+        )
+        self.store.hop(rid, "duis.received", at=received)
+        self.store.hop(rid, "duis.validated")
+
+    # --- what an admitted request becomes ------------------------------------------------------
+    def _accept(self, a: Admitted, received: float) -> Reply:
+        if a.device is None or a.use_case is None:
+            return self._dcc_service(a, received)
+        req = a.request
+        uc, device = a.use_case, a.device
+        sender, counter = req.request_id.originator, req.request_id.counter
+        transform = transform_for(uc)
+        assert transform is not None  # admission checked the rig serves it
+        if req.command_variant == 4:  # the pre-command, for the user to sign
+            self._take_counter(a)
+            pre = transform(uc, TransformInput(req, counter, sender, device.eui))
+            self.store.put_precommand(
+                str(req.request_id),
+                sender.hex,
+                device.eui.hex,
+                counter,
+                a.srv.variant,
+                pre.encode(),
+            )
+            self._envelope(a, received, "pre-command issued", codes.SUCCESS)
+            return self._ack(a, codes.SUCCESS, pre_command(pre.encode()))
+        if req.command_variant == 5:
+            command = self._signed_pre_command(a)
+        else:
+            self._take_counter(a)
+            command = transform(uc, TransformInput(req, counter, sender, device.eui))
+        self._send(a, uc, command, received)
+        return self._ack(a, codes.ACKNOWLEDGED)
+
+    def _dcc_service(self, a: Admitted, received: float) -> Reply:
+        service = service_for(a.srv.variant)
+        assert service is not None  # admission checked the DCC provides it
+        self._take_counter(a)
+        content = service(a.request, self.dcc)
+        self._envelope(a, received, "answered", codes.SUCCESS)
+        return self._ack(a, codes.SUCCESS, content)
+
+    def _signed_pre_command(self, a: Admitted) -> GbcsMessage:
+        req = a.request
+        payload = text(req.body, "sr:GBCSPayload") if req.body_name == "SignedPreCommand" else None
+        if not payload:
+            raise Refused(codes.WRONG_COMMAND_VARIANT, "CV 5 carries a SignedPreCommand", req)
+        try:
+            signed = GbcsMessage.decode(base64.b64decode("".join(payload.split()), validate=True))
+        except (ValueError, DecodeError) as exc:
+            raise Refused(
+                codes.NOT_DUIS, f"SignedPreCommand is not a GBCS message: {exc}", req
+            ) from None
+        rid = req.request_id
+        issued = self.store.take_precommand(rid.originator.hex, rid.target.hex, rid.counter)
+        if issued is None or signed.signature is None:
+            raise Refused(
+                codes.INVALID_USER,
+                f"no unused pre-command was issued to {rid.originator.duis} for "
+                f"{rid.target.duis} with counter {rid.counter}",
+                req,
+            )
+        if (
+            signed.without_mac().general_signing()[: len(issued[2])] != issued[2]
+            or issued[1] != a.srv.variant
+        ):
+            raise Refused(
+                codes.INVALID_USER, "the signed pre-command differs from the one issued", req
+            )
+        ds = self.keys.find(rid.originator, Usage.DS)
+        try:
+            if ds is None:
+                raise security.SecurityError(f"no DS certificate for {rid.originator.duis}")
+            security.verify_signature(signed, ds.public_key)
+        except security.SecurityError as exc:
+            raise Refused(codes.INVALID_USER, f"pre-command signature: {exc}", req) from None
+        return signed
+
+    def _send(self, a: Admitted, uc: UseCase, command: GbcsMessage, received: float) -> None:
+        """MAC the command as the ACB, record it as pending, and publish it to the hub."""
+        req, device = a.request, a.device
+        assert device is not None
+        device_ka = self.keys.find(device.eui, Usage.KA)
+        if device_ka is None:
+            raise Refused(
+                codes.DEVICE_STATUS, f"no KA certificate for {device.eui.duis} in SMKI", req
+            )
+        maced = security.apply_mac(command, self.acb_ka, device_ka.public_key)
+        hub = device.hub or device.eui
+        rid = str(req.request_id)
+        self._envelope(a, received, "accepted", codes.ACKNOWLEDGED, hub=hub)
+        self.store.hop(
+            rid, "gbcs.maced", message_code=f"{uc.message_code:04X}", bytes=len(maced.encode())
+        )
+        pending = Pending(
+            device.eui.hex,
+            req.request_id.counter,
+            req.request_id.originator.hex,
+            rid,
+            a.srv.variant,
+            req.service_reference,
+            hub.hex,
+            received + self.config.response_time(device.type),
+        )
+        self.store.put_pending(pending)
+        self.deadlines.arm(pending)
+        asyncio.get_running_loop().create_task(self._publish(pending, maced.encode()))
+        log.info(
+            "duis.accepted",
+            extra={
+                "request_id": rid,
+                "srv": a.srv.variant,
+                "device": device.eui.duis,
+                "message_code": f"{uc.message_code:04X}",
+            },
+        )
+
+    async def _publish(self, p: Pending, gbcs: bytes) -> None:
+        hub = Eui64.parse(p.hub)
+        while time.time() < p.deadline:
+            try:
+                await self.wan.send(hub, gbcs, p.deadline)
+                self.store.hop(
+                    p.request_id, "wan.published", hub=hub.duis, hub_online=self.wan.online(hub)
+                )
+                return
+            except WanUnavailable as exc:
+                log.warning("wan.send_retry", extra={"request_id": p.request_id, "error": str(exc)})
+                await asyncio.sleep(RETRY_PUBLISH_S)

@@ -1,0 +1,11 @@
+"""The DCC's transform: a DUIS service request into the GBCS command of its use case.
+
+Each use case's transform is registered with :func:`transforms` in a module of this
+package (one family per module); :func:`served` says whether the rig serves an SRV for a
+device type, which is true when a use case is declared for it and has a transform.
+"""
+
+from gateway.transform import fixed
+from gateway.transform.registry import TransformInput, served, transform_for, transforms
+
+__all__ = ["TransformInput", "fixed", "served", "transform_for", "transforms"]

@@ -1,0 +1,48 @@
+"""The registry of transforms: which function builds the GBCS command of which use case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rig.protocol.duis.message import Request
+from rig.protocol.eui import Eui64
+from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.usecase import Catalogue, UseCase
+
+
+@dataclass(frozen=True, slots=True)
+class TransformInput:
+    """What a transform works from: the admitted request and who it is from and to."""
+
+    request: Request  # its body holds the SRV's parameters
+    counter: int  # the RequestID counter, which becomes the GBCS originator counter
+    originator: Eui64  # the DCC User
+    device: Eui64  # the target device
+
+
+Transform = Callable[[UseCase, TransformInput], GbcsMessage]
+_TRANSFORMS: dict[str, Transform] = {}
+
+
+def transforms(*use_cases: UseCase) -> Callable[[Transform], Transform]:
+    """Register ``fn`` as the transform of ``use_cases``."""
+
+    def register(fn: Transform) -> Transform:
+        for uc in use_cases:
+            if uc.name in _TRANSFORMS:
+                raise ValueError(f"{uc.name} already has a transform")
+            _TRANSFORMS[uc.name] = fn
+        return fn
+
+    return register
+
+
+def transform_for(uc: UseCase) -> Transform | None:
+    return _TRANSFORMS.get(uc.name)
+
+
+def served(catalogue: Catalogue, srv: str, device_type: str) -> UseCase | None:
+    """The use case the rig transforms ``srv`` into for this device type, if it serves it."""
+    uc = catalogue.for_srv(srv, device_type)
+    return uc if uc is not None and uc.name in _TRANSFORMS else None

@@ -1,0 +1,125 @@
+"""What the hubs send up: device responses, matched to the command they answer and queued
+for its DCC User, device alerts queued for their recipient, and hop traces for the
+timeline. The gateway reads only the grouping header (who, which message code, which
+counter), never a payload's content."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.config import UserConfig
+from gateway.deadlines import Deadlines
+from gateway.outbox import Outbox
+from gateway.store import Store
+from rig.protocol.codec import DecodeError
+from rig.protocol.duis import codes
+from rig.protocol.duis.message import RequestId, Response, now
+from rig.protocol.eui import Eui64
+from rig.protocol.gbcs.alerts import alert_code
+from rig.protocol.gbcs.frame import Cra, GbcsMessage
+
+log = logging.getLogger("gateway.uplink")
+
+
+class Uplink:
+    def __init__(
+        self,
+        store: Store,
+        users: Mapping[Eui64, UserConfig],
+        deadlines: Deadlines,
+        outbox: Outbox,
+    ) -> None:
+        self.store = store
+        self.users = users
+        self.deadlines = deadlines
+        self.outbox = outbox
+
+    async def on_uplink(self, hub: Eui64, payload: bytes) -> None:
+        try:
+            msg = GbcsMessage.decode(payload)
+        except DecodeError as exc:
+            log.warning("wan.bad_uplink", extra={"device": hub.duis, "error": str(exc)})
+            return
+        if msg.cra is Cra.RESPONSE:
+            self._response(hub, msg, payload)
+        elif msg.cra is Cra.ALERT:
+            self._alert(hub, msg, payload)
+        else:
+            log.warning(
+                "wan.unexpected_command", extra={"device": Eui64(msg.header.originator).duis}
+            )
+
+    def _response(self, hub: Eui64, msg: GbcsMessage, payload: bytes) -> None:
+        h = msg.header
+        device, user = Eui64(h.originator), Eui64(h.recipient)
+        p = self.deadlines.settle(device, h.counter, user)
+        if p is None:
+            log.warning(
+                "wan.unmatched_response",
+                extra={
+                    "device": device.duis,
+                    "counter": h.counter,
+                    "message_code": f"{h.message_code:04X}",
+                },
+            )
+            return
+        self.store.hop(p.request_id, "wan.response", hub=hub.duis)
+        self.store.finish(p.request_id, "responded", codes.SUCCESS)
+        response = Response(
+            codes.SUCCESS,
+            now(),
+            "ResponseMessage",
+            RequestId.parse(p.request_id),
+            RequestId(device, user, h.counter),
+            p.service_reference,
+            p.srv,
+            gbcs_payload=payload,
+        )
+        log.info("duis.response", extra={"request_id": p.request_id, "device": device.duis})
+        self.outbox.queue(user, p.request_id, "response", response)
+
+    def _alert(self, hub: Eui64, msg: GbcsMessage, payload: bytes) -> None:
+        h = msg.header
+        device, user = Eui64(h.originator), Eui64(h.recipient)
+        if user not in self.users:
+            log.warning(
+                "wan.alert_for_unknown_user", extra={"device": device.duis, "user": user.duis}
+            )
+            return
+        code = f"{alert_code(msg) or 0:04X}"
+        alert_id = RequestId(device, user, h.counter)
+        self.store.new_request(
+            str(alert_id),
+            srv=None,
+            cv=None,
+            message_code=f"{h.message_code:04X}",
+            sender=device.duis,
+            target=user.duis,
+            hub=hub.duis,
+            received=time.time(),
+            outcome="alert",
+            response_code=codes.SUCCESS,
+        )
+        self.store.hop(str(alert_id), "wan.alert", hub=hub.duis, alert_code=code)
+        response = Response(
+            codes.SUCCESS,
+            now(),
+            "DeviceAlertMessage",
+            None,
+            alert_id,
+            gbcs_payload=payload,
+            alert_code=code,
+        )
+        log.info("duis.device_alert", extra={"device": device.duis, "alert_code": code})
+        self.outbox.queue(user, None, "alert", response)
+
+    async def on_trace(self, hub: Eui64, data: dict[str, Any]) -> None:
+        try:
+            user, device = Eui64.parse(data["user"]), Eui64.parse(data["device"])
+            rid = f"{user.duis}:{device.duis}:{int(data['counter'])}"
+            self.store.hop(rid, str(data["hop"]), at=float(data["at"]), hub=hub.duis)
+        except (KeyError, ValueError, TypeError):
+            log.warning("wan.bad_trace", extra={"device": hub.duis})

@@ -1,0 +1,161 @@
+"""The electricity meter (ESME): a HAN router whose registers advance with its load, with a
+load switch on a GPIO relay, answering DLMS use cases from its COSEM objects.
+
+On the HAN it serves live Metering (the registers), Prepayment and Price to the IHD and
+PPMID. Over GBCS its COSEM table holds the import registers (read protected, encrypted for
+the requester), the disconnect control's state and the disconnect script table whose
+scripts enable, disable or arm the supply. The switch state, the registers and the time
+it was last alive survive a power cut; when power comes back it raises ECS80 "supply
+outage restored" to its network operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
+from nodes.han.app import DEVICE_ENDPOINT
+from nodes.roles.tunnelled import TunnelledDevice
+from rig.protocol.gbcs import alerts, cosem
+from rig.protocol.gbcs.catalogue import ECS80
+from rig.protocol.gbcs.cosem import SupplyState
+from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.zigbee import se
+from rig.runtime.files import read_json, write_json
+
+log = logging.getLogger("nodes.han")
+KWH_UNIT = 0x00
+KEEP_ALIVE_S = 2.0
+
+
+class ElectricityMeter(TunnelledDevice):
+    device_type = "ESME"
+    router = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.load_w = self.behaviour.load_w
+        self.meter_path = self.config.state_dir / "meter.json"
+        saved = read_json(self.meter_path, {}) or {}
+        self._wh = float(saved.get("import_wh", self.behaviour.initial_wh))
+        self.supply = SupplyState(int(saved.get("supply", SupplyState.ENABLED)))
+        self.last_alive: float | None = saved.get("alive")
+        self._at = time.monotonic()
+        self.cosem = CosemServer()
+        self.cosem.attribute(cosem.IMPORT_REGISTERS, self._import_registers)
+        self.cosem.attribute(
+            cosem.DISCONNECT_CONTROL_STATE, lambda: Data(DataType.ENUM, int(self.supply))
+        )
+        self.cosem.method(cosem.DISCONNECT_SCRIPTS, self._run_script)
+        self.app.serve(
+            DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
+        )
+        self.app.serve(DEVICE_ENDPOINT, se.Metering.cluster_id, self.metering)
+        self.app.serve(
+            DEVICE_ENDPOINT,
+            se.Prepayment.cluster_id,
+            lambda: {"credit_remaining": 2_000, "credit_status": 0x01},
+        )
+        self.app.serve(
+            DEVICE_ENDPOINT,
+            se.Price.cluster_id,
+            lambda: {"tier1_block1_price": 2_850, "standing_charge": 4_500, "commodity_type": 0},
+        )
+
+    async def start(self) -> None:
+        self._drive(self.supply)  # the load switch comes back as it was before the power cut
+        await super().start()
+        self.spawn(self._keep_alive(), "keep-alive")
+
+    # --- the COSEM objects ------------------------------------------------------------------
+    def _import_registers(self) -> Data:
+        self.metering()
+        wh = int(self._wh)
+        return Data(
+            DataType.STRUCTURE,
+            [*cosem.value_with_unit(wh, cosem.WH), *cosem.value_with_unit(wh // 10, cosem.VARH)],
+        )
+
+    def _run_script(self, argument: Data, _invocation: Invocation) -> None:
+        try:
+            script = cosem.DisconnectScript(int(argument.value))
+        except (TypeError, ValueError):
+            raise CosemError(
+                Result.TYPE_UNMATCHED, f"{argument.value!r} is not a disconnect script"
+            ) from None
+        state = cosem.SCRIPT_OUTCOME[script]
+        self._drive(state)
+        log.info(
+            "esme.supply", extra={"device": self.config.eui.duis, "supply": state.name.lower()}
+        )
+
+    # --- the load switch and the registers ----------------------------------------------------
+    def _drive(self, state: SupplyState) -> None:
+        self.metering()  # bank the energy used up to the switch
+        self.supply = state
+        self.wiring.set("relay", state is SupplyState.ENABLED)  # closed: supply enabled
+        self.wiring.set("led.supply", state is SupplyState.ENABLED)
+        self._save()
+
+    def _save(self) -> None:
+        write_json(
+            self.meter_path,
+            {"import_wh": self._wh, "supply": int(self.supply), "alive": time.time()},
+        )
+
+    async def _keep_alive(self) -> None:
+        while True:
+            self.metering()
+            self._save()
+            await asyncio.sleep(KEEP_ALIVE_S)
+
+    @property
+    def supply_on(self) -> bool:
+        return self.supply is SupplyState.ENABLED
+
+    def metering(self) -> dict[str, Any]:
+        now = time.monotonic()
+        demand = self.load_w if self.supply_on else 0.0
+        self._wh += demand * (now - self._at) / 3600
+        self._at = now
+        return {
+            "current_summ_delivered": int(self._wh),
+            "instantaneous_demand": int(demand),
+            "unit_of_measure": KWH_UNIT,
+            "multiplier": 1,
+            "divisor": 1000,
+            "metering_device_type": 0,  # electric metering
+            "supply_status": 2 if self.supply_on else 0,
+        }
+
+    async def run(self) -> None:
+        """Power is back: tell the network operator how long it was out (ECS80)."""
+        gbcs, was_alive = self.gbcs, self.last_alive
+        if gbcs is None or gbcs.alerts_to is None or was_alive is None:
+            return
+        start = dt.datetime.fromtimestamp(was_alive, dt.UTC)
+        alert = gbcs.alert(ECS80, alerts.outage_fields(start, dt.datetime.now(dt.UTC)))
+        self.last_alive = None
+        await self.tunnel.put(alert)
+        log.info(
+            "gbcs.alert_sent",
+            extra={
+                "device": self.config.eui.duis,
+                "alert_code": f"{ECS80.alert_code:04X}",
+                "outage_start": start.isoformat(),
+            },
+        )
+
+    def detail(self) -> dict[str, Any]:
+        relay = self.wiring.output("relay")
+        return {
+            **super().detail(),
+            "supply": self.supply.name.lower(),
+            "relay": None if relay is None else int(relay.value),
+            "import_wh": int(self._wh),
+            "gbcs": self.gbcs_detail(),
+        }

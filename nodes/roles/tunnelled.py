@@ -1,0 +1,87 @@
+"""What every device that joins a hub's HAN shares: its GB-HRGP tunnel to the CHF and its
+GBCS end.
+
+A device with GBCS credentials authenticates each tunnelled command and has it served from
+its own tables (:mod:`nodes.gbcs`); without credentials it logs each message; with
+``behaviour.loopback`` it returns each one unchanged, a HAN link test for the bench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from nodes.gbcs.cosem_server import CosemServer
+from nodes.gbcs.endpoint import GbcsEndpoint
+from nodes.gbcs.zcl_server import ZclServer
+from nodes.han.tunnel import TunnelClient, TunnelError
+from nodes.radio import DeliveryError
+from nodes.roles.han import JoiningRole
+from rig.protocol.codec import DecodeError
+from rig.protocol.gbcs.frame import GbcsMessage
+
+log = logging.getLogger("nodes.han")
+
+
+class TunnelledDevice(JoiningRole):
+    """A device with a GB-HRGP tunnel to its CHF."""
+
+    cosem: CosemServer | None = None  # the COSEM objects it answers DLMS use cases from
+    zcl: ZclServer | None = None  # the ZCL attributes it answers GBZ use cases from
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        section = self.config.gbcs
+        self.gbcs = (
+            GbcsEndpoint(self.config.eui, self.device_type, section, self.config.state_dir)
+            if section
+            else None
+        )
+        self.behaviour = self.config.behaviour
+
+    async def on_joined(self) -> None:
+        self.tunnel = TunnelClient(self.app, self.chf, self.handle_gbcs)
+        while True:
+            try:
+                await self.tunnel.open()
+                break
+            except (TunnelError, DeliveryError, TimeoutError) as exc:
+                log.warning(
+                    "han.tunnel_failed", extra={"device": self.config.eui.duis, "error": str(exc)}
+                )
+                await asyncio.sleep(1.0)
+        log.info(
+            "han.tunnel_open",
+            extra={"device": self.config.eui.duis, "tunnel": self.tunnel.tunnel_id},
+        )
+        await self.run()
+
+    async def run(self) -> None:
+        """The device's life on the HAN after its tunnel is open."""
+
+    async def handle_gbcs(self, message: bytes) -> bytes | None:
+        if self.gbcs is not None and not self.behaviour.loopback:
+            return await self.gbcs.handle(message, self)
+        try:
+            what = f"0x{GbcsMessage.decode(message).message_code:04X}"
+        except DecodeError:
+            what = "not GBCS"
+        log.info(
+            "han.gbcs_received",
+            extra={"device": self.config.eui.duis, "bytes": len(message), "message_code": what},
+        )
+        return message if self.behaviour.loopback else None
+
+    def gbcs_detail(self) -> dict[str, int] | None:
+        if self.gbcs is None:
+            return None
+        return {"accepted": self.gbcs.accepted, "discarded": self.gbcs.discarded}
+
+    def detail(self) -> dict[str, Any]:
+        d = super().detail()
+        tunnel = getattr(self, "tunnel", None)
+        d["han"]["tunnel"] = (
+            None if tunnel is None else {"id": tunnel.tunnel_id, "received": tunnel.received}
+        )
+        return d

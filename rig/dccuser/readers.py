@@ -1,0 +1,138 @@
+"""The test DCC User's readers: what a device's response or alert says, as its recipient.
+
+:func:`read` authenticates the message (MAC with the user's KA key, or the device's
+signature), then hands it to the reader registered for its use case with :func:`reads`;
+a use case without one gets the generic reading of its form (the DLMS result and data,
+or the alert's code and times).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from rig.protocol.codec import DecodeError
+from rig.protocol.gbcs import security
+from rig.protocol.gbcs.catalogue import CATALOGUE, ECS17B, ECS42, ECS43, ECS44, ECS45, ECS80, GCS13A
+from rig.protocol.gbcs.cosem import SupplyState
+from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.reading import (
+    ReadError,
+    access_response,
+    alert_fields,
+    authenticate,
+    header,
+    protected_values,
+    zcl_values,
+)
+from rig.protocol.gbcs.usecase import Catalogue, Form, UseCase
+
+__all__ = ["ReadError", "ReadKeys", "read", "reads"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadKeys:
+    user_ka: ec.EllipticCurvePrivateKey | None = None  # the recipient's own KA key
+    device_ka: ec.EllipticCurvePublicKey | None = None  # from the device's KA certificate
+    device_ds: ec.EllipticCurvePublicKey | None = None  # from the device's DS certificate
+
+
+Reader = Callable[[UseCase, GbcsMessage, ReadKeys], dict[str, Any]]
+_READERS: dict[str, Reader] = {}
+
+
+def reads(*use_cases: UseCase) -> Callable[[Reader], Reader]:
+    def register(reader: Reader) -> Reader:
+        for uc in use_cases:
+            _READERS[uc.name] = reader
+        return reader
+
+    return register
+
+
+def read(
+    msg: GbcsMessage,
+    *,
+    user_ka: ec.EllipticCurvePrivateKey | None = None,
+    device_ka: ec.EllipticCurvePublicKey | None = None,
+    device_ds: ec.EllipticCurvePublicKey | None = None,
+    catalogue: Catalogue = CATALOGUE,
+) -> dict[str, Any]:
+    """Authenticate a response or alert as its recipient and decode what it says."""
+    try:
+        uc = catalogue.of(msg)
+    except DecodeError as exc:
+        raise ReadError(str(exc)) from None
+    out = header(uc, msg)
+    out["authenticated_by"] = authenticate(msg, user_ka, device_ka, device_ds)
+    reader = _READERS.get(uc.name, _generic)
+    try:
+        out.update(reader(uc, msg, ReadKeys(user_ka, device_ka, device_ds)))
+    except (
+        DecodeError,
+        IndexError,
+        KeyError,
+        TypeError,
+        ValueError,
+        security.SecurityError,
+    ) as exc:
+        raise ReadError(f"{uc.name} {msg.kind} cannot be read: {exc}") from None
+    return out
+
+
+def _generic(uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    if uc.is_alert:
+        return alert_fields(msg)
+    if uc.form is Form.DLMS:
+        answer = access_response(msg)
+        return {
+            "result": answer.results[0].result if answer.results else None,
+            "data": [d.to_json() for d in answer.data],
+        }
+    return {}
+
+
+def _result(msg: GbcsMessage) -> int | None:
+    answer = access_response(msg)
+    return answer.results[0].result if answer.results else None
+
+
+@reads(ECS17B)
+def import_registers(_uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, Any]:
+    registers = protected_values(msg, keys.user_ka, keys.device_ka)[0].value
+    return {
+        "result": _result(msg),
+        "active_import_wh": int(registers[0].value),
+        "reactive_import_varh": int(registers[2].value),
+    }
+
+
+@reads(GCS13A)
+def gas_registers(uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, Any]:
+    values = zcl_values(uc, msg, keys.user_ka, keys.device_ka)
+    volume = values["current_summation_delivered"] * values["multiplier"] / values["divisor"]
+    return {**values, "volume_m3": round(volume, 3)}
+
+
+@reads(ECS42, ECS43, ECS44)
+def load_switch_action(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    return {"result": _result(msg)}
+
+
+@reads(ECS45)
+def load_switch_state(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    result, state = _result(msg), access_response(msg).data[0]
+    supply = SupplyState(int(state.value)).name.lower() if result == 0 else None
+    return {"result": result, "supply": supply}
+
+
+@reads(ECS80)
+def outage_restored(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    fields = alert_fields(msg)
+    times = fields.pop("times", [])
+    if len(times) == 3:
+        fields.update(alert_time=times[0], outage_start=times[1], outage_end=times[2])
+    return fields

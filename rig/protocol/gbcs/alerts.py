@@ -1,0 +1,58 @@
+"""GBCS alerts a device raises on its own (not in answer to a command): DLMS COSEM alerts
+as a data-notification whose body opens with the GBCS alert code.
+
+Pure: the device passes its keys and clock; :func:`alert_code` reads the code back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from rig.protocol.codec import DecodeError
+from rig.protocol.gbcs import dlms, gbz
+from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.gbcs.frame import Cra, GbcsMessage
+from rig.protocol.gbcs.usecase import Form, UseCase, invoke_id, protect
+
+
+def dlms_alert(
+    uc: UseCase,
+    counter: int,
+    device: bytes,
+    recipient: bytes,
+    fields: list[Data],
+    device_ds: ec.EllipticCurvePrivateKey,
+    device_ka: ec.EllipticCurvePrivateKey,
+    recipient_ka: ec.EllipticCurvePublicKey | None = None,
+) -> GbcsMessage:
+    """The alert ``uc`` declares, its body the alert code followed by ``fields``."""
+    if uc.alert_code is None or uc.form is not Form.DLMS:
+        raise ValueError(f"{uc.name} is not a DLMS COSEM alert")
+    body = Data(DataType.STRUCTURE, [Data(DataType.LONG_UNSIGNED, uc.alert_code), *fields])
+    payload = dlms.DataNotification(invoke_id(counter), b"", body).encode()
+    msg = GbcsMessage.build(Cra.ALERT, counter, device, recipient, uc.message_code, payload)
+    return protect(uc, msg, device_ds, device_ka, recipient_ka)
+
+
+def outage_fields(outage_start: dt.datetime, outage_end: dt.datetime) -> list[Data]:
+    """ECS80's body after the alert code: when it was raised, when the outage began and
+    ended (COSEM date-times)."""
+    return [
+        Data(DataType.OCTET_STRING, dlms.date_time(outage_end)),
+        Data(DataType.OCTET_STRING, dlms.date_time(outage_start)),
+        Data(DataType.OCTET_STRING, dlms.date_time(outage_end)),
+    ]
+
+
+def alert_code(msg: GbcsMessage) -> int | None:
+    """The GBCS alert code of a DLMS or GBZ alert, or None when it cannot be read."""
+    try:
+        apdu = dlms.decode(msg.payload)
+    except DecodeError:
+        try:
+            return gbz.decode(msg.payload, alert=True).alert_code
+        except DecodeError:
+            return None
+    return apdu.alert_code if isinstance(apdu, dlms.DataNotification) else None

@@ -1,0 +1,109 @@
+"""The GBCS use cases the rig serves, each declared once (see :mod:`rig.protocol.gbcs.usecase`).
+
+Laid out byte for byte as DCC's RTDS 4.5.0 has them; names, message codes, critical or
+not and the SRVs follow DCC's GBCS mapping table (a test checks this file against it).
+
+====== ===== ============================================ ============ =================
+SRV    code  use case                                     command      response
+====== ===== ============================================ ============ =================
+4.1.1  0027  ECS17b read import registers (ESME)          ACB MAC      MAC, values encrypted
+4.1.1  0074  GCS13a read gas registers (GSME, GBZ)        ACB MAC      MAC, values encrypted
+7.1    004F  ECS42 close the load switch (enable)         signed + MAC signed
+7.2    0050  ECS43 open the load switch (disable)         signed + MAC signed
+7.3    0051  ECS44 arm the load switch                    signed + MAC signed
+7.4    0052  ECS45 read the load switch status            ACB MAC      MAC
+alert  0067  ECS80 supply outage restored                 --           signed alert
+====== ===== ============================================ ============ =================
+
+Adding a use case is one declaration here, plus its behaviours: the transform in
+``gateway.transform``, the device's table entries or handler in ``nodes``, and (when the
+generic one is not enough) a reader in ``rig.dccuser.readers``.
+"""
+
+from __future__ import annotations
+
+from rig.protocol.gbcs import cosem, gbz
+from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.gbcs.usecase import (
+    Action,
+    Catalogue,
+    Form,
+    Get,
+    ProtectedRead,
+    Protection,
+    UseCase,
+    ZclRead,
+)
+
+ESME, GSME = "ESME", "GSME"
+SIGNED = Protection.SIGNATURE
+
+# GCS13a reads these Metering attributes of the GSME, in this order
+GAS_REGISTERS = (
+    gbz.ZclAttribute(0x0302, "divisor", 0x22, 3),
+    gbz.ZclAttribute(0x0301, "multiplier", 0x22, 3),
+    gbz.ZclAttribute(0x0300, "unit_of_measure", 0x30, 1),
+    gbz.ZclAttribute(0x0000, "current_summation_delivered", 0x25, 6),
+)
+
+
+def _script(script: cosem.DisconnectScript) -> Action:
+    return Action(cosem.DISCONNECT_SCRIPTS, Data(DataType.LONG_UNSIGNED, int(script)))
+
+
+ECS17B = UseCase(
+    "ECS17b",
+    0x0027,
+    ESME,
+    Form.DLMS,
+    ProtectedRead((cosem.IMPORT_REGISTERS,)),
+    srvs=("4.1.1",),
+    encrypted=True,
+    dated=True,
+)
+ECS42 = UseCase(
+    "ECS42",
+    0x004F,
+    ESME,
+    Form.DLMS,
+    _script(cosem.DisconnectScript.ENABLE),
+    srvs=("7.1",),
+    critical=True,
+    response=SIGNED,
+)
+ECS43 = UseCase(
+    "ECS43",
+    0x0050,
+    ESME,
+    Form.DLMS,
+    _script(cosem.DisconnectScript.DISABLE),
+    srvs=("7.2",),
+    critical=True,
+    response=SIGNED,
+)
+ECS44 = UseCase(
+    "ECS44",
+    0x0051,
+    ESME,
+    Form.DLMS,
+    _script(cosem.DisconnectScript.ARM),
+    srvs=("7.3",),
+    critical=True,
+    response=SIGNED,
+)
+ECS45 = UseCase(
+    "ECS45", 0x0052, ESME, Form.DLMS, Get(cosem.DISCONNECT_CONTROL_STATE), srvs=("7.4",)
+)
+GCS13A = UseCase(
+    "GCS13a",
+    0x0074,
+    GSME,
+    Form.GBZ,
+    ZclRead(gbz.METERING, GAS_REGISTERS),
+    srvs=("4.1.1",),
+    encrypted=True,
+    dated=True,
+)
+ECS80 = UseCase("ECS80", 0x0067, ESME, Form.DLMS, response=SIGNED, alert_code=0x8F36)
+
+CATALOGUE = Catalogue([ECS17B, ECS42, ECS43, ECS44, ECS45, GCS13A, ECS80])

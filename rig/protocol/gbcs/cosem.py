@@ -1,0 +1,187 @@
+"""The COSEM side of GBCS: the objects DLMS use cases address, and GBCS's protected reads.
+
+An object is addressed as (class, OBIS instance, attribute) for a GET or SET and
+(class, OBIS instance, method) for an ACTION. A *protected read* is GBCS's way of reading
+sensitive attributes: an ACTION on the data-protection object (class 30, method 1
+"get protected attributes") listing the objects, with protection parameters naming the
+counter and the two parties; the device answers with the values encrypted for the
+requester (see :func:`rig.protocol.gbcs.security.protect`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from rig.protocol.gbcs.dlms import Data, DataType
+
+_D = DataType
+
+
+def obis(text: str) -> bytes:
+    """An OBIS code as its 6 bytes: ``0-0:94.44.34.10`` (value group F defaults to 255)."""
+    ab, _, cdef = text.partition(":")
+    a, b = (int(x) for x in ab.split("-"))
+    groups = [int(x) for x in cdef.split(".")]
+    if len(groups) == 3:
+        groups.append(255)
+    if len(groups) != 4 or not all(0 <= g <= 255 for g in (a, b, *groups)):
+        raise ValueError(f"{text!r} is not an OBIS code like 0-0:96.3.10.255")
+    return bytes([a, b, *groups])
+
+
+def obis_text(raw: bytes) -> str:
+    a, b, c, d, e, f = raw
+    return f"{a}-{b}:{c}.{d}.{e}.{f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """A COSEM attribute: what a GET reads and a SET writes."""
+
+    class_id: int
+    instance: bytes  # OBIS, 6 bytes
+    attribute: int
+
+    def __str__(self) -> str:
+        return f"class {self.class_id} {obis_text(self.instance)} attribute {self.attribute}"
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A COSEM method: what an ACTION invokes."""
+
+    class_id: int
+    instance: bytes
+    method: int
+
+    def __str__(self) -> str:
+        return f"class {self.class_id} {obis_text(self.instance)} method {self.method}"
+
+
+# --- the objects the rig's use cases address (GBCS 4.3, the GB companion specification) ---
+IMPORT_REGISTERS = Attribute(1, obis("0-0:94.44.34.10"), 2)  # import energy and reactive
+DATA_PROTECTION = Method(30, obis("0-0:43.2.8"), 1)  # get protected attributes
+DISCONNECT_SCRIPTS = Method(9, obis("0-0:10.0.106"), 1)  # disconnect script table: execute
+DISCONNECT_CONTROL_STATE = Attribute(70, obis("0-0:96.3.10"), 3)  # control_state
+
+WH, VARH = 30, 32  # COSEM units
+
+
+class SupplyState(IntEnum):
+    """COSEM disconnect control ``control_state`` (class 70, attribute 3)."""
+
+    DISABLED = 0  # disconnected: load switch open
+    ENABLED = 1  # connected
+    ARMED = 2  # ready for reconnection: the consumer may close it locally
+
+
+class DisconnectScript(IntEnum):
+    """Scripts of the disconnect script table, as the load switch use cases run them."""
+
+    ENABLE = 51  # ECS42 remotely close the load switch
+    DISABLE = 52  # ECS43 remotely open the load switch
+    ARM = 54  # ECS44 arm the load switch
+
+
+SCRIPT_OUTCOME = {
+    DisconnectScript.ENABLE: SupplyState.ENABLED,
+    DisconnectScript.DISABLE: SupplyState.DISABLED,
+    DisconnectScript.ARM: SupplyState.ARMED,
+}
+
+
+def value_with_unit(value: int, unit: int, scaler: int = 0) -> list[Data]:
+    """A register value followed by its scaler-unit, as GB reads list them."""
+    return [
+        Data(_D.DOUBLE_LONG_UNSIGNED, value & 0xFFFF_FFFF),
+        Data(_D.STRUCTURE, [Data(_D.INTEGER, scaler), Data(_D.ENUM, unit)]),
+    ]
+
+
+# --- protected reads -------------------------------------------------------------------------
+def protection_parameters(counter: int, originator: bytes, recipient: bytes) -> Data:
+    """The protection parameters of a protected read: authenticated and encrypted, with the
+    key agreed between ``originator`` and ``recipient`` (GBCS 7.2.7)."""
+    return Data(
+        _D.STRUCTURE,
+        [
+            Data(_D.ENUM, 2),
+            Data(
+                _D.STRUCTURE,
+                [
+                    Data(_D.OCTET_STRING, b"\x04" + counter.to_bytes(8, "big")),
+                    Data(_D.OCTET_STRING, originator),
+                    Data(_D.OCTET_STRING, recipient),
+                    Data(_D.OCTET_STRING, b""),
+                    Data(
+                        _D.STRUCTURE,
+                        [
+                            Data(_D.ENUM, 2),
+                            Data(
+                                _D.STRUCTURE,
+                                [Data(_D.OCTET_STRING, b"\x02"), Data(_D.OCTET_STRING, b"")],
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+def protected_read_argument(
+    objects: tuple[Attribute, ...], counter: int, originator: bytes, recipient: bytes
+) -> Data:
+    """The parameter of ``get protected attributes``: the objects, then the protection."""
+    listed = [
+        Data(
+            _D.STRUCTURE,
+            [
+                Data(_D.LONG_UNSIGNED, o.class_id),
+                Data(_D.OCTET_STRING, o.instance),
+                Data(_D.INTEGER, o.attribute),
+                Data(_D.LONG_UNSIGNED, 0),  # data index: the whole attribute
+                Data(_D.STRUCTURE, [Data(_D.ENUM, 0), Data(_D.NULL_DATA)]),  # no restriction
+            ],
+        )
+        for o in objects
+    ]
+    return Data(
+        _D.STRUCTURE,
+        [
+            Data(_D.ARRAY, listed),
+            Data(_D.ARRAY, [protection_parameters(counter, originator, recipient)]),
+        ],
+    )
+
+
+def protected_objects(argument: Data) -> tuple[Attribute, ...]:
+    """The objects a ``get protected attributes`` parameter lists."""
+    listed = argument.value[0].value
+    return tuple(
+        Attribute(int(o.value[0].value), bytes(o.value[1].value), int(o.value[2].value))
+        for o in listed
+    )
+
+
+def protected_values(values: list[Data]) -> bytes:
+    """The plaintext of a protected read's answer: one Data per object read, in order."""
+    return Data(_D.STRUCTURE, values).encode()
+
+
+def protected_answer(counter: int, device: bytes, requester: bytes, blob: bytes) -> Data:
+    """A protected read's return value: the device's protection parameters, then the
+    encrypted values (``31 || IC || ciphertext || tag``)."""
+    return Data(
+        _D.STRUCTURE,
+        [
+            Data(_D.ARRAY, [protection_parameters(counter, device, requester)]),
+            Data(_D.OCTET_STRING, blob),
+        ],
+    )
+
+
+def protected_blob(answer: Data) -> bytes:
+    """The encrypted values of a protected read's return value."""
+    return bytes(answer.value[1].value)
