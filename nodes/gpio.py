@@ -40,7 +40,7 @@ class Wiring:
     def state(self) -> dict[str, Any]:
         """Every pin's function, pin name and current value, for health and dashboards."""
         return {
-            function: {"pin": str(dev.pin), "value": int(dev.value)}  # type: ignore[attr-defined]
+            function: {"pin": str(dev.pin), "value": int(dev.value)}
             for function, dev in self.devices.items()
         }
 

@@ -81,7 +81,9 @@ class HanApp:
         if values_of is None:
             return
         cluster = zcl.cluster(message.cluster)
-        by_id = {cluster.attributes_by_name[n].id: v for n, v in values_of().items()}
+        by_id: dict[int, Any] = {
+            cluster.attributes_by_name[n].id: v for n, v in values_of().items()
+        }
         ids = [int(i) for i in frame.args.attribute_ids]
         body = zcl.read_attributes_response(message.cluster, frame.tsn, ids, by_id)
         await self.reply(message, body)

@@ -67,10 +67,17 @@ class KeyStore:
         name: str = "",
     ) -> Credential:
         """Add (or replace with) a credential; it becomes the current one for its EUI and usage."""
-        if private_key is not None and (
-            private_key.public_key().public_numbers() != certificate.public_key().public_numbers()
-        ):
-            raise KeyStoreError(f"{name or eui}: the private key does not match the certificate")
+        if private_key is not None:
+            cert_key = certificate.public_key()
+            if not isinstance(cert_key, ec.EllipticCurvePublicKey):
+                raise KeyStoreError(
+                    f"{name or eui}: the certificate's public key is {type(cert_key).__name__}, "
+                    "not an EC key, so it cannot match the EC private key"
+                )
+            if private_key.public_key().public_numbers() != cert_key.public_numbers():
+                raise KeyStoreError(
+                    f"{name or eui}: the private key does not match the certificate"
+                )
         for existing in self._by_serial.get(certificate.serial_number, []):
             if existing.eui == eui and existing.usage == usage:
                 if private_key is not None and existing.private_key is None:

@@ -122,6 +122,10 @@ def _builder(
     not_after: dt.datetime,
 ) -> x509.CertificateBuilder:
     issuer_pub = issuer.public_key() if issuer else public_key
+    if not isinstance(issuer_pub, ec.EllipticCurvePublicKey):
+        raise ProfileError(
+            f"the issuer certificate's public key is {type(issuer_pub).__name__}, not an EC key"
+        )
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -132,7 +136,7 @@ def _builder(
         .not_valid_after(not_after)
         .add_extension(x509.SubjectKeyIdentifier(key_identifier(public_key)), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier(key_identifier(issuer_pub), None, None),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier(key_identifier(issuer_pub), None, None),
             critical=False,
         )
     )
@@ -202,7 +206,7 @@ def organisation_certificate(
     common_name: str | None = None,
 ) -> x509.Certificate:
     """An organisation certificate (DS, KA, prepayment KA) or an XML-signing one."""
-    attrs = []
+    attrs: list[x509.NameAttribute[str | bytes]] = []  # the unique identifier is a BIT STRING
     if common_name:
         attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
     attrs += [

@@ -135,10 +135,11 @@ def read_signature(root: etree._Element) -> SignatureInfo:
         raise SignatureError(f"the only transform must be enveloped-signature, not {transforms}")
 
     def b64(el: etree._Element | None, what: str) -> bytes:
-        if el is None or not (el.text or "").strip():
+        text = None if el is None else el.text
+        if text is None or not text.strip():
             raise SignatureError(f"{what} is missing")
         try:
-            return base64.b64decode("".join(el.text.split()), validate=True)
+            return base64.b64decode("".join(text.split()), validate=True)
         except ValueError:
             raise SignatureError(f"{what} is not base64") from None
 
@@ -148,11 +149,12 @@ def read_signature(root: etree._Element) -> SignatureInfo:
         raise SignatureError(f"SignatureValue must be raw r||s (64 bytes), not {len(value)} bytes")
     issuer = sig.find(f".//{_q('X509IssuerName')}")
     serial = sig.find(f".//{_q('X509SerialNumber')}")
-    if issuer is None or serial is None or not (serial.text or "").strip().isdigit():
+    serial_text = "" if serial is None else (serial.text or "").strip()
+    if issuer is None or not serial_text.isdigit():
         raise SignatureError("KeyInfo must name the certificate by X509IssuerSerial")
     return SignatureInfo(
         (issuer.text or "").strip(),
-        int(serial.text.strip()),
+        int(serial_text),
         digest,
         value,
         etree.tostring(info, method="c14n", exclusive=True, with_comments=False),

@@ -183,7 +183,10 @@ class Data:
         if t is DataType.BIT_STRING:
             return {name: {"bits": v[0], "hex": v[1].hex()}}
         if t is DataType.COMPACT_ARRAY:
-            out = {"description": v.description.to_json(), "contents": v.contents.hex()}
+            out: dict[str, Any] = {
+                "description": v.description.to_json(),
+                "contents": v.contents.hex(),
+            }
             try:
                 out["elements"] = [e.to_json() for e in v.elements()]
             except DecodeError as exc:
@@ -192,7 +195,7 @@ class Data:
         if t in _FLOATS:
             return {name: struct.unpack(_FLOATS[t], v)[0], "hex": v.hex()}
         if isinstance(v, bytes):
-            out: dict[str, Any] = {name: v.hex()}
+            out = {name: v.hex()}
             if t is DataType.VISIBLE_STRING or t is DataType.UTF8_STRING:
                 out["text"] = v.decode("utf-8", "replace")
             elif t is DataType.OCTET_STRING and v[:1] == b"\x31" and len(v) >= 17:

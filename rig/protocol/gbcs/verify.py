@@ -36,16 +36,18 @@ def _pairs(
     if h.cra is Cra.COMMAND and acb is not None:
         wanted.append((acb, recip))
     wanted += [(orig, recip), (recip, orig)]
-    pairs, missing = [], []
+    pairs: list[tuple[ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey]] = []
+    missing: list[str] = []
     for mine, theirs in wanted:
-        priv = store.private(mine, Usage.KA)
+        cred = store.private(mine, Usage.KA)
+        priv = None if cred is None else cred.private_key
         pubs = store.credentials(theirs, Usage.KA)
         if priv is None:
             missing.append(f"no KA private key for {mine.duis}")
         elif not pubs:
             missing.append(f"no KA certificate for {theirs.duis}")
         else:
-            pairs += [(priv.private_key, c.public_key) for c in pubs]  # type: ignore[misc]
+            pairs += [(priv, c.public_key) for c in pubs]
     return pairs, missing
 
 

@@ -14,9 +14,17 @@ from __future__ import annotations
 from typing import Final
 
 import zigpy.types as t
+from zigpy.zcl import Cluster
 from zigpy.zcl.clusters import general
 from zigpy.zcl.clusters import smartenergy as zse
-from zigpy.zcl.foundation import BaseAttributeDefs, BaseCommandDefs, ZCLAttributeDef, ZCLCommandDef
+from zigpy.zcl.foundation import (
+    BaseAttributeDefs,
+    BaseCommandDefs,
+    CommandSchema,
+    ZCLAttributeAccess,
+    ZCLAttributeDef,
+    ZCLCommandDef,
+)
 
 GB_HRGP_PROTOCOL_ID = 6  # the GB HAN Remote Gateway Protocol, carried by the Tunneling cluster
 GB_MANUFACTURER_CODE = 0xFFFF  # "not manufacturer specific" in Request Tunnel
@@ -45,47 +53,135 @@ class TransferDataStatus(t.enum8):
     DATA_OVERFLOW = 0x02
 
 
+# Command payloads, as zigpy declares its own (e.g. Metering's GetProfileResponseSchema).
+# zigpy links each schema class back to its one command (``schema.command``), so a command
+# defined in both directions has a class per direction ("ToServer": a server receives it).
+
+
+class RequestTunnelSchema(CommandSchema):
+    protocol_id: t.uint8_t
+    manufacturer_code: t.uint16_t
+    flow_control_support: t.Bool
+    max_incoming_transfer_size: t.uint16_t
+
+
+class CloseTunnelSchema(CommandSchema):
+    tunnel_id: t.uint16_t
+
+
+class TransferDataToServerSchema(CommandSchema):
+    tunnel_id: t.uint16_t
+    data: t.Bytes
+
+
+class TransferDataErrorToServerSchema(CommandSchema):
+    tunnel_id: t.uint16_t
+    status: TransferDataStatus
+
+
+class RequestTunnelResponseSchema(CommandSchema):
+    tunnel_id: t.uint16_t
+    tunnel_status: TunnelStatus
+    max_incoming_transfer_size: t.uint16_t
+
+
+class TransferDataToClientSchema(CommandSchema):
+    tunnel_id: t.uint16_t
+    data: t.Bytes
+
+
+class TransferDataErrorToClientSchema(CommandSchema):
+    tunnel_id: t.uint16_t
+    status: TransferDataStatus
+
+
+class TunnelClosureNotificationSchema(CommandSchema):
+    tunnel_id: t.uint16_t
+
+
+class SelectAvailableEmergencyCreditSchema(CommandSchema):
+    command_issue_date_time: t.UTCTime
+    originating_device: t.enum8
+
+
+class ConsumerTopUpSchema(CommandSchema):
+    originating_device: t.enum8
+    top_up_code: t.LVBytes
+
+
+class ConsumerTopUpResponseSchema(CommandSchema):
+    result_type: t.enum8
+    top_up_value: t.int32s
+    source_of_top_up: t.enum8
+    credit_remaining: t.int32s
+
+
+class GetCurrentPriceSchema(CommandSchema):
+    command_options: t.bitmap8
+
+
+class PublishPriceSchema(CommandSchema):
+    provider_id: t.uint32_t
+    rate_label: t.LVBytes
+    issuer_event_id: t.uint32_t
+    current_time: t.UTCTime
+    unit_of_measure: t.enum8
+    currency: t.uint16_t
+    price_trailing_digit_and_tier: t.uint8_t
+    number_of_price_tiers_and_register_tier: t.uint8_t
+    start_time: t.UTCTime
+    duration_in_minutes: t.uint16_t
+    price: t.uint32_t
+
+
+class GetLastMessageSchema(CommandSchema):
+    """No payload."""
+
+
+class MessageConfirmationSchema(CommandSchema):
+    message_id: t.uint32_t
+    confirmation_time: t.UTCTime
+
+
+class DisplayMessageSchema(CommandSchema):
+    message_id: t.uint32_t
+    message_control: t.bitmap8
+    start_time: t.UTCTime
+    duration_in_minutes: t.uint16_t
+    message: t.CharacterString
+
+
+class CancelMessageSchema(CommandSchema):
+    message_id: t.uint32_t
+    message_control: t.bitmap8
+
+
 class Tunneling(zse.Tunneling):
     """0x0704: a point-to-point byte pipe; GB-HRGP carries GBCS messages through it."""
 
     class AttributeDefs(BaseAttributeDefs):
-        close_tunnel_timeout: Final = ZCLAttributeDef(id=0x0000, type=t.uint16_t, access="r")
+        close_tunnel_timeout: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0000), type=t.uint16_t, access=ZCLAttributeAccess.Read
+        )
 
     class ServerCommandDefs(BaseCommandDefs):
-        request_tunnel: Final = ZCLCommandDef(
-            id=0x00,
-            schema={
-                "protocol_id": t.uint8_t,
-                "manufacturer_code": t.uint16_t,
-                "flow_control_support": t.Bool,
-                "max_incoming_transfer_size": t.uint16_t,
-            },
-        )
-        close_tunnel: Final = ZCLCommandDef(id=0x01, schema={"tunnel_id": t.uint16_t})
-        transfer_data: Final = ZCLCommandDef(
-            id=0x02, schema={"tunnel_id": t.uint16_t, "data": t.Bytes}
-        )
+        request_tunnel: Final = ZCLCommandDef(id=t.uint8_t(0x00), schema=RequestTunnelSchema)
+        close_tunnel: Final = ZCLCommandDef(id=t.uint8_t(0x01), schema=CloseTunnelSchema)
+        transfer_data: Final = ZCLCommandDef(id=t.uint8_t(0x02), schema=TransferDataToServerSchema)
         transfer_data_error: Final = ZCLCommandDef(
-            id=0x03, schema={"tunnel_id": t.uint16_t, "status": TransferDataStatus}
+            id=t.uint8_t(0x03), schema=TransferDataErrorToServerSchema
         )
 
     class ClientCommandDefs(BaseCommandDefs):
         request_tunnel_response: Final = ZCLCommandDef(
-            id=0x00,
-            schema={
-                "tunnel_id": t.uint16_t,
-                "tunnel_status": TunnelStatus,
-                "max_incoming_transfer_size": t.uint16_t,
-            },
+            id=t.uint8_t(0x00), schema=RequestTunnelResponseSchema
         )
-        transfer_data: Final = ZCLCommandDef(
-            id=0x01, schema={"tunnel_id": t.uint16_t, "data": t.Bytes}
-        )
+        transfer_data: Final = ZCLCommandDef(id=t.uint8_t(0x01), schema=TransferDataToClientSchema)
         transfer_data_error: Final = ZCLCommandDef(
-            id=0x02, schema={"tunnel_id": t.uint16_t, "status": TransferDataStatus}
+            id=t.uint8_t(0x02), schema=TransferDataErrorToClientSchema
         )
         tunnel_closure_notification: Final = ZCLCommandDef(
-            id=0x06, schema={"tunnel_id": t.uint16_t}
+            id=t.uint8_t(0x06), schema=TunnelClosureNotificationSchema
         )
 
 
@@ -94,38 +190,45 @@ class Prepayment(zse.Prepayment):
 
     class AttributeDefs(BaseAttributeDefs):
         payment_control_configuration: Final = ZCLAttributeDef(
-            id=0x0000, type=t.bitmap16, access="r"
+            id=t.uint16_t(0x0000), type=t.bitmap16, access=ZCLAttributeAccess.Read
         )
-        credit_remaining: Final = ZCLAttributeDef(id=0x0001, type=t.int32s, access="r")
-        emergency_credit_remaining: Final = ZCLAttributeDef(id=0x0002, type=t.int32s, access="r")
-        credit_status: Final = ZCLAttributeDef(id=0x0003, type=t.bitmap8, access="r")
-        credit_remaining_timestamp: Final = ZCLAttributeDef(id=0x0004, type=t.UTCTime, access="r")
-        accumulated_debt: Final = ZCLAttributeDef(id=0x0005, type=t.int32s, access="r")
+        credit_remaining: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0001), type=t.int32s, access=ZCLAttributeAccess.Read
+        )
+        emergency_credit_remaining: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0002), type=t.int32s, access=ZCLAttributeAccess.Read
+        )
+        credit_status: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0003), type=t.bitmap8, access=ZCLAttributeAccess.Read
+        )
+        credit_remaining_timestamp: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0004), type=t.UTCTime, access=ZCLAttributeAccess.Read
+        )
+        accumulated_debt: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0005), type=t.int32s, access=ZCLAttributeAccess.Read
+        )
         emergency_credit_limit_allowance: Final = ZCLAttributeDef(
-            id=0x0010, type=t.uint32_t, access="r"
+            id=t.uint16_t(0x0010), type=t.uint32_t, access=ZCLAttributeAccess.Read
         )
-        emergency_credit_threshold: Final = ZCLAttributeDef(id=0x0011, type=t.uint32_t, access="r")
-        total_credit_added: Final = ZCLAttributeDef(id=0x0020, type=t.uint48_t, access="r")
-        low_credit_warning: Final = ZCLAttributeDef(id=0x0031, type=t.uint32_t, access="r")
+        emergency_credit_threshold: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0011), type=t.uint32_t, access=ZCLAttributeAccess.Read
+        )
+        total_credit_added: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0020), type=t.uint48_t, access=ZCLAttributeAccess.Read
+        )
+        low_credit_warning: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0031), type=t.uint32_t, access=ZCLAttributeAccess.Read
+        )
 
     class ServerCommandDefs(BaseCommandDefs):
         select_available_emergency_credit: Final = ZCLCommandDef(
-            id=0x00,
-            schema={"command_issue_date_time": t.UTCTime, "originating_device": t.enum8},
+            id=t.uint8_t(0x00), schema=SelectAvailableEmergencyCreditSchema
         )
-        consumer_top_up: Final = ZCLCommandDef(
-            id=0x04, schema={"originating_device": t.enum8, "top_up_code": t.LVBytes}
-        )
+        consumer_top_up: Final = ZCLCommandDef(id=t.uint8_t(0x04), schema=ConsumerTopUpSchema)
 
     class ClientCommandDefs(BaseCommandDefs):
         consumer_top_up_response: Final = ZCLCommandDef(
-            id=0x03,
-            schema={
-                "result_type": t.enum8,
-                "top_up_value": t.int32s,
-                "source_of_top_up": t.enum8,
-                "credit_remaining": t.int32s,
-            },
+            id=t.uint8_t(0x03), schema=ConsumerTopUpResponseSchema
         )
 
 
@@ -133,63 +236,51 @@ class Price(zse.Price):
     """0x0700: the tariff the IHD shows (commodity, standing charge, block/tier prices)."""
 
     class AttributeDefs(BaseAttributeDefs):
-        tier1_price_label: Final = ZCLAttributeDef(id=0x0000, type=t.LVBytes, access="r")
-        commodity_type: Final = ZCLAttributeDef(id=0x0300, type=t.enum8, access="r")
-        standing_charge: Final = ZCLAttributeDef(id=0x0301, type=t.uint32_t, access="r")
-        conversion_factor: Final = ZCLAttributeDef(id=0x0302, type=t.uint32_t, access="r")
-        calorific_value: Final = ZCLAttributeDef(id=0x0304, type=t.uint32_t, access="r")
-        no_tier_block1_price: Final = ZCLAttributeDef(id=0x0400, type=t.uint32_t, access="r")
-        tier1_block1_price: Final = ZCLAttributeDef(id=0x0410, type=t.uint32_t, access="r")
+        tier1_price_label: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0000), type=t.LVBytes, access=ZCLAttributeAccess.Read
+        )
+        commodity_type: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0300), type=t.enum8, access=ZCLAttributeAccess.Read
+        )
+        standing_charge: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0301), type=t.uint32_t, access=ZCLAttributeAccess.Read
+        )
+        conversion_factor: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0302), type=t.uint32_t, access=ZCLAttributeAccess.Read
+        )
+        calorific_value: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0304), type=t.uint32_t, access=ZCLAttributeAccess.Read
+        )
+        no_tier_block1_price: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0400), type=t.uint32_t, access=ZCLAttributeAccess.Read
+        )
+        tier1_block1_price: Final = ZCLAttributeDef(
+            id=t.uint16_t(0x0410), type=t.uint32_t, access=ZCLAttributeAccess.Read
+        )
 
     class ServerCommandDefs(BaseCommandDefs):
-        get_current_price: Final = ZCLCommandDef(id=0x00, schema={"command_options": t.bitmap8})
+        get_current_price: Final = ZCLCommandDef(id=t.uint8_t(0x00), schema=GetCurrentPriceSchema)
 
     class ClientCommandDefs(BaseCommandDefs):
-        publish_price: Final = ZCLCommandDef(
-            id=0x00,
-            schema={
-                "provider_id": t.uint32_t,
-                "rate_label": t.LVBytes,
-                "issuer_event_id": t.uint32_t,
-                "current_time": t.UTCTime,
-                "unit_of_measure": t.enum8,
-                "currency": t.uint16_t,
-                "price_trailing_digit_and_tier": t.uint8_t,
-                "number_of_price_tiers_and_register_tier": t.uint8_t,
-                "start_time": t.UTCTime,
-                "duration_in_minutes": t.uint16_t,
-                "price": t.uint32_t,
-            },
-        )
+        publish_price: Final = ZCLCommandDef(id=t.uint8_t(0x00), schema=PublishPriceSchema)
 
 
 class Messaging(zse.Messaging):
     """0x0703: supplier messages shown on the IHD, and the consumer's confirmation."""
 
     class ServerCommandDefs(BaseCommandDefs):
-        get_last_message: Final = ZCLCommandDef(id=0x00, schema={})
+        get_last_message: Final = ZCLCommandDef(id=t.uint8_t(0x00), schema=GetLastMessageSchema)
         message_confirmation: Final = ZCLCommandDef(
-            id=0x01,
-            schema={"message_id": t.uint32_t, "confirmation_time": t.UTCTime},
+            id=t.uint8_t(0x01), schema=MessageConfirmationSchema
         )
 
     class ClientCommandDefs(BaseCommandDefs):
-        display_message: Final = ZCLCommandDef(
-            id=0x00,
-            schema={
-                "message_id": t.uint32_t,
-                "message_control": t.bitmap8,
-                "start_time": t.UTCTime,
-                "duration_in_minutes": t.uint16_t,
-                "message": t.CharacterString,
-            },
-        )
-        cancel_message: Final = ZCLCommandDef(
-            id=0x01, schema={"message_id": t.uint32_t, "message_control": t.bitmap8}
-        )
+        display_message: Final = ZCLCommandDef(id=t.uint8_t(0x00), schema=DisplayMessageSchema)
+        cancel_message: Final = ZCLCommandDef(id=t.uint8_t(0x01), schema=CancelMessageSchema)
 
 
-CLUSTERS = {
+# Keyed by plain int: the cluster ids callers look up come off the air as ints.
+CLUSTERS: Final[dict[int, type[Cluster]]] = {
     c.cluster_id: c
     for c in (Basic, Time, KeepAlive, Metering, Prepayment, Price, Messaging, Tunneling)
 }

@@ -7,8 +7,9 @@ where a command is defined (server-received: client to server).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import zigpy.types as t
 from zigpy.zcl import Cluster
@@ -54,7 +55,10 @@ def command(
         raise KeyError(f"a {c.__name__} server {side} no command {name!r}")
     direction = f.Direction.Client_to_Server if to_server else f.Direction.Server_to_Client
     header = f.ZCLHeader.cluster(tsn, cmd.id, direction=direction)
-    header.frame_control = header.frame_control.replace(disable_default_response=True)
+    # zigpy annotates Struct.replace as (**kwargs: dict[str, Any]) -> Struct: the values are
+    # really field values, and the result is the struct's own type (here a FrameControl)
+    replace = cast(Callable[..., f.FrameControl], header.frame_control.replace)
+    header.frame_control = replace(disable_default_response=True)
     return header.serialize() + cmd.schema(**fields).serialize()
 
 
@@ -92,11 +96,13 @@ def read_attributes_response(
         if attr_id in values and attr_id in c.attributes:
             records.append(
                 f.ReadAttributeRecord(
-                    attr_id, f.Status.SUCCESS, _typed(c, attr_id, values[attr_id])
+                    t.uint16_t(attr_id), f.Status.SUCCESS, _typed(c, attr_id, values[attr_id])
                 )
             )
         else:
-            records.append(f.ReadAttributeRecord(attr_id, f.Status.UNSUPPORTED_ATTRIBUTE))
+            records.append(
+                f.ReadAttributeRecord(t.uint16_t(attr_id), f.Status.UNSUPPORTED_ATTRIBUTE)
+            )
     schema = f.GENERAL_COMMANDS[f.GeneralCommand.Read_Attributes_rsp].schema
     return _general(
         "Read_Attributes_rsp", tsn, f.Direction.Server_to_Client, schema(status_records=records)
@@ -132,13 +138,16 @@ def decode(cluster_id: int, data: bytes) -> ZclFrame:
                 if header.direction is f.Direction.Client_to_Server
                 else c.ClientCommandDefs
             )
-            cmd = next((d for d in defs if d.id == header.command_id), None)
-            if cmd is None:
+            found: f.ZCLCommandDef | None = next(
+                (d for d in defs if d.id == header.command_id), None
+            )
+            if found is None:
                 raise DecodeError(
                     f"{c.__name__} has no {header.direction.name} command "
                     f"0x{int(header.command_id):02x}",
                     at,
                 )
+            cmd = found
         args, extra = cmd.schema.deserialize(rest)
     except DecodeError:
         raise
