@@ -117,6 +117,8 @@ def open_frame(data: bytes, key: bytes) -> NwkFrame:
         return NwkFrame(header, None, data[at:])
     if len(data) - at < security.MIC_LENGTH:
         raise DecodeError("secured NWK frame shorter than its MIC", len(data))
+    if aux.source is None:  # the nonce needs the sender's EUI-64 (extended nonce)
+        raise DecodeError("secured NWK frame without the extended nonce's source", at)
     aux_len = len(aux.encode())
-    plain = security.unprotect(key, data[: at - aux_len], aux, data[at:], aux.source)  # type: ignore[arg-type]
+    plain = security.unprotect(key, data[: at - aux_len], aux, data[at:], aux.source)
     return NwkFrame(header, aux, plain)
