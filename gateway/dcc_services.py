@@ -17,6 +17,7 @@ from rig.protocol.duis.bodies import InventoryDevice, dsp_inventory
 from rig.protocol.duis.message import Request
 from rig.protocol.duis.xml import text
 from rig.protocol.eui import Eui64, EuiError
+from rig.runtime.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +28,12 @@ class DccState:
 
 
 Service = Callable[[Request, DccState], etree._Element]
-_SERVICES: dict[str, Service] = {}
+_SERVICES: Registry[str, Service] = Registry("DCC service")
 
 
 def dcc_service(*srvs: str) -> Callable[[Service], Service]:
-    def register(fn: Service) -> Service:
-        for srv in srvs:
-            _SERVICES[srv] = fn
-        return fn
-
-    return register
+    """Register the decorated function as the DCC's answer to ``srvs``."""
+    return _SERVICES.register(*srvs)
 
 
 def service_for(srv: str) -> Service | None:

@@ -9,6 +9,7 @@ from rig.protocol.duis.message import Request
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import Catalogue, UseCase
+from rig.runtime.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,20 +23,12 @@ class TransformInput:
 
 
 Transform = Callable[[UseCase, TransformInput], GbcsMessage]
-_TRANSFORMS: dict[str, Transform] = {}
+_TRANSFORMS: Registry[str, Transform] = Registry("transform")
 
 
 def transforms(*use_cases: UseCase) -> Callable[[Transform], Transform]:
-    """Register ``fn`` as the transform of ``use_cases``."""
-
-    def register(fn: Transform) -> Transform:
-        for uc in use_cases:
-            if uc.name in _TRANSFORMS:
-                raise ValueError(f"{uc.name} already has a transform")
-            _TRANSFORMS[uc.name] = fn
-        return fn
-
-    return register
+    """Register the decorated function as the transform of ``use_cases``."""
+    return _TRANSFORMS.register(*(uc.name for uc in use_cases))
 
 
 def transform_for(uc: UseCase) -> Transform | None:

@@ -33,6 +33,7 @@ from rig.protocol.gbcs.usecase import (
     response_shell,
     with_payload,
 )
+from rig.runtime.registry import Registry
 
 
 class ServedDevice(Protocol):
@@ -63,20 +64,12 @@ class Context:
 
 
 Handler = Callable[[UseCase, GbcsMessage, Context], Awaitable[GbcsMessage]]
-_HANDLERS: dict[str, Handler] = {}
+_HANDLERS: Registry[str, Handler] = Registry("handler")
 
 
 def handles(*use_cases: UseCase) -> Callable[[Handler], Handler]:
     """Register a handler for use cases the generic ones do not serve."""
-
-    def register(handler: Handler) -> Handler:
-        for uc in use_cases:
-            if uc.name in _HANDLERS:
-                raise ValueError(f"{uc.name} already has a handler")
-            _HANDLERS[uc.name] = handler
-        return handler
-
-    return register
+    return _HANDLERS.register(*(uc.name for uc in use_cases))
 
 
 def _encryptor(

@@ -29,6 +29,7 @@ from rig.protocol.gbcs.reading import (
     zcl_values,
 )
 from rig.protocol.gbcs.usecase import Catalogue, Form, UseCase
+from rig.runtime.registry import Registry
 
 __all__ = ["ReadError", "ReadKeys", "read", "reads"]
 
@@ -41,16 +42,12 @@ class ReadKeys:
 
 
 Reader = Callable[[UseCase, GbcsMessage, ReadKeys], dict[str, Any]]
-_READERS: dict[str, Reader] = {}
+_READERS: Registry[str, Reader] = Registry("reader")
 
 
 def reads(*use_cases: UseCase) -> Callable[[Reader], Reader]:
-    def register(reader: Reader) -> Reader:
-        for uc in use_cases:
-            _READERS[uc.name] = reader
-        return reader
-
-    return register
+    """Register the decorated function as the reader of ``use_cases``."""
+    return _READERS.register(*(uc.name for uc in use_cases))
 
 
 def read(
@@ -68,7 +65,7 @@ def read(
         raise ReadError(str(exc)) from None
     out = header(uc, msg)
     out["authenticated_by"] = authenticate(msg, user_ka, device_ka, device_ds)
-    reader = _READERS.get(uc.name, _generic)
+    reader = _READERS.get(uc.name) or _generic
     try:
         out.update(reader(uc, msg, ReadKeys(user_ka, device_ka, device_ds)))
     except (

@@ -10,7 +10,6 @@ Run as ``rig-dcc-user --config users.json``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -29,10 +28,9 @@ from rig.protocol.duis.xml import XmlError
 from rig.protocol.duis.xmldsig import SignatureError
 from rig.protocol.eui import Eui64
 from rig.reference import duis_schema
+from rig.runtime import process
 from rig.runtime.files import write_atomic
 from rig.runtime.health import HEALTH_PATH, Heartbeat
-from rig.runtime.logfmt import LogfmtFormatter
-from rig.runtime.records import RecordError
 
 log = logging.getLogger("dccuser")
 
@@ -157,19 +155,9 @@ async def serve(config: DccUsersConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rig-dcc-user", description=__doc__)
-    parser.add_argument("--config", required=True, type=Path)
-    args = parser.parse_args(argv)
-    try:
-        config = DccUsersConfig.load(args.config)
-    except RecordError as exc:
-        print(f"rig-dcc-user: {exc}", file=sys.stderr)
-        return 2
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(LogfmtFormatter("dcc-users"))
-    logging.basicConfig(level="INFO", handlers=[handler])
-    asyncio.run(serve(config))
-    return 0
+    return process.run(
+        "rig-dcc-user", __doc__, DccUsersConfig, lambda _config: "dcc-users", serve, argv
+    )
 
 
 if __name__ == "__main__":

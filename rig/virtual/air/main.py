@@ -13,7 +13,6 @@ and to live capture streams. Control API on the control port:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -25,9 +24,8 @@ from pathlib import Path
 from aiohttp import web
 
 from rig.protocol import pcap, zep
+from rig.runtime import process
 from rig.runtime.health import HEALTH_PATH, Heartbeat
-from rig.runtime.logfmt import LogfmtFormatter
-from rig.runtime.records import RecordError
 from rig.virtual.air.config import AirConfig
 from rig.virtual.air.medium import Address, FaultError, Medium
 
@@ -222,19 +220,7 @@ async def serve(config: AirConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rig-air", description=__doc__)
-    parser.add_argument("--config", required=True, type=Path)
-    args = parser.parse_args(argv)
-    try:
-        config = AirConfig.load(args.config)
-    except RecordError as exc:
-        print(f"rig-air: {exc}", file=sys.stderr)
-        return 2
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(LogfmtFormatter("air"))
-    logging.basicConfig(level="INFO", handlers=[handler])
-    asyncio.run(serve(config))
-    return 0
+    return process.run("rig-air", __doc__, AirConfig, lambda _config: "air", serve, argv)
 
 
 if __name__ == "__main__":
