@@ -100,16 +100,20 @@ async def serve_dlms(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage
 
 
 async def serve_gbz(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
-    """A GBZ read, answered from the device's ZCL attribute server."""
+    """A GBZ Read or Write Attributes, answered from the device's ZCL attribute server."""
     server = ctx.device.zcl
     if server is None:
         raise DecodeError(f"{uc.name}: this device has no ZCL attributes", 0)
     request = gbz.decode(cmd.payload).components[0]
-    if request.zcl.command != gbz.READ_ATTRIBUTES or request.zcl.cluster_specific:
-        raise DecodeError(f"{uc.name}: only Read Attributes is served", 0)
+    command = request.zcl.command
+    if request.zcl.cluster_specific or command not in (gbz.READ_ATTRIBUTES, gbz.WRITE_ATTRIBUTES):
+        raise DecodeError(f"{uc.name}: only Read and Write Attributes are served", 0)
     shell = response_shell(cmd, uc, ctx.now())
     requester = ctx.requester_ka(uc, cmd)
-    records = server.read(request.cluster, gbz.requested_ids(request.payload))
+    if command == gbz.READ_ATTRIBUTES:
+        records = server.read(request.cluster, gbz.requested_ids(request.payload))
+    else:
+        records = server.write(request.cluster, request.payload)
     encrypted = _encryptor(shell, ctx, requester)(records) if uc.encrypted else None
     payload = gbz_answer(request, records, encrypted).encode()
     return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, requester)

@@ -1,25 +1,41 @@
 """A ZCL attribute server for GBZ use cases: a device model's attributes as a table.
 
-A model registers each attribute it serves, per cluster, with a value source;
-:meth:`ZclServer.read` answers a Read Attributes command from the table (an attribute it
-does not serve is answered "unsupported attribute", as ZCL does).
+A model registers each attribute it serves, per cluster, with a value source and, when it
+may be written, a setter; :meth:`ZclServer.read` answers a Read Attributes command and
+:meth:`ZclServer.write` a Write Attributes command from the table, with ZCL's statuses
+for an attribute it does not serve, one it only reads, or a value of the wrong type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rig.protocol.gbcs import gbz
 
 Source = Callable[[], int]
+Setter = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Served:
+    attribute: gbz.ZclAttribute
+    source: Source
+    setter: Setter | None
 
 
 class ZclServer:
     def __init__(self) -> None:
-        self._attributes: dict[tuple[int, int], tuple[gbz.ZclAttribute, Source]] = {}
+        self._attributes: dict[tuple[int, int], _Served] = {}
 
-    def attribute(self, cluster: int, attribute: gbz.ZclAttribute, source: Source) -> None:
-        self._attributes[(cluster, attribute.ident)] = (attribute, source)
+    def attribute(
+        self,
+        cluster: int,
+        attribute: gbz.ZclAttribute,
+        source: Source,
+        setter: Setter | None = None,
+    ) -> None:
+        self._attributes[(cluster, attribute.ident)] = _Served(attribute, source, setter)
 
     def read(self, cluster: int, idents: list[int]) -> bytes:
         """Read Attributes Response records for the attributes asked for, in order."""
@@ -29,6 +45,22 @@ class ZclServer:
             if found is None:
                 records.append((gbz.ZclAttribute(ident, f"0x{ident:04X}", 0, 0), None))
             else:
-                attribute, source = found
-                records.append((attribute, source()))
+                records.append((found.attribute, found.source()))
         return gbz.read_records(records)
+
+    def write(self, cluster: int, payload: bytes) -> bytes:
+        """Write Attributes Response records for a Write Attributes payload."""
+        results = []
+        for ident, zcl_type, value in gbz.parse_write_records(payload):
+            found = self._attributes.get((cluster, ident))
+            if found is None:
+                status = gbz.ZCL_UNSUPPORTED_ATTRIBUTE
+            elif found.setter is None:
+                status = gbz.ZCL_READ_ONLY
+            elif zcl_type != found.attribute.zcl_type:
+                status = gbz.ZCL_INVALID_DATA_TYPE
+            else:
+                found.setter(value)
+                status = gbz.ZCL_SUCCESS
+            results.append((ident, status))
+        return gbz.write_status(results)

@@ -278,8 +278,22 @@ def _components(r: Reader, count: int) -> list[Component]:
 METERING = 0x0702
 READ_ATTRIBUTES = 0x00
 READ_ATTRIBUTES_RESPONSE = 0x01
+WRITE_ATTRIBUTES = 0x02
+WRITE_ATTRIBUTES_RESPONSE = 0x04
 ZCL_SUCCESS = 0x00
 ZCL_UNSUPPORTED_ATTRIBUTE = 0x86
+ZCL_READ_ONLY = 0x88
+ZCL_INVALID_DATA_TYPE = 0x8D
+# sizes of the fixed-size ZCL data types GBZ attributes use: bool, bitmaps, unsigned and
+# signed integers, enums
+ZCL_TYPE_SIZES = {
+    0x10: 1,
+    **{0x18 + n: n + 1 for n in range(8)},
+    **{0x20 + n: n + 1 for n in range(8)},
+    **{0x28 + n: n + 1 for n in range(8)},
+    0x30: 1,
+    0x31: 2,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,3 +344,35 @@ def parse_read_records(data: bytes, attributes: tuple[ZclAttribute, ...]) -> dic
             raise r.fail(f"attribute 0x{ident:04X} was not asked for")
         values[attr.name] = int.from_bytes(r.take(attr.size, attr.name), "little")
     return values
+
+
+def write_records(values: list[tuple[ZclAttribute, int]]) -> bytes:
+    """The payload of a Write Attributes command: id, type and value of each attribute."""
+    return b"".join(
+        a.ident.to_bytes(2, "little") + bytes([a.zcl_type]) + v.to_bytes(a.size, "little")
+        for a, v in values
+    )
+
+
+def parse_write_records(data: bytes) -> list[tuple[int, int, int]]:
+    """A Write Attributes payload as (attribute id, ZCL type, value)."""
+    r = Reader(data)
+    out = []
+    while not r.at_end():
+        ident = int.from_bytes(r.take(2, "an attribute id"), "little")
+        at = r.offset
+        zcl_type = r.u8("the attribute type")
+        size = ZCL_TYPE_SIZES.get(zcl_type)
+        if size is None:
+            raise DecodeError(f"ZCL type 0x{zcl_type:02X} is not a fixed-size type", at)
+        out.append((ident, zcl_type, int.from_bytes(r.take(size, "the value"), "little")))
+    return out
+
+
+def write_status(results: list[tuple[int, int]]) -> bytes:
+    """Write Attributes Response records: one success byte when every write succeeded, else
+    the status and id of each that failed (ZCL 2.5.5)."""
+    failed = [(ident, status) for ident, status in results if status != ZCL_SUCCESS]
+    if not failed:
+        return bytes([ZCL_SUCCESS])
+    return b"".join(bytes([status]) + ident.to_bytes(2, "little") for ident, status in failed)

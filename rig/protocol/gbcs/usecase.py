@@ -224,9 +224,13 @@ def dlms_answer(counter: int, data: list[Data], results: list[dlms.ResponseSpec]
 def gbz_answer(
     request: gbz.Component, records: bytes, encrypt: bytes | None = None
 ) -> gbz.GbzPayload:
-    """A GBZ Read Attributes Response to one read; ``encrypt`` holds the records encrypted
-    (``31 || IC || ciphertext || tag``) when the use case encrypts them."""
-    header = gbz.ZclHeader(0x18, request.zcl.sequence, gbz.READ_ATTRIBUTES_RESPONSE)
+    """A GBZ answer to one Read or Write Attributes command; ``encrypt`` holds the records
+    encrypted (``31 || IC || ciphertext || tag``) when the use case encrypts them."""
+    answer = {
+        gbz.READ_ATTRIBUTES: gbz.READ_ATTRIBUTES_RESPONSE,
+        gbz.WRITE_ATTRIBUTES: gbz.WRITE_ATTRIBUTES_RESPONSE,
+    }[request.zcl.command]
+    header = gbz.ZclHeader(0x18, request.zcl.sequence, answer)
     if encrypt is not None:
         component = gbz.Component(
             gbz.CONTROL_LAST | gbz.CONTROL_ENCRYPTED,
