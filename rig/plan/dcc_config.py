@@ -13,7 +13,7 @@ from gateway.config import DEFAULT_RESPONSE_S, CertConfig, DeviceConfig, Gateway
 from rig.dccuser.config import Client, DccIdentity, DccUsersConfig, GatewayUrls, KeyPair
 from rig.description.model import Rig, Role, User
 from rig.pki.authority import Pki
-from rig.plan.model import Plan, _http_host, broker_link, rrs_url
+from rig.plan.model import Plan, broker_link, http_host, rrs_url
 from rig.plan.node_config import network_operator
 from rig.protocol import wan
 from rig.protocol.eui import Eui64
@@ -112,7 +112,7 @@ def dcc_users(plan: Plan, rig: Rig, state: StateDir) -> DccUsersConfig:
         if pki.org(u.eui, Usage.XML).cert.exists()
     )
     dcc_xml = pki.org(rig.acb_eui, Usage.XML)
-    gateway = _http_host(rig.gateway.bind)
+    gateway = http_host(rig.gateway.bind)
     return DccUsersConfig(
         bind="127.0.0.1",
         port=plan.ports["rrs"],

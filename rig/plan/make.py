@@ -23,9 +23,9 @@ from rig.plan.model import (
     NodeLink,
     Plan,
     PlanError,
-    _http_host,
     air_control_url,
     dccuser_config,
+    http_host,
     rrs_url,
     unit_file,
 )
@@ -190,7 +190,7 @@ def _components(plan: Plan, rig: Rig, state: StateDir, broker_bind: str) -> None
             f"{rig.gateway.bind}:{plan.ports['duis']}",
             {
                 "type": "http",
-                "url": f"http://{_http_host(rig.gateway.bind)}:{plan.ports['duis']}/health",
+                "url": f"http://{http_host(rig.gateway.bind)}:{plan.ports['duis']}/health",
             },
         )
     )

@@ -101,7 +101,7 @@ def unit_file(state: StateDir, node: str) -> Path:
     return Path(node_paths(str(state.node_root(node)))["rig_unit_dir"]) / NODE_UNIT
 
 
-def _http_host(bind: str) -> str:
+def http_host(bind: str) -> str:
     return "127.0.0.1" if bind == "0.0.0.0" else bind
 
 
