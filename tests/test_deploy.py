@@ -159,6 +159,8 @@ def test_second_deploy_and_check_mode_change_nothing(env) -> None:
     assert rc == 0, err
     assert result["changed"] == 0, {h: v["changed_tasks"] for h, v in result["hosts"].items()}
     assert {n: components(env)[n]["pid"] for n in NODES} == before  # nothing restarted
+    # an unchanged node costs one module run: the probe that also checks it is reachable
+    assert all(result["hosts"][n]["ok"] == 1 for n in NODES), result["hosts"]
 
 
 def test_reset_restores_the_baseline_field_by_field(env) -> None:
@@ -268,3 +270,30 @@ def test_a_node_without_sshd_fails_the_deploy_by_name(env) -> None:
         rig_cli("service", "start", "esme-sshd", state=env["dir"])
     rc, result, err = cli(env, "deploy")
     assert rc == 0 and result["changed"] == 0, err
+
+
+def test_a_node_that_drifted_is_put_back_and_only_it_restarts(env) -> None:
+    # last: the ESME's restart sends an outage alert, which a reset baseline must not see
+    before = {n: components(env)[n]["pid"] for n in NODES}
+    root = env["dir"] / "nodes" / "esme"
+    config = root / "etc" / "rig" / "node.json"
+    good = config.read_text()
+    config.write_text(good + " ")
+    key = next(k for k in (root / "etc" / "rig" / "pki").rglob("*.key"))
+    key.chmod(0o644)
+    rc, result, err = cli(env, "deploy", "--check")
+    assert rc == 0, err
+    assert result["hosts"]["esme"]["changed"] >= 2, result["hosts"]["esme"]
+    assert all(result["hosts"][n]["changed"] == 0 for n in NODES if n != "esme")
+    assert config.read_text() == good + " " and key.stat().st_mode & 0o777 == 0o644
+    rc, result, err = cli(env, "deploy")
+    assert rc == 0, err
+    assert all(result["hosts"][n]["changed"] == 0 for n in NODES if n != "esme")
+    assert config.read_text() == good
+    assert (config.stat().st_mode & 0o777, config.owner()) == (0o600, "rig")
+    assert (key.stat().st_mode & 0o777, key.owner()) == (0o600, "rig")
+    after = {n: components(env)[n]["pid"] for n in NODES}
+    assert after["esme"] != before["esme"]  # restarted onto the repaired configuration
+    assert {n: p for n, p in after.items() if n != "esme"} == {
+        n: p for n, p in before.items() if n != "esme"
+    }

@@ -135,3 +135,89 @@ def test_the_supervisor_reads_the_service_unit() -> None:
         parse("[Unit]\nDescription=x\n")
     with pytest.raises(UnitError, match=":2: expected Key=Value"):
         parse("[Service]\nnonsense\n", "u")
+
+
+def _fake_supervisor(path: Path, log: list[tuple[str, str]]) -> None:
+    """The supervisor's control socket: one JSON line each way; every unit starts."""
+    import json
+    import socket
+    import threading
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen()
+    state: dict[str, str] = {}
+
+    def serve() -> None:
+        while True:
+            conn, _ = server.accept()
+            with conn:
+                req = json.loads(conn.makefile().readline())
+                op, unit = req["op"], req["unit"]
+                if op == "status":
+                    answer = {"ok": True, "units": {u: {"state": s} for u, s in state.items()}}
+                else:
+                    log.append((op, unit))
+                    was = state.get(unit, "running")
+                    state[unit] = "stopped" if op == "stop" else "running"
+                    answer = {"ok": True, "changed": was != state[unit]}
+                conn.sendall(json.dumps(answer).encode() + b"\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def test_the_reset_steps_as_a_plain_script(tmp_path: Path) -> None:
+    """reset.yml runs module_utils/rig_control.py through `raw`: JSON in, JSON out."""
+    import http.server
+    import json
+    import subprocess
+    import sys
+    import threading
+
+    script = ROOT / "playbooks" / "module_utils" / "rig_control.py"
+
+    def step(**params: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", script.read_text(), json.dumps(params)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    never = step(step="stop", manager="rig", units=["esme"], config_file="/nonexistent")
+    assert never.returncode == 1
+    assert never.stdout.strip() == "esme has no /nonexistent: run `rig deploy` first"
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"checks": {"han": "ok"}, "beat_age_s": 0.2}).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    web = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    sock, log = tmp_path / "supervisor.sock", []
+    _fake_supervisor(sock, log)
+    config, data = tmp_path / "node.json", tmp_path / "data"
+    config.write_text("{}")
+    (data / "radio").mkdir(parents=True)
+    (data / "meter.json").write_text("{}")
+    common = {"manager": "rig", "socket": str(sock), "units": ["esme"], "node": "esme"}
+    stop = step(step="stop", config_file=str(config), **common)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    assert json.loads(stop.stdout)["changed"] is True
+    url = f"http://127.0.0.1:{web.server_port}/health"
+    restore = step(step="restore", empty=[str(data)], health_url=url, **common)
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    result = json.loads(restore.stdout)
+    assert result["changed"] is True and sorted(result["removed"]) == [
+        str(data / "meter.json"),
+        str(data / "radio"),
+    ]
+    assert data.is_dir() and not list(data.iterdir())  # emptied, not removed
+    assert log == [("stop", "esme"), ("start", "esme")]
+    web.shutdown()

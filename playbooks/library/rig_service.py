@@ -9,10 +9,8 @@ controller's own components) the rig's supervisor does, and this module is its
 
 from __future__ import annotations
 
-import json
-import socket
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.rig_control import ask, supervisor_down
 
 DOCUMENTATION = r"""
 module: rig_service
@@ -36,20 +34,6 @@ options:
 OPS = {"started": "start", "stopped": "stop", "restarted": "restart"}
 
 
-def ask(path: str, op: str, unit: str | None) -> dict:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(30)
-        conn.connect(path)
-        conn.sendall(json.dumps({"op": op, "unit": unit}).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return json.loads(data or b"{}")
-
-
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -63,10 +47,7 @@ def main() -> None:
     try:
         units = ask(path, "status", None).get("units", {})
     except OSError as exc:
-        module.fail_json(
-            msg=f"the rig's supervisor does not answer on {path} ({exc}): is the rig up? "
-            "(`rig status`, then `rig up`)"
-        )
+        module.fail_json(msg=supervisor_down(path, exc))
     current = units.get(unit, {})
     running = current.get("state") == "running"
     if module.check_mode:

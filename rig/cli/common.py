@@ -21,7 +21,7 @@ from rig.lifecycle.strategy import RigError
 from rig.pki.authority import PkiError
 from rig.plan.model import PlanError
 from rig.plan.ports import PortInUse
-from rig.state import StateDir, default_state_dir
+from rig.state import StateDir, adopt_legacy_state, default_state_dir
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 out = Console(width=None if sys.stdout.isatty() else 150)
@@ -39,7 +39,8 @@ def rig_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--state-dir",
         type=click.Path(file_okay=False, path_type=Path),
         envvar="RIG_STATE_DIR",
-        help="state folder (keys, configs, logs); default: $XDG_STATE_HOME/rig/<rig name>",
+        help="state folder (keys, configs, logs); default: /var/lib/rig/<rig name> as root, "
+        "else $XDG_STATE_HOME/rig/<rig name> (~/.local/state/rig/<rig name>)",
     )
     @functools.wraps(fn)
     def wrapper(rig_file: Path | None, state_dir: Path | None, **kw: Any) -> Any:
@@ -50,7 +51,21 @@ def rig_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             for p in exc.problems:
                 console.print(f"  {p}", markup=False, highlight=False)
             sys.exit(2)
-        state = StateDir.open(state_dir or default_state_dir(rig.name))
+        try:
+            if state_dir is None:  # the default; root's old one (before /var/lib/rig) moves there
+                state_dir = adopt_legacy_state(
+                    rig.name,
+                    default_state_dir(rig.name),
+                    notify=lambda m: console.print(f"[yellow]note:[/] {m}", highlight=False),
+                )
+            state = StateDir.open(state_dir)
+        except OSError as exc:
+            console.print(
+                f"[red]error:[/] cannot use the state folder: {exc}; give another one with "
+                "--state-dir or $RIG_STATE_DIR",
+                highlight=False,
+            )
+            sys.exit(1)
         try:
             return fn(rig=rig, state=state, **kw)
         except (RigError, PlanError, PkiError, PortInUse) as exc:

@@ -12,6 +12,7 @@ configuration with every key and certificate it needs, relocated to node paths.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import sys
 import tarfile
@@ -75,6 +76,11 @@ def pki_bundle(files: list[Path], pki: Path, out: Path) -> Path:
     return out
 
 
+def _sha1(path: Path) -> str:
+    """What Ansible's copy compares, so the deploy's probe can tell an unchanged file."""
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
 def check_reachable(root: Path) -> None:
     """A virtual node's service user must be able to walk down to its node root."""
     for folder in [*reversed(root.parents), root]:
@@ -83,7 +89,8 @@ def check_reachable(root: Path) -> None:
                 f"the service user {SERVICE_USER!r} of the virtual nodes cannot enter "
                 f"{folder} (mode {folder.stat().st_mode & 0o777:o}), on the way to the node "
                 f"roots in {root.parent}: make it traversable (`chmod o+x {folder}`) or "
-                "keep the rig's state elsewhere (--state-dir, $RIG_STATE_DIR)"
+                "keep the rig's state where it can (--state-dir, $RIG_STATE_DIR; the default "
+                "as root, /var/lib/rig/<rig name>, is)"
             )
 
 
@@ -185,9 +192,16 @@ def build(rig: Rig, plan: Plan, state: StateDir, software: Build | None) -> dict
             "rig_health_url": comp.probe["url"],
             "rig_config": config,
             "rig_pki_bundle": str(bundle),  # "": the node needs no keys (IHD, PPMID)
+            "rig_pki_bundle_checksum": _sha1(bundle) if bundle else "",
         }
     software_vars = (
-        {"rig_version": software.version, "rig_wheel": str(software.wheel)} if software else {}
+        {
+            "rig_version": software.version,
+            "rig_wheel": str(software.wheel),
+            "rig_wheel_checksum": _sha1(software.wheel),
+        }
+        if software
+        else {}
     )
     return {
         "all": {

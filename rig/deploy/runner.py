@@ -98,7 +98,10 @@ class RunResult:
 
 
 def _message(res: dict[str, Any]) -> str:
-    for key in ("msg", "stderr", "reason"):
+    keys = ("msg", "stderr", "reason")
+    if res.get("msg") == "non-zero return code":  # raw/command: the command's own words
+        keys = ("stdout", "stderr", "msg")
+    for key in keys:
         text = res.get(key)
         if text:
             return " ".join(str(text).split())[:400]
