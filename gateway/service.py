@@ -25,7 +25,7 @@ from gateway.delivery import Delivery
 from gateway.downlink import Downlink
 from gateway.outbox import Outbox
 from gateway.smki_service import SmkiService
-from gateway.store import Store
+from gateway.store import STORE_FILE, Store
 from gateway.uplink import Uplink
 from gateway.wan import WanRouter
 from rig.protocol.smki import Usage
@@ -34,7 +34,6 @@ from rig.runtime.reference import read_schema, read_srv_table
 
 log = logging.getLogger("gateway")
 DUIS_URLS = ("serviceS", "serviceT", "serviceD")
-STORE_FILE = "gateway.sqlite"
 
 
 class GatewayService:

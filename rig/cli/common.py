@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 
 from rig.description import DescriptionError, load_rig
-from rig.lifecycle.strategy import RigError
+from rig.lifecycle.errors import RigError
 from rig.pki.authority import PkiError
 from rig.plan.model import PlanError
 from rig.plan.ports import PortInUse

@@ -23,7 +23,7 @@ from rig.cli.common import console, out, rig_options
 from rig.deploy import tasks
 from rig.deploy.runner import HostResult, RunResult
 from rig.description.model import Rig
-from rig.lifecycle.strategy import RigError
+from rig.lifecycle.errors import RigError
 from rig.state import StateDir
 from rig.virtual.supervisor import LockHeld, control
 

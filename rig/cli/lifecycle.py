@@ -15,6 +15,7 @@ from rich.table import Table
 from rig.cli.common import console, out, progress, rig_options
 from rig.description import Rig
 from rig.lifecycle import strategy as lifecycle
+from rig.lifecycle.errors import RigError
 from rig.lifecycle.status import RigStatus
 from rig.lifecycle.status import status as rig_status
 from rig.state import StateDir
@@ -185,7 +186,7 @@ def ssh(rig: Rig, state: StateDir, name: str, command: tuple[str, ...]) -> None:
     """Open a shell (or run COMMAND) on a virtual node over real SSH."""
     config = sshd.ssh_config_path(state)
     if not config.exists():
-        raise lifecycle.RigError("no SSH config: the rig is not up with --isolation netns")
+        raise RigError("no SSH config: the rig is not up with --isolation netns")
     os.execvp("ssh", ["ssh", "-F", str(config), name, *command])
 
 

@@ -1,41 +1,60 @@
-"""The ``rig`` command: every command group, registered on one click group."""
+"""The ``rig`` command: every command group, loaded only when it is run.
+
+A command's module (and what it imports: aiohttp, Ansible's runner, the gateway's store)
+is imported when that command runs, so ``rig status`` does not pay for ``rig supplier``;
+``rig --help`` loads them all to list them.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from rig.cli import dcc, demo, deploy, han, lifecycle, pki, protocol
+# command name -> "module:attribute"
+COMMANDS = {
+    "up": "rig.cli.lifecycle:up",
+    "down": "rig.cli.lifecycle:down",
+    "status": "rig.cli.lifecycle:status",
+    "logs": "rig.cli.lifecycle:logs",
+    "check": "rig.cli.lifecycle:check",
+    "ssh": "rig.cli.lifecycle:ssh",
+    "pki": "rig.cli.pki:pki",
+    "demo": "rig.cli.demo:demo",
+    "gbcs": "rig.cli.protocol:gbcs",
+    "duis": "rig.cli.protocol:duis",
+    "utrn": "rig.cli.protocol:utrn",
+    "han": "rig.cli.han:han",
+    "supplier": "rig.cli.dcc:supplier",
+    "trace": "rig.cli.dcc:trace",
+    "deploy": "rig.cli.deploy:deploy",
+    "reset": "rig.cli.deploy:reset",
+    "collect": "rig.cli.deploy:collect",
+    "health": "rig.cli.deploy:health",
+    "inventory": "rig.cli.deploy:inventory_cmd",
+    "service": "rig.cli.deploy:service",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gbsm-rig")
 def main() -> None:
     """Hardware-in-the-loop test rig for GB smart metering (DUIS, GBCS, Zigbee SE HAN)."""
 
-
-for _command in (
-    lifecycle.up,
-    lifecycle.down,
-    lifecycle.status,
-    lifecycle.logs,
-    lifecycle.check,
-    lifecycle.ssh,
-    pki.pki,
-    demo.demo,
-    protocol.gbcs,
-    protocol.duis,
-    protocol.utrn,
-    han.han,
-    dcc.supplier,
-    dcc.trace,
-    deploy.deploy,
-    deploy.reset,
-    deploy.collect,
-    deploy.health,
-    deploy.inventory_cmd,
-    deploy.service,
-):
-    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

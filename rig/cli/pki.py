@@ -10,7 +10,7 @@ from rich.table import Table
 
 from rig.cli.common import console, out, progress, rig_options
 from rig.description import Rig
-from rig.lifecycle import strategy as lifecycle
+from rig.lifecycle.errors import RigError
 from rig.pki.authority import Pki
 from rig.state import StateDir
 from rig.virtual.supervisor import lock_holder
@@ -56,6 +56,6 @@ def pki_show(rig: Rig, state: StateDir, as_json: bool) -> None:
 def pki_clear(rig: Rig, state: StateDir) -> None:
     """Delete the PKI (the rig must be down)."""
     if lock_holder(state) is not None:
-        raise lifecycle.RigError("the rig is up; `rig down` first")
+        raise RigError("the rig is up; `rig down` first")
     shutil.rmtree(state.pki, ignore_errors=True)
     console.print(f"deleted {state.pki}")

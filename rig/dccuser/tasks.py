@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from gateway.service import STORE_FILE
-from gateway.store import Store
+from gateway.store import STORE_FILE, Store
 from rig.dccuser.client import DccUser, Outcome
 from rig.description.model import Rig
 from rig.protocol.eui import Eui64, EuiError

@@ -16,7 +16,7 @@ from typing import Any
 from rig.deploy import build, inventory, runner
 from rig.deploy.runner import HostResult, RunResult
 from rig.description.model import Rig
-from rig.lifecycle.strategy import RigError
+from rig.lifecycle.errors import RigError
 from rig.plan.model import Plan
 from rig.runtime.files import write_json
 from rig.state import StateDir

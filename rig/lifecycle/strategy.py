@@ -21,6 +21,7 @@ from collections.abc import Callable
 import psutil
 
 from rig.description.model import Rig
+from rig.lifecycle.errors import RigError
 from rig.lifecycle.status import RigStatus, status
 from rig.pki.authority import Pki
 from rig.plan import han_keys
@@ -33,14 +34,6 @@ from rig.virtual import sshd
 from rig.virtual.supervisor import lock_holder
 
 Progress = Callable[[str], None]
-
-
-class RigError(RuntimeError):
-    """A lifecycle failure with what to do about it; ``exit_code`` for the CLI."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 # --- sweeping -------------------------------------------------------------------
