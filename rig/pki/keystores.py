@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.utils import CryptographyDeprecationWarning
 
 from rig.protocol.eui import Eui64
-from rig.protocol.keystore import KeyStore, KeyStoreError
+from rig.protocol.keystore import KeyStore, KeyStoreError, private_key_from_pem
 from rig.protocol.smki import OrgRole, ProfileError, Usage, eui_of, role_of, usage_of
 
 _STEM = re.compile(r"^(?P<eui>[0-9A-Fa-f]{16})-(?P<usage>ds|ka|pp-ka|xml)$")
@@ -143,11 +143,11 @@ def _zaz1_entries(store: KeyStore, eui: Eui64, sections: dict) -> int:
     for section in sections.values():
         for entry in section.values():
             cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
+            name = str(entry.get("name", ""))
             key = None
             if entry.get("privateKey"):
-                key = serialization.load_pem_private_key(entry["privateKey"].encode(), None)
-            name = str(entry.get("name", ""))
-            store.add(eui, zaz1_usage(entry, cert), cert, key, name=name)  # type: ignore[arg-type]
+                key = private_key_from_pem(entry["privateKey"].encode(), f"ZAZ1 {name}")
+            store.add(eui, zaz1_usage(entry, cert), cert, key, name=name)
             count += 1
     return count
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import signal
 import sys
@@ -39,7 +40,7 @@ class Tee:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.streams: set[asyncio.Queue[bytes]] = set()
-        self._fh = None
+        self._fh: io.FileIO | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._open()
@@ -51,10 +52,10 @@ class Tee:
 
     def write(self, timestamp: float, frame: bytes) -> None:
         rec = pcap.record(timestamp, frame)
-        if self._fh is not None:
+        if self._fh is not None and self.path is not None:
             if self._fh.tell() > PCAP_ROTATE_BYTES:
                 self._fh.close()
-                self.path.replace(self.path.with_suffix(".1.pcap"))  # type: ignore[union-attr]
+                self.path.replace(self.path.with_suffix(".1.pcap"))
                 self._open()
             self._fh.write(rec)
         for q in self.streams:
@@ -72,7 +73,8 @@ class AirProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.DatagramTransport)  # a datagram endpoint's
+        self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
