@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 from aiohttp import web
 
@@ -73,8 +74,8 @@ class AirProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)  # a datagram endpoint's
-        self.transport = transport
+        # a datagram endpoint's transport (asyncio's own classes do not all subclass it)
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
