@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,20 +35,24 @@ INITIAL_WH = 12_345_000
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory):
+def env():
     import os
 
     if os.geteuid() != 0:
         pytest.skip("deploying to virtual nodes needs root (network namespaces and sshd)")
-    base = tmp_path_factory.mktemp("deploy")
+    # the nodes' service user must walk down to their roots in the state folder: pytest's
+    # own folders are 0700 (and any other pytest session on the machine makes them 0700
+    # again), so the state lives in a folder of this test's, traversable, like root's
+    # default /var/lib/rig
+    base = Path(tempfile.mkdtemp(prefix="rig-test-deploy-", dir="/var/tmp"))
+    base.chmod(0o711)
     state = base / "state"
-    # the nodes' service user must walk down to their roots in the state folder, and
-    # pytest makes its folders 0700 (`rig deploy` refuses with this advice otherwise)
-    for folder in (base.parent.parent, base.parent, base):
-        folder.chmod(folder.stat().st_mode | 0o001)
     rig_cli("up", "--rig", str(RIG), state=state, check=True, timeout=150)
-    yield {"rig": load_rig(RIG), "state": StateDir.open(state), "dir": state}
-    rig_cli("down", "--rig", str(RIG), state=state, timeout=60)
+    try:
+        yield {"rig": load_rig(RIG), "state": StateDir.open(state), "dir": state}
+    finally:
+        rig_cli("down", "--rig", str(RIG), state=state, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def cli(env, *args: str, timeout: float = 400) -> tuple[int, dict, str]:
