@@ -31,7 +31,6 @@ from rig.protocol.smki import Usage
 SUPPLIER_ROLES = {"IS", "GS", "ES"}
 NETWORK_ROLES = {"ED", "GT"}
 USABLE_STATUS = {"Commissioned", "InstalledNotCommissioned", "Whitelisted"}
-DEVICE_TYPES = ("ESME", "GSME", "CHF", "GPF", "PPMID", "IHD")
 
 
 class Refused(Exception):
@@ -152,7 +151,7 @@ def admit(
         raise Refused(codes.DEVICE_STATUS, f"device {target.duis} is {device.status}", request)
     use_case = served(catalogue, service.variant, device.type)
     if use_case is None:
-        if not any(catalogue.for_srv(service.variant, t) for t in DEVICE_TYPES):
+        if service.variant not in catalogue.srvs():
             raise Refused(
                 codes.NOT_SERVED,
                 f"SRV {service.variant} ({service.name}) is not served by this rig yet; "
