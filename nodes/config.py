@@ -16,6 +16,7 @@ from rig.protocol.eui import Eui64
 from rig.protocol.smki import Usage
 from rig.runtime import records
 from rig.runtime.mqtt import MqttTls
+from rig.runtime.records import KeyPair
 
 Role = Literal["chf", "esme", "gsme", "ihd", "ppmid"]
 ROLES: tuple[Role, ...] = ("chf", "esme", "gsme", "ihd", "ppmid")
@@ -66,12 +67,6 @@ class Behaviour:
     flow_m3h: float = 0.3  # GSME: the gas flow its register advances with
     initial_dm3: float = 4_321_000.0  # GSME: the register at first power-on
     display_interval_s: float = 5.0  # IHD/PPMID: how often they read the meters
-
-
-@dataclass(frozen=True, slots=True)
-class KeyPair:
-    cert: Path
-    key: Path
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,7 @@ from typing import ClassVar
 
 from rig.protocol.eui import Eui64
 from rig.runtime import records
-
-
-@dataclass(frozen=True, slots=True)
-class KeyPair:
-    cert: Path
-    key: Path
+from rig.runtime.records import KeyPair
 
 
 @dataclass(frozen=True, slots=True)

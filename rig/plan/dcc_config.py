@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.config import DEFAULT_RESPONSE_S, CertConfig, DeviceConfig, GatewayConfig, UserConfig
-from rig.dccuser.config import Client, DccIdentity, DccUsersConfig, GatewayUrls, KeyPair
+from rig.dccuser.config import Client, DccIdentity, DccUsersConfig, GatewayUrls
 from rig.description.model import Rig, Role, User
 from rig.pki.authority import Pki
 from rig.plan.model import Plan, broker_link, http_host, rrs_url
@@ -19,6 +19,7 @@ from rig.protocol import wan
 from rig.protocol.eui import Eui64
 from rig.protocol.smki import Usage
 from rig.reference import matrix_path, schema_path
+from rig.runtime.records import KeyPair
 from rig.state import StateDir
 
 

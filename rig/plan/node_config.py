@@ -15,7 +15,6 @@ from nodes.config import (
     DeviceLogEntry,
     GbcsConfig,
     HanConfig,
-    KeyPair,
     NodeConfig,
     RadioConfig,
     TrustedCert,
@@ -27,6 +26,7 @@ from rig.plan import han_keys
 from rig.plan.model import Plan, air_control_url, broker_link
 from rig.protocol import wan
 from rig.protocol.smki import Usage
+from rig.runtime.records import KeyPair
 from rig.state import StateDir
 
 
