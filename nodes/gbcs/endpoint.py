@@ -113,13 +113,24 @@ class GbcsEndpoint:
             return None
         return response.encode()
 
-    def alert(self, uc: UseCase, fields: list[Data]) -> bytes:
-        """A DLMS alert of this device to its network operator, with the next alert counter."""
+    def alert(self, uc: UseCase, fields: list[Data], *, code: int | None = None) -> bytes:
+        """A DLMS alert of this device to its network operator, with the next alert counter.
+
+        ``code`` is the GBCS alert code, one ``uc`` declares (ValueError otherwise, and no
+        counter is spent); None raises the use case's default code."""
         if self.alerts_to is None:
             raise ValueError(f"{self.eui.duis} has no network operator to send {uc.name} to")
+        code = uc.declared_code(code)
         self.alert_counter += 1
         self._save()
         msg = alerts.dlms_alert(
-            uc, self.alert_counter, self.eui.raw, self.alerts_to.raw, fields, self.ds, self.ka
+            uc,
+            self.alert_counter,
+            self.eui.raw,
+            self.alerts_to.raw,
+            fields,
+            self.ds,
+            self.ka,
+            code=code,
         )
         return msg.encode()

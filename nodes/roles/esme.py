@@ -5,8 +5,10 @@ On the HAN it serves live Metering (the registers), Prepayment and Price to the 
 PPMID. Over GBCS its COSEM table holds the import registers (read protected, encrypted for
 the requester), the disconnect control's state and the disconnect script table whose
 scripts enable, disable or arm the supply. The switch state, the registers and the time
-it was last alive survive a power cut; when power comes back it raises ECS80 "supply
-outage restored" to its network operator.
+it was last alive (saved every ``KEEP_ALIVE_S``) survive a power cut; when power comes
+back it raises ECS80 "supply outage restored" to its network operator, with alert code
+0x8F35 after an outage under 3 minutes and 0x8F36 ("Outage >= 3 minutes") after a longer
+one, the outage running from when it was last alive to now.
 """
 
 from __future__ import annotations
@@ -137,16 +139,20 @@ class ElectricityMeter(TunnelledDevice):
         gbcs, was_alive = self.gbcs, self.last_alive
         if gbcs is None or gbcs.alerts_to is None or was_alive is None:
             return
-        start = dt.datetime.fromtimestamp(was_alive, dt.UTC)
-        alert = gbcs.alert(ECS80, alerts.outage_fields(start, dt.datetime.now(dt.UTC)))
+        start, now = dt.datetime.fromtimestamp(was_alive, dt.UTC), dt.datetime.now(dt.UTC)
+        outage = now - start
+        code = alerts.outage_restored_code(outage)
+        alert = gbcs.alert(ECS80, alerts.outage_fields(start, now), code=code)
         self.last_alive = None
         await self.tunnel.put(alert)
         log.info(
             "gbcs.alert_sent",
             extra={
                 "device": self.config.eui.duis,
-                "alert_code": f"{ECS80.alert_code:04X}",
+                "use_case": ECS80.name,
+                "alert_code": f"{code:04X}",
                 "outage_start": start.isoformat(),
+                "outage_s": round(outage.total_seconds(), 1),
             },
         )
 

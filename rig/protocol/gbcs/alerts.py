@@ -1,7 +1,8 @@
 """GBCS alerts a device raises on its own (not in answer to a command): DLMS COSEM alerts
-as a data-notification whose body opens with the GBCS alert code.
+as a data-notification whose body opens with the GBCS alert code, one its use case declares.
 
-Pure: the device passes its keys and clock; :func:`alert_code` reads the code back.
+Pure: the device passes its keys and clock; :func:`outage_restored_code` names ECS80's code
+from the outage's length; :func:`alert_code` reads the code back.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.protocol.codec import DecodeError
 from rig.protocol.gbcs import dlms, gbz
+from rig.protocol.gbcs.catalogue import SUPPLY_OUTAGE_RESTORED, SUPPLY_OUTAGE_RESTORED_LONG
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 from rig.protocol.gbcs.usecase import Form, UseCase, invoke_id, protect
+
+LONG_OUTAGE = dt.timedelta(minutes=3)  # from here on ECS80 says "Outage >= 3 minutes"
 
 
 def dlms_alert(
@@ -26,14 +30,26 @@ def dlms_alert(
     device_ds: ec.EllipticCurvePrivateKey,
     device_ka: ec.EllipticCurvePrivateKey,
     recipient_ka: ec.EllipticCurvePublicKey | None = None,
+    *,
+    code: int | None = None,
 ) -> GbcsMessage:
-    """The alert ``uc`` declares, its body the alert code followed by ``fields``."""
-    if uc.alert_code is None or uc.form is not Form.DLMS:
+    """The alert ``uc`` declares, its body the alert ``code`` followed by ``fields``.
+
+    ``code`` must be one ``uc`` declares (ValueError otherwise); None raises the use
+    case's default code."""
+    if not uc.alert_codes or uc.form is not Form.DLMS:
         raise ValueError(f"{uc.name} is not a DLMS COSEM alert")
-    body = Data(DataType.STRUCTURE, [Data(DataType.LONG_UNSIGNED, uc.alert_code), *fields])
+    code = uc.declared_code(code)
+    body = Data(DataType.STRUCTURE, [Data(DataType.LONG_UNSIGNED, code), *fields])
     payload = dlms.DataNotification(invoke_id(counter), b"", body).encode()
     msg = GbcsMessage.build(Cra.ALERT, counter, device, recipient, uc.message_code, payload)
     return protect(uc, msg, device_ds, device_ka, recipient_ka)
+
+
+def outage_restored_code(outage: dt.timedelta) -> int:
+    """ECS80's alert code for an outage this long: 0x8F36 from :data:`LONG_OUTAGE` on,
+    0x8F35 below it."""
+    return SUPPLY_OUTAGE_RESTORED_LONG if outage >= LONG_OUTAGE else SUPPLY_OUTAGE_RESTORED
 
 
 def outage_fields(outage_start: dt.datetime, outage_end: dt.datetime) -> list[Data]:

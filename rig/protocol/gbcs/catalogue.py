@@ -15,6 +15,10 @@ SRV    code  use case                                     command      response
 alert  0067  ECS80 supply outage restored                 --           signed alert
 ====== ===== ============================================ ============ =================
 
+ECS80 carries 0x8F35 "Supply Outage Restored" after an outage under 3 minutes and 0x8F36
+"Supply Outage Restored - Outage >= 3 minutes" after a longer one (GBCS 7.2.3; the ESME
+picks with :func:`rig.protocol.gbcs.alerts.outage_restored_code`).
+
 Adding a use case is one declaration here, plus its behaviours: the transform in
 ``gateway.transform``, the device's table entries or handler in ``nodes``, and (when the
 generic one is not enough) a reader in ``rig.dccuser.readers``.
@@ -104,6 +108,17 @@ GCS13A = UseCase(
     encrypted=True,
     dated=True,
 )
-ECS80 = UseCase("ECS80", 0x0067, ESME, Form.DLMS, response=SIGNED, alert_code=0x8F36)
+# ECS80's alert codes (GBCS Table 16.2)
+SUPPLY_OUTAGE_RESTORED = 0x8F35  # "Supply Outage Restored": the outage lasted < 3 minutes
+SUPPLY_OUTAGE_RESTORED_LONG = 0x8F36  # "Supply Outage Restored - Outage >= 3 minutes"
+ECS80 = UseCase(
+    "ECS80",
+    0x0067,
+    ESME,
+    Form.DLMS,
+    response=SIGNED,
+    alert_code=SUPPLY_OUTAGE_RESTORED_LONG,  # RTDS 4.5.0's example (ECS80_NA_8F36)
+    alert_codes=(SUPPLY_OUTAGE_RESTORED, SUPPLY_OUTAGE_RESTORED_LONG),
+)
 
 CATALOGUE = Catalogue([ECS17B, ECS42, ECS43, ECS44, ECS45, GCS13A, ECS80])

@@ -279,6 +279,8 @@ ALERT_CODES: dict[int, str] = {
     0x8F66: "Future dated execution of instruction (success)",
     0x8F67: "Future dated execution of instruction (failure)",
     0x8F30: "Generic critical alert (example)",
+    0x8F35: "Supply Outage Restored",
+    0x8F36: "Supply Outage Restored - Outage >= 3 minutes",
     0x810E: "Generic non-critical alert (example)",
 }
 

@@ -3,7 +3,8 @@
 A :class:`UseCase` says what GBCS says of it: message code, the device type that runs it,
 the DUIS SRVs the DCC transforms into it, its payload form (DLMS COSEM, GBZ, ASN.1),
 whether it is critical, how the device protects what it sends back, and what the command
-asks (:data:`Request`: a COSEM GET or ACTION, a protected read, a ZCL read). The
+asks (:data:`Request`: a COSEM GET or ACTION, a protected read, a ZCL read); an alert, every
+GBCS alert code it may carry (:meth:`UseCase.declared_code` refuses any other). The
 declarations live in :mod:`rig.protocol.gbcs.catalogue`; the three behaviours are
 registered where they belong: the DCC's transform from the DUIS body in
 ``gateway.transform``, the device's handler in ``nodes.gbcs``, the DCC User's reader
@@ -93,14 +94,48 @@ class UseCase:
     response: Protection = Protection.MAC  # of the device's response or alert
     encrypted: bool = False  # the answer's values are encrypted for the requester
     dated: bool = False  # the answer's grouping header carries the device's date-time
-    alert_code: int | None = None  # an alert's GBCS alert code
+    alert_code: int | None = None  # an alert's GBCS alert code when its raiser names none
+    alert_codes: tuple[int, ...] = ()  # every GBCS alert code the alert may carry
+
+    def __post_init__(self) -> None:
+        if self.alert_code is not None and not self.alert_codes:
+            object.__setattr__(self, "alert_codes", (self.alert_code,))
+        if self.alert_codes and not self.is_alert:
+            raise ValueError(f"{self.name} is a command: it carries no alert code")
+        if self.alert_code is not None and self.alert_code not in self.alert_codes:
+            raise ValueError(
+                f"{self.name}: its alert code 0x{self.alert_code:04X} is not among those it "
+                f"declares ({_codes(self.alert_codes)})"
+            )
 
     @property
     def is_alert(self) -> bool:
         return self.request is None
 
+    def declared_code(self, code: int | None = None) -> int:
+        """The alert code to raise: ``code``, which this use case must declare, or (when
+        ``code`` is None) the code it carries when its raiser names none."""
+        if not self.alert_codes:
+            raise ValueError(f"{self} is not an alert with an alert code")
+        if code is None:
+            if self.alert_code is None:
+                raise ValueError(
+                    f"{self} may carry {_codes(self.alert_codes)}: name the one to raise"
+                )
+            return self.alert_code
+        if code not in self.alert_codes:
+            raise ValueError(
+                f"{self} does not carry alert code 0x{code:04X}: "
+                f"it declares {_codes(self.alert_codes)}"
+            )
+        return code
+
     def __str__(self) -> str:
         return f"{self.name} (0x{self.message_code:04X})"
+
+
+def _codes(codes: Iterable[int]) -> str:
+    return ", ".join(f"0x{c:04X}" for c in codes)
 
 
 class Catalogue:
