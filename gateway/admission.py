@@ -1,17 +1,21 @@
 """Admitting a DUIS request: the DCC's checks, in order, each failing with its DUIS code.
 
-Size, XML safety and the DUIS schema; the XML signature against the sender's registered
-XML-signing certificate; the sender is a registered DCC User; the URL takes the command
-variant and the variant suits the SRV (critical only as 4 then 5); the role may send the
-SRV; the rig serves the SRV (a non-device SRV has a DCC service, a device SRV a use case
-with a transform for the target's type); the target exists, suits the SRV and is in a
-state that allows it; the sender is responsible for it. The RequestID counter is checked
-here and taken by the caller once everything else has passed, so a refused request does
-not burn a counter.
+Size, UTF-8, XML safety and the DUIS schema; the XML signature against the sender's
+registered XML-signing certificate; the sender is a registered DCC User; the body is the
+one the header's SRV defines (a SignedPreCommand for command variant 5); the URL takes the
+command variant and the variant suits the SRV (critical only as 4 then 5); the rig serves
+the variant (not yet 2, 3, 6, 7: local delivery); the role may send the SRV; the rig serves
+the SRV (a non-device SRV has a DCC service, a device SRV a use case with a transform for
+the target's type); the target exists, suits the SRV and is in a state that allows it;
+the sender is responsible for it. The RequestID counter is checked here and taken by the
+caller in the transaction that records the request, so a refused request does not burn a
+counter. A refusal names what the request named (:class:`Named`), even one that is not
+valid DUIS, so the sender gets a DUIS acknowledgement with the code wherever possible.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -20,9 +24,9 @@ from lxml import etree
 from gateway.config import DeviceConfig, UserConfig
 from gateway.dcc_services import service_for
 from gateway.transform import served
-from rig.protocol.duis import codes, schema, srv, xmldsig
-from rig.protocol.duis.message import DuisError, Request, parse_request
-from rig.protocol.duis.xml import SR, XmlError, parse
+from rig.protocol.duis import bodies, codes, schema, srv, xmldsig
+from rig.protocol.duis.message import DuisError, Request, RequestId, parse_request
+from rig.protocol.duis.xml import NS, SR, XmlError, parse, text
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs.usecase import Catalogue, UseCase
 from rig.protocol.keystore import KeyStore
@@ -33,10 +37,53 @@ NETWORK_ROLES = {"ED", "GT"}
 USABLE_STATUS = {"Commissioned", "InstalledNotCommissioned", "Whitelisted"}
 
 
+_SRV = re.compile(r"^[0-9]{1,2}(\.[0-9]{1,2}){0,2}$")
+LOCAL_DELIVERY = {2: "returned for local delivery", 3: "sent and returned for local delivery"}
+LOCAL_DELIVERY |= {6: LOCAL_DELIVERY[2], 7: LOCAL_DELIVERY[3]}
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """What a refusal answers to: the RequestID and service the sender named."""
+
+    request_id: RequestId
+    service_reference: str
+    srv: str
+
+
 class Refused(Exception):
-    def __init__(self, code: str, reason: str, request: Request | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        reason: str,
+        request: Request | None = None,
+        named: Named | None = None,
+    ) -> None:
         super().__init__(reason)
         self.code, self.reason, self.request = code, reason, request
+        if named is None and request is not None:
+            named = Named(request.request_id, request.service_reference, request.srv)
+        self.header = named
+
+
+def named_in(tree: etree._ElementTree | None) -> Named | None:
+    """The RequestID and service a document that is not valid DUIS still names, if it
+    names all three well enough to answer to (DCC Boxed acknowledges such a request)."""
+    if tree is None:
+        return None
+    header = tree.getroot().find("sr:Header", NS)
+    if header is None:
+        return None
+    rid, ref, variant = (
+        text(header, f"sr:{name}")
+        for name in ("RequestID", "ServiceReference", "ServiceReferenceVariant")
+    )
+    if not (rid and ref and variant and _SRV.match(ref) and _SRV.match(variant)):
+        return None
+    try:
+        return Named(RequestId.parse(rid), ref, variant)
+    except DuisError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +111,7 @@ def admit(
 ) -> Admitted:
     if len(body) > max_body:
         raise Refused(codes.NOT_DUIS, f"request of {len(body)} bytes exceeds {max_body} bytes")
+    tree = None
     try:
         tree = parse(body)
         root = tree.getroot()
@@ -71,7 +119,7 @@ def admit(
             raise DuisError(f"expected sr:Request, found {etree.QName(root).localname}")
         request = parse_request(root)
     except (XmlError, DuisError) as exc:
-        raise Refused(codes.NOT_DUIS, str(exc)) from None
+        raise Refused(codes.NOT_DUIS, str(exc), named=named_in(tree)) from None
     try:
         schema.validate(tree, xsd)
     except schema.SchemaError as exc:
@@ -98,6 +146,16 @@ def admit(
     except KeyError as exc:
         raise Refused(codes.NOT_DUIS, str(exc), request) from None
     cv = request.command_variant
+    expected = bodies.SRV_BODIES.get(service.variant)
+    if cv == 5:
+        expected = "SignedPreCommand"
+    if expected is not None and request.body_name != expected:
+        raise Refused(
+            codes.NOT_DUIS,
+            f"SRV {service.variant} (command variant {cv}) takes a {expected} body, "
+            f"not {request.body_name}",
+            request,
+        )
     if cv not in codes.URL_VARIANTS.get(url, ()):
         raise Refused(
             codes.WRONG_URL, f"command variant {cv} is not taken by /api/v1/{url}", request
@@ -114,6 +172,14 @@ def admit(
             codes.WRONG_COMMAND_VARIANT,
             f"SRV {service.variant} is {kind}: command variants "
             f"{service.command_variants}, not {cv}",
+            request,
+        )
+    if cv in LOCAL_DELIVERY:
+        raise Refused(
+            codes.NOT_SERVED,
+            f"command variant {cv} (the command {LOCAL_DELIVERY[cv]}) is not served by this "
+            "rig yet; nothing was done: send command variant "
+            f"{'1' if cv in (2, 3) else '5'} for delivery over the WAN",
             request,
         )
     if not service.allows(user.role):

@@ -52,21 +52,29 @@ class Deadlines:
         return p
 
     def _expire(self, p: Pending) -> None:
+        """The deadline passed: E20 (never reached, or the hub stayed offline) or E21 (no
+        answer), with an audit row, queued for the user, in one transaction."""
         self._timers.pop((p.device, p.counter, p.user), None)
-        if self.store.take_pending(p.device, p.counter, p.user) is None:
-            return
-        code = codes.NO_RESPONSE if self.wan.online(Eui64.parse(p.hub)) else codes.NO_COMMUNICATION
-        self.store.hop(p.request_id, "deadline", code=code)
-        self.store.finish(p.request_id, "failed", code, codes.MEANING[code])
+        with self.store.transaction():
+            published = not self.store.still_unpublished(p)
+            if self.store.take_pending(p.device, p.counter, p.user) is None:
+                return
+            online = published and self.wan.online(Eui64.parse(p.hub))
+            code = codes.NO_RESPONSE if online else codes.NO_COMMUNICATION
+            reason = codes.MEANING[code] + ("" if published else " (never sent: the WAN was down)")
+            self.store.hop(p.request_id, "deadline", code=code)
+            self.store.finish(p.request_id, "failed", code, reason)
+            user = Eui64.parse(p.user)
+            self.store.audit(user.duis, p.request_id, "deadline", code, reason)
+            response = Response(
+                code,
+                now(),
+                "ResponseMessage",
+                RequestId.parse(p.request_id),
+                service_reference=p.service_reference,
+                srv=p.srv,
+            )
+            self.outbox.queue(user, p.request_id, "failure", response)
         log.warning(
             "duis.failed", extra={"request_id": p.request_id, "code": code, "device": p.device}
         )
-        response = Response(
-            code,
-            now(),
-            "ResponseMessage",
-            RequestId.parse(p.request_id),
-            service_reference=p.service_reference,
-            srv=p.srv,
-        )
-        self.outbox.queue(Eui64.parse(p.user), p.request_id, "failure", response)

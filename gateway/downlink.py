@@ -11,7 +11,6 @@ acknowledgement (I99) goes back at once.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import time
@@ -21,13 +20,15 @@ from lxml import etree
 
 from gateway.admission import Admitted, Refused, admit
 from gateway.config import GatewayConfig
+from gateway.crashpoints import crashpoint
 from gateway.credentials import dcc_key
 from gateway.dcc_services import DccState, service_for
 from gateway.deadlines import Deadlines
 from gateway.outbox import Outbox
+from gateway.publisher import Publisher
 from gateway.store import Pending, Store
 from gateway.transform import TransformInput, transform_for
-from gateway.wan import WanRouter, WanUnavailable
+from gateway.wan import WanRouter
 from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
 from rig.protocol.duis.bodies import pre_command
@@ -41,9 +42,9 @@ from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import UseCase
 from rig.protocol.keystore import KeyStore
 from rig.protocol.smki import Usage
+from rig.runtime.http import header_text
 
 log = logging.getLogger("gateway.downlink")
-RETRY_PUBLISH_S = 0.5
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Downlink:
         self.users = {u.eui: u for u in config.users}
         self.dcc = DccState({d.eui: d for d in config.devices})
         self.acb_ka = dcc_key(keys, config, Usage.KA)
+        self.publisher = Publisher(store, wan)
 
     async def submit(self, url: str, body: bytes) -> Reply:
         received = time.time()
@@ -95,33 +97,34 @@ class Downlink:
                 srvs=self.srvs,
                 catalogue=CATALOGUE,
             )
-            reply = self._accept(admitted, received)
+            return self._accept(url, admitted, received)
         except Refused as refusal:
             return self._refuse(url, refusal)
-        rid = admitted.request.request_id
-        self.store.audit(rid.originator.duis, str(rid), url, reply.code, reply.reason)
-        return reply
 
     # --- refusals and acknowledgements -------------------------------------------------------
     def _refuse(self, url: str, refusal: Refused) -> Reply:
-        req = refusal.request
-        rid = str(req.request_id) if req else None
-        sender = req.request_id.originator.duis if req else None
+        """The refusal: a DUIS acknowledgement with its code wherever the request names
+        its RequestID (even one that is not valid DUIS), else a plain body."""
+        header = refusal.header
+        rid = str(header.request_id) if header else None
+        sender = header.request_id.originator.duis if header else None
         self.store.audit(sender, rid, url, refusal.code, refusal.reason)
         log.warning(
             "duis.refused",
             extra={"request_id": rid, "code": refusal.code, "reason": refusal.reason, "url": url},
         )
-        headers = {"X-Rig-Reason": refusal.reason.replace("\n", " ")[:300]}
-        if req is None:
-            return Reply(400, f"{refusal.code}\n".encode(), refusal.code, refusal.reason, headers)
+        headers = {"X-Rig-Reason": header_text(refusal.reason)}
+        header = refusal.header
+        if header is None:  # not even a RequestID to answer to: the documented plain body
+            plain = f"{refusal.code} {codes.MEANING[refusal.code]}\n{refusal.reason}\n"
+            return Reply(400, plain.encode(), refusal.code, refusal.reason, headers)
         ack = Response(
             refusal.code,
             now(),
             "ResponseMessage",
-            req.request_id,
-            service_reference=req.service_reference,
-            srv=req.srv,
+            header.request_id,
+            service_reference=header.service_reference,
+            srv=header.srv,
         )
         body = etree.tostring(ack.to_element(), xml_declaration=True, encoding="UTF-8")
         return Reply(400, body, refusal.code, refusal.reason, headers)
@@ -148,13 +151,16 @@ class Downlink:
 
     def _envelope(
         self,
+        url: str,
         a: Admitted,
         received: float,
         outcome: str,
         code: str,
         hub: Eui64 | None = None,
     ) -> None:
+        """The request's envelope, first hops and audit row (inside the caller's transaction)."""
         rid = str(a.request.request_id)
+        self.store.audit(a.user.eui.duis, rid, url, code, outcome)
         uc = a.use_case
         self.store.new_request(
             rid,
@@ -172,41 +178,47 @@ class Downlink:
         self.store.hop(rid, "duis.validated")
 
     # --- what an admitted request becomes ------------------------------------------------------
-    def _accept(self, a: Admitted, received: float) -> Reply:
+    def _accept(self, url: str, a: Admitted, received: float) -> Reply:
+        """Carry out an admitted request. Its counter, envelope, audit row and effect are one
+        transaction, committed before the reply is built: a crash before the commit leaves no
+        trace, a crash after it leaves a request that is carried to its end."""
         if a.device is None or a.use_case is None:
-            return self._dcc_service(a, received)
+            return self._dcc_service(url, a, received)
         req = a.request
         uc, device = a.use_case, a.device
         sender, counter = req.request_id.originator, req.request_id.counter
         transform = transform_for(uc)
         assert transform is not None  # admission checked the rig serves it
         if req.command_variant == 4:  # the pre-command, for the user to sign
-            self._take_counter(a)
             pre = transform(uc, TransformInput(req, counter, sender, device.eui))
-            self.store.put_precommand(
-                str(req.request_id),
-                sender.hex,
-                device.eui.hex,
-                counter,
-                a.srv.variant,
-                pre.encode(),
-            )
-            self._envelope(a, received, "pre-command issued", codes.SUCCESS)
+            crashpoint("before-commit", str(req.request_id))
+            with self.store.transaction():
+                self._take_counter(a)
+                self.store.put_precommand(
+                    str(req.request_id),
+                    sender.hex,
+                    device.eui.hex,
+                    counter,
+                    a.srv.variant,
+                    pre.encode(),
+                )
+                self._envelope(url, a, received, "pre-command issued", codes.SUCCESS)
+            crashpoint("after-commit", str(req.request_id))
             return self._ack(a, codes.SUCCESS, pre_command(pre.encode()))
         if req.command_variant == 5:
             command = self._signed_pre_command(a)
         else:
-            self._take_counter(a)
             command = transform(uc, TransformInput(req, counter, sender, device.eui))
-        self._send(a, uc, command, received)
+        self._send(url, a, uc, command, received)
         return self._ack(a, codes.ACKNOWLEDGED)
 
-    def _dcc_service(self, a: Admitted, received: float) -> Reply:
+    def _dcc_service(self, url: str, a: Admitted, received: float) -> Reply:
         service = service_for(a.srv.variant)
         assert service is not None  # admission checked the DCC provides it
-        self._take_counter(a)
-        content = service(a.request, self.dcc)
-        self._envelope(a, received, "answered", codes.SUCCESS)
+        with self.store.transaction():
+            self._take_counter(a)
+            content = service(a.request, self.dcc)
+            self._envelope(url, a, received, "answered", codes.SUCCESS)
         return self._ack(a, codes.SUCCESS, content)
 
     def _signed_pre_command(self, a: Admitted) -> GbcsMessage:
@@ -221,7 +233,7 @@ class Downlink:
                 codes.NOT_DUIS, f"SignedPreCommand is not a GBCS message: {exc}", req
             ) from None
         rid = req.request_id
-        issued = self.store.take_precommand(rid.originator.hex, rid.target.hex, rid.counter)
+        issued = self.store.find_precommand(rid.originator.hex, rid.target.hex, rid.counter)
         if issued is None or signed.signature is None:
             raise Refused(
                 codes.INVALID_USER,
@@ -245,8 +257,19 @@ class Downlink:
             raise Refused(codes.INVALID_USER, f"pre-command signature: {exc}", req) from None
         return signed
 
-    def _send(self, a: Admitted, uc: UseCase, command: GbcsMessage, received: float) -> None:
-        """MAC the command as the ACB, record it as pending, and publish it to the hub."""
+    def _use_pre_command(self, a: Admitted) -> None:
+        """The pre-command a CV 5 request returns signed is used up (once)."""
+        rid = a.request.request_id
+        if self.store.take_precommand(rid.originator.hex, rid.target.hex, rid.counter) is None:
+            raise Refused(
+                codes.INVALID_USER, "the pre-command was used by another request", a.request
+            )
+
+    def _send(
+        self, url: str, a: Admitted, uc: UseCase, command: GbcsMessage, received: float
+    ) -> None:
+        """MAC the command as the ACB and store it, pending, with its request (one
+        transaction); the publisher then hands it to the WAN."""
         req, device = a.request, a.device
         assert device is not None
         device_ka = self.keys.find(device.eui, Usage.KA)
@@ -254,13 +277,9 @@ class Downlink:
             raise Refused(
                 codes.DEVICE_STATUS, f"no KA certificate for {device.eui.duis} in SMKI", req
             )
-        maced = security.apply_mac(command, self.acb_ka, device_ka.public_key)
+        maced = security.apply_mac(command, self.acb_ka, device_ka.public_key).encode()
         hub = device.hub or device.eui
         rid = str(req.request_id)
-        self._envelope(a, received, "accepted", codes.ACKNOWLEDGED, hub=hub)
-        self.store.hop(
-            rid, "gbcs.maced", message_code=f"{uc.message_code:04X}", bytes=len(maced.encode())
-        )
         pending = Pending(
             device.eui.hex,
             req.request_id.counter,
@@ -271,9 +290,20 @@ class Downlink:
             hub.hex,
             received + self.config.response_time(device.type),
         )
-        self.store.put_pending(pending)
+        crashpoint("before-commit", rid)
+        with self.store.transaction():
+            if req.command_variant != 5:  # CV 5 used the pre-command's counter
+                self._take_counter(a)
+            else:
+                self._use_pre_command(a)
+            self._envelope(url, a, received, "accepted", codes.ACKNOWLEDGED, hub=hub)
+            self.store.hop(
+                rid, "gbcs.maced", message_code=f"{uc.message_code:04X}", bytes=len(maced)
+            )
+            self.store.put_pending(pending, maced)
+        crashpoint("after-commit", rid)
         self.deadlines.arm(pending)
-        asyncio.get_running_loop().create_task(self._publish(pending, maced.encode()))
+        self.publisher.wake()
         log.info(
             "duis.accepted",
             extra={
@@ -283,16 +313,3 @@ class Downlink:
                 "message_code": f"{uc.message_code:04X}",
             },
         )
-
-    async def _publish(self, p: Pending, gbcs: bytes) -> None:
-        hub = Eui64.parse(p.hub)
-        while time.time() < p.deadline:
-            try:
-                await self.wan.send(hub, gbcs, p.deadline)
-                self.store.hop(
-                    p.request_id, "wan.published", hub=hub.duis, hub_online=self.wan.online(hub)
-                )
-                return
-            except WanUnavailable as exc:
-                log.warning("wan.send_retry", extra={"request_id": p.request_id, "error": str(exc)})
-                await asyncio.sleep(RETRY_PUBLISH_S)

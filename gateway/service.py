@@ -1,8 +1,17 @@
 """The gateway process: the DCC's DUIS interface (DCC Boxed compatible), SMKI, WAN and delivery.
 
-Wires the DCC's parts together: the downlink (admission, transform, dispatch), the uplink
-(responses and alerts from the hubs), the deadlines of pending commands, the outbox and
-its delivery worker, and the SMKI repository.
+Wires the DCC's parts together: the downlink (admission, transform, dispatch), the
+publisher (admitted commands to the WAN), the uplink (responses and alerts from the hubs),
+the deadlines of pending commands, the outbox and its delivery worker, and the SMKI
+repository. On start it first takes up what the last run left owed: commands to publish,
+deadlines to keep, responses to deliver.
+
+Every reply to a DUIS request carries its response code in ``X-DUIS-Response-Code`` and,
+for a refusal, the reason in ``X-Rig-Reason``. A refusal of a request that names its
+RequestID is a DUIS acknowledgement with the code (as DCC Boxed answers); one that names
+none gets a ``text/plain`` body: the code and its meaning on the first line, the reason on
+the second. The HTTP servers run behind :mod:`rig.runtime.http` (header and body
+timeouts, a limit on slow connections).
 
 DUIS port: ``POST /api/v1/serviceS|serviceT|serviceD`` and ``GET /health``. SMKI port:
 ``POST /services/certificatesearch|retrievecertificate``. One MQTT session to the broker,
@@ -15,10 +24,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 
 from aiohttp import web
 
 from gateway.config import GatewayConfig
+from gateway.crashpoints import crashpoint
 from gateway.credentials import dcc_credential, load_keys
 from gateway.deadlines import Deadlines
 from gateway.delivery import Delivery
@@ -29,11 +40,13 @@ from gateway.store import STORE_FILE, Store
 from gateway.uplink import Uplink
 from gateway.wan import WanRouter
 from rig.protocol.smki import Usage
+from rig.runtime import http
 from rig.runtime.health import HEALTH_PATH, HealthReport, Heartbeat
 from rig.runtime.reference import read_schema, read_srv_table
 
 log = logging.getLogger("gateway")
 DUIS_URLS = ("serviceS", "serviceT", "serviceD")
+CODE_HEADER = "X-DUIS-Response-Code"  # every DUIS reply names its code here too
 
 
 class GatewayService:
@@ -69,6 +82,7 @@ class GatewayService:
                 "duis": f"http://{self.config.bind}:{self.config.duis_port}/api/v1/",
                 "smki": f"http://{self.config.bind}:{self.config.smki_port}/services/",
                 "outbox": self.store.outbox_summary(),
+                "to_publish": len(self.store.unpublished(time.time())),
                 "store": str(self.store.path),
             },
         )
@@ -76,40 +90,45 @@ class GatewayService:
     async def _health(self, _request: web.Request) -> web.Response:
         return web.Response(body=self.report().encode(), content_type="application/json")
 
-    async def _duis(self, request: web.Request) -> web.Response:
+    async def _duis(self, request: web.Request) -> web.StreamResponse:
         url = request.match_info["url"]
         if url not in DUIS_URLS:
             raise web.HTTPNotFound(text=f"no such DUIS URL: use one of {', '.join(DUIS_URLS)}")
-        body = await _read_limited(request, self.config.max_body)
-        reply = await self.downlink.submit(url, body)
-        return web.Response(
+        reply = await self.downlink.submit(url, await request.read())
+        response = web.Response(
             status=reply.status,
             body=reply.body,
             content_type="application/xml" if reply.body.startswith(b"<") else "text/plain",
-            headers=reply.headers,
+            headers={**reply.headers, CODE_HEADER: reply.code},
         )
+        crashpoint("before-ack")
+        await response.prepare(request)
+        await response.write_eof()
+        crashpoint("after-ack")
+        return response
 
     async def run(self) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        duis = web.Application(client_max_size=self.config.max_body * 4)
-        duis.router.add_get(HEALTH_PATH, self._health)
-        duis.router.add_post("/api/v1/{url}", self._duis)
-        smki = web.Application()
-        SmkiService(self.keys, {d.eui for d in self.config.devices}).routes(smki)
-        runners = []
-        for app, port in ((duis, self.config.duis_port), (smki, self.config.smki_port)):
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, self.config.bind, port).start()
-            runners.append(runner)
+        # what the last run left owed is picked up before a new request is taken
         rearmed = self.deadlines.rearm()
+        owed = len(self.store.unpublished(time.time()))
         tasks = [
             asyncio.create_task(self.heartbeat.run()),
             asyncio.create_task(self.wan.run()),
+            asyncio.create_task(self.downlink.publisher.run()),
             asyncio.create_task(self.delivery.run()),
+        ]
+        duis = http.application("DUIS", client_max_size=self.config.max_body * 4)
+        duis.router.add_get(HEALTH_PATH, self._health)
+        duis.router.add_post("/api/v1/{url}", self._duis)
+        smki = http.application("SMKI")
+        SmkiService(self.keys, {d.eui for d in self.config.devices}).routes(smki)
+        servers = [
+            await http.start_site(app, self.config.bind, port)
+            for app, port in ((duis, self.config.duis_port), (smki, self.config.smki_port))
         ]
         log.info(
             "gateway.started",
@@ -117,6 +136,7 @@ class GatewayService:
                 "duis": f"{self.config.bind}:{self.config.duis_port}",
                 "smki": f"{self.config.bind}:{self.config.smki_port}",
                 "pending_requests": rearmed,
+                "to_publish": owed,
             },
         )
         await stop.wait()
@@ -125,17 +145,6 @@ class GatewayService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for runner in runners:
-            await runner.cleanup()
+        for server in servers:
+            await server.stop()
         self.store.close()
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes:
-    """The body, or its first ``limit + 1`` bytes: enough to refuse it as too large."""
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(65536):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    return b"".join(chunks)

@@ -5,7 +5,9 @@
 organisation EUI) and lists the matching certificates; ``POST
 /services/retrievecertificate`` takes ``<CertificateDataRequest><CertificateSerial>``
 and returns the certificate body (base64 DER). 402 when nothing matches, 401 for a
-request that cannot be read, as DCC Boxed answers.
+request that cannot be read, as DCC Boxed answers; every refusal says why in one line
+and never echoes a value it refuses (which may be huge or hostile). A body larger than
+any search needs is refused 413 before it is parsed.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from rig.protocol.duis.xml import XmlError, parse
-from rig.protocol.eui import Eui64
+from rig.protocol.eui import Eui64, EuiError
 from rig.protocol.keystore import Credential, KeyStore
-from rig.protocol.smki import Usage
+from rig.protocol.smki import SerialError, Usage, parse_serial
+
+MAX_REQUEST = 64 * 1024  # a search or retrieval is a few hundred bytes
 
 _USAGE = {Usage.DS: "DS", Usage.KA: "KA", Usage.PP_KA: "KA", Usage.XML: "DS"}
 _ROLE = {
@@ -46,6 +50,17 @@ def _field(parent: etree._Element, tag: str, value: str) -> None:
     etree.SubElement(parent, tag).text = value
 
 
+def _unreadable(reason: str) -> web.HTTPUnauthorized:
+    """DCC Boxed's refusal of a request it cannot read (401), with the reason on one line."""
+    return web.HTTPUnauthorized(text=f"invalid search parameters: {' '.join(reason.split())}\n")
+
+
+def _tag(element: etree._Element) -> str:
+    """An element's name (``{namespace}name`` if it has one) for a message, cut short."""
+    name = str(element.tag)
+    return name if len(name) <= 64 else f"{name[:64]}..."
+
+
 class SmkiService:
     def __init__(self, keys: KeyStore, devices: set[Eui64]) -> None:
         self.keys = keys
@@ -55,11 +70,34 @@ class SmkiService:
         app.router.add_post("/services/certificatesearch", self.search)
         app.router.add_post("/services/retrievecertificate", self.retrieve)
 
-    async def _read(self, request: web.Request) -> etree._Element:
+    async def _read(self, request: web.Request, expected: str) -> etree._Element:
+        """The request's root element, which must be ``expected``; 401 otherwise."""
+        body = await request.read()
+        if len(body) > MAX_REQUEST:
+            raise web.HTTPRequestEntityTooLarge(
+                MAX_REQUEST,
+                len(body),
+                text=f"a SMKI request is at most {MAX_REQUEST} bytes, not {len(body)}\n",
+            )
         try:
-            return parse(await request.read()).getroot()
+            root = parse(body).getroot()
         except XmlError as exc:
-            raise web.HTTPUnauthorized(text=f"invalid search parameters: {exc}") from None
+            raise _unreadable(f"the request is not XML: {exc}") from None
+        if root.tag != expected:
+            raise _unreadable(f"expected a <{expected}> request, not <{_tag(root)}>")
+        return root
+
+    @staticmethod
+    def _one(root: etree._Element, tag: str) -> str | None:
+        """The text of the one ``tag`` child of ``root`` ("" when empty), None if absent."""
+        found = root.findall(tag)
+        if len(found) > 1:
+            raise _unreadable(f"give one {tag}, not {len(found)}")
+        if not found:
+            return None
+        if len(found[0]):
+            raise _unreadable(f"{tag} holds text only, not elements or comments")
+        return found[0].text or ""
 
     def _is_device(self, cred: Credential) -> bool:
         return cred.eui in self.devices
@@ -69,17 +107,20 @@ class SmkiService:
         return _ROLE.get(str(ou[0]).upper(), "127") if ou else "127"
 
     async def search(self, request: web.Request) -> web.Response:
-        root = await self._read(request)
-        alt, name = (
-            root.findtext("CertificateSubjectAltName"),
-            root.findtext("CertificateSubjectName"),
-        )
+        root = await self._read(request, "CertificateSearchRequest")
+        alt = self._one(root, "CertificateSubjectAltName")
+        name = self._one(root, "CertificateSubjectName")
+        if (alt is None) == (name is None):
+            raise _unreadable(
+                "give either CertificateSubjectAltName (a device EUI) or "
+                "CertificateSubjectName (an organisation EUI)"
+                + (", not both" if alt is not None else "")
+            )
+        tag = "CertificateSubjectAltName" if alt is not None else "CertificateSubjectName"
         try:
-            eui = Eui64.parse((alt or name or "").strip())
-        except ValueError:
-            raise web.HTTPUnauthorized(
-                text="give CertificateSubjectAltName or CertificateSubjectName"
-            ) from None
+            eui = Eui64.parse(alt if alt is not None else name or "")
+        except EuiError:
+            raise _unreadable(f"{tag} must be an EUI-64, e.g. 00-DB-12-34-56-78-90-A0") from None
         found = [
             c
             for usage in Usage
@@ -100,18 +141,19 @@ class SmkiService:
         return _xml("CertificateSearchResponse", results)
 
     async def retrieve(self, request: web.Request) -> web.Response:
-        root = await self._read(request)
-        serial = (root.findtext("CertificateSerial") or "").strip()
-        if not serial.isdigit():
-            raise web.HTTPUnauthorized(text="CertificateSerial is a decimal number")
-        creds = self.keys.by_serial(int(serial))
+        root = await self._read(request, "CertificateDataRequest")
+        try:
+            serial = parse_serial(self._one(root, "CertificateSerial") or "", "CertificateSerial")
+        except SerialError as exc:
+            raise _unreadable(str(exc)) from None
+        creds = self.keys.by_serial(serial)
         if not creds:
             raise web.HTTPPaymentRequired(text="no certificate with that serial")
         c = creds[0]
         resp = etree.Element("CertificateResponse")
         der = c.certificate.public_bytes(serialization.Encoding.DER)
         _field(resp, "CertificateBody", base64.b64encode(der).decode())
-        _field(resp, "CertificateSerial", serial)
+        _field(resp, "CertificateSerial", str(serial))
         _field(resp, "CertificateUsage", _USAGE[c.usage])
         _field(resp, "CertificateStatus", "R" if c.revoked else "I")
         if self._is_device(c):

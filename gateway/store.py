@@ -1,16 +1,25 @@
 """The gateway's embedded SQLite store: request envelopes, hop timelines, audit, counters,
 pre-commands awaiting signature, commands awaiting a device's answer, and the outbox.
 
-System data only. The store never holds a GBCS payload's plaintext: requests are kept as
-envelopes (IDs, SRV, message code, parties, times, outcome), a delivered outbox entry
-keeps its envelope and drops its body, a used pre-command is dropped.
+System data only. Requests are kept as envelopes (IDs, SRV, message code, parties, times,
+outcome). The bytes of a message are kept only while the DCC still owes them to someone:
+a command until it is published to its hub (then dropped), an outbox entry until it is
+delivered (then dropped), a pre-command until it comes back signed.
+
+Every step that moves a request on is one transaction (:meth:`Store.transaction`):
+admission (counter, envelope, audit row, the command to publish), a device's answer
+(settled, finished, queued for its user) and a deadline (the same). A crash leaves a
+request either untouched or fully moved on, never half-way. Commits are synchronous
+(``synchronous=FULL``): what was acknowledged survives a power cut.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +28,7 @@ STORE_FILE = "gateway.sqlite"  # in the gateway's state folder
 
 SCHEMA = """
 PRAGMA journal_mode=WAL;
-PRAGMA synchronous=NORMAL;
+PRAGMA synchronous=FULL;
 CREATE TABLE IF NOT EXISTS requests (
     request_id TEXT PRIMARY KEY, srv TEXT, cv INTEGER, message_code TEXT, sender TEXT,
     target TEXT, hub TEXT, received REAL, outcome TEXT, response_code TEXT, reason TEXT);
@@ -34,7 +43,8 @@ CREATE TABLE IF NOT EXISTS precommands (
     gbcs BLOB, created REAL);
 CREATE TABLE IF NOT EXISTS pending (
     device TEXT, counter INTEGER, user TEXT, request_id TEXT, srv TEXT, sr TEXT,
-    hub TEXT, deadline REAL, PRIMARY KEY (device, counter, user));
+    hub TEXT, deadline REAL, command BLOB, published REAL,
+    PRIMARY KEY (device, counter, user));
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT, url TEXT, request_id TEXT, kind TEXT,
     body BLOB, attempts INTEGER DEFAULT 0, next_at REAL, state TEXT, created REAL,
@@ -43,8 +53,15 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
 """
 
 
+# columns added since the first store: a store written by an older gateway gets them
+_ADDED_COLUMNS = {"pending": {"command": "BLOB", "published": "REAL"}}
+_PENDING = "device, counter, user, request_id, srv, sr, hub, deadline"
+
+
 @dataclass(frozen=True, slots=True)
 class Pending:
+    """A command the DCC owes a device's answer to, until its deadline."""
+
     device: str
     counter: int
     user: str
@@ -53,6 +70,14 @@ class Pending:
     service_reference: str
     hub: str
     deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class Unpublished:
+    """An admitted command not yet handed to the WAN: what the publisher owes the hub."""
+
+    pending: Pending
+    command: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +97,37 @@ class Store:
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.executescript(SCHEMA)
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        self._depth = 0
 
     def close(self) -> None:
         self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all (nested blocks join the outer)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._depth = 0
 
     # --- requests and their hops ---------------------------------------------------------
     def new_request(self, request_id: str, **envelope: Any) -> None:
@@ -160,6 +213,17 @@ class Store:
             (request_id, sender, target, counter, srv, gbcs, time.time()),
         )
 
+    def find_precommand(
+        self, sender: str, target: str, counter: int
+    ) -> tuple[str, str, bytes] | None:
+        """The issued pre-command for (sender, target, counter), if not yet used."""
+        row = self.db.execute(
+            "SELECT request_id, srv, gbcs FROM precommands "
+            "WHERE sender=? AND target=? AND counter=?",
+            (sender, target, counter),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], bytes(row[2]))
+
     def take_precommand(
         self, sender: str, target: str, counter: int
     ) -> tuple[str, str, bytes] | None:
@@ -174,9 +238,11 @@ class Store:
         return row
 
     # --- commands awaiting a device --------------------------------------------------------
-    def put_pending(self, p: Pending) -> None:
+    def put_pending(self, p: Pending, command: bytes) -> None:
+        """A command awaiting its device, with its bytes until :meth:`published`."""
         self.db.execute(
-            "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO pending ({_PENDING}, command, published) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             (
                 p.device,
                 p.counter,
@@ -186,12 +252,14 @@ class Store:
                 p.service_reference,
                 p.hub,
                 p.deadline,
+                command,
             ),
         )
 
     def take_pending(self, device: str, counter: int, user: str) -> Pending | None:
         row = self.db.execute(
-            "SELECT * FROM pending WHERE device=? AND counter=? AND user=?", (device, counter, user)
+            f"SELECT {_PENDING} FROM pending WHERE device=? AND counter=? AND user=?",
+            (device, counter, user),
         ).fetchone()
         if row is None:
             return None
@@ -201,7 +269,31 @@ class Store:
         return Pending(*row)
 
     def all_pending(self) -> list[Pending]:
-        return [Pending(*row) for row in self.db.execute("SELECT * FROM pending")]
+        return [Pending(*row) for row in self.db.execute(f"SELECT {_PENDING} FROM pending")]
+
+    def unpublished(self, now: float) -> list[Unpublished]:
+        """Admitted commands still owed to their hub, oldest first, deadline not yet passed."""
+        rows = self.db.execute(
+            f"SELECT {_PENDING}, command FROM pending "
+            "WHERE published IS NULL AND command IS NOT NULL AND deadline > ? "
+            "ORDER BY rowid LIMIT 50",
+            (now,),
+        ).fetchall()
+        return [Unpublished(Pending(*row[:8]), bytes(row[8])) for row in rows]
+
+    def still_unpublished(self, p: Pending) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM pending WHERE device=? AND counter=? AND user=? AND published IS NULL",
+            (p.device, p.counter, p.user),
+        ).fetchone()
+        return row is not None
+
+    def published(self, p: Pending, at: float) -> None:
+        """The hub's broker has the command: its bytes are no longer kept."""
+        self.db.execute(
+            "UPDATE pending SET published=?, command=NULL WHERE device=? AND counter=? AND user=?",
+            (at, p.device, p.counter, p.user),
+        )
 
     # --- outbox ------------------------------------------------------------------------------
     def enqueue(self, user: str, url: str, request_id: str | None, kind: str, body: bytes) -> int:

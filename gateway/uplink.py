@@ -53,33 +53,37 @@ class Uplink:
             )
 
     def _response(self, hub: Eui64, msg: GbcsMessage, payload: bytes) -> None:
+        """Settle the command it answers, finish its request and queue the response for
+        its user: one transaction, so a crash leaves the command pending (E21 at its
+        deadline) or answered, never settled without an answer."""
         h = msg.header
         device, user = Eui64(h.originator), Eui64(h.recipient)
-        p = self.deadlines.settle(device, h.counter, user)
-        if p is None:
-            log.warning(
-                "wan.unmatched_response",
-                extra={
-                    "device": device.duis,
-                    "counter": h.counter,
-                    "message_code": f"{h.message_code:04X}",
-                },
+        with self.store.transaction():
+            p = self.deadlines.settle(device, h.counter, user)
+            if p is None:
+                log.warning(
+                    "wan.unmatched_response",
+                    extra={
+                        "device": device.duis,
+                        "counter": h.counter,
+                        "message_code": f"{h.message_code:04X}",
+                    },
+                )
+                return
+            self.store.hop(p.request_id, "wan.response", hub=hub.duis)
+            self.store.finish(p.request_id, "responded", codes.SUCCESS)
+            response = Response(
+                codes.SUCCESS,
+                now(),
+                "ResponseMessage",
+                RequestId.parse(p.request_id),
+                RequestId(device, user, h.counter),
+                p.service_reference,
+                p.srv,
+                gbcs_payload=payload,
             )
-            return
-        self.store.hop(p.request_id, "wan.response", hub=hub.duis)
-        self.store.finish(p.request_id, "responded", codes.SUCCESS)
-        response = Response(
-            codes.SUCCESS,
-            now(),
-            "ResponseMessage",
-            RequestId.parse(p.request_id),
-            RequestId(device, user, h.counter),
-            p.service_reference,
-            p.srv,
-            gbcs_payload=payload,
-        )
+            self.outbox.queue(user, p.request_id, "response", response)
         log.info("duis.response", extra={"request_id": p.request_id, "device": device.duis})
-        self.outbox.queue(user, p.request_id, "response", response)
 
     def _alert(self, hub: Eui64, msg: GbcsMessage, payload: bytes) -> None:
         h = msg.header
@@ -91,30 +95,34 @@ class Uplink:
             return
         code = f"{alert_code(msg) or 0:04X}"
         alert_id = RequestId(device, user, h.counter)
-        self.store.new_request(
-            str(alert_id),
-            srv=None,
-            cv=None,
-            message_code=f"{h.message_code:04X}",
-            sender=device.duis,
-            target=user.duis,
-            hub=hub.duis,
-            received=time.time(),
-            outcome="alert",
-            response_code=codes.SUCCESS,
-        )
-        self.store.hop(str(alert_id), "wan.alert", hub=hub.duis, alert_code=code)
-        response = Response(
-            codes.SUCCESS,
-            now(),
-            "DeviceAlertMessage",
-            None,
-            alert_id,
-            gbcs_payload=payload,
-            alert_code=code,
-        )
+        with self.store.transaction():  # recorded and queued together, and only once
+            if self.store.request(str(alert_id)) is not None:
+                log.info("wan.duplicate_alert", extra={"device": device.duis, "alert_code": code})
+                return
+            self.store.new_request(
+                str(alert_id),
+                srv=None,
+                cv=None,
+                message_code=f"{h.message_code:04X}",
+                sender=device.duis,
+                target=user.duis,
+                hub=hub.duis,
+                received=time.time(),
+                outcome="alert",
+                response_code=codes.SUCCESS,
+            )
+            self.store.hop(str(alert_id), "wan.alert", hub=hub.duis, alert_code=code)
+            response = Response(
+                codes.SUCCESS,
+                now(),
+                "DeviceAlertMessage",
+                None,
+                alert_id,
+                gbcs_payload=payload,
+                alert_code=code,
+            )
+            self.outbox.queue(user, None, "alert", response)
         log.info("duis.device_alert", extra={"device": device.duis, "alert_code": code})
-        self.outbox.queue(user, None, "alert", response)
 
     async def on_trace(self, hub: Eui64, data: dict[str, Any]) -> None:
         try:

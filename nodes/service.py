@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import logging
+import math
 import signal
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from nodes.radio import DeliveryError
 from nodes.roles import make_role
 from rig.protocol.eui import Eui64
 from rig.runtime.health import HEALTH_PATH, HealthReport, Heartbeat
+from rig.runtime.http import application, start_site
 
 log = logging.getLogger("nodes.service")
 
@@ -34,6 +36,7 @@ def _version() -> str | None:
 
 
 VERSION = _version()
+MAX_EXCHANGE_TIMEOUT_S = 3600.0  # a sleepy device's answer may take long; not forever
 
 
 class NodeService:
@@ -62,9 +65,17 @@ class NodeService:
             return web.json_response({"error": "only a CHF moves GBCS on the HAN"}, status=404)
         try:
             device = Eui64.parse(request.query.get("device", ""))
-            timeout = float(request.query.get("timeout", "30"))
         except ValueError as exc:
             return web.json_response({"error": f"{exc}; use ?device=EUI-64"}, status=400)
+        try:
+            timeout = float(request.query.get("timeout", "30"))
+        except ValueError:
+            timeout = math.nan
+        if not 0 < timeout <= MAX_EXCHANGE_TIMEOUT_S:  # also refuses nan
+            most = f"{MAX_EXCHANGE_TIMEOUT_S:g}"
+            return web.json_response(
+                {"error": f"timeout is seconds, more than 0 and at most {most}"}, status=400
+            )
         message = await request.read()
         try:
             answer = await exchange(device, message, timeout)
@@ -72,18 +83,20 @@ class NodeService:
             return web.json_response({"error": str(exc)}, status=504)
         return web.Response(body=answer, content_type="application/octet-stream")
 
+    def app(self) -> web.Application:
+        """The health endpoint (and a CHF's HAN exchange), behind the rig's HTTP guard."""
+        app = application("node")
+        app.router.add_get(HEALTH_PATH, self._health)
+        app.router.add_post("/han/exchange", self._exchange)
+        return app
+
     async def run(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        app = web.Application()
-        app.router.add_get(HEALTH_PATH, self._health)
-        app.router.add_post("/han/exchange", self._exchange)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, self.config.health_bind, self.config.health_port).start()
+        server = await start_site(self.app(), self.config.health_bind, self.config.health_port)
         heartbeat = asyncio.create_task(self.heartbeat.run(), name="heartbeat")
         await self.role.start()
         log.info(
@@ -100,5 +113,5 @@ class NodeService:
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
-        await runner.cleanup()
+        await server.stop()
         self.wiring.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -113,3 +114,41 @@ def wait_for(predicate, timeout: float = 30.0, every: float = 0.5):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(every)
+
+
+@pytest.fixture(scope="session")
+def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
+    """The end-to-end rig of tests/rigs/dcc.yaml, up for the whole session (shared by the
+    modules that need a whole DCC path). When DCC's reference data is beside the checkout,
+    the rig runs on the ZAZ1 credentials, so DCC's own tools can sign and check."""
+    from rig.description import load_rig
+    from rig.state import StateDir
+
+    base = tmp_path_factory.mktemp("dcc")
+    rig_file = base / "dcc.yaml"
+    text = (RIGS / "dcc.yaml").read_text()
+    zaz1 = VECTORS / "smki" / "zaz1-keystore.json"
+    if zaz1.exists():
+        text += f"pki: {{source: zaz1, keystore: {zaz1}}}\n"
+    rig_file.write_text(text)
+    state = base / "state"
+
+    def tunnel(name: str):
+        proc = rig_cli("status", "--json", "--rig", str(rig_file), state=state)
+        comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
+        detail = (comps[name].get("report") or {}).get("detail") or {}
+        return detail.get("han", {}).get("tunnel")
+
+    try:
+        rig_cli("up", "--rig", str(rig_file), state=state, check=True, timeout=150)
+        # the devices have joined and opened their tunnels before the first request
+        wait_for(lambda: tunnel("esme"), 60)
+        wait_for(lambda: tunnel("gsme"), 60)
+        yield {
+            "rig": load_rig(rig_file),
+            "state": StateDir.open(state),
+            "file": rig_file,
+            "dir": state,
+        }
+    finally:
+        rig_cli("down", "--rig", str(rig_file), state=state, timeout=60)

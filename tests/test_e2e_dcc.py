@@ -26,12 +26,10 @@ from lxml import etree
 
 from rig.dccuser.client import DccUser, body_for
 from rig.dccuser.tasks import send_request, trace_of
-from rig.description import load_rig
 from rig.protocol.duis.message import parse_document, parse_response
 from rig.protocol.duis.xml import SR, parse
 from rig.protocol.eui import Eui64
 from rig.protocol.smki import Usage
-from rig.state import StateDir
 
 RIG = Path(__file__).parent / "rigs" / "dcc.yaml"
 ESME = Eui64.parse("00-DB-12-34-56-78-90-A0")
@@ -39,23 +37,10 @@ DCC = Eui64.parse("90-B3-D5-1F-30-00-00-02")
 ZAZ1 = VECTORS / "smki" / "zaz1-keystore.json"
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("dcc")
-    rig_file = base / "dcc.yaml"
-    text = RIG.read_text()
-    if ZAZ1.exists():  # DCC's tools know the ZAZ1 organisations: run the rig on them
-        text += f"pki: {{source: zaz1, keystore: {ZAZ1}}}\n"
-    rig_file.write_text(text)
-    state = base / "state"
-    rig_cli("up", "--rig", str(rig_file), state=state, check=True, timeout=150)
-    rig = load_rig(rig_file)
-    sd = StateDir.open(state)
-    # the devices have joined and opened their tunnels before the first request
-    wait_for(lambda: detail(rig_file, state, "esme").get("han", {}).get("tunnel"), 60)
-    wait_for(lambda: detail(rig_file, state, "gsme").get("han", {}).get("tunnel"), 60)
-    yield {"rig": rig, "state": sd, "file": rig_file, "dir": state}
-    rig_cli("down", "--rig", str(rig_file), state=state, timeout=60)
+@pytest.fixture
+def env(dcc_rig):
+    """The end-to-end rig (tests/rigs/dcc.yaml), started once per session (conftest)."""
+    return dcc_rig
 
 
 def status(rig_file: Path, state: Path) -> dict:
@@ -134,7 +119,7 @@ def test_a_power_cut_raises_the_supply_restored_alert(env) -> None:
     found = asyncio.run(alert())
     assert found is not None, "no ECS80 alert reached the network operator"
     code, values = found
-    assert code == "8F36" and values["use_case"] == "ECS80"
+    assert code == "8F35" and values["use_case"] == "ECS80"
     assert values["authenticated_by"] == "signature"  # the ESME's DS key, from SMKI
     assert values["outage_start"] <= values["outage_end"]
     # the meter kept its state across the power cut: still answers, relay still closed
@@ -154,7 +139,7 @@ def _post(env, url: str, body: bytes) -> tuple[int, str, str]:
     code = (
         parse_response(parse(raw).getroot()).response_code
         if raw.startswith(b"<")
-        else raw.decode().split()[0]
+        else raw.decode().split()[0]  # the documented plain body: the code comes first
     )
     return status_code, code, reason
 
@@ -223,7 +208,17 @@ def test_bad_input_gets_its_duis_code_an_audit_entry_and_loses_nothing(env) -> N
     [
         ("12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML", "12.2", "serviceD", 8, DCC),
         ("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML", "11.1", "serviceD", 8, DCC),
+        ("8.3_DECOMMISSION_DEVICE_REQUEST_DUIS.XML", "8.3", "serviceD", 8, DCC),
+        (
+            "8.14.1_COMMUNICATIONS_HUB_STATUS_UPDATE_INSTALL_SUCCESS_REQUEST_DUIS.XML",
+            "8.14.1",
+            "serviceD",
+            8,
+            DCC,
+        ),
         ("ECS01a_1.1.1_IMMEDIATE_TOU_SUCCESS_REQUEST_DUIS.XML", "1.1.1", "serviceT", 4, ESME),
+        ("ECS52_11.2_SUCCESS_REQUEST_DUIS.XML", "11.2", "serviceS", 1, ESME),
+        ("CS03B_8.7.2_SUCCESS_REQUEST_DUIS.XML", "8.7.2", "serviceS", 1, ESME),
     ],
 )
 def test_a_service_the_rig_does_not_serve_is_refused_with_its_reason(
@@ -239,6 +234,8 @@ def test_a_service_the_rig_does_not_serve_is_refused_with_its_reason(
     row = next(r for r in _audit(env) if r["request_id"] == request_id)
     assert row["code"] == "E17" and row["reason"] == reason
     assert trace_of(env["state"], request_id) is None  # nothing was done with it
+    if srv == "8.3":  # the "decommissioned" ESME was never touched: it still answers
+        assert send(env, "4.1.1", "esme").response_code == "I0"
 
 
 def _audit(env) -> list[dict]:

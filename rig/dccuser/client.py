@@ -149,6 +149,7 @@ class DccUser:
             ) as resp:
                 body = await resp.read()
                 reason = resp.headers.get("X-Rig-Reason", "")
+                code = resp.headers.get("X-DUIS-Response-Code", "")
         except aiohttp.ClientError as exc:
             raise DccUserError(
                 f"the gateway's DUIS interface {self.gateway.duis} is unreachable "
@@ -156,7 +157,8 @@ class DccUser:
             ) from None
         if body.startswith(b"<"):
             return parse_response(parse(body).getroot()).response_code, reason, body
-        return body.decode(errors="replace").strip().split("\n")[0], reason, body
+        words = body.decode(errors="replace").split(maxsplit=1)
+        return code or (words[0] if words else f"HTTP {resp.status}"), reason, body
 
     async def send(
         self,

@@ -43,7 +43,11 @@ class DccUsersConfig:
     bind: str
     port: int
     state_dir: Path  # the users' inboxes and counters
-    dcc_certs: tuple[Path, ...]  # folders of the DCC certificates responses are checked with
+    # What the Receive Response Service checks the DCC's signatures with: certificate files
+    # (.pem), folders of them (the rig's PKI layout or DCC's signing-tool credentials) and
+    # ZAZ1 keystore.json files. Only the DCC's XML-signing certificates among them are
+    # trusted; the others only name a signer that is refused.
+    dcc_certs: tuple[Path, ...]
     users: tuple[Eui64, ...]  # every DCC User the Receive Response Service takes documents for
     clients: tuple[Client, ...]
     dcc: DccIdentity

@@ -166,6 +166,9 @@ class VirtualSettings:
 class PkiSettings:
     source: str = "generate"  # or "zaz1"
     keystore: Path | None = None  # ZAZ1 keystore.json when source is zaz1
+    # zaz1 only: DCC Boxed's signing-tool credentials (a folder such as vectors' smki/xml-sign),
+    # whose DCC XML-signing certificates the DCC Users also trust; None = none
+    xml_sign: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

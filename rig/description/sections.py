@@ -109,15 +109,18 @@ def read_virtual(r: Reader, top: LocatedDict) -> VirtualSettings:
 
 
 def read_pki(r: Reader, top: LocatedDict, base_dir: Path | None) -> PkiSettings:
-    """``pki``: generated credentials or ZAZ1's; a relative keystore is from ``base_dir``."""
-    m = r.mapping(top.get("pki"), "pki", r.line_of(top, "pki"), {"source", "keystore"})
+    """``pki``: generated credentials or ZAZ1's; relative paths are from ``base_dir``.
+
+    With ZAZ1, ``xml_sign`` names DCC Boxed's signing-tool credentials (the folder whose
+    DCC XML-signing certificates the DCC Users trust beside the keystore's); it defaults
+    to the ``xml-sign`` folder beside the keystore when there is one.
+    """
+    m = r.mapping(top.get("pki"), "pki", r.line_of(top, "pki"), {"source", "keystore", "xml_sign"})
     source = r.field(m, "source", "pki", choice_of("generate", "zaz1"), default="generate")
     keystore = r.field(m, "keystore", "pki", to_text, default=None)
-    keystore_path = None
-    if keystore:
-        keystore_path = Path(keystore)
-        if not keystore_path.is_absolute() and base_dir is not None:
-            keystore_path = (base_dir / keystore_path).resolve()
+    xml_sign = r.field(m, "xml_sign", "pki", to_text, default=None)
+    keystore_path = _path(keystore, base_dir)
+    xml_sign_path = _path(xml_sign, base_dir)
     if source == "zaz1" and keystore is None:
         r.problem(
             m.line,
@@ -125,4 +128,32 @@ def read_pki(r: Reader, top: LocatedDict, base_dir: Path | None) -> PkiSettings:
             "source zaz1 needs the keystore.json path, e.g. "
             "../shared/vectors/smki/zaz1-keystore.json",
         )
-    return PkiSettings(source=source or "generate", keystore=keystore_path)
+    if xml_sign_path is not None:
+        if source != "zaz1":
+            r.problem(
+                r.line_of(m, "xml_sign"),
+                "pki.xml_sign",
+                "DCC Boxed's signing-tool credentials go with source zaz1 "
+                "(a generated PKI trusts only the rig's own DCC certificate)",
+            )
+        elif not xml_sign_path.is_dir():
+            r.problem(
+                r.line_of(m, "xml_sign"),
+                "pki.xml_sign",
+                f"{xml_sign_path} is not a folder of XML-signing credentials, e.g. "
+                "../shared/vectors/smki/xml-sign",
+            )
+    elif source == "zaz1" and keystore_path is not None:
+        beside = (keystore_path if keystore_path.is_dir() else keystore_path.parent) / "xml-sign"
+        xml_sign_path = beside if beside.is_dir() else None
+    return PkiSettings(source=source or "generate", keystore=keystore_path, xml_sign=xml_sign_path)
+
+
+def _path(text: str | None, base_dir: Path | None) -> Path | None:
+    """A path of the description: a relative one is from ``base_dir`` (the file's folder)."""
+    if not text:
+        return None
+    path = Path(text)
+    if not path.is_absolute() and base_dir is not None:
+        path = (base_dir / path).resolve()
+    return path

@@ -14,6 +14,7 @@ Certificates without an EUI-64 (CAs, WAN TLS) are skipped.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import warnings
 from pathlib import Path
@@ -27,6 +28,7 @@ from rig.protocol.eui import Eui64
 from rig.protocol.keystore import KeyStore, KeyStoreError, private_key_from_pem
 from rig.protocol.smki import OrgRole, ProfileError, Usage, eui_of, role_of, usage_of
 
+log = logging.getLogger("rig.pki")
 _STEM = re.compile(r"^(?P<eui>[0-9A-Fa-f]{16})-(?P<usage>ds|ka|pp-ka|xml)$")
 _XML_ROLES = {OrgRole.XML_SIGN_USER, OrgRole.XML_SIGN_DSP}
 
@@ -64,24 +66,9 @@ def load_folder(store: KeyStore, folder: Path) -> int:
         raise KeyStoreError(f"{folder} is not a folder of certificates")
     count = 0
     for pem in sorted(folder.rglob("*.pem")):
-        if pem.name.endswith(".key.pem"):
+        if pem.name.endswith(".key.pem") or b"BEGIN CERTIFICATE" not in pem.read_bytes():
             continue
-        data = pem.read_bytes()
-        if b"BEGIN CERTIFICATE" not in data:
-            continue
-        cert = x509.load_pem_x509_certificate(data)
-        stem = pem.stem
-        m = _STEM.match(stem)
-        try:
-            if m:
-                eui, usage = Eui64(bytes.fromhex(m["eui"])), Usage(m["usage"])
-            else:
-                eui, usage = eui_of(cert), _usage_by_name(stem, cert)
-        except ProfileError:
-            continue  # a CA or TLS certificate: not an SMKI end entity
-        key = _load_key(pem.with_suffix(".key")) or _load_key(pem.with_name(stem + ".key.pem"))
-        store.add(eui, usage, cert, key, name=stem)
-        count += 1
+        count += load_file(store, pem)
     # Private keys kept apart from their certificates (DCC's public device keys).
     for key_path in sorted(folder.rglob("*.key")):
         m = _STEM.match(key_path.stem)
@@ -142,8 +129,15 @@ def _zaz1_entries(store: KeyStore, eui: Eui64, sections: dict) -> int:
     count = 0
     for section in sections.values():
         for entry in section.values():
-            cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
             name = str(entry.get("name", ""))
+            try:
+                cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
+            except ValueError as exc:  # a newer cryptography refuses a few odd ZAZ1 entries
+                log.warning(
+                    "pki.zaz1_entry_skipped",
+                    extra={"device": eui.duis, "entry": name, "error": str(exc)},
+                )
+                continue
             key = None
             if entry.get("privateKey"):
                 key = private_key_from_pem(entry["privateKey"].encode(), f"ZAZ1 {name}")
@@ -152,14 +146,35 @@ def _zaz1_entries(store: KeyStore, eui: Eui64, sections: dict) -> int:
     return count
 
 
+def load_file(store: KeyStore, pem: Path) -> int:
+    """One certificate file (``<eui>-<usage>.pem`` or a signing-tool credential), with its
+    key when one lies beside it; 0 for a certificate without an EUI-64 (a CA, TLS)."""
+    cert = x509.load_pem_x509_certificate(pem.read_bytes())
+    m = _STEM.match(pem.stem)
+    try:
+        if m:
+            eui, usage = Eui64(bytes.fromhex(m["eui"])), Usage(m["usage"])
+        else:
+            eui, usage = eui_of(cert), _usage_by_name(pem.stem, cert)
+    except ProfileError:
+        return 0
+    key = _load_key(pem.with_suffix(".key")) or _load_key(pem.with_name(pem.stem + ".key.pem"))
+    store.add(eui, usage, cert, key, name=pem.stem)
+    return 1
+
+
 def load(paths: list[Path]) -> KeyStore:
-    """A key store from any mix of folders and keystore.json files."""
+    """A key store from any mix of folders, certificate files and keystore.json files."""
     store = KeyStore()
     for path in paths:
         if path.is_file() and path.suffix == ".json":
             load_zaz1(store, path)
+        elif path.is_file():
+            load_file(store, path)
         elif (path / "keystore.json").is_file():
             load_zaz1(store, path / "keystore.json")
-        else:
+        elif path.is_dir():
             load_folder(store, path)
+        else:
+            raise KeyStoreError(f"{path}: no such certificate, folder or keystore.json")
     return store

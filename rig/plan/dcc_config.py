@@ -92,6 +92,16 @@ def gateway_config(plan: Plan, rig: Rig, state: StateDir) -> GatewayConfig:
     )
 
 
+def dcc_certificates(rig: Rig, pki: Pki) -> tuple[Path, ...]:
+    """Where the DCC's XML-signing certificates are: the rig's own always; with ZAZ1
+    identities also the ZAZ1 keystore and DCC Boxed's signing-tool credentials, since
+    DCC Boxed signs its responses with any of them."""
+    paths = [pki.org(rig.acb_eui, Usage.XML).cert]
+    if rig.pki.source == "zaz1":
+        paths += [p for p in (rig.pki.keystore, rig.pki.xml_sign) if p is not None]
+    return tuple(paths)
+
+
 def dcc_users(plan: Plan, rig: Rig, state: StateDir) -> DccUsersConfig:
     """The test DCC Users: who they are, their keys, where the gateway and their inboxes are."""
     pki = Pki(state.pki)
@@ -118,7 +128,7 @@ def dcc_users(plan: Plan, rig: Rig, state: StateDir) -> DccUsersConfig:
         bind="127.0.0.1",
         port=plan.ports["rrs"],
         state_dir=state.component("dcc-users") / "inbox",
-        dcc_certs=(dcc_xml.cert.parent,),
+        dcc_certs=dcc_certificates(rig, pki),
         users=tuple(u.eui for u in rig.users),
         clients=clients,
         dcc=DccIdentity(rig.acb_eui, dcc_xml.cert),

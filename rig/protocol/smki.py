@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from enum import StrEnum
 
@@ -64,6 +65,42 @@ class OrgRole(StrEnum):
 
 class ProfileError(ValueError):
     """A certificate that does not follow the SMKI profile."""
+
+
+SERIAL_MAX_OCTETS = 20  # RFC 5280 4.1.2.2: a serialNumber is at most 20 octets
+SERIAL_MAX_DIGITS = len(str(2 ** (8 * SERIAL_MAX_OCTETS) - 1))  # 49
+_ASCII_DIGITS = re.compile("[0-9]+")  # not \\d and not str.isdigit(): both take "²" and "٣"
+_XML_SPACE = " \t\r\n"
+
+
+class SerialError(ValueError):
+    """A text that is not a certificate serial; the message says what a serial must be."""
+
+
+def parse_serial(text: str, what: str = "a certificate serial") -> int:
+    """A certificate serial written in decimal, as SMKI's CertificateSerial and XMLDSig's
+    X509SerialNumber carry it: ASCII digits 0-9 only, at most 49 of them and at most
+    20 octets (RFC 5280); XML white space around it is ignored.
+
+    Anything else raises :class:`SerialError`, whose message names ``what`` and the rule
+    (never the text itself, which may be huge or hostile); ``int()`` never sees more
+    digits than a serial can have.
+    """
+    value = text.strip(_XML_SPACE)
+    if not value:
+        why = "it is empty"
+    elif not _ASCII_DIGITS.fullmatch(value):
+        why = "it holds a character other than 0-9"
+    elif len(value) > SERIAL_MAX_DIGITS:
+        why = f"it has {len(value)} digits"
+    elif (number := int(value)).bit_length() > 8 * SERIAL_MAX_OCTETS:
+        why = f"it needs more than {SERIAL_MAX_OCTETS} octets"
+    else:
+        return number
+    raise SerialError(
+        f"{what} must be a decimal serial of at most {SERIAL_MAX_DIGITS} digits "
+        f"(ASCII 0-9, at most {SERIAL_MAX_OCTETS} octets as RFC 5280 allows): {why}"
+    )
 
 
 def _der(tag: int, body: bytes) -> bytes:

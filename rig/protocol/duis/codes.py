@@ -19,11 +19,13 @@ DEVICE_STATUS = "E5"  # the device's SMI status does not allow this service
 WRONG_DEVICE_TYPE = "E11"  # the service is not compatible with the device
 WRONG_COMMAND_VARIANT = "E12"  # the command variant does not apply (a critical SRV as CV 1)
 WRONG_URL = "E13"  # the request type is not valid for the URL (serviceS/T/D)
-NOT_SERVED = "E17"  # the rig's choice: a valid SRV this rig does not serve (yet)
+NOT_SERVED = "E17"  # the rig's choice: a valid SRV, or command variant (2, 3, 6, 7: local
+#                    delivery), this rig does not serve (yet); nothing is done
 DEVICE_UNKNOWN = "E19"  # the device does not exist
 NO_COMMUNICATION = "E20"  # the DCC cannot reach the device (its hub stayed offline)
 NO_RESPONSE = "E21"  # no response from the device within its target response time
-NOT_DUIS = "E100"  # not valid DUIS: malformed, DTD/entities, too large, schema-invalid
+NOT_DUIS = "E100"  # not valid DUIS: malformed, not UTF-8, DTD/entities, too large,
+#                    schema-invalid, or a body that is not the one the SRV defines
 
 MEANING = {
     SUCCESS: "success",

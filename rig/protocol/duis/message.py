@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -20,6 +21,26 @@ from rig.protocol.eui import Eui64, EuiError
 
 SCHEMA_VERSION = "5.4"
 _E = f"{{{SR}}}"
+COUNTER_MAX = 2**64 - 1  # RequestIDType: the counter is an unsigned 64-bit number
+CV_MAX = 2**31 - 1  # a bound for parsing only: admission names the variants an SRV takes
+_ASCII_DIGITS = re.compile("[0-9]+")  # not str.isdigit(), which takes "²" and "٣"
+
+
+def _decimal(text: str, most: int) -> int | None:
+    """``text`` as a number in 0..most written in ASCII digits (leading zeros allowed),
+    or None; ``int()`` never sees more digits than ``most`` has."""
+    if not _ASCII_DIGITS.fullmatch(text):
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(most)):
+        return None
+    value = int(digits)
+    return value if value <= most else None
+
+
+def _shown(text: str, most: int = 64) -> str:
+    """``text`` quoted for an error message, cut short when long."""
+    return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text)} characters)"
 
 
 class DuisError(ValueError):
@@ -40,12 +61,18 @@ class RequestId:
     @classmethod
     def parse(cls, value: str) -> RequestId:
         parts = value.strip().split(":")
-        if len(parts) != 3 or not parts[2].isdigit():
-            raise DuisError(f"{value!r} is not originator:target:counter")
+        if len(parts) != 3:
+            raise DuisError(f"{_shown(value)} is not originator:target:counter")
+        counter = _decimal(parts[2], COUNTER_MAX)
+        if counter is None:
+            raise DuisError(
+                f"RequestID {_shown(value)}: the counter must be a decimal number "
+                f"from 0 to {COUNTER_MAX} (ASCII digits)"
+            )
         try:
-            return cls(Eui64.parse(parts[0]), Eui64.parse(parts[1]), int(parts[2]))
+            return cls(Eui64.parse(parts[0]), Eui64.parse(parts[1]), counter)
         except EuiError as exc:
-            raise DuisError(f"RequestID {value!r}: {exc}") from None
+            raise DuisError(f"RequestID {_shown(value)}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +162,16 @@ def parse_request(root: etree._Element) -> Request:
     if root.tag != f"{_E}Request":
         raise DuisError(f"expected sr:Request, found {root.tag}")
     cv = _need(root, "sr:Header/sr:CommandVariant", "Header/CommandVariant")
-    if not cv.isdigit():
-        raise DuisError(f"CommandVariant {cv!r} is not a number")
+    command_variant = _decimal(cv, CV_MAX)
+    if command_variant is None:
+        raise DuisError(f"CommandVariant {_shown(cv)} is not a number (ASCII digits 0-9)")
     body = root.find("sr:Body", NS)
     children = [] if body is None else [c for c in body if isinstance(c.tag, str)]
     if len(children) != 1:
         raise DuisError("Body must hold exactly one service request element")
     return Request(
         RequestId.parse(_need(root, "sr:Header/sr:RequestID", "Header/RequestID")),
-        int(cv),
+        command_variant,
         _need(root, "sr:Header/sr:ServiceReference", "Header/ServiceReference"),
         _need(root, "sr:Header/sr:ServiceReferenceVariant", "Header/ServiceReferenceVariant"),
         children[0],

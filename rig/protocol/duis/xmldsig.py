@@ -22,6 +22,7 @@ from lxml import etree
 from rig.protocol.duis.xml import DS
 from rig.protocol.gbcs.security import SecurityError, sign_raw, verify_raw
 from rig.protocol.keystore import Credential, KeyStore
+from rig.protocol.smki import SerialError, parse_serial
 
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
@@ -61,8 +62,16 @@ def reference_digest(root: etree._Element) -> bytes:
     sig = _signature_of(copy)
     if sig is not None:
         _detach(sig)
-    c14n = etree.tostring(copy.getroottree(), method="c14n", exclusive=False, with_comments=False)
-    return hashlib.sha256(c14n).digest()
+    return hashlib.sha256(_c14n(copy.getroottree(), exclusive=False)).digest()
+
+
+def _c14n(node: etree._Element | etree._ElementTree, *, exclusive: bool) -> bytes:
+    """Canonical XML; a document C14N cannot render (e.g. a relative namespace URI) is a
+    :class:`SignatureError`, not lxml's own exception."""
+    try:
+        return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=False)
+    except etree.C14NError as exc:
+        raise SignatureError(f"the document cannot be canonicalised (C14N): {exc}") from None
 
 
 def issuer_text(cert: x509.Certificate) -> str:
@@ -149,15 +158,18 @@ def read_signature(root: etree._Element) -> SignatureInfo:
         raise SignatureError(f"SignatureValue must be raw r||s (64 bytes), not {len(value)} bytes")
     issuer = sig.find(f".//{_q('X509IssuerName')}")
     serial = sig.find(f".//{_q('X509SerialNumber')}")
-    serial_text = "" if serial is None else (serial.text or "").strip()
-    if issuer is None or not serial_text.isdigit():
+    if issuer is None or serial is None:
         raise SignatureError("KeyInfo must name the certificate by X509IssuerSerial")
+    try:
+        serial_number = parse_serial(serial.text or "", "X509SerialNumber")
+    except SerialError as exc:
+        raise SignatureError(f"KeyInfo X509IssuerSerial: {exc}") from None
     return SignatureInfo(
         (issuer.text or "").strip(),
-        int(serial_text),
+        serial_number,
         digest,
         value,
-        etree.tostring(info, method="c14n", exclusive=True, with_comments=False),
+        _c14n(info, exclusive=True),
     )
 
 

@@ -21,13 +21,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from aiohttp import web
 
 from rig.protocol import pcap, zep
 from rig.runtime import process
 from rig.runtime.health import HEALTH_PATH, Heartbeat
+from rig.runtime.http import application, start_site
 from rig.virtual.air.config import AirConfig
 from rig.virtual.air.medium import Address, FaultError, Medium
 
@@ -105,6 +106,13 @@ class AirProtocol(asyncio.DatagramProtocol):
             self.transport.sendto(datagram, address)
 
 
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    body = await request.json()
+    if not isinstance(body, dict):
+        raise TypeError(f"the body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
 def make_app(medium: Medium, tee: Tee, heartbeat: Heartbeat) -> web.Application:
     async def health(_request: web.Request) -> web.Response:
         report = heartbeat.report(checks={"zep": "ok"}, detail=medium.summary())
@@ -112,10 +120,10 @@ def make_app(medium: Medium, tee: Tee, heartbeat: Heartbeat) -> web.Application:
 
     async def register(request: web.Request) -> web.Response:
         try:
-            body = await request.json()
+            body = await _json_object(request)
             address = (request.remote or "127.0.0.1", int(body["port"]))
             medium.register(str(body["name"]), address, int(body["channel"]), body.get("eui"))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             return web.json_response({"error": f"bad registration: {exc}"}, status=400)
         log.info(
             "air.radio",
@@ -133,21 +141,22 @@ def make_app(medium: Medium, tee: Tee, heartbeat: Heartbeat) -> web.Application:
             log.info("air.faults_cleared")
         elif request.method == "POST":
             try:
-                body = await request.json()
+                body = await _json_object(request)
                 value = body.get("value")
+                nodes = [str(n) for n in body.get("nodes", [])]
                 medium.apply(
                     str(body["kind"]),
-                    [str(n) for n in body.get("nodes", [])],
+                    nodes,
                     None if value is None else float(value),
                     body.get("channel"),
                 )
-            except (FaultError, ValueError, KeyError, TypeError) as exc:
+            except (FaultError, ValueError, KeyError, TypeError, OverflowError) as exc:
                 return web.json_response({"error": str(exc)}, status=400)
             log.info(
                 "air.fault",
                 extra={
                     "kind": body["kind"],
-                    "nodes": ",".join(body.get("nodes", [])),
+                    "nodes": ",".join(nodes),
                     "value": body.get("value"),
                 },
             )
@@ -181,7 +190,7 @@ def make_app(medium: Medium, tee: Tee, heartbeat: Heartbeat) -> web.Application:
             await response.write_eof()
         return response
 
-    app = web.Application()
+    app = application("air")
     app.router.add_get(HEALTH_PATH, health)
     app.router.add_post("/radios", register)
     app.router.add_route("*", "/faults", faults)
@@ -198,9 +207,9 @@ async def serve(config: AirConfig) -> None:
     transport, _ = await loop.create_datagram_endpoint(
         lambda: AirProtocol(medium, tee), local_addr=(config.bind, config.zep_port)
     )
-    runner = web.AppRunner(make_app(medium, tee, heartbeat), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, config.control_bind, config.control_port).start()
+    server = await start_site(
+        make_app(medium, tee, heartbeat), config.control_bind, config.control_port
+    )
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -218,7 +227,7 @@ async def serve(config: AirConfig) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await beat
     transport.close()
-    await runner.cleanup()
+    await server.stop()
     tee.close()
 
 
