@@ -22,6 +22,7 @@ from conftest import RIGS, VECTORS, vectors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rig.dccuser.client import DccUser
 from rig.dccuser.config import DccIdentity, DccUsersConfig, GatewayUrls
 from rig.dccuser.receiver import Inbox, Receiver, start
 from rig.description import DescriptionError, load_rig, parse_rig
@@ -431,6 +432,10 @@ def test_a_zaz1_rig_trusts_every_dcc_boxed_certificate(
         assert len(running.inbox(SUPPLIER)) == 3
     finally:
         running.close()
+    # and the DCC User reads what its service kept: it trusts the same three keys
+    user = DccUser(config, "supplier-a")
+    for name in SAMPLES:
+        assert user.verify(samples[name]).response_code == "I0", name
 
 
 def test_a_generated_pki_rig_trusts_only_its_own_dcc_certificate(tmp_path: Path) -> None:

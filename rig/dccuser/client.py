@@ -25,6 +25,7 @@ from lxml import etree
 
 from rig.dccuser import readers
 from rig.dccuser.config import DccUsersConfig
+from rig.pki.keystores import load
 from rig.protocol.duis.bodies import read_inventory, request_body
 from rig.protocol.duis.message import Request, RequestId, Response, parse_response
 from rig.protocol.duis.signed import sign_document, verify_document
@@ -95,6 +96,11 @@ class DccUser:
                 name=f"{self.name}-{usage.value}",
             )
         self.keys.add(self.dcc, Usage.XML, _pem(config.dcc.xml_cert), name="dcc-xml")
+        # every XML-signing key of the DCC the rig trusts (DCC Boxed signs with any of three)
+        held = {c.serial for c in self.keys.credentials(self.dcc, Usage.XML)}
+        for cred in load(list(config.dcc_certs)).credentials(self.dcc, Usage.XML):
+            if cred.serial not in held:
+                self.keys.add(self.dcc, Usage.XML, cred.certificate, name=cred.name)
         self.state = config.state_dir / self.eui.hex
         self.gateway = config.gateway
         self.receiver = config.receiver
@@ -260,7 +266,13 @@ class DccUser:
             return await resp.json()
 
     def verify(self, document: bytes) -> Response:
-        doc = verify_document(document, self.keys, xsd=duis_schema()).document
+        """A response the DCC signed (with any of its XML-signing keys), read."""
+        verified = verify_document(document, self.keys, xsd=duis_schema())
+        if verified.signer.eui != self.dcc or verified.signer.usage is not Usage.XML:
+            raise DccUserError(
+                f"the document is signed by {verified.signer.eui.duis}, not by the DCC"
+            )
+        doc = verified.document
         if not isinstance(doc, Response):
             raise DccUserError("the inbox holds a request, not a response")
         return doc
