@@ -228,14 +228,10 @@ class Store:
         self, sender: str, target: str, counter: int
     ) -> tuple[str, str, bytes] | None:
         """The issued pre-command for (sender, target, counter), removed: usable once."""
-        row = self.db.execute(
-            "SELECT request_id, srv, gbcs FROM precommands "
-            "WHERE sender=? AND target=? AND counter=?",
-            (sender, target, counter),
-        ).fetchone()
-        if row is not None:
-            self.db.execute("DELETE FROM precommands WHERE request_id=?", (row[0],))
-        return row
+        found = self.find_precommand(sender, target, counter)
+        if found is not None:
+            self.db.execute("DELETE FROM precommands WHERE request_id=?", (found[0],))
+        return found
 
     # --- commands awaiting a device --------------------------------------------------------
     def put_pending(self, p: Pending, command: bytes) -> None:

@@ -152,3 +152,19 @@ def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
         }
     finally:
         rig_cli("down", "--rig", str(rig_file), state=state, timeout=60)
+
+
+async def collect_mqtt(client, seconds: float) -> list[tuple[str, bytes]]:
+    """Every (topic, payload) an aiomqtt client receives within ``seconds``."""
+    import asyncio
+    import contextlib
+
+    got: list[tuple[str, bytes]] = []
+
+    async def read() -> None:
+        async for m in client.messages:
+            got.append((str(m.topic), bytes(m.payload)))
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(read(), seconds)
+    return got

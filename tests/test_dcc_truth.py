@@ -25,6 +25,7 @@ import pytest
 from conftest import wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutations import mutated
 
 from gateway.crashpoints import STEPS
 from rig.dccuser.client import DccUser, body_for
@@ -186,17 +187,7 @@ def _hostile(draw: st.DrawFn, good: bytes) -> bytes:
         start = good.index(b"<sr:" + tag + b">") + len(tag) + 5
         end = good.index(b"</sr:" + tag + b">")
         return good[:start] + value.encode("utf-8", "surrogatepass") + good[end:]
-    data = bytearray(good)
-    for _ in range(draw(st.integers(1, 6))):
-        at = draw(st.integers(0, len(data) - 1))
-        op = draw(st.sampled_from(["flip", "cut", "insert"]))
-        if op == "flip":
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif op == "cut":
-            del data[at : at + draw(st.integers(1, 50))]
-        else:
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
-    return bytes(data)
+    return draw(mutated([good], most=6))
 
 
 def test_duis_fuzz_never_5xx_never_a_traceback(env_truth) -> None:

@@ -337,3 +337,40 @@ def test_dcc_tools_interoperate_with_the_gateway(env, tmp_path) -> None:
     assert parsed.returncode == 0, parsed.stderr
     header = json.loads(parsed.stdout)["header"]
     assert header["responseCode"] == "I0" and header["requestId"]["counter"] == str(counter)
+
+
+def test_dcc_tools_accept_the_gateways_acknowledgements_and_refusals(env, tmp_path) -> None:
+    """The signed I99 verifies in DCC's duis-sign-wrap; a refusal (here E100, a body that is
+    not the SRV's) and an E17 parse in DCC's duis-parser with their codes."""
+    if not ZAZ1.exists():
+        pytest.skip(f"reference data {ZAZ1} is absent: the rig runs on generated credentials")
+    if not (DUIS_TOOL.parent / "node_modules" / "@smartdcc").is_dir() or not shutil.which("java"):
+        pytest.skip("DCC's npm tools are not installed (make test installs them in tools/npm)")
+    user = DccUser.from_state(env["dir"], "supplier-a")
+
+    def raw(url: str, body: bytes) -> bytes:
+        req = urllib.request.Request(
+            f"{user.gateway.duis}/{url}", data=body, headers={"Content-Type": "application/xml"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as err:
+            return err.read()
+
+    read = body_for("4.1.1", {})
+    cases = {
+        "I99": raw("serviceS", user.request("4.1.1", ESME, 1, user.next_counter(), read)),
+        "E100": raw(
+            "serviceS",
+            user.request("4.1.1", ESME, 1, user.next_counter(), body_for("7.2", {})),
+        ),
+        "E17": raw("serviceS", user.request("4.1.1", ESME, 3, user.next_counter(), read)),
+    }
+    for code, body in cases.items():
+        path = tmp_path / f"{code}.xml"
+        path.write_bytes(body)
+        parsed = duis_tool("parse", path)
+        assert parsed.returncode == 0, (code, parsed.stderr)
+        assert json.loads(parsed.stdout)["header"]["responseCode"] == code
+    assert duis_tool("validate", tmp_path / "I99.xml").returncode == 0

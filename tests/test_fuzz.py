@@ -20,6 +20,7 @@ from rig.protocol.gbcs.payload import decode_payload
 from rig.protocol.utrn import UtrnError
 from rig.protocol.utrn import parse as parse_utrn
 from tests.conftest import VECTORS
+from tests.mutations import mutated
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -37,24 +38,7 @@ SEEDS = _seeds()
 
 def _mutated() -> st.SearchStrategy[bytes]:
     """Reference messages with bytes flipped, cut or inserted: deep into every decoder."""
-
-    @st.composite
-    def build(draw: st.DrawFn) -> bytes:
-        data = bytearray(draw(st.sampled_from(SEEDS)))
-        for _ in range(draw(st.integers(1, 4))):
-            op = draw(st.sampled_from(["flip", "cut", "insert", "set"]))
-            at = draw(st.integers(0, max(0, len(data) - 1)))
-            if op == "flip" and data:
-                data[at] ^= 1 << draw(st.integers(0, 7))
-            elif op == "cut":
-                del data[at:]
-            elif op == "insert":
-                data[at:at] = draw(st.binary(min_size=1, max_size=4))
-            elif data:
-                data[at] = draw(st.sampled_from([0x00, 0x7F, 0x80, 0x81, 0x82, 0xFF]))
-        return bytes(data)
-
-    return build()
+    return mutated(SEEDS)
 
 
 def _decodes_or_names_offset(decoder, data: bytes) -> None:

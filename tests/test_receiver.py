@@ -21,6 +21,7 @@ import pytest
 from conftest import RIGS, VECTORS, vectors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutations import mutated
 
 from rig.dccuser.client import DccUser
 from rig.dccuser.config import DccIdentity, DccUsersConfig, GatewayUrls
@@ -297,26 +298,12 @@ def _fine(status: int, text: str) -> None:
     assert not any(t in text for t in TRACEBACK), text
 
 
-@st.composite
-def mutated_sample(draw: st.DrawFn) -> bytes:
-    data = bytearray(vectors("duis", "samples", draw(st.sampled_from(SAMPLES))).read_bytes())
-    for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["flip", "cut", "insert", "set"]))
-        at = draw(st.integers(0, max(0, len(data) - 1)))
-        if op == "flip" and data:
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif op == "cut":
-            del data[at:]
-        elif op == "insert":
-            data[at:at] = draw(
-                st.one_of(
-                    st.binary(min_size=1, max_size=8),
-                    st.sampled_from([b"<!DOCTYPE x [<!ENTITY e 'x'>]>", b"&e;", b"<x>", b"]]>"]),
-                )
-            )
-        elif data:
-            data[at] = draw(st.sampled_from(b"<>&\"'\x00\x7f\x80\xff"))
-    return bytes(data)
+def mutated_sample() -> st.SearchStrategy[bytes]:
+    return mutated(
+        [vectors("duis", "samples", name).read_bytes() for name in SAMPLES],
+        inserts=[b"<!DOCTYPE x [<!ENTITY e 'x'>]>", b"&e;", b"<x>", b"]]>"],
+        set_bytes=b"<>&\"'\x00\x7f\x80\xff",
+    )
 
 
 FUZZ = settings(

@@ -25,7 +25,7 @@ from rig.pki.authority import EPOCH, ORG_VALIDITY, Pki
 from rig.plan import broker
 from rig.plan.ports import free_port
 from rig.protocol import wan
-from tests.conftest import RIGS, wait_port
+from tests.conftest import RIGS, collect_mqtt, wait_port
 
 QUIET_S = 1.0  # how long we listen for something that must not arrive
 
@@ -75,18 +75,6 @@ def wan_broker(tmp_path: Path, mosquitto_bin: str, started: list) -> Wan:
     return Wan(port, pki, rig.node("hub-a").eui, rig.node("hub-b").eui)
 
 
-async def _collect(client: aiomqtt.Client, seconds: float) -> list[tuple[str, bytes]]:
-    got: list[tuple[str, bytes]] = []
-
-    async def read() -> None:
-        async for m in client.messages:
-            got.append((str(m.topic), bytes(m.payload)))
-
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(read(), seconds)
-    return got
-
-
 async def _try_publish(
     wan_broker: Wan, identity: str, topic: str, payload: bytes, qos: int
 ) -> None:
@@ -107,7 +95,7 @@ async def test_hub_cannot_publish_on_another_hubs_topic(wan_broker: Wan, qos: in
         await _try_publish(wan_broker, hub_a, wan.down_topic(b), b"forged command for B", qos)
         await _try_publish(wan_broker, hub_a, wan.status_topic(b), b"offline", qos)
         await _try_publish(wan_broker, hub_a, wan.up_topic(a), b"genuine response from hub A", qos)
-        got = await _collect(gateway, QUIET_S)
+        got = await collect_mqtt(gateway, QUIET_S)
     assert got == [(wan.up_topic(a), b"genuine response from hub A")]  # only the control
 
 
@@ -124,7 +112,9 @@ async def test_hub_cannot_read_another_hubs_commands(wan_broker: Wan) -> None:
         async with wan_broker.client(wan.GATEWAY_IDENTITY) as gateway:
             await gateway.publish(wan.down_topic(b), b"command for B", qos=1)
             await gateway.publish(wan.down_topic(a), b"command for A", qos=1)
-        got_a, got_b = await asyncio.gather(_collect(hub_a, QUIET_S), _collect(hub_b, QUIET_S))
+        got_a, got_b = await asyncio.gather(
+            collect_mqtt(hub_a, QUIET_S), collect_mqtt(hub_b, QUIET_S)
+        )
     assert (wan.down_topic(b), b"command for B") in got_b  # B gets its own command
     assert [p for _, p in got_a] == [b"command for A"]  # A gets only its own
 
@@ -181,14 +171,14 @@ async def test_second_client_cannot_steal_a_hubs_session(wan_broker: Wan) -> Non
         await gateway.publish(wan.down_topic(a), b"queued while A was away", qos=1)
     # hub B's certificate claims hub A's client ID, asking to resume its session
     async with wan_broker.client(wan.hub_identity(b), identifier=wan.hub_identity(a)) as thief:
-        stolen = await _collect(thief, QUIET_S)
+        stolen = await collect_mqtt(thief, QUIET_S)
         # while the thief is connected, the real hub A connects and must get its message
         async with wan_broker.client(wan.hub_identity(a)) as hub_a:
-            mine = await _collect(hub_a, QUIET_S)
+            mine = await collect_mqtt(hub_a, QUIET_S)
             # and the thief's presence did not kick hub A off: a new command still reaches it
             async with wan_broker.client(wan.GATEWAY_IDENTITY) as gateway:
                 await gateway.publish(wan.down_topic(a), b"second command", qos=1)
-            mine += await _collect(hub_a, QUIET_S)
+            mine += await collect_mqtt(hub_a, QUIET_S)
     assert stolen == []
     assert [p for _, p in mine] == [b"queued while A was away", b"second command"]
 
@@ -233,5 +223,5 @@ async def test_will_marks_a_hub_that_loses_power_offline(wan_broker: Wan, starte
         await asyncio.sleep(0.5)
         hub.kill()  # SIGKILL: no DISCONNECT reaches the broker
         hub.wait()
-        got = await _collect(gateway, QUIET_S)
+        got = await collect_mqtt(gateway, QUIET_S)
     assert (wan.status_topic(a), wan.OFFLINE) in got

@@ -1,8 +1,10 @@
 """Health probes: ask each component itself, never just "does the PID exist".
 
 * services (gateway, air, nodes): ``GET /health`` and judge the heartbeat's age;
-* the broker: a real MQTT session over TLS with the controller's certificate,
-  reading ``$SYS/broker/uptime``;
+* the broker: a real MQTT session over TLS, reading ``$SYS/broker/uptime``, as a
+  read-only observer identity taken from the rig's pool for the probe's duration
+  (:mod:`rig.lifecycle.observers`), so a probe never disconnects a ``rig wan watch``
+  or another probe;
 * sshd: the SSH identification banner.
 """
 
@@ -11,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import aiomqtt
 
-from rig.protocol.wan import CONTROLLER_IDENTITY
+from rig.lifecycle.observers import ObserverError, ObserverPool
+from rig.pki.authority import Pki
 from rig.runtime.health import STALE_AFTER_S, HealthReport
 
 TIMEOUT_S = 2.5
@@ -73,20 +77,37 @@ async def _http(url: str) -> ProbeResult:
 
 
 async def _mqtt(spec: dict[str, Any]) -> ProbeResult:
+    if "observers" not in spec:  # a plan written before the observers: its own certificate
+        return await _mqtt_session(spec, None, spec["cert"], spec["key"])
+    pool = ObserverPool(Path(spec["observers"]), Pki(Path(spec["pki"])))
+    try:
+        observer = pool.take()
+    except ObserverError as exc:
+        return ProbeResult(False, "degraded", f"cannot probe the broker: {exc}")
+    with observer:
+        cred = observer.credential
+        return await _mqtt_session(spec, observer.identity, str(cred.cert), str(cred.key))
+
+
+async def _mqtt_session(
+    spec: dict[str, Any], identity: str | None, cert: str, key: str
+) -> ProbeResult:
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=spec["ca"])
-    ctx.load_cert_chain(spec["cert"], spec["key"])
+    ctx.load_cert_chain(cert, key)
     async with aiomqtt.Client(
         hostname=spec["host"],
         port=int(spec["port"]),
-        identifier=CONTROLLER_IDENTITY,
+        identifier=identity,  # the broker takes the certificate's CN anyway
         tls_context=ctx,
+        clean_session=True,
         timeout=TIMEOUT_S,
     ) as client:
         await client.subscribe("$SYS/broker/uptime")
         async for message in client.messages:
             # $SYS uptime is refreshed only every sys_interval: say the session works,
             # leave uptime to the process record
-            return ProbeResult(True, "healthy", f"MQTT/TLS session ok ({message.topic})")
+            who = f" as {identity}" if identity else ""
+            return ProbeResult(True, "healthy", f"MQTT/TLS session ok{who} ({message.topic})")
     return ProbeResult(False, "unresponsive", "no $SYS message")
 
 

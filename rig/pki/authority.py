@@ -8,7 +8,9 @@ Two trust domains, as in the real system:
   DS and KA certificates for every Type 1 device (CHF, GPF, ESME, GSME, PPMID).
   An IHD is a Type 2 device: it has no SMKI certificates, only an install code.
 * WAN TLS (``pki/wan``): a CA, the broker's server certificate and one client
-  certificate per hub, for the gateway and for the controller.
+  certificate per hub, for the gateway and for each of the controller's read-only
+  observers (``rig-observer-1`` .. ``rig-observer-8``: ``rig status``, ``rig wan watch``).
+  A state folder made by an older version gets the ones it lacks on the next ``ensure``.
 
 Import mode takes the DCC Users' and the ACB's credentials from DCC Boxed's ZAZ1
 keystore.json instead, so DCC's own tools accept what the rig signs. Private
@@ -34,7 +36,7 @@ from rig.protocol import smki
 from rig.protocol.eui import Eui64
 from rig.protocol.keystore import KeyStoreError, private_key_from_pem
 from rig.protocol.smki import OrgRole, Usage
-from rig.protocol.wan import CONTROLLER_IDENTITY, GATEWAY_IDENTITY, hub_identity
+from rig.protocol.wan import GATEWAY_IDENTITY, OBSERVER_IDENTITIES, hub_identity
 from rig.runtime.files import read_json, write_atomic, write_json
 
 EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
@@ -294,7 +296,7 @@ class Pki:
         if self.manifest.get("wan_hosts") != hosts or not self.wan_server.cert.exists():
             self._issue_tls("broker", hosts, server=True)
             created.append(f"broker TLS certificate for {', '.join(hosts)}")
-        identities = [GATEWAY_IDENTITY, CONTROLLER_IDENTITY] + [
+        identities = [GATEWAY_IDENTITY, *OBSERVER_IDENTITIES] + [
             hub_identity(h.eui) for h in rig.hubs
         ]
         for identity in identities:

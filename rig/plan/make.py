@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from rig.description.model import Isolation, Rig
+from rig.lifecycle import observers
 from rig.pki.authority import Pki
 from rig.plan.model import (
     NODE_HEALTH_PORT,
@@ -30,7 +31,6 @@ from rig.plan.model import (
     unit_file,
 )
 from rig.plan.ports import PortInUse, check_free, free_port
-from rig.protocol import wan
 from rig.runtime.files import read_json, write_json
 from rig.state import StateDir
 
@@ -142,7 +142,6 @@ def _components(plan: Plan, rig: Rig, state: StateDir, broker_bind: str) -> None
     pki = Pki(state.pki)
     py = sys.executable
     bindir = Path(py).parent
-    ctl = pki.wan_client(wan.CONTROLLER_IDENTITY)
     broker_dir = state.component("broker")
     plan.components.append(
         Component(
@@ -155,8 +154,9 @@ def _components(plan: Plan, rig: Rig, state: StateDir, broker_bind: str) -> None
                 "host": plan.host_address if broker_bind == "0.0.0.0" else broker_bind,
                 "port": plan.ports["broker"],
                 "ca": str(pki.wan_ca.cert),
-                "cert": str(ctl.cert),
-                "key": str(ctl.key),
+                # the probe takes a read-only observer identity from the rig's pool
+                "pki": str(pki.root),
+                "observers": str(observers.lock_folder(state)),
             },
         )
     )

@@ -8,6 +8,15 @@ broker's ACL lets a hub's certificate reach only that subtree:
     dcc/<CHF-EUI>/status   hub -> gateway   retained "online"/"offline" (will message)
     dcc/<CHF-EUI>/beat     hub -> gateway   heartbeat, JSON (QoS 0)
     dcc/<CHF-EUI>/trace    hub -> gateway   hop times of a message (envelope only, JSON, QoS 0)
+
+MQTT identities (certificate CN = username = client ID; the broker lets one identity hold
+one session, so two clients with the same identity take it from each other):
+
+    dcc-gateway            the DCC: reads and writes the whole WAN tree
+    chf-<EUI>              a hub: reads its down topic, writes its up, status, beat, trace
+    rig-observer-1 .. 8    the controller's observers (``rig status``'s broker probe, ``rig
+                           wan watch``): read the WAN tree and $SYS, write nothing; each
+                           process takes a free one (``rig.lifecycle.observers``)
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ from rig.protocol.eui import Eui64
 
 ROOT = "dcc"
 GATEWAY_IDENTITY = "dcc-gateway"
-CONTROLLER_IDENTITY = "rig-controller"
+OBSERVER_POOL_SIZE = 8
+OBSERVER_IDENTITIES = tuple(f"rig-observer-{n}" for n in range(1, OBSERVER_POOL_SIZE + 1))
 ONLINE = b"online"
 OFFLINE = b"offline"
 
