@@ -127,6 +127,9 @@ def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("dcc")
     rig_file = base / "dcc.yaml"
     text = (RIGS / "dcc.yaml").read_text()
+    # a subnet of its own: other tests start dcc.yaml rigs while this one stays up
+    assert "subnet: 10.213.91.0/24" in text
+    text = text.replace("subnet: 10.213.91.0/24", "subnet: 10.213.92.0/24")
     zaz1 = VECTORS / "smki" / "zaz1-keystore.json"
     if zaz1.exists():
         text += f"pki: {{source: zaz1, keystore: {zaz1}}}\n"
