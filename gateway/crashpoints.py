@@ -12,6 +12,7 @@ The steps, in the order a device request passes them:
 * ``after-ack``      the acknowledgement is written to the sender
 * ``before-publish`` the command is about to be handed to the WAN broker
 * ``after-publish``  the broker has the command (PUBACK), not yet recorded
+* ``before-settle``  the device's response has arrived from the WAN, nothing recorded
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ STEPS = (
     "after-ack",
     "before-publish",
     "after-publish",
+    "before-settle",
 )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.config import UserConfig
+from gateway.crashpoints import crashpoint
 from gateway.deadlines import Deadlines
 from gateway.outbox import Outbox
 from gateway.store import Store
@@ -58,6 +59,7 @@ class Uplink:
         deadline) or answered, never settled without an answer."""
         h = msg.header
         device, user = Eui64(h.originator), Eui64(h.recipient)
+        crashpoint("before-settle")
         with self.store.transaction():
             p = self.deadlines.settle(device, h.counter, user)
             if p is None:

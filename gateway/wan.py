@@ -4,7 +4,8 @@ Tracks each hub's presence from its retained status and heartbeats, publishes GB
 commands on a hub's down topic (QoS 1, persistent session, a message expiry equal to the
 request's remaining target response time, so a hub that comes back too late never acts
 on a command already reported as failed) and hands what hubs send up (GBCS responses
-and alerts, hop traces) to its owner.
+and alerts, hop traces) to its owner, acknowledging each QoS 1 message to the broker only
+after its owner has handled (committed) it.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class WanRouter:
         connect.SessionExpiryInterval = SESSION_EXPIRY_S
         while True:
             try:
-                async with aiomqtt.Client(
+                client = aiomqtt.Client(
                     hostname=self.cfg.host,
                     port=self.cfg.port,
                     identifier=wan.GATEWAY_IDENTITY,
@@ -106,7 +107,12 @@ class WanRouter:
                     properties=connect,
                     keepalive=10,
                     timeout=5,
-                ) as client:
+                )
+                # a QoS 1 message is acknowledged only once its handler returned (it has
+                # committed what it did with it): one that arrived just before a crash is
+                # delivered again by the broker, not lost
+                client._client.manual_ack_set(True)
+                async with client:
                     await client.subscribe(f"{wan.ROOT}/+/status", qos=1)
                     await client.subscribe(f"{wan.ROOT}/+/beat", qos=0)
                     await client.subscribe(f"{wan.ROOT}/+/up", qos=1)
@@ -115,7 +121,11 @@ class WanRouter:
                     self.connected.set()
                     log.info("wan.connected", extra={"broker": f"{self.cfg.host}:{self.cfg.port}"})
                     async for message in client.messages:
-                        await self._on_message(str(message.topic), bytes(message.payload))
+                        try:
+                            await self._on_message(str(message.topic), bytes(message.payload))
+                        finally:
+                            if message.qos > 0:
+                                client._client.ack(message.mid, message.qos)
             except (aiomqtt.MqttError, OSError) as exc:
                 self.last_error = str(exc)
             if self.connected.is_set():
