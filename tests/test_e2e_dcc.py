@@ -374,3 +374,35 @@ def test_dcc_tools_accept_the_gateways_acknowledgements_and_refusals(env, tmp_pa
         assert parsed.returncode == 0, (code, parsed.stderr)
         assert json.loads(parsed.stdout)["header"]["responseCode"] == code
     assert duis_tool("validate", tmp_path / "I99.xml").returncode == 0
+
+
+def test_a_top_up_through_the_dcc_adds_exactly_its_value_once(env) -> None:
+    """2.2 (CS01a): £10 adds exactly 1000 pence to the ESME's meter balance, read by 4.18
+    (ECS82); the same UTRN again is refused and the balance does not move."""
+
+    def balance() -> int:
+        proc = rig_cli(
+            "supplier", "send", "4.18", "--target", "esme", "--json",
+            "--rig", str(env["file"]), state=env["dir"],
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        pence = json.loads(proc.stdout)["values"]["meter_balance_pence"]
+        assert isinstance(pence, int)
+        return pence
+
+    before = balance()
+    proc = rig_cli(
+        "supplier", "topup", "--target", "esme", "--amount", "10", "--json",
+        "--rig", str(env["file"]), state=env["dir"],
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    done = json.loads(proc.stdout)
+    assert len(done["utrn"]) == 20 and done["values"]["result"] == 0, done
+    assert balance() == before + 1000
+    again = rig_cli(
+        "supplier", "topup", "--target", "esme", "--utrn", done["utrn"], "--json",
+        "--rig", str(env["file"]), state=env["dir"],
+    )  # fmt: skip
+    assert again.returncode == 1, again.stdout
+    assert json.loads(again.stdout)["values"]["result"] == 1  # refused by the meter
+    assert balance() == before + 1000  # applied once

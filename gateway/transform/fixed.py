@@ -5,11 +5,11 @@ registers and of the load switch, and the load switch commands)."""
 from __future__ import annotations
 
 from gateway.transform.registry import TransformInput, transforms
-from rig.protocol.gbcs.catalogue import ECS17B, ECS42, ECS43, ECS44, ECS45, GCS13A
+from rig.protocol.gbcs.catalogue import ECS17B, ECS42, ECS43, ECS44, ECS45, ECS82, GCS13A
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import UseCase, command
 
 
-@transforms(ECS17B, ECS42, ECS43, ECS44, ECS45, GCS13A)
+@transforms(ECS17B, ECS42, ECS43, ECS44, ECS45, ECS82, GCS13A)
 def from_declaration(uc: UseCase, given: TransformInput) -> GbcsMessage:
     return command(uc, given.counter, given.originator.raw, given.device.raw)

@@ -35,6 +35,7 @@ class Result(IntEnum):
     """Data-Access-Result and Action-Result codes (DLMS Green Book) the server answers with."""
 
     SUCCESS = 0
+    HARDWARE_FAULT = 1  # what a meter answers to a UTRN it refuses (RTDS CS01a error)
     READ_WRITE_DENIED = 3
     OBJECT_UNDEFINED = 4
     TYPE_UNMATCHED = 12

@@ -21,17 +21,21 @@ from typing import Any
 
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
 from nodes.han.app import DEVICE_ENDPOINT
+from nodes.roles.credit import NOT_AUTHENTIC, Credit, TopUpRefused
 from nodes.roles.tunnelled import TunnelledDevice
+from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import alerts, cosem
 from rig.protocol.gbcs.catalogue import ECS80
 from rig.protocol.gbcs.cosem import SupplyState
 from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.smki import Usage
 from rig.protocol.zigbee import se
 from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.han")
 KWH_UNIT = 0x00
 KEEP_ALIVE_S = 2.0
+INITIAL_CREDIT_PENCE = 2_000  # a new meter's balance: £20
 
 
 class ElectricityMeter(TunnelledDevice):
@@ -53,6 +57,16 @@ class ElectricityMeter(TunnelledDevice):
             cosem.DISCONNECT_CONTROL_STATE, lambda: Data(DataType.ENUM, int(self.supply))
         )
         self.cosem.method(cosem.DISCONNECT_SCRIPTS, self._run_script)
+        self.credit: Credit | None = None
+        if self.gbcs is not None:
+            self.credit = Credit(
+                self.config.state_dir / "credit.json",
+                self.config.eui,
+                self.gbcs.ka,
+                initial_pence=INITIAL_CREDIT_PENCE,
+            )
+            self.cosem.method(cosem.TOKEN_GATEWAY, self._enter_token)
+            self.cosem.attribute(cosem.METER_BALANCE, self._meter_balance)
         self.app.serve(
             DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
         )
@@ -60,7 +74,10 @@ class ElectricityMeter(TunnelledDevice):
         self.app.serve(
             DEVICE_ENDPOINT,
             se.Prepayment.cluster_id,
-            lambda: {"credit_remaining": 2_000, "credit_status": 0x01},
+            lambda: {
+                "credit_remaining": self.credit.pence if self.credit else 0,
+                "credit_status": 0x01,
+            },
         )
         self.app.serve(
             DEVICE_ENDPOINT,
@@ -93,6 +110,40 @@ class ElectricityMeter(TunnelledDevice):
         self._drive(state)
         log.info(
             "esme.supply", extra={"device": self.config.eui.duis, "supply": state.name.lower()}
+        )
+
+    def _meter_balance(self) -> Data:
+        assert self.credit is not None
+        return Data(DataType.DOUBLE_LONG, self.credit.millipence)
+
+    def _enter_token(self, argument: Data, invocation: Invocation) -> None:
+        """CS01a: a UTRN entered into the token gateway, checked, then applied (once)."""
+        assert self.credit is not None and self.gbcs is not None
+        supplier = Eui64(invocation.command.header.originator)
+        extra = {"device": self.config.eui.duis, "supplier": supplier.duis}
+        try:
+            if not isinstance(argument.value, bytes):
+                raise TopUpRefused(NOT_AUTHENTIC, "the token is not an octet-string")
+            pp = self.gbcs.trust.find(supplier, Usage.PP_KA)
+            if pp is None:
+                raise TopUpRefused(NOT_AUTHENTIC, f"no prepayment key of {supplier.duis}")
+            applied = self.credit.top_up(
+                argument.value.decode("ascii", "replace"), supplier, pp.public_key
+            )
+        except TopUpRefused as exc:
+            log.warning(
+                "prepay.top_up_refused",
+                extra={**extra, "alert_code": f"{exc.alert_code:04X}", "reason": str(exc)},
+            )
+            raise CosemError(Result.HARDWARE_FAULT, str(exc)) from None
+        log.info(
+            "prepay.top_up",
+            extra={
+                **extra,
+                "pence": applied.pence,
+                "balance_pence": applied.balance_millipence // cosem.MILLIPENCE,
+                "counter": f"{applied.counter:#x}",
+            },
         )
 
     # --- the load switch and the registers ----------------------------------------------------

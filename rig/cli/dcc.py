@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,27 @@ from rich.table import Table
 
 from rig.cli.common import console, out, rig_options
 from rig.dccuser.client import DccUser, DccUserError, Outcome
-from rig.dccuser.tasks import default_user, send_request, trace_of
+from rig.dccuser.tasks import default_user, send_request, top_up, trace_of
 from rig.description.model import Rig
 from rig.protocol.duis import codes
 from rig.state import StateDir
+
+
+def request_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--as USER, --wait SECONDS and --json: how any request is sent and shown."""
+    for option in reversed(
+        (
+            click.option(
+                "--as", "user", help="DCC User name or EUI (default: the target's supplier)"
+            ),
+            click.option(
+                "--wait", default=90.0, show_default=True, help="seconds to wait for the response"
+            ),
+            click.option("--json", "as_json", is_flag=True),
+        )
+    ):
+        f = option(f)
+    return f
 
 
 @click.group()
@@ -38,9 +56,7 @@ def supplier() -> None:
 @click.argument("srv_variant", metavar="SRV")
 @click.option("--target", help="device: node name (esme, gsme, chf) or EUI-64")
 @click.option("--param", "params", multiple=True, help="k=v body parameter (8.2: DeviceID=chf)")
-@click.option("--as", "user", help="DCC User name or EUI (default: the target's supplier)")
-@click.option("--wait", default=90.0, show_default=True, help="seconds to wait for the response")
-@click.option("--json", "as_json", is_flag=True)
+@request_options
 def supplier_send(
     rig: Rig,
     state: StateDir,
@@ -66,6 +82,40 @@ def supplier_send(
     else:
         print_outcome(outcome)
     sys.exit(0 if outcome.ok else 1)
+
+
+@supplier.command("topup")
+@rig_options
+@click.option("--target", required=True, help="meter: node name (esme) or EUI-64")
+@click.option("--amount", "pounds", type=float, help="pounds to add (a UTRN is made for it)")
+@click.option("--utrn", "utrn_code", help="send this 20-digit UTRN instead")
+@request_options
+def supplier_topup(
+    rig: Rig,
+    state: StateDir,
+    target: str,
+    pounds: float | None,
+    utrn_code: str | None,
+    user: str | None,
+    wait: float,
+    as_json: bool,
+) -> None:
+    """2.2 Top Up Device: make a UTRN with the supplier's prepayment key (or send one)."""
+    if (pounds is None) == (utrn_code is None):
+        raise click.UsageError("give exactly one of --amount POUNDS and --utrn CODE")
+    try:
+        outcome = top_up(
+            rig, state, target, pounds=pounds, utrn_code=utrn_code, user=user, wait=wait
+        )
+    except DccUserError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    if as_json:
+        out.print_json(json.dumps(outcome.to_json()))
+    else:
+        console.print(f"UTRN {outcome.utrn}", highlight=False)
+        print_outcome(outcome)
+    sys.exit(0 if outcome.ok and outcome.values.get("result") == 0 else 1)
 
 
 def print_outcome(o: Outcome) -> None:

@@ -9,7 +9,7 @@ import click
 
 from rig.cli.common import console, progress, rig_options
 from rig.cli.dcc import print_outcome, print_trace
-from rig.dccuser.tasks import send_request, trace_of
+from rig.dccuser.tasks import send_request, top_up, trace_of
 from rig.description import Rig
 from rig.lifecycle import strategy as lifecycle
 from rig.lifecycle.status import node_detail
@@ -21,7 +21,8 @@ from rig.state import StateDir
 @click.option("--isolation", type=click.Choice(["netns", "process"]))
 def demo(rig: Rig, state: StateDir, isolation: str | None) -> None:
     """The trainer's story: rig up; read both meters; disable and re-enable the supply
-    (the relay shown); one request's hop timeline; rig down."""
+    (the relay shown); a £10 top-up and the meter balance; one request's hop timeline;
+    rig down."""
     console.rule(f"[bold]1. rig up[/] — {rig.name}")
     result = asyncio.run(lifecycle.up(rig, state, isolation=isolation, progress=progress))
     ok = result.healthy
@@ -52,12 +53,21 @@ def demo(rig: Rig, state: StateDir, isolation: str | None) -> None:
                 first = first or outcome.request_id
                 relay = node_detail(state, esme).get("relay")
                 console.print(f"  ESME relay pin: {'closed (1)' if relay else 'open (0)'}")
-            console.rule("[bold]6. the hop timeline of the first request[/]")
+            console.rule("[bold]6. top up the electricity meter by £10 (2.2, CS01a: a UTRN)[/]")
+            before = send_request(rig, state, "4.18", esme, {})
+            topped = top_up(rig, state, esme, pounds=10.0)
+            console.print(f"  UTRN {topped.utrn}", highlight=False)
+            print_outcome(topped)
+            after = send_request(rig, state, "4.18", esme, {})
+            pence = [o.values.get("meter_balance_pence") for o in (before, after)]
+            console.print(f"  meter balance (4.18, ECS82): {pence[0]} p -> {pence[1]} p")
+            ok = ok and topped.ok and topped.values.get("result") == 0 and after.ok
+            console.rule("[bold]7. the hop timeline of the first request[/]")
             record = trace_of(state, first) if first else None
             if record:
                 print_trace(record)
     finally:
-        console.rule("[bold]7. rig down[/]")
+        console.rule("[bold]8. rig down[/]")
         counts = asyncio.run(lifecycle.down(state, progress=progress))
         console.print(
             f"down: {counts['processes']} leftover processes, {counts['namespaces']} "

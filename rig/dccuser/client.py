@@ -26,6 +26,7 @@ from lxml import etree
 from rig.dccuser import readers
 from rig.dccuser.config import DccUsersConfig
 from rig.pki.keystores import load
+from rig.protocol import utrn
 from rig.protocol.duis.bodies import read_inventory, request_body
 from rig.protocol.duis.message import Request, RequestId, Response, parse_response
 from rig.protocol.duis.signed import sign_document, verify_document
@@ -56,6 +57,7 @@ class Outcome:
     values: dict[str, Any] = field(default_factory=dict)
     inventory: list[dict[str, str]] = field(default_factory=list)
     response_file: str | None = None
+    utrn: str | None = None  # a top-up's UTRN
 
     @property
     def ok(self) -> bool:
@@ -72,7 +74,7 @@ def _pem(path: Path) -> x509.Certificate:
 def body_for(srv: str, params: dict[str, str]) -> etree._Element:
     device = Eui64.parse(params["DeviceID"]) if srv == "8.2" else None
     try:
-        return request_body(srv, device)
+        return request_body(srv, device, params.get("UTRN"))
     except KeyError as exc:
         raise DccUserError(f"the test DCC User cannot build it: {exc.args[0]}") from None
 
@@ -87,7 +89,10 @@ class DccUser:
         self.name, self.role, self.eui = entry.name, entry.role, entry.eui
         self.dcc = config.dcc.eui
         self.keys = KeyStore()
-        for usage, pair in ((Usage.XML, entry.xml), (Usage.DS, entry.ds), (Usage.KA, entry.ka)):
+        pairs = [(Usage.XML, entry.xml), (Usage.DS, entry.ds), (Usage.KA, entry.ka)]
+        if entry.pp_ka is not None:
+            pairs.append((Usage.PP_KA, entry.pp_ka))
+        for usage, pair in pairs:
             self.keys.add(
                 self.eui,
                 usage,
@@ -117,13 +122,51 @@ class DccUser:
         assert cred is not None
         return cred
 
-    def next_counter(self) -> int:
-        """Milliseconds since the epoch, strictly above the last counter this user sent."""
+    def next_counter(self, block: bool = False) -> int:
+        """Milliseconds since the epoch, strictly above the last counter this user sent;
+        with ``block``, the next multiple of 2^32 (a UTRN's counter, GBCS 14)."""
         path = self.state / "counter"
         last = int(path.read_text()) if path.exists() else 0
         counter = max(time.time_ns() // 1_000_000, last + 1)
+        if block:
+            counter = ((counter + (1 << 32) - 1) >> 32) << 32
         write_atomic(path, str(counter))
         return counter
+
+    async def top_up(
+        self,
+        target: Eui64,
+        *,
+        pounds: float | None = None,
+        utrn_code: str | None = None,
+        wait: float = 90.0,
+    ) -> Outcome:
+        """2.2 Top Up Device: a UTRN made with this supplier's prepayment key for ``pounds``
+        (whole pence), or the given one, sent through the DCC."""
+        counter = self.next_counter(block=True)
+        if utrn_code is None:
+            if pounds is None:
+                raise DccUserError("give the amount (--amount POUNDS) or a UTRN (--utrn)")
+            pp = self.keys.private(self.eui, Usage.PP_KA)
+            if pp is None or pp.private_key is None:
+                raise DccUserError(f"{self.name} has no prepayment key: is it a supplier?")
+            pence = round(pounds * 100)
+            top = (
+                utrn.TopUp(pence // 100, utrn.ValueClass.POUNDS, counter)
+                if pence % 100 == 0
+                else utrn.TopUp(pence, utrn.ValueClass.PENNIES, counter)
+            )
+            async with aiohttp.ClientSession() as session:
+                meter = (await self.device_certificate(session, target, Usage.KA)).public_key()
+            if not isinstance(meter, ec.EllipticCurvePublicKey):
+                raise DccUserError(f"the KA certificate of {target.duis} is not elliptic-curve")
+            try:
+                utrn_code = utrn.make(top, self.eui.raw, target.raw, pp.private_key, meter)
+            except utrn.UtrnError as exc:
+                raise DccUserError(f"cannot make a UTRN for £{pounds:.2f}: {exc}") from None
+        out = await self.send("2.2", target, {"UTRN": utrn_code}, wait=wait, counter=counter)
+        out.utrn = utrn_code
+        return out
 
     def request(
         self,
@@ -173,6 +216,7 @@ class DccUser:
         params: dict[str, str] | None = None,
         *,
         wait: float = 90.0,
+        counter: int | None = None,
     ) -> Outcome:
         params = dict(params or {})
         service = srv_table().lookup(srv)
@@ -182,7 +226,7 @@ class DccUser:
         if target is None:
             raise DccUserError(f"SRV {srv} needs a target device (--target EUI)")
         body = body_for(srv, params)
-        counter = self.next_counter()
+        counter = counter or self.next_counter()
         rid = str(RequestId(self.eui, target, counter))
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(timeout=timeout) as session:

@@ -22,6 +22,7 @@ class Client:
     xml: KeyPair
     ds: KeyPair
     ka: KeyPair
+    pp_ka: KeyPair | None = None  # a supplier's prepayment KA key: it makes UTRNs
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.protocol.codec import DecodeError
 from rig.protocol.gbcs import security
-from rig.protocol.gbcs.catalogue import CATALOGUE, ECS17B, ECS42, ECS43, ECS44, ECS45, ECS80, GCS13A
-from rig.protocol.gbcs.cosem import SupplyState
+from rig.protocol.gbcs.catalogue import (
+    CATALOGUE,
+    CS01A,
+    ECS17B,
+    ECS42,
+    ECS43,
+    ECS44,
+    ECS45,
+    ECS80,
+    ECS82,
+    GCS13A,
+)
+from rig.protocol.gbcs.cosem import MILLIPENCE, SupplyState
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.reading import (
     ReadError,
@@ -114,7 +125,7 @@ def gas_registers(uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, An
     return {**values, "volume_m3": round(volume, 3)}
 
 
-@reads(ECS42, ECS43, ECS44)
+@reads(ECS42, ECS43, ECS44, CS01A)
 def load_switch_action(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
     return {"result": _result(msg)}
 
@@ -133,3 +144,16 @@ def outage_restored(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str
     if len(times) == 3:
         fields.update(alert_time=times[0], outage_start=times[1], outage_end=times[2])
     return fields
+
+
+@reads(ECS82)
+def meter_balance(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    result = _result(msg)
+    if result != 0:
+        return {"result": result}
+    millipence = int(access_response(msg).data[0].value)
+    return {
+        "result": result,
+        "meter_balance_millipence": millipence,
+        "meter_balance_pence": millipence // MILLIPENCE,
+    }

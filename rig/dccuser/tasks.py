@@ -1,5 +1,5 @@
 """The test DCC User's work for the CLI and for Python callers: send a request by node
-name, read a request's hop timeline from the gateway's store."""
+name, top up a meter, read a request's hop timeline from the gateway's store."""
 
 from __future__ import annotations
 
@@ -55,6 +55,22 @@ def send_request(
         device = None
     client = DccUser.from_state(state.root, user or default_user(rig, device))
     return asyncio.run(client.send(srv_variant, device, params, wait=wait))
+
+
+def top_up(
+    rig: Rig,
+    state: StateDir,
+    target: str,
+    *,
+    pounds: float | None = None,
+    utrn_code: str | None = None,
+    user: str | None = None,
+    wait: float = 90.0,
+) -> Outcome:
+    """`rig supplier topup` for Python callers: 2.2 with a UTRN made (or given)."""
+    device = device_of(rig, target)
+    client = DccUser.from_state(state.root, user or default_user(rig, device))
+    return asyncio.run(client.top_up(device, pounds=pounds, utrn_code=utrn_code, wait=wait))
 
 
 def trace_of(state: StateDir, request_id: str) -> dict[str, Any] | None:

@@ -118,6 +118,7 @@ def dcc_users(plan: Plan, rig: Rig, state: StateDir) -> DccUsersConfig:
             cred(u, Usage.XML),
             cred(u, Usage.DS),
             cred(u, Usage.KA),
+            cred(u, Usage.PP_KA) if pki.org(u.eui, Usage.PP_KA).cert.exists() else None,
         )
         for u in rig.users
         if pki.org(u.eui, Usage.XML).cert.exists()

@@ -74,7 +74,8 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
     trusted += [
         TrustedCert(u.eui, usage, pki.org(u.eui, usage).cert)
         for u in rig.users
-        for usage in (Usage.DS, Usage.KA)
+        for usage in (Usage.DS, Usage.KA, Usage.PP_KA)  # a supplier's UTRNs: its PP-KA key
+        if usage is not Usage.PP_KA or pki.org(u.eui, usage).cert.exists()
     ]
     operator = network_operator(rig, node)
     return GbcsConfig(

@@ -155,17 +155,26 @@ SRV_BODIES = {
 }
 
 # the SRVs the rig builds request bodies for itself (the test DCC User's simple requests)
-REQUEST_BODIES = {srv: SRV_BODIES[srv] for srv in ("4.1.1", "7.1", "7.2", "7.3", "7.4", "8.2")}
+REQUEST_BODIES = {
+    srv: SRV_BODIES[srv] for srv in ("2.2", "4.1.1", "4.18", "7.1", "7.2", "7.3", "7.4", "8.2")
+}
 
 
-def request_body(srv: str, device_id: Eui64 | None = None) -> etree._Element:
-    """The body of a request for ``srv`` (8.2 reads the inventory of ``device_id``)."""
+def request_body(
+    srv: str, device_id: Eui64 | None = None, utrn: str | None = None
+) -> etree._Element:
+    """The body of a request for ``srv`` (8.2 reads the inventory of ``device_id``, 2.2
+    tops up with ``utrn``)."""
     name = REQUEST_BODIES.get(srv)
     if name is None:
         raise KeyError(f"no request body for SRV {srv}: the rig builds {', '.join(REQUEST_BODIES)}")
     body = etree.Element(f"{_E}{name}", nsmap={"sr": SR})
     if device_id is not None:
         etree.SubElement(body, f"{_E}DeviceID").text = device_id.duis
+    if srv == "2.2":
+        if utrn is None:
+            raise KeyError("SRV 2.2 needs the UTRN to top up with")
+        etree.SubElement(body, f"{_E}UTRN").text = utrn
     return body
 
 

@@ -12,6 +12,8 @@ SRV    code  use case                                     command      response
 7.2    0050  ECS43 open the load switch (disable)         signed + MAC signed
 7.3    0051  ECS44 arm the load switch                    signed + MAC signed
 7.4    0052  ECS45 read the load switch status            ACB MAC      MAC
+2.2    0007  CS01a apply a prepayment top-up (UTRN)       ACB MAC      MAC
+4.18   0069  ECS82 read the meter balance (millipence)    ACB MAC      MAC
 alert  0067  ECS80 supply outage restored                 --           signed alert
 ====== ===== ============================================ ============ =================
 
@@ -108,6 +110,16 @@ GCS13A = UseCase(
     encrypted=True,
     dated=True,
 )
+CS01A = UseCase(
+    "CS01a",
+    0x0007,
+    ESME,
+    Form.DLMS,
+    Action(cosem.TOKEN_GATEWAY, given=DataType.OCTET_STRING),  # the UTRN's 20 ASCII digits
+    srvs=("2.2",),
+    dated=True,
+)
+ECS82 = UseCase("ECS82", 0x0069, ESME, Form.DLMS, Get(cosem.METER_BALANCE), srvs=("4.18",))
 # ECS80's alert codes (GBCS Table 16.2)
 SUPPLY_OUTAGE_RESTORED = 0x8F35  # "Supply Outage Restored": the outage lasted < 3 minutes
 SUPPLY_OUTAGE_RESTORED_LONG = 0x8F36  # "Supply Outage Restored - Outage >= 3 minutes"
@@ -121,4 +133,4 @@ ECS80 = UseCase(
     alert_codes=(SUPPLY_OUTAGE_RESTORED, SUPPLY_OUTAGE_RESTORED_LONG),
 )
 
-CATALOGUE = Catalogue([ECS17B, ECS42, ECS43, ECS44, ECS45, GCS13A, ECS80])
+CATALOGUE = Catalogue([ECS17B, ECS42, ECS43, ECS44, ECS45, GCS13A, ECS80, CS01A, ECS82])

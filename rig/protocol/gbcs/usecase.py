@@ -56,10 +56,16 @@ class Get:
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """Invoke one COSEM method with a fixed argument."""
+    """Invoke one COSEM method: with a fixed ``argument``, or (``argument`` None) with one
+    of type ``given`` that the DCC's transform takes from the DUIS request (a UTRN)."""
 
     target: cosem.Method
-    argument: Data
+    argument: Data | None = None
+    given: dlms.DataType | None = None
+
+    def __post_init__(self) -> None:
+        if (self.argument is None) == (self.given is None):
+            raise ValueError("an Action has a fixed argument or the type of a given one")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +175,15 @@ def invoke_id(counter: int) -> int:
 
 
 # --- commands (what the DCC's transform builds, and what a device checks) ---------------------
-def command_payload(uc: UseCase, counter: int, originator: bytes, recipient: bytes) -> bytes:
-    """The payload the declaration describes, for this counter and these parties."""
+def command_payload(
+    uc: UseCase,
+    counter: int,
+    originator: bytes,
+    recipient: bytes,
+    argument: Data | None = None,
+) -> bytes:
+    """The payload the declaration describes, for this counter and these parties (and the
+    ``argument`` an Action takes from the request)."""
     req = uc.request
     if isinstance(req, ZclRead):
         component = gbz.Component(
@@ -187,7 +200,10 @@ def command_payload(uc: UseCase, counter: int, originator: bytes, recipient: byt
     elif isinstance(req, Action):
         m = req.target
         spec = RequestSpec(RequestKind.ACTION, m.class_id, m.instance, m.method)
-        data = req.argument
+        chosen = req.argument if req.argument is not None else argument
+        if chosen is None or (req.given is not None and chosen.type is not req.given):
+            raise ValueError(f"{uc.name} takes a {req.given} argument from the request")
+        data = chosen
     elif isinstance(req, ProtectedRead):
         m = cosem.DATA_PROTECTION
         spec = RequestSpec(RequestKind.ACTION, m.class_id, m.instance, m.method)
@@ -197,7 +213,13 @@ def command_payload(uc: UseCase, counter: int, originator: bytes, recipient: byt
     return AccessRequest(invoke_id(counter), b"", [spec], [data]).encode()
 
 
-def command(uc: UseCase, counter: int, originator: bytes, recipient: bytes) -> GbcsMessage:
+def command(
+    uc: UseCase,
+    counter: int,
+    originator: bytes,
+    recipient: bytes,
+    argument: Data | None = None,
+) -> GbcsMessage:
     """The command as the transform builds it; a critical one is the pre-command to sign."""
     return GbcsMessage.build(
         Cra.COMMAND,
@@ -205,9 +227,24 @@ def command(uc: UseCase, counter: int, originator: bytes, recipient: bytes) -> G
         originator,
         recipient,
         uc.message_code,
-        command_payload(uc, counter, originator, recipient),
+        command_payload(uc, counter, originator, recipient, argument),
         pre_command=uc.critical,
     )
+
+
+def given_argument(uc: UseCase, payload: bytes) -> Data | None:
+    """The argument a command carries that its declaration leaves to the request, or None
+    when the declaration fixes it (or the payload is not one access-request action)."""
+    req = uc.request
+    if not isinstance(req, Action) or req.given is None:
+        return None
+    try:
+        apdu = dlms.decode(payload)
+    except DecodeError:
+        return None
+    if not isinstance(apdu, AccessRequest) or len(apdu.data) != 1:
+        return None
+    return apdu.data[0]
 
 
 def check_command(msg: GbcsMessage, catalogue: Catalogue) -> UseCase:
@@ -216,7 +253,13 @@ def check_command(msg: GbcsMessage, catalogue: Catalogue) -> UseCase:
     h = msg.header
     if h.cra is not Cra.COMMAND or uc.is_alert:
         raise DecodeError(f"{uc.name}: expected a command, found a {h.cra.name.lower()}", 0)
-    if msg.payload != command_payload(uc, h.counter, h.originator, h.recipient):
+    try:
+        expected = command_payload(
+            uc, h.counter, h.originator, h.recipient, given_argument(uc, msg.payload)
+        )
+    except ValueError:
+        expected = b""
+    if msg.payload != expected:
         raise DecodeError(f"{uc.name}: the payload is not the one GBCS defines", 0)
     return uc
 

@@ -1,0 +1,184 @@
+"""Prepayment top-up and meter balance (issue 15, first part): CS01a and ECS82 against RTDS
+4.5.0 byte for byte, and the meter's credit, which checks a UTRN before it applies it,
+applies it once, and keeps it across a power cut."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.transform import TransformInput, transform_for
+from nodes.gbcs.cosem_server import CosemError, Invocation, Result
+from nodes.gbcs.handlers import handler_for
+from nodes.roles.credit import (
+    DUPLICATE,
+    EXCEEDS_MAX_CREDIT,
+    NOT_AUTHENTIC,
+    WINDOW,
+    Credit,
+    TopUpRefused,
+)
+from rig.dccuser.readers import read
+from rig.pki.keystores import load
+from rig.protocol import utrn
+from rig.protocol.codec import DecodeError
+from rig.protocol.duis.message import parse_document
+from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import catalogue as cat
+from rig.protocol.gbcs import cosem, security
+from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.usecase import check_command, command
+from rig.protocol.smki import Usage
+from tests.conftest import vectors
+from tests.test_usecases import ACB, ESME, SUPPLIER, Tables, _context, _rtds
+
+RTDS_UTRN = "73946144332040217315"  # CS01a_2.2: £10, counter 3 << 32
+RTDS_ERROR_UTRN = "73948959061972833313"  # CS01a_2.2 ERROR: £10, counter 5 << 32
+GSME = Eui64.parse("00-DB-12-34-56-78-90-A1")
+
+
+@pytest.fixture(scope="module")
+def store():
+    return load([vectors("gbcs", "rtds-keystore"), vectors("gbcs", "device-keys")])
+
+
+def _keys(store):
+    return store.private(ESME, Usage.KA).private_key, store.get(SUPPLIER, Usage.PP_KA).public_key
+
+
+# --- the DCC's transform, byte for byte --------------------------------------------------------
+def test_top_up_is_the_rtds_cs01a_command_from_dccs_template(store) -> None:
+    template = vectors("duis", "templates", "CS01a_2.2_SUCCESS_REQUEST_DUIS.XML")
+    request = parse_document(template.read_bytes())
+    counter = 3 << 32  # the UTRN's counter: the command carries the same
+    fn = transform_for(cat.CS01A)
+    assert fn is not None
+    msg = fn(cat.CS01A, TransformInput(request, counter, SUPPLIER, ESME))
+    maced = security.apply_mac(
+        msg, store.private(ACB, Usage.KA).private_key, store.get(ESME, Usage.KA).public_key
+    )
+    rtds = _rtds("2.2_CS01a/CS01a_2.2_SUCCESS_COMMAND")
+    assert maced.encode() == rtds  # stated: the counter is the UTRN's, the MAC the ACB's
+    assert check_command(GbcsMessage.decode(rtds), cat.CATALOGUE) is cat.CS01A
+
+
+def test_read_meter_balance_is_the_rtds_ecs82_command(store) -> None:
+    msg = command(cat.ECS82, 1000, SUPPLIER.raw, ESME.raw)
+    maced = security.apply_mac(
+        msg, store.private(ACB, Usage.KA).private_key, store.get(ESME, Usage.KA).public_key
+    )
+    assert maced.encode() == _rtds("4.18_ECS82/ECS82_4.18_SUCCESS_COMMAND")
+
+
+def test_a_top_up_whose_token_is_not_an_octet_string_is_refused() -> None:
+    bad = command(cat.ECS45, 1 << 32, SUPPLIER.raw, ESME.raw).payload
+    msg = command(
+        cat.CS01A, 1 << 32, SUPPLIER.raw, ESME.raw, Data(DataType.OCTET_STRING, b"1" * 20)
+    )
+    forged = GbcsMessage.build(
+        msg.header.cra, msg.header.counter, SUPPLIER.raw, ESME.raw, 0x0007, bad
+    )
+    with pytest.raises(DecodeError, match="not the one GBCS defines"):
+        check_command(forged, cat.CATALOGUE)
+    with pytest.raises(ValueError, match="takes a"):
+        command(cat.CS01A, 1, SUPPLIER.raw, ESME.raw, Data(DataType.LONG_UNSIGNED, 5))
+
+
+# --- the meter: the RTDS answers -------------------------------------------------------------
+async def test_the_meter_answers_top_up_and_balance_as_rtds_has_them(store, tmp_path) -> None:
+    meter_ka, supplier_pp = _keys(store)
+    credit = Credit(tmp_path / "credit.json", ESME, meter_ka, initial_pence=0)
+    tables = Tables()
+    assert tables.cosem is not None
+
+    def enter(argument: Data, invocation: Invocation) -> None:
+        try:
+            credit.top_up(argument.value.decode(), SUPPLIER, supplier_pp)
+        except TopUpRefused as exc:
+            raise CosemError(Result.HARDWARE_FAULT, str(exc)) from None
+
+    tables.cosem.method(cosem.TOKEN_GATEWAY, enter)
+    tables.cosem.attribute(
+        cosem.METER_BALANCE, lambda: Data(DataType.DOUBLE_LONG, credit.millipence)
+    )
+    ctx = _context(store, ESME, tables)
+    supplier_ka = store.private(SUPPLIER, Usage.KA).private_key
+    device_ka = store.get(ESME, Usage.KA).public_key
+
+    cmd = GbcsMessage.decode(_rtds("2.2_CS01a/CS01a_2.2_SUCCESS_COMMAND"))
+    answer = await handler_for(cat.CS01A)(cat.CS01A, cmd, ctx)
+    assert answer.encode() == _rtds("2.2_CS01a/CS01a_2.2_SUCCESS_RESPONSE")
+    assert credit.pence == 1000  # £10
+    # the same command again (a replayed UTRN): refused as RTDS's error response has it
+    again = await handler_for(cat.CS01A)(cat.CS01A, cmd, ctx)
+    assert read(again, user_ka=supplier_ka, device_ka=device_ka)["result"] == 1
+    assert credit.pence == 1000
+
+    credit.millipence = 250_000  # RTDS's balance: 250 pence
+    cmd82 = GbcsMessage.decode(_rtds("4.18_ECS82/ECS82_4.18_SUCCESS_COMMAND"))
+    balance = await handler_for(cat.ECS82)(cat.ECS82, cmd82, ctx)
+    assert balance.encode() == _rtds("4.18_ECS82/ECS82_4.18_SUCCESS_RESPONSE")
+    out = read(balance, user_ka=supplier_ka, device_ka=device_ka)
+    assert out["meter_balance_pence"] == 250 and out["meter_balance_millipence"] == 250_000
+
+
+# --- the meter's credit: refusals, once only, a power cut ---------------------------------------
+def _utrn(store, pounds: int, counter: int, meter: Eui64 = ESME, key=None) -> str:
+    pp = key or store.private(SUPPLIER, Usage.PP_KA).private_key
+    top_up = utrn.TopUp(pounds, utrn.ValueClass.POUNDS, counter)
+    return utrn.make(top_up, SUPPLIER.raw, meter.raw, pp, store.get(meter, Usage.KA).public_key)
+
+
+def test_each_bad_utrn_is_refused_with_its_alert_and_the_balance_is_unchanged(
+    store, tmp_path
+) -> None:
+    meter_ka, supplier_pp = _keys(store)
+    credit = Credit(tmp_path / "credit.json", ESME, meter_ka, initial_pence=500)
+    older, good = _utrn(store, 5, 7 << 32), _utrn(store, 10, 8 << 32)
+    assert credit.top_up(older, SUPPLIER, supplier_pp).pence == 500
+    assert credit.top_up(good, SUPPLIER, supplier_pp).pence == 1000
+    assert credit.pence == 2000
+    other_key = store.private(SUPPLIER, Usage.KA).private_key  # not the prepayment key
+    typo = good[:-1] + str((int(good[-1]) + 1) % 10)
+    cases = {
+        "the same UTRN again": (good, DUPLICATE),
+        "a lower, already used counter": (older, DUPLICATE),
+        "made for another meter": (_utrn(store, 10, 11 << 32, meter=GSME), NOT_AUTHENTIC),
+        "a wrong check digit": (typo, NOT_AUTHENTIC),
+        "signed with another key": (_utrn(store, 10, 9 << 32, key=other_key), NOT_AUTHENTIC),
+        "over the maximum credit": (_utrn(store, 5000, 10 << 32), EXCEEDS_MAX_CREDIT),
+    }
+    for name, (text, code) in cases.items():
+        with pytest.raises(TopUpRefused) as refused:
+            credit.top_up(text, SUPPLIER, supplier_pp)
+        assert refused.value.alert_code == code, name
+        assert credit.pence == 2000, name
+
+
+def test_a_counter_below_the_window_is_refused_once_the_window_is_full(store, tmp_path) -> None:
+    meter_ka, supplier_pp = _keys(store)
+    credit = Credit(tmp_path / "credit.json", ESME, meter_ka, initial_pence=0)
+    for n in range(10, 10 + WINDOW):
+        credit.top_up(_utrn(store, 1, n << 32), SUPPLIER, supplier_pp)
+    assert credit.pence == 100 * WINDOW
+    with pytest.raises(TopUpRefused) as refused:  # older than every counter it remembers
+        credit.top_up(_utrn(store, 1, 4 << 32), SUPPLIER, supplier_pp)
+    assert refused.value.alert_code == NOT_AUTHENTIC
+    with pytest.raises(TopUpRefused) as refused:
+        credit.top_up(_utrn(store, 1, 12 << 32), SUPPLIER, supplier_pp)
+    assert refused.value.alert_code == DUPLICATE
+    assert credit.pence == 100 * WINDOW
+
+
+def test_credit_and_counters_survive_a_power_cut_and_apply_once(store, tmp_path) -> None:
+    meter_ka, supplier_pp = _keys(store)
+    path = tmp_path / "credit.json"
+    first = Credit(path, ESME, meter_ka, initial_pence=0)
+    first.top_up(RTDS_UTRN, SUPPLIER, supplier_pp)
+    # power cut: a new meter process reads what the first one wrote
+    second = Credit(path, ESME, meter_ka, initial_pence=999)
+    assert second.pence == 1000  # not the initial credit, not applied twice
+    with pytest.raises(TopUpRefused) as refused:
+        second.top_up(RTDS_UTRN, SUPPLIER, supplier_pp)
+    assert refused.value.alert_code == DUPLICATE
+    assert second.top_up(RTDS_ERROR_UTRN, SUPPLIER, supplier_pp).balance_millipence == 2_000_000
