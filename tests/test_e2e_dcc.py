@@ -406,3 +406,19 @@ def test_a_top_up_through_the_dcc_adds_exactly_its_value_once(env) -> None:
     assert again.returncode == 1, again.stdout
     assert json.loads(again.stdout)["values"]["result"] == 1  # refused by the meter
     assert balance() == before + 1000  # applied once
+    # ... and the meter told its supplier why: a signed generic critical alert, 8F51
+    supplier = DccUser.from_state(env["dir"], "supplier-a")
+
+    async def duplicate_alert():
+        async with aiohttp.ClientSession() as session:
+            for _ in range(30):
+                for e in await supplier.inbox(session, kind="DeviceAlertMessage"):
+                    doc = supplier.verify(Path(e["file"]).read_bytes())
+                    if doc.alert_code == "8F51" and doc.response_id.originator == ESME:
+                        return await supplier.read_gbcs(session, doc.gbcs_payload)
+                await asyncio.sleep(1)
+        return None
+
+    alert = asyncio.run(duplicate_alert())
+    assert alert is not None, "no 8F51 alert reached the supplier"
+    assert alert["use_case"] == "GCA" and alert["authenticated_by"] == "signature"

@@ -23,8 +23,8 @@ from rig.protocol import utrn
 from rig.protocol.codec import DecodeError
 from rig.protocol.duis.message import parse_document
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import alerts, cosem, dlms, security
 from rig.protocol.gbcs import catalogue as cat
-from rig.protocol.gbcs import cosem, security
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import check_command, command
@@ -182,3 +182,39 @@ def test_credit_and_counters_survive_a_power_cut_and_apply_once(store, tmp_path)
         second.top_up(RTDS_UTRN, SUPPLIER, supplier_pp)
     assert refused.value.alert_code == DUPLICATE
     assert second.top_up(RTDS_ERROR_UTRN, SUPPLIER, supplier_pp).balance_millipence == 2_000_000
+
+
+# --- the alerts of a refused top-up ----------------------------------------------------------
+def _reference(name: str) -> GbcsMessage:
+    folder, file = name.split("/")
+    return GbcsMessage.decode(_rtds(f"{folder}/{file}"))
+
+
+def test_generic_alerts_are_rtds_byte_for_byte(store) -> None:
+    """GNCA (MAC'd, deterministic): the whole message; GCA (signed): all but the signature.
+    A refused top-up raises them with its own code."""
+    gnca = _reference("NA_GNCA-DLMS/GNCA-DLMS_NA_810E_ALERT")
+    h = gnca.header
+    when = dlms.decode(gnca.payload).body.value[1]  # the RTDS alert's date-time, as it is
+    device_ka = store.private(ESME, Usage.KA).private_key
+    supplier_ka = store.get(SUPPLIER, Usage.KA).public_key
+    ours = alerts.dlms_alert(
+        cat.GNCA, h.counter, h.originator, h.recipient, [when], device_ka, device_ka,
+        supplier_ka, code=cat.CREDIT_ADDED_LOCALLY,
+    )  # fmt: skip
+    assert ours.encode() == gnca.encode()
+    gca = _reference("NA_GCA-DLMS/GCA-DLMS_NA_8F30_ALERT")
+    h = gca.header
+    signed = alerts.dlms_alert(
+        cat.GCA, h.counter, h.originator, h.recipient, [when], device_ka, device_ka,
+        code=0x8F30,
+    )  # fmt: skip
+    assert signed.signed_part() == gca.signed_part()
+    duplicate = alerts.dlms_alert(
+        cat.GCA, 9, ESME.raw, SUPPLIER.raw, [when], device_ka, device_ka, code=cat.UTRN_DUPLICATE
+    )
+    assert alerts.alert_code(duplicate) == 0x8F51
+    with pytest.raises(ValueError, match="does not carry alert code"):
+        alerts.dlms_alert(
+            cat.GCA, 9, ESME.raw, SUPPLIER.raw, [when], device_ka, device_ka, code=0x810E
+        )

@@ -257,8 +257,12 @@ def test_the_catalogue_says_what_dccs_mapping_table_and_srv_matrix_say() -> None
     by_code = {row["Code"]: row for row in table}
     matrix = srv_table()
     for uc in cat.CATALOGUE.all:
-        row = by_code[uc.name]
         assert use_case(uc.message_code).use_case == uc.name, uc.name
+        if uc.name in ("GCA", "GNCA"):  # GBCS's generic alerts: not in DCC's use-case table
+            assert uc.is_alert and (uc.response is Protection.SIGNATURE) == (uc.name == "GCA")
+            assert all((c >> 8 == 0x8F) == (uc.name == "GCA") for c in uc.alert_codes)
+            continue
+        row = by_code[uc.name]
         # CS01a: "SME.C.NC but with additional cryptographic processing specified in GBCS
         # Sections 14.3.4 and 14.3.5" (the UTRN's own authentication)
         kind = row["Message Type"].split(" but with additional cryptographic")[0]

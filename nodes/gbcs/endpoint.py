@@ -27,7 +27,7 @@ from rig.protocol.gbcs.catalogue import CATALOGUE
 from rig.protocol.gbcs.dlms import Data
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.replay import CounterGuard, ReplayError
-from rig.protocol.gbcs.usecase import UseCase, check_command
+from rig.protocol.gbcs.usecase import Protection, UseCase, check_command
 from rig.protocol.keystore import KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
 from rig.runtime.files import read_json, write_json
@@ -113,24 +113,36 @@ class GbcsEndpoint:
             return None
         return response.encode()
 
-    def alert(self, uc: UseCase, fields: list[Data], *, code: int | None = None) -> bytes:
-        """A DLMS alert of this device to its network operator, with the next alert counter.
+    def alert(
+        self,
+        uc: UseCase,
+        fields: list[Data],
+        *,
+        code: int | None = None,
+        recipient: Eui64 | None = None,
+    ) -> bytes:
+        """A DLMS alert of this device, with the next alert counter, to ``recipient`` (by
+        default its network operator).
 
         ``code`` is the GBCS alert code, one ``uc`` declares (ValueError otherwise, and no
-        counter is spent); None raises the use case's default code."""
-        if self.alerts_to is None:
+        counter is spent); None raises the use case's default code. A MAC'd alert is MAC'd
+        for the recipient's KA key."""
+        to = recipient or self.alerts_to
+        if to is None:
             raise ValueError(f"{self.eui.duis} has no network operator to send {uc.name} to")
         code = uc.declared_code(code)
+        recipient_ka = None if uc.response is Protection.SIGNATURE else self.peer_ka(to)
         self.alert_counter += 1
         self._save()
         msg = alerts.dlms_alert(
             uc,
             self.alert_counter,
             self.eui.raw,
-            self.alerts_to.raw,
+            to.raw,
             fields,
             self.ds,
             self.ka,
+            recipient_ka,
             code=code,
         )
         return msg.encode()

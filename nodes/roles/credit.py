@@ -19,6 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.protocol import utrn
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs.catalogue import (
+    UTRN_DUPLICATE,
+    UTRN_EXCEEDS_MAX_CREDIT,
+    UTRN_NOT_AUTHENTIC,
+)
 from rig.protocol.gbcs.cosem import MILLIPENCE
 from rig.runtime.files import read_json, write_json
 
@@ -26,10 +31,10 @@ log = logging.getLogger("nodes.credit")
 WINDOW = 5  # accepted UTRN counters the meter remembers
 MAX_CREDIT_PENCE = 100_000  # £1000: a top-up may not take the balance above this
 
-# GBCS alert codes of a refused top-up
-DUPLICATE = 0x8F51  # UTRN already used
-NOT_AUTHENTIC = 0x8F63  # wrong key, wrong meter, mistyped
-EXCEEDS_MAX_CREDIT = 0x8F5B
+# the GBCS alert codes of a refused top-up
+DUPLICATE = UTRN_DUPLICATE
+NOT_AUTHENTIC = UTRN_NOT_AUTHENTIC
+EXCEEDS_MAX_CREDIT = UTRN_EXCEEDS_MAX_CREDIT
 
 
 class TopUpRefused(Exception):

@@ -24,10 +24,11 @@ from nodes.han.app import DEVICE_ENDPOINT
 from nodes.roles.credit import NOT_AUTHENTIC, Credit, TopUpRefused
 from nodes.roles.tunnelled import TunnelledDevice
 from rig.protocol.eui import Eui64
-from rig.protocol.gbcs import alerts, cosem
-from rig.protocol.gbcs.catalogue import ECS80
+from rig.protocol.gbcs import alerts, cosem, dlms
+from rig.protocol.gbcs.catalogue import ECS80, GCA
 from rig.protocol.gbcs.cosem import SupplyState
 from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.gbcs.usecase import UseCase
 from rig.protocol.smki import Usage
 from rig.protocol.zigbee import se
 from rig.runtime.files import read_json, write_json
@@ -135,6 +136,7 @@ class ElectricityMeter(TunnelledDevice):
                 "prepay.top_up_refused",
                 extra={**extra, "alert_code": f"{exc.alert_code:04X}", "reason": str(exc)},
             )
+            self.spawn(self._raise(GCA, exc.alert_code, supplier), "top-up alert")
             raise CosemError(Result.HARDWARE_FAULT, str(exc)) from None
         log.info(
             "prepay.top_up",
@@ -143,6 +145,23 @@ class ElectricityMeter(TunnelledDevice):
                 "pence": applied.pence,
                 "balance_pence": applied.balance_millipence // cosem.MILLIPENCE,
                 "counter": f"{applied.counter:#x}",
+            },
+        )
+
+    async def _raise(self, uc: UseCase, code: int, recipient: Eui64) -> None:
+        """A generic alert (alert code and date-time) to ``recipient``, e.g. a supplier."""
+        assert self.gbcs is not None
+        now = dlms.date_time(dt.datetime.now(dt.UTC))
+        alert = self.gbcs.alert(
+            uc, [Data(DataType.OCTET_STRING, now)], code=code, recipient=recipient
+        )
+        await self.tunnel.put(alert)
+        log.info(
+            "gbcs.alert_sent",
+            extra={
+                "device": self.config.eui.duis,
+                "alert_code": f"{code:04X}",
+                "to": recipient.duis,
             },
         )
 

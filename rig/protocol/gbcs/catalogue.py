@@ -15,6 +15,8 @@ SRV    code  use case                                     command      response
 2.2    0007  CS01a apply a prepayment top-up (UTRN)       ACB MAC      MAC
 4.18   0069  ECS82 read the meter balance (millipence)    ACB MAC      MAC
 alert  0067  ECS80 supply outage restored                 --           signed alert
+alert  1000  GCA generic critical alert (e.g. 8F51)       --           signed alert
+alert  1001  GNCA generic non-critical alert              --           MAC'd alert
 ====== ===== ============================================ ============ =================
 
 ECS80 carries 0x8F35 "Supply Outage Restored" after an outage under 3 minutes and 0x8F36
@@ -120,6 +122,37 @@ CS01A = UseCase(
     dated=True,
 )
 ECS82 = UseCase("ECS82", 0x0069, ESME, Form.DLMS, Get(cosem.METER_BALANCE), srvs=("4.18",))
+# what a meter raises when it refuses a top-up (GBCS Table 16.2), as generic alerts
+UTRN_DUPLICATE = 0x8F51  # the UTRN was already used
+UTRN_EXCEEDS_MAX_CREDIT = 0x8F5B  # it would take the balance above the maximum credit
+UTRN_NOT_AUTHENTIC = 0x8F63  # wrong key, wrong meter or mistyped
+UTRN_NOT_FOR_DEVICE = 0x8F64
+UTRN_LOCKED_OUT = 0x81C5  # too many rejected UTRNs entered locally
+CREDIT_ADDED_LOCALLY = 0x810E
+# GBCS's generic DLMS alerts (RTDS NA_GCA-DLMS, NA_GNCA-DLMS; not in DCC's use-case table):
+# the body is the alert code and the date-time; a critical one is signed, else MAC'd
+GCA = UseCase(
+    "GCA",
+    0x1000,
+    ESME,
+    Form.DLMS,
+    response=SIGNED,
+    alert_codes=(
+        0x8F30,  # RTDS's example
+        UTRN_DUPLICATE,
+        UTRN_EXCEEDS_MAX_CREDIT,
+        UTRN_NOT_AUTHENTIC,
+        UTRN_NOT_FOR_DEVICE,
+    ),
+)
+GNCA = UseCase(
+    "GNCA",
+    0x1001,
+    ESME,
+    Form.DLMS,
+    response=Protection.MAC,
+    alert_codes=(CREDIT_ADDED_LOCALLY, UTRN_LOCKED_OUT),
+)
 # ECS80's alert codes (GBCS Table 16.2)
 SUPPLY_OUTAGE_RESTORED = 0x8F35  # "Supply Outage Restored": the outage lasted < 3 minutes
 SUPPLY_OUTAGE_RESTORED_LONG = 0x8F36  # "Supply Outage Restored - Outage >= 3 minutes"
@@ -133,4 +166,4 @@ ECS80 = UseCase(
     alert_codes=(SUPPLY_OUTAGE_RESTORED, SUPPLY_OUTAGE_RESTORED_LONG),
 )
 
-CATALOGUE = Catalogue([ECS17B, ECS42, ECS43, ECS44, ECS45, GCS13A, ECS80, CS01A, ECS82])
+CATALOGUE = Catalogue([ECS17B, ECS42, ECS43, ECS44, ECS45, GCS13A, ECS80, CS01A, ECS82, GCA, GNCA])

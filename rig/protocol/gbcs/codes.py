@@ -280,6 +280,11 @@ ALERT_CODES: dict[int, str] = {
     0x8F67: "Future dated execution of instruction (failure)",
     0x8F30: "Generic critical alert (example)",
     0x8F35: "Supply Outage Restored",
+    0x8F51: "UTRN rejected: already used (duplicate)",
+    0x8F5B: "UTRN rejected: exceeds the maximum credit",
+    0x8F63: "UTRN rejected: not authentic",
+    0x8F64: "UTRN rejected: not for this device",
+    0x81C5: "UTRN entry locked out",
     0x8F36: "Supply Outage Restored - Outage >= 3 minutes",
     0x810E: "Generic non-critical alert (example)",
 }
