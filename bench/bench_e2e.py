@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from rig.dccuser.client import DccUser
@@ -70,28 +71,24 @@ async def run(state: Path, n: int, workers: int) -> None:
     )
 
 
+def with_rig(work: Callable[[Path], Awaitable[None]], name: str) -> None:
+    """Up the end-to-end rig in a state folder of its own, run ``work`` on it, then down."""
+    state = Path(tempfile.mkdtemp(prefix=f"bench-{name}-")) / "state"
+    env = {**os.environ, "RIG_STATE_DIR": str(state)}
+    subprocess.run([BIN / "rig", "up", "--rig", RIG], check=True, env=env, capture_output=True)
+    try:
+        time.sleep(3)
+        asyncio.run(work(state))
+    finally:
+        subprocess.run([BIN / "rig", "down", "--rig", RIG], env=env, capture_output=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--workers", type=int, default=4)
     args = ap.parse_args()
-    state = Path(tempfile.mkdtemp(prefix="bench-e2e-")) / "state"
-    env = {"RIG_STATE_DIR": str(state)}
-    subprocess.run(
-        [BIN / "rig", "up", "--rig", RIG],
-        check=True,
-        env={**os.environ, **env},
-        capture_output=True,
-    )
-    try:
-        time.sleep(3)
-        asyncio.run(run(state, args.n, args.workers))
-    finally:
-        subprocess.run(
-            [BIN / "rig", "down", "--rig", RIG],
-            env={**os.environ, **env},
-            capture_output=True,
-        )
+    with_rig(lambda state: run(state, args.n, args.workers), "e2e")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ class Behaviour:
     loopback: bool = False  # return each tunnelled GBCS message as it came (a HAN link test)
     load_w: float = 500.0  # ESME: the load its registers advance with
     initial_wh: float = 12_345_000.0  # ESME: the import register at first power-on
+    price_p_kwh: float = 28.5  # ESME: the active import price its balance falls at
     wake_interval_s: float = 10.0  # GSME: how long it sleeps between wakes
     flow_m3h: float = 0.3  # GSME: the gas flow its register advances with
     initial_dm3: float = 4_321_000.0  # GSME: the register at first power-on

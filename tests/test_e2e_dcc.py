@@ -378,7 +378,9 @@ def test_dcc_tools_accept_the_gateways_acknowledgements_and_refusals(env, tmp_pa
 
 def test_a_top_up_through_the_dcc_adds_exactly_its_value_once(env) -> None:
     """2.2 (CS01a): £10 adds exactly 1000 pence to the ESME's meter balance, read by 4.18
-    (ECS82); the same UTRN again is refused and the balance does not move."""
+    (ECS82), with the supply off so nothing is spent meanwhile; the same UTRN again is
+    refused and the balance does not move. With the supply on, the balance falls at the
+    active price."""
 
     def balance() -> int:
         proc = rig_cli(
@@ -386,26 +388,37 @@ def test_a_top_up_through_the_dcc_adds_exactly_its_value_once(env) -> None:
             "--rig", str(env["file"]), state=env["dir"],
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
-        pence = json.loads(proc.stdout)["values"]["meter_balance_pence"]
-        assert isinstance(pence, int)
-        return pence
+        values = json.loads(proc.stdout)["values"]
+        assert isinstance(values["meter_balance_pence"], int)
+        return values["meter_balance_millipence"]
 
-    before = balance()
-    proc = rig_cli(
-        "supplier", "topup", "--target", "esme", "--amount", "10", "--json",
-        "--rig", str(env["file"]), state=env["dir"],
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    done = json.loads(proc.stdout)
-    assert len(done["utrn"]) == 20 and done["values"]["result"] == 0, done
-    assert balance() == before + 1000
-    again = rig_cli(
-        "supplier", "topup", "--target", "esme", "--utrn", done["utrn"], "--json",
-        "--rig", str(env["file"]), state=env["dir"],
-    )  # fmt: skip
-    assert again.returncode == 1, again.stdout
-    assert json.loads(again.stdout)["values"]["result"] == 1  # refused by the meter
-    assert balance() == before + 1000  # applied once
+    # the balance falls with consumption: 3600 W at 28.5 p/kWh is 28.5 millipence a second
+    first, t0 = balance(), time.monotonic()
+    time.sleep(3)
+    second, t1 = balance(), time.monotonic()
+    spent = first - second
+    assert 0.5 * 28.5 * (t1 - t0 - 1) < spent < 28.5 * (t1 - t0 + 1), spent
+
+    assert send(env, "7.2", "esme").response_code == "I0"  # no load: nothing is spent
+    try:
+        before = balance()
+        proc = rig_cli(
+            "supplier", "topup", "--target", "esme", "--amount", "10", "--json",
+            "--rig", str(env["file"]), state=env["dir"],
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        done = json.loads(proc.stdout)
+        assert len(done["utrn"]) == 20 and done["values"]["result"] == 0, done
+        assert balance() == before + 1000 * 1000  # exactly £10, in millipence
+        again = rig_cli(
+            "supplier", "topup", "--target", "esme", "--utrn", done["utrn"], "--json",
+            "--rig", str(env["file"]), state=env["dir"],
+        )  # fmt: skip
+        assert again.returncode == 1, again.stdout
+        assert json.loads(again.stdout)["values"]["result"] == 1  # refused by the meter
+        assert balance() == before + 1000 * 1000  # applied once
+    finally:
+        assert send(env, "7.1", "esme").response_code == "I0"
     # ... and the meter told its supplier why: a signed generic critical alert, 8F51
     supplier = DccUser.from_state(env["dir"], "supplier-a")
 

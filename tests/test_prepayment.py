@@ -218,3 +218,13 @@ def test_generic_alerts_are_rtds_byte_for_byte(store) -> None:
         alerts.dlms_alert(
             cat.GCA, 9, ESME.raw, SUPPLIER.raw, [when], device_ka, device_ka, code=0x810E
         )
+
+
+def test_the_balance_falls_with_consumption_at_the_active_price(store, tmp_path) -> None:
+    meter_ka, _ = _keys(store)
+    credit = Credit(tmp_path / "credit.json", ESME, meter_ka, initial_pence=2000)
+    for _ in range(1000):  # 1 kWh in 1 Wh steps, at 28.5 p/kWh: nothing lost to rounding
+        credit.spend(1.0, 28.5)
+    assert credit.millipence == 2000 * 1000 - 28_500
+    credit.save()
+    assert Credit(tmp_path / "credit.json", ESME, meter_ka).millipence == 1_971_500

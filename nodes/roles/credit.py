@@ -1,5 +1,6 @@
 """A prepayment meter's credit: the meter balance (in millipence, the ESME's currency
-unit) and top-ups by UTRN (GBCS section 14, :mod:`rig.protocol.utrn`).
+unit), which falls with consumption at the active price, and top-ups by UTRN (GBCS
+section 14, :mod:`rig.protocol.utrn`).
 
 A UTRN is checked before it is applied: it must authenticate with the prepayment KA key of
 the supplier that sent it and this meter's KA key (so it is for this meter and from that
@@ -68,6 +69,7 @@ class Credit:
         self.millipence = int(saved.get("balance_millipence", initial_pence * MILLIPENCE))
         self.accepted: list[int] = [int(c) for c in saved.get("accepted_counters", [])]
         self.max_credit_pence = max_credit_pence
+        self._spent = 0.0  # millipence used but not yet taken off (under one)
 
     @property
     def pence(self) -> int:
@@ -78,6 +80,16 @@ class Credit:
             self.path,
             {"balance_millipence": self.millipence, "accepted_counters": self.accepted},
         )
+
+    def spend(self, wh: float, price_p_kwh: float) -> None:
+        """Consumption at the active price: the balance falls (kept on the next save)."""
+        self._spent += wh * price_p_kwh  # millipence: Wh x p/kWh
+        whole = int(self._spent)
+        self.millipence -= whole
+        self._spent -= whole
+
+    def save(self) -> None:
+        self._save()
 
     def _check(self, text: str, supplier: Eui64, supplier_pp: ec.EllipticCurvePublicKey):
         def validate(last: int) -> utrn.TopUp:

@@ -83,7 +83,11 @@ class ElectricityMeter(TunnelledDevice):
         self.app.serve(
             DEVICE_ENDPOINT,
             se.Price.cluster_id,
-            lambda: {"tier1_block1_price": 2_850, "standing_charge": 4_500, "commodity_type": 0},
+            lambda: {
+                "tier1_block1_price": round(self.behaviour.price_p_kwh * 100),
+                "standing_charge": 4_500,
+                "commodity_type": 0,
+            },
         )
 
     async def start(self) -> None:
@@ -115,6 +119,7 @@ class ElectricityMeter(TunnelledDevice):
 
     def _meter_balance(self) -> Data:
         assert self.credit is not None
+        self.metering()  # what was used up to now comes off first
         return Data(DataType.DOUBLE_LONG, self.credit.millipence)
 
     def _enter_token(self, argument: Data, invocation: Invocation) -> None:
@@ -178,6 +183,8 @@ class ElectricityMeter(TunnelledDevice):
             self.meter_path,
             {"import_wh": self._wh, "supply": int(self.supply), "alive": time.time()},
         )
+        if self.credit is not None:
+            self.credit.save()
 
     async def _keep_alive(self) -> None:
         while True:
@@ -192,8 +199,11 @@ class ElectricityMeter(TunnelledDevice):
     def metering(self) -> dict[str, Any]:
         now = time.monotonic()
         demand = self.load_w if self.supply_on else 0.0
-        self._wh += demand * (now - self._at) / 3600
+        used_wh = demand * (now - self._at) / 3600
+        self._wh += used_wh
         self._at = now
+        if self.credit is not None:
+            self.credit.spend(used_wh, self.behaviour.price_p_kwh)
         return {
             "current_summ_delivered": int(self._wh),
             "instantaneous_demand": int(demand),

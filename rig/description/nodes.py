@@ -49,6 +49,7 @@ _NODE_FIELDS = {
 _BEHAVIOUR = {
     "loopback": bool,  # answer each tunnelled GBCS message with itself (a HAN link test)
     "load_w": float,  # ESME: the load its registers advance with
+    "price_p_kwh": float,  # ESME: the active import price its prepayment balance falls at
     "wake_interval_s": float,  # GSME: how long it sleeps between wakes
     "flow_m3h": float,  # GSME: the gas flow its register advances with
     "display_interval_s": float,  # IHD/PPMID: how often they read the meters
