@@ -83,12 +83,19 @@ def with_rig(work: Callable[[Path], Awaitable[None]], name: str) -> None:
         subprocess.run([BIN / "rig", "down", "--rig", RIG], env=env, capture_output=True)
 
 
-def main() -> None:
+def bench_main(
+    run: Callable[[Path, int, int], Awaitable[None]], name: str, n: int, workers: int
+) -> None:
+    """``--n`` and ``--workers`` from the command line, then ``run`` on a rig of its own."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=40)
-    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--n", type=int, default=n)
+    ap.add_argument("--workers", type=int, default=workers)
     args = ap.parse_args()
-    with_rig(lambda state: run(state, args.n, args.workers), "e2e")
+    with_rig(lambda state: run(state, args.n, args.workers), name)
+
+
+def main() -> None:
+    bench_main(run, "e2e", 40, 4)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ Run: python bench/bench_topup.py [--n 30] [--workers 3]
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from pathlib import Path
 
-from bench_e2e import ESME, pct, with_rig
+from bench_e2e import ESME, bench_main, pct
 
 from rig.dccuser.client import DccUser
 
@@ -57,11 +56,7 @@ async def run(state: Path, n: int, workers: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=30)
-    ap.add_argument("--workers", type=int, default=3)
-    args = ap.parse_args()
-    with_rig(lambda state: run(state, args.n, args.workers), "topup")
+    bench_main(run, "topup", 30, 3)
 
 
 if __name__ == "__main__":
