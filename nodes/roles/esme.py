@@ -243,5 +243,6 @@ class ElectricityMeter(TunnelledDevice):
             "supply": self.supply.name.lower(),
             "relay": None if relay is None else int(relay.value),
             "import_wh": int(self._wh),
+            "balance_pence": None if self.credit is None else self.credit.pence,
             "gbcs": self.gbcs_detail(),
         }
