@@ -114,7 +114,6 @@ class Downlink:
             extra={"request_id": rid, "code": refusal.code, "reason": refusal.reason, "url": url},
         )
         headers = {"X-Rig-Reason": header_text(refusal.reason)}
-        header = refusal.header
         if header is None:  # not even a RequestID to answer to: the documented plain body
             plain = f"{refusal.code} {codes.MEANING[refusal.code]}\n{refusal.reason}\n"
             return Reply(400, plain.encode(), refusal.code, refusal.reason, headers)

@@ -82,7 +82,7 @@ class GatewayService:
                 "duis": f"http://{self.config.bind}:{self.config.duis_port}/api/v1/",
                 "smki": f"http://{self.config.bind}:{self.config.smki_port}/services/",
                 "outbox": self.store.outbox_summary(),
-                "to_publish": len(self.store.unpublished(time.time())),
+                "to_publish": self.store.owed_to_wan(time.time()),
                 "store": str(self.store.path),
             },
         )
@@ -114,7 +114,7 @@ class GatewayService:
             loop.add_signal_handler(sig, stop.set)
         # what the last run left owed is picked up before a new request is taken
         rearmed = self.deadlines.rearm()
-        owed = len(self.store.unpublished(time.time()))
+        owed = self.store.owed_to_wan(time.time())
         tasks = [
             asyncio.create_task(self.heartbeat.run()),
             asyncio.create_task(self.wan.run()),

@@ -277,6 +277,15 @@ class Store:
         ).fetchall()
         return [Unpublished(Pending(*row[:8]), bytes(row[8])) for row in rows]
 
+    def owed_to_wan(self, now: float) -> int:
+        """How many admitted commands are still owed to their hub (deadline not passed)."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM pending "
+            "WHERE published IS NULL AND command IS NOT NULL AND deadline > ?",
+            (now,),
+        ).fetchone()
+        return int(row[0])
+
     def still_unpublished(self, p: Pending) -> bool:
         row = self.db.execute(
             "SELECT 1 FROM pending WHERE device=? AND counter=? AND user=? AND published IS NULL",

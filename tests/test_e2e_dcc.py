@@ -104,19 +104,7 @@ def test_disable_arm_enable_drive_the_relay(env) -> None:
 def test_a_power_cut_raises_the_supply_restored_alert(env) -> None:
     pid = status(env["file"], env["dir"])["esme"]["pid"]
     os.kill(pid, signal.SIGKILL)  # the supervisor brings it back, as power does
-    operator = DccUser.from_state(env["dir"], "network-operator")
-
-    async def alert():
-        async with aiohttp.ClientSession() as session:
-            for _ in range(60):
-                for e in await operator.inbox(session, kind="DeviceAlertMessage"):
-                    doc = operator.verify(Path(e["file"]).read_bytes())
-                    if doc.response_id and doc.response_id.originator == ESME:
-                        return doc.alert_code, await operator.read_gbcs(session, doc.gbcs_payload)
-                await asyncio.sleep(1)
-        return None
-
-    found = asyncio.run(alert())
+    found = _device_alert(env, "network-operator", ESME, within=60)
     assert found is not None, "no ECS80 alert reached the network operator"
     code, values = found
     assert code == "8F35" and values["use_case"] == "ECS80"
@@ -124,6 +112,27 @@ def test_a_power_cut_raises_the_supply_restored_alert(env) -> None:
     assert values["outage_start"] <= values["outage_end"]
     # the meter kept its state across the power cut: still answers, relay still closed
     assert send(env, "7.4", "esme").values["supply"] == "enabled"
+
+
+def _device_alert(
+    env, user: str, device: Eui64, within: float, code: str | None = None
+) -> tuple[str, dict] | None:
+    """The first device alert from ``device`` (with ``code``, if given) in ``user``'s inbox,
+    waiting up to ``within`` seconds: its code and what it says, read as its recipient."""
+    client = DccUser.from_state(env["dir"], user)
+
+    async def poll():
+        async with aiohttp.ClientSession() as session:
+            for _ in range(int(within)):
+                for e in await client.inbox(session, kind="DeviceAlertMessage"):
+                    doc = client.verify(Path(e["file"]).read_bytes())
+                    sender = doc.response_id.originator if doc.response_id else None
+                    if sender == device and code in (None, doc.alert_code):
+                        return doc.alert_code, await client.read_gbcs(session, doc.gbcs_payload)
+                await asyncio.sleep(1)
+        return None
+
+    return asyncio.run(poll())
 
 
 def _post(env, url: str, body: bytes) -> tuple[int, str, str]:
@@ -420,18 +429,7 @@ def test_a_top_up_through_the_dcc_adds_exactly_its_value_once(env) -> None:
     finally:
         assert send(env, "7.1", "esme").response_code == "I0"
     # ... and the meter told its supplier why: a signed generic critical alert, 8F51
-    supplier = DccUser.from_state(env["dir"], "supplier-a")
-
-    async def duplicate_alert():
-        async with aiohttp.ClientSession() as session:
-            for _ in range(30):
-                for e in await supplier.inbox(session, kind="DeviceAlertMessage"):
-                    doc = supplier.verify(Path(e["file"]).read_bytes())
-                    if doc.alert_code == "8F51" and doc.response_id.originator == ESME:
-                        return await supplier.read_gbcs(session, doc.gbcs_payload)
-                await asyncio.sleep(1)
-        return None
-
-    alert = asyncio.run(duplicate_alert())
-    assert alert is not None, "no 8F51 alert reached the supplier"
+    found = _device_alert(env, "supplier-a", ESME, within=30, code="8F51")
+    assert found is not None, "no 8F51 alert reached the supplier"
+    alert = found[1]
     assert alert["use_case"] == "GCA" and alert["authenticated_by"] == "signature"

@@ -75,7 +75,7 @@ class Credit:
     def pence(self) -> int:
         return self.millipence // MILLIPENCE
 
-    def _save(self) -> None:
+    def save(self) -> None:
         write_json(
             self.path,
             {"balance_millipence": self.millipence, "accepted_counters": self.accepted},
@@ -87,9 +87,6 @@ class Credit:
         whole = int(self._spent)
         self.millipence -= whole
         self._spent -= whole
-
-    def save(self) -> None:
-        self._save()
 
     def _check(self, text: str, supplier: Eui64, supplier_pp: ec.EllipticCurvePublicKey):
         def validate(last: int) -> utrn.TopUp:
@@ -125,5 +122,5 @@ class Credit:
             )
         self.millipence += top_up.pence * MILLIPENCE
         self.accepted = sorted([*self.accepted, top_up.counter])[-WINDOW:]
-        self._save()  # the credit and its counter together, before the meter answers
+        self.save()  # the credit and its counter together, before the meter answers
         return Applied(top_up.counter, top_up.pence, self.millipence)
