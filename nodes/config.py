@@ -88,6 +88,7 @@ class GbcsConfig:
     acb: Eui64  # the access control broker whose MAC every command carries
     trusted: tuple[TrustedCert, ...]
     alerts_to: Eui64 | None = None  # the network operator its power alerts go to
+    supplier: Eui64 | None = None  # the responsible supplier: UTRNs keyed in locally are its
 
 
 @dataclass(frozen=True, slots=True)

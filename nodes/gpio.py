@@ -7,6 +7,7 @@ so role code drives a relay the same way on both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gpiozero import LED, Button, Device, OutputDevice
@@ -31,6 +32,30 @@ class Wiring:
     def output(self, function: str) -> OutputDevice | None:
         dev = self.devices.get(function)
         return dev if isinstance(dev, OutputDevice) else None
+
+    def buttons(self) -> list[str]:
+        return [f.removeprefix("button.") for f in self.devices if f.startswith("button.")]
+
+    def on_press(self, function: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the button is pressed (no-op when it is not wired)."""
+        dev = self.devices.get(function)
+        if isinstance(dev, Button):
+            dev.when_pressed = lambda: callback()
+
+    def press(self, function: str) -> None:
+        """A press of ``function``: the mock pin goes low and back high (the buttons pull
+        up), so gpiozero fires ``when_pressed`` as it would for a finger; a real pin cannot
+        be driven from software, so its handler is called directly. KeyError: no such
+        button."""
+        dev = self.devices.get(function)
+        if not isinstance(dev, Button):
+            raise KeyError(function)
+        pin = dev.pin
+        if hasattr(pin, "drive_low"):
+            pin.drive_low()
+            pin.drive_high()
+        elif dev.when_pressed is not None:
+            dev.when_pressed()
 
     def set(self, function: str, on: bool) -> None:
         dev = self.output(function)

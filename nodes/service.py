@@ -83,11 +83,29 @@ class NodeService:
             return web.json_response({"error": str(exc)}, status=504)
         return web.Response(body=answer, content_type="application/octet-stream")
 
+    async def _press(self, request: web.Request) -> web.Response:
+        """Press a button (``?button=restore`` for ``button.restore``): on the virtual rig
+        the mock pin is driven low and high again, as a finger would; on a Pi the press
+        reaches the same handler the real button has."""
+        name = request.query.get("button", "")
+        try:
+            self.wiring.press(f"button.{name}")
+        except KeyError:
+            have = ", ".join(self.wiring.buttons()) or "none"
+            return web.json_response(
+                {"error": f"no button {name!r} on {self.config.name}; it has: {have}"},
+                status=404,
+            )
+        return web.json_response({"pressed": name, "detail": self.role.detail()})
+
     def app(self) -> web.Application:
         """The health endpoint (and a CHF's HAN exchange), behind the rig's HTTP guard."""
         app = application("node")
         app.router.add_get(HEALTH_PATH, self._health)
         app.router.add_post("/han/exchange", self._exchange)
+        app.router.add_post("/gpio/press", self._press)
+        for method, path, handler in self.role.routes():
+            app.router.add_route(method, path, handler)
         return app
 
     async def run(self) -> None:

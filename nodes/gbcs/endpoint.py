@@ -43,6 +43,7 @@ class GbcsEndpoint:
         self.ka = private_key_from_pem(keys.ka.key.read_bytes(), str(keys.ka.key))
         self.acb = keys.acb
         self.alerts_to = keys.alerts_to
+        self.supplier = keys.supplier
         self.trust = KeyStore()
         for t in keys.trusted:
             cert = x509.load_pem_x509_certificate(t.cert.read_bytes())

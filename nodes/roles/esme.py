@@ -25,10 +25,9 @@ from nodes.roles.credit import NOT_AUTHENTIC, Credit, TopUpRefused
 from nodes.roles.tunnelled import TunnelledDevice
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import alerts, cosem, dlms
-from rig.protocol.gbcs.catalogue import ECS80, GCA
+from rig.protocol.gbcs.catalogue import CREDIT_ADDED_LOCALLY, ECS80, GCA, GNCA
 from rig.protocol.gbcs.cosem import SupplyState
 from rig.protocol.gbcs.dlms import Data, DataType
-from rig.protocol.gbcs.usecase import UseCase
 from rig.protocol.smki import Usage
 from rig.protocol.zigbee import se
 from rig.runtime.files import read_json, write_json
@@ -124,25 +123,35 @@ class ElectricityMeter(TunnelledDevice):
 
     def _enter_token(self, argument: Data, invocation: Invocation) -> None:
         """CS01a: a UTRN entered into the token gateway, checked, then applied (once)."""
-        assert self.credit is not None and self.gbcs is not None
         supplier = Eui64(invocation.command.header.originator)
-        extra = {"device": self.config.eui.duis, "supplier": supplier.duis}
         try:
             if not isinstance(argument.value, bytes):
                 raise TopUpRefused(NOT_AUTHENTIC, "the token is not an octet-string")
+            self.apply_utrn(argument.value.decode("ascii", "replace"), supplier)
+        except TopUpRefused as exc:
+            raise CosemError(Result.HARDWARE_FAULT, str(exc)) from None
+
+    def apply_utrn(self, text: str, supplier: Eui64 | None = None, *, local: bool = False):
+        """Check a UTRN and apply it once, from ``supplier`` (CS01a) or keyed in locally
+        (``local``: at the PPMID or the meter, for the responsible supplier). A refusal
+        raises :class:`TopUpRefused` after its alert is on its way to the supplier."""
+        assert self.credit is not None and self.gbcs is not None
+        supplier = supplier or self.gbcs.supplier
+        if supplier is None:
+            raise TopUpRefused(NOT_AUTHENTIC, "this meter has no responsible supplier")
+        extra = {"device": self.config.eui.duis, "supplier": supplier.duis, "local": local}
+        try:
             pp = self.gbcs.trust.find(supplier, Usage.PP_KA)
             if pp is None:
                 raise TopUpRefused(NOT_AUTHENTIC, f"no prepayment key of {supplier.duis}")
-            applied = self.credit.top_up(
-                argument.value.decode("ascii", "replace"), supplier, pp.public_key
-            )
+            applied = self.credit.top_up(text, supplier, pp.public_key)
         except TopUpRefused as exc:
             log.warning(
                 "prepay.top_up_refused",
                 extra={**extra, "alert_code": f"{exc.alert_code:04X}", "reason": str(exc)},
             )
-            self.spawn(self._raise(GCA, exc.alert_code, supplier), "top-up alert")
-            raise CosemError(Result.HARDWARE_FAULT, str(exc)) from None
+            self.spawn(self._raise(exc.alert_code, supplier), "top-up alert")
+            raise
         log.info(
             "prepay.top_up",
             extra={
@@ -152,10 +161,19 @@ class ElectricityMeter(TunnelledDevice):
                 "counter": f"{applied.counter:#x}",
             },
         )
+        if local:
+            self.spawn(self._raise(CREDIT_ADDED_LOCALLY, supplier), "top-up alert")
+        return applied
 
-    async def _raise(self, uc: UseCase, code: int, recipient: Eui64) -> None:
-        """A generic alert (alert code and date-time) to ``recipient``, e.g. a supplier."""
+    async def _raise(self, code: int, recipient: Eui64 | None = None) -> None:
+        """A generic alert (alert code and date-time) to ``recipient`` (by default the
+        responsible supplier): critical (GCA, signed) for 0x8Fxx codes, else GNCA."""
         assert self.gbcs is not None
+        recipient = recipient or self.gbcs.supplier
+        if recipient is None:
+            log.warning("gbcs.alert_unsent", extra={"alert_code": f"{code:04X}"})
+            return
+        uc = GCA if code >> 8 == 0x8F else GNCA
         now = dlms.date_time(dt.datetime.now(dt.UTC))
         alert = self.gbcs.alert(
             uc, [Data(DataType.OCTET_STRING, now)], code=code, recipient=recipient

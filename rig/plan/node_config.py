@@ -36,6 +36,12 @@ def network_operator(rig: Rig, node: Node) -> User | None:
     return next((u for u in rig.users if u.role is wanted), None)
 
 
+def responsible_supplier(rig: Rig, node: Node) -> User | None:
+    """The supplier responsible for a meter (IS for electricity, GS for gas)."""
+    wanted = UserRole.IS if node.role is Role.ESME else UserRole.GS
+    return next((u for u in rig.users if u.role is wanted), None)
+
+
 def han_config(rig: Rig, state: StateDir, node: Node) -> HanConfig:
     hub = rig.node(node.hub) if node.hub else node
     settings = rig.han_of(hub) if hub.role is Role.CHF else rig.han
@@ -84,6 +90,7 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
         rig.acb_eui,
         tuple(trusted),
         operator.eui if operator else None,
+        supplier.eui if (supplier := responsible_supplier(rig, node)) else None,
     )
 
 
