@@ -129,7 +129,9 @@ def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
     text = (RIGS / "dcc.yaml").read_text()
     # a subnet of its own: other tests start dcc.yaml rigs while this one stays up
     assert "subnet: 10.213.91.0/24" in text
-    text = text.replace("subnet: 10.213.91.0/24", "subnet: 10.213.92.0/24")
+    # RIG_TEST_SUBNET picks another (10.213.N.0/24) so two suites can run side by side
+    subnet = os.environ.get("RIG_TEST_SUBNET", "10.213.92.0/24")
+    text = text.replace("subnet: 10.213.91.0/24", f"subnet: {subnet}")
     zaz1 = VECTORS / "smki" / "zaz1-keystore.json"
     if zaz1.exists():
         text += f"pki: {{source: zaz1, keystore: {zaz1}}}\n"
