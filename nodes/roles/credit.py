@@ -38,6 +38,10 @@ NOT_AUTHENTIC = UTRN_NOT_AUTHENTIC
 EXCEEDS_MAX_CREDIT = UTRN_EXCEEDS_MAX_CREDIT
 
 
+class EmergencyCreditRefused(Exception):
+    """Emergency credit cannot be activated now (it is not available): why."""
+
+
 class TopUpRefused(Exception):
     """A UTRN the meter does not apply: the GBCS alert code and why."""
 
@@ -87,6 +91,12 @@ class Credit:
         whole = int(self._spent)
         self.millipence -= whole
         self._spent -= whole
+
+    def activate_emergency_credit(self) -> list[int]:
+        """Activate the emergency credit on offer (from the PPMID, the meter's button, or
+        ECS09/GCS06): the GBCS alert codes this raises. EmergencyCreditRefused when none
+        is available. (Being built: issue 15.)"""
+        raise EmergencyCreditRefused("no emergency credit is available")
 
     def _check(self, text: str, supplier: Eui64, supplier_pp: ec.EllipticCurvePublicKey):
         def validate(last: int) -> utrn.TopUp:
