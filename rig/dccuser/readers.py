@@ -19,6 +19,7 @@ from rig.protocol.gbcs import security
 from rig.protocol.gbcs.catalogue import (
     CATALOGUE,
     CS01A,
+    ECS09,
     ECS17B,
     ECS42,
     ECS43,
@@ -125,7 +126,7 @@ def gas_registers(uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, An
     return {**values, "volume_m3": round(volume, 3)}
 
 
-@reads(ECS42, ECS43, ECS44, CS01A)
+@reads(ECS42, ECS43, ECS44, CS01A, ECS09)
 def load_switch_action(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
     return {"result": _result(msg)}
 

@@ -14,6 +14,7 @@ SRV    code  use case                                     command      response
 7.4    0052  ECS45 read the load switch status            ACB MAC      MAC
 2.2    0007  CS01a apply a prepayment top-up (UTRN)       ACB MAC      MAC
 4.18   0069  ECS82 read the meter balance (millipence)    ACB MAC      MAC
+2.5    0020  ECS09 activate emergency credit              signed + MAC signed
 alert  0067  ECS80 supply outage restored                 --           signed alert
 alert  1000  GCA generic critical alert (e.g. 8F51)       --           signed alert
 alert  1001  GNCA generic non-critical alert              --           MAC'd alert
@@ -31,6 +32,7 @@ generic one is not enough) a reader in ``rig.dccuser.readers``.
 from __future__ import annotations
 
 from rig.protocol.gbcs import cosem, gbz
+from rig.protocol.gbcs.catalogue_gas import GAS_PREPAYMENT
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.usecase import (
     Action,
@@ -122,6 +124,16 @@ CS01A = UseCase(
     dated=True,
 )
 ECS82 = UseCase("ECS82", 0x0069, ESME, Form.DLMS, Get(cosem.METER_BALANCE), srvs=("4.18",))
+ECS09 = UseCase(
+    "ECS09",
+    0x0020,
+    ESME,
+    Form.DLMS,
+    Action(cosem.EMERGENCY_CREDIT, Data(DataType.INTEGER, 0)),
+    srvs=("2.5",),
+    critical=True,
+    response=SIGNED,
+)
 # what a meter raises when it refuses a top-up (GBCS Table 16.2), as generic alerts
 UTRN_DUPLICATE = 0x8F51  # the UTRN was already used
 UTRN_EXCEEDS_MAX_CREDIT = 0x8F5B  # it would take the balance above the maximum credit
@@ -129,6 +141,15 @@ UTRN_NOT_AUTHENTIC = 0x8F63  # wrong key, wrong meter or mistyped
 UTRN_NOT_FOR_DEVICE = 0x8F64
 UTRN_LOCKED_OUT = 0x81C5  # too many rejected UTRNs entered locally
 CREDIT_ADDED_LOCALLY = 0x810E
+# what a prepayment meter raises as its credit moves (GBCS Table 16.2, the codes issue 15
+# names): critical (0x8Fxx) as GCA, the others as GNCA
+LOW_CREDIT = 0x810D  # the credit fell below the low credit threshold
+EMERGENCY_CREDIT_AVAILABLE = 0x8119  # emergency credit is on offer
+EMERGENCY_CREDIT_ACTIVATED = 0x81AB
+EMERGENCY_CREDIT_EXHAUSTED = 0x81AA
+BELOW_DISABLEMENT_THRESHOLD = 0x8F0F  # the credit fell below the disablement threshold
+SUPPLY_INTERRUPTED = 0x8F57  # the meter opened its load switch (valve) for want of credit
+SUPPLY_ARMED = 0x8F32  # credit is back: the consumer may restore the supply
 # GBCS's generic DLMS alerts (RTDS NA_GCA-DLMS, NA_GNCA-DLMS; not in DCC's use-case table):
 # the body is the alert code and the date-time; a critical one is signed, else MAC'd
 GCA = UseCase(
@@ -143,6 +164,9 @@ GCA = UseCase(
         UTRN_EXCEEDS_MAX_CREDIT,
         UTRN_NOT_AUTHENTIC,
         UTRN_NOT_FOR_DEVICE,
+        BELOW_DISABLEMENT_THRESHOLD,
+        SUPPLY_INTERRUPTED,
+        SUPPLY_ARMED,
     ),
 )
 GNCA = UseCase(
@@ -151,7 +175,14 @@ GNCA = UseCase(
     ESME,
     Form.DLMS,
     response=Protection.MAC,
-    alert_codes=(CREDIT_ADDED_LOCALLY, UTRN_LOCKED_OUT),
+    alert_codes=(
+        CREDIT_ADDED_LOCALLY,
+        UTRN_LOCKED_OUT,
+        LOW_CREDIT,
+        EMERGENCY_CREDIT_AVAILABLE,
+        EMERGENCY_CREDIT_ACTIVATED,
+        EMERGENCY_CREDIT_EXHAUSTED,
+    ),
 )
 # ECS80's alert codes (GBCS Table 16.2)
 SUPPLY_OUTAGE_RESTORED = 0x8F35  # "Supply Outage Restored": the outage lasted < 3 minutes
@@ -166,4 +197,20 @@ ECS80 = UseCase(
     alert_codes=(SUPPLY_OUTAGE_RESTORED, SUPPLY_OUTAGE_RESTORED_LONG),
 )
 
-CATALOGUE = Catalogue([ECS17B, ECS42, ECS43, ECS44, ECS45, GCS13A, ECS80, CS01A, ECS82, GCA, GNCA])
+CATALOGUE = Catalogue(
+    [
+        ECS17B,
+        ECS42,
+        ECS43,
+        ECS44,
+        ECS45,
+        GCS13A,
+        ECS80,
+        CS01A,
+        ECS82,
+        ECS09,
+        GCA,
+        GNCA,
+        *GAS_PREPAYMENT,
+    ]
+)

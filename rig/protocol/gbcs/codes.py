@@ -286,7 +286,14 @@ ALERT_CODES: dict[int, str] = {
     0x8F64: "UTRN rejected: not for this device",
     0x81C5: "UTRN entry locked out",
     0x8F36: "Supply Outage Restored - Outage >= 3 minutes",
-    0x810E: "Generic non-critical alert (example)",
+    0x810E: "Credit added locally",
+    0x810D: "Low credit",
+    0x8119: "Emergency credit has become available",
+    0x81AB: "Emergency credit activated",
+    0x81AA: "Emergency credit exhausted",
+    0x8F0F: "Credit below the disablement threshold",
+    0x8F57: "Supply interrupted",
+    0x8F32: "Supply armed",
 }
 
 
