@@ -64,6 +64,11 @@ class Behaviour:
     load_w: float = 500.0  # ESME: the load its registers advance with
     initial_wh: float = 12_345_000.0  # ESME: the import register at first power-on
     price_p_kwh: float = 28.5  # ESME: the active import price its balance falls at
+    payment_mode: str = "prepayment"  # meters: prepayment or credit
+    credit_pence: float = 2_000  # meters: the balance at first power-on (£20)
+    low_credit_pence: float = 200  # meters: 0x810D below this
+    emergency_credit_pence: float = 500  # meters: how far emergency credit lets it go below 0
+    emergency_credit_threshold_pence: float = 100  # meters: emergency credit offered below
     wake_interval_s: float = 10.0  # GSME: how long it sleeps between wakes
     flow_m3h: float = 0.3  # GSME: the gas flow its register advances with
     initial_dm3: float = 4_321_000.0  # GSME: the register at first power-on

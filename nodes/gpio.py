@@ -36,7 +36,7 @@ class Wiring:
     def buttons(self) -> list[str]:
         return [f.removeprefix("button.") for f in self.devices if f.startswith("button.")]
 
-    def on_press(self, function: str, callback: Callable[[], None]) -> None:
+    def on_press(self, function: str, callback: Callable[[], object]) -> None:
         """Call ``callback`` when the button is pressed (no-op when it is not wired)."""
         dev = self.devices.get(function)
         if isinstance(dev, Button):

@@ -4,6 +4,8 @@ applies it once, and keeps it across a power cut."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gateway.transform import TransformInput, transform_for
@@ -11,10 +13,16 @@ from nodes.gbcs.cosem_server import CosemError, Invocation, Result
 from nodes.gbcs.handlers import handler_for
 from nodes.roles.credit import (
     DUPLICATE,
+    EC_AVAILABLE,
+    EC_IN_USE,
     EXCEEDS_MAX_CREDIT,
+    EXHAUSTED,
     NOT_AUTHENTIC,
+    NOT_FOR_DEVICE,
     WINDOW,
     Credit,
+    EmergencyCreditRefused,
+    Settings,
     TopUpRefused,
 )
 from rig.dccuser.readers import read
@@ -143,14 +151,15 @@ def test_each_bad_utrn_is_refused_with_its_alert_and_the_balance_is_unchanged(
     cases = {
         "the same UTRN again": (good, DUPLICATE),
         "a lower, already used counter": (older, DUPLICATE),
-        "made for another meter": (_utrn(store, 10, 11 << 32, meter=GSME), NOT_AUTHENTIC),
+        "made for another meter": (_utrn(store, 10, 11 << 32, meter=GSME), NOT_FOR_DEVICE),
         "a wrong check digit": (typo, NOT_AUTHENTIC),
         "signed with another key": (_utrn(store, 10, 9 << 32, key=other_key), NOT_AUTHENTIC),
         "over the maximum credit": (_utrn(store, 5000, 10 << 32), EXCEEDS_MAX_CREDIT),
     }
+    known = (store.get(SUPPLIER, Usage.KA).public_key,)  # the supplier's other key it holds
     for name, (text, code) in cases.items():
         with pytest.raises(TopUpRefused) as refused:
-            credit.top_up(text, SUPPLIER, supplier_pp)
+            credit.top_up(text, SUPPLIER, supplier_pp, known)
         assert refused.value.alert_code == code, name
         assert credit.pence == 2000, name
 
@@ -228,3 +237,80 @@ def test_the_balance_falls_with_consumption_at_the_active_price(store, tmp_path)
     assert credit.millipence == 2000 * 1000 - 28_500
     credit.save()
     assert Credit(tmp_path / "credit.json", ESME, meter_ka).millipence == 1_971_500
+
+
+# --- the credit engine: thresholds, emergency credit, interruption and arming ------------------
+def _engine(store, tmp_path, **settings) -> Credit:
+    meter_ka, _ = _keys(store)
+    chosen = Settings(
+        low_credit_pence=15, emergency_credit_pence=10, emergency_credit_threshold_pence=10
+    )
+    return Credit(
+        tmp_path / "credit.json", ESME, meter_ka, initial_pence=20,
+        settings=replace(chosen, **settings),
+    )  # fmt: skip
+
+
+def _spend_pence(credit: Credit, pence: int) -> list[int]:
+    """Spend ``pence`` a penny at a time (1 Wh at 1000 p/kWh): every alert raised on the way."""
+    codes: list[int] = []
+    for _ in range(pence):
+        codes += credit.spend(1.0, 1000.0)
+    return codes
+
+
+def test_credit_runs_down_through_emergency_credit_to_interruption_then_a_top_up_arms(
+    store, tmp_path
+) -> None:
+    credit = _engine(store, tmp_path)
+    _, supplier_pp = _keys(store)
+    assert _spend_pence(credit, 5) == []  # 15p: at the low-credit threshold, not below
+    assert _spend_pence(credit, 1) == [cat.LOW_CREDIT]  # 14p
+    with pytest.raises(EmergencyCreditRefused, match="offered below"):
+        credit.activate_emergency_credit()  # 14p: none on offer yet
+    assert _spend_pence(credit, 5) == [cat.EMERGENCY_CREDIT_AVAILABLE]  # 9p
+    assert credit.status_bits() & EC_AVAILABLE
+    assert credit.activate_emergency_credit() == [cat.EMERGENCY_CREDIT_ACTIVATED]
+    assert credit.activate_emergency_credit() == []  # already active: success, nothing new
+    assert _spend_pence(credit, 9) == [] and credit.pence == 0
+    assert credit.emergency_credit_millipence == 10_000 and credit.supply_allowed
+    assert _spend_pence(credit, 9) == [] and credit.emergency_credit_millipence == 1_000
+    assert credit.status_bits() & EC_IN_USE
+    assert _spend_pence(credit, 1) == [
+        cat.EMERGENCY_CREDIT_EXHAUSTED,
+        cat.BELOW_DISABLEMENT_THRESHOLD,
+    ]
+    assert not credit.supply_allowed and credit.status_bits() & EXHAUSTED
+    credit.save()
+    # a power cut keeps what the engine has said: nothing is raised twice
+    credit = Credit(tmp_path / "credit.json", ESME, _keys(store)[0], initial_pence=999)
+    assert credit.pence == -10 and not credit.supply_allowed
+    assert credit.spend(0.0, 1000.0) == []
+    applied = credit.top_up(_utrn(store, 1, 20 << 32), SUPPLIER, supplier_pp)
+    assert applied.alerts == (cat.SUPPLY_ARMED,)  # 90p: the emergency credit used is repaid
+    assert credit.pence == 90 and credit.supply_allowed
+    assert credit.state()["emergency_credit"] == "none"
+
+
+def test_emergency_credit_can_rescue_an_interrupted_supply(store, tmp_path) -> None:
+    credit = _engine(store, tmp_path)
+    codes = _spend_pence(credit, 20)  # no one took the emergency credit on offer
+    assert codes == [
+        cat.LOW_CREDIT,
+        cat.EMERGENCY_CREDIT_AVAILABLE,
+        cat.BELOW_DISABLEMENT_THRESHOLD,
+    ]
+    assert credit.activate_emergency_credit() == [
+        cat.EMERGENCY_CREDIT_ACTIVATED,
+        cat.SUPPLY_ARMED,
+    ]
+
+
+def test_in_credit_mode_the_balance_moves_but_nothing_is_raised_or_interrupted(
+    store, tmp_path
+) -> None:
+    credit = _engine(store, tmp_path, payment_mode="credit")
+    assert _spend_pence(credit, 40) == [] and credit.pence == -20
+    assert credit.supply_allowed
+    with pytest.raises(EmergencyCreditRefused, match="credit mode"):
+        credit.activate_emergency_credit()

@@ -39,6 +39,7 @@ class Result(IntEnum):
     READ_WRITE_DENIED = 3
     OBJECT_UNDEFINED = 4
     TYPE_UNMATCHED = 12
+    OTHER_REASON = 250  # e.g. emergency credit that could not be activated (GBCS ECS09)
 
 
 class CosemError(Exception):

@@ -17,15 +17,30 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
 from nodes.han.app import DEVICE_ENDPOINT
-from nodes.roles.credit import NOT_AUTHENTIC, Credit, TopUpRefused
+from nodes.roles.credit import (
+    NOT_AUTHENTIC,
+    Credit,
+    EmergencyCreditRefused,
+    TopUpRefused,
+    prepayment_settings,
+)
 from nodes.roles.tunnelled import TunnelledDevice
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import alerts, cosem, dlms
-from rig.protocol.gbcs.catalogue import CREDIT_ADDED_LOCALLY, ECS80, GCA, GNCA
+from rig.protocol.gbcs.catalogue import (
+    BELOW_DISABLEMENT_THRESHOLD,
+    CREDIT_ADDED_LOCALLY,
+    ECS80,
+    GCA,
+    GNCA,
+    SUPPLY_ARMED,
+    SUPPLY_INTERRUPTED,
+)
 from rig.protocol.gbcs.cosem import SupplyState
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.smki import Usage
@@ -35,7 +50,6 @@ from rig.runtime.files import read_json, write_json
 log = logging.getLogger("nodes.han")
 KWH_UNIT = 0x00
 KEEP_ALIVE_S = 2.0
-INITIAL_CREDIT_PENCE = 2_000  # a new meter's balance: £20
 
 
 class ElectricityMeter(TunnelledDevice):
@@ -63,9 +77,11 @@ class ElectricityMeter(TunnelledDevice):
                 self.config.state_dir / "credit.json",
                 self.config.eui,
                 self.gbcs.ka,
-                initial_pence=INITIAL_CREDIT_PENCE,
+                initial_pence=int(self.behaviour.credit_pence),
+                settings=prepayment_settings(self.behaviour),
             )
             self.cosem.method(cosem.TOKEN_GATEWAY, self._enter_token)
+            self.cosem.method(cosem.EMERGENCY_CREDIT, self._invoke_emergency_credit)
             self.cosem.attribute(cosem.METER_BALANCE, self._meter_balance)
         self.app.serve(
             DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
@@ -74,10 +90,7 @@ class ElectricityMeter(TunnelledDevice):
         self.app.serve(
             DEVICE_ENDPOINT,
             se.Prepayment.cluster_id,
-            lambda: {
-                "credit_remaining": self.credit.pence if self.credit else 0,
-                "credit_status": 0x01,
-            },
+            self._prepayment_attributes,
         )
         self.app.serve(
             DEVICE_ENDPOINT,
@@ -91,6 +104,10 @@ class ElectricityMeter(TunnelledDevice):
 
     async def start(self) -> None:
         self._drive(self.supply)  # the load switch comes back as it was before the power cut
+        loop = asyncio.get_running_loop()  # gpiozero calls back from its own thread on a Pi
+        self.wiring.on_press(
+            "button.restore", lambda: loop.call_soon_threadsafe(self.restore_pressed)
+        )
         await super().start()
         self.spawn(self._keep_alive(), "keep-alive")
 
@@ -144,7 +161,10 @@ class ElectricityMeter(TunnelledDevice):
             pp = self.gbcs.trust.find(supplier, Usage.PP_KA)
             if pp is None:
                 raise TopUpRefused(NOT_AUTHENTIC, f"no prepayment key of {supplier.duis}")
-            applied = self.credit.top_up(text, supplier, pp.public_key)
+            known = (self.gbcs.trust.find(supplier, usage) for usage in (Usage.KA, Usage.DS))
+            others = tuple(k.public_key for k in known if k is not None)
+            self.metering()  # what was used up to now comes off first
+            applied = self.credit.top_up(text, supplier, pp.public_key, others)
         except TopUpRefused as exc:
             log.warning(
                 "prepay.top_up_refused",
@@ -163,7 +183,64 @@ class ElectricityMeter(TunnelledDevice):
         )
         if local:
             self.spawn(self._raise(CREDIT_ADDED_LOCALLY, supplier), "top-up alert")
+        self._on_credit(applied.alerts)
         return applied
+
+    def _invoke_emergency_credit(self, _argument: Data, _invocation: Invocation) -> None:
+        """ECS09: activate emergency credit (success also when it already is active)."""
+        try:
+            self.activate_emergency_credit("DCC")
+        except EmergencyCreditRefused as exc:
+            raise CosemError(Result.OTHER_REASON, str(exc)) from None
+
+    def activate_emergency_credit(self, source: str) -> None:
+        """Emergency credit, asked for by ``source`` (the DCC, the PPMID, the meter's
+        button). EmergencyCreditRefused when none is on offer."""
+        assert self.credit is not None
+        self.metering()
+        codes = self.credit.activate_emergency_credit()
+        log.info(
+            "prepay.emergency_credit",
+            extra={"device": self.config.eui.duis, "source": source, **self.credit.state()},
+        )
+        self._on_credit(codes)
+
+    def _on_credit(self, codes: Iterable[int]) -> None:
+        """What the credit engine says, done: each alert raised to the supplier; the supply
+        interrupted when the credit is exhausted, armed when it comes back."""
+        for code in codes:
+            self.spawn(self._raise(code), f"prepayment alert {code:04X}")
+            if code == BELOW_DISABLEMENT_THRESHOLD and self.supply is not SupplyState.DISABLED:
+                self._drive(SupplyState.DISABLED)
+                self.spawn(self._raise(SUPPLY_INTERRUPTED), "supply interrupted")
+                log.warning("prepay.supply_interrupted", extra={"device": self.config.eui.duis})
+            elif code == SUPPLY_ARMED and self.supply is SupplyState.DISABLED:
+                self._drive(SupplyState.ARMED)
+                log.info("prepay.supply_armed", extra={"device": self.config.eui.duis})
+
+    def restore_pressed(self) -> None:
+        """The consumer's restore button: an armed supply is enabled (the relay closes)."""
+        if self.supply is not SupplyState.ARMED:
+            log.info(
+                "esme.restore_ignored",
+                extra={"device": self.config.eui.duis, "supply": self.supply.name.lower()},
+            )
+            return
+        self._drive(SupplyState.ENABLED)
+        log.info("esme.supply_restored", extra={"device": self.config.eui.duis})
+
+    def _prepayment_attributes(self) -> dict[str, Any]:
+        """The Prepayment cluster as the PPMID and IHD read it (SE 1.4), in pence."""
+        if self.credit is None:
+            return {"credit_remaining": 0, "credit_status": 0x01}
+        self.metering()
+        return {
+            "credit_remaining": self.credit.pence,
+            "emergency_credit_remaining": self.credit.emergency_credit_millipence
+            // cosem.MILLIPENCE,
+            "credit_status": self.credit.status_bits(),
+            "accumulated_debt": 0,
+        }
 
     async def _raise(self, code: int, recipient: Eui64 | None = None) -> None:
         """A generic alert (alert code and date-time) to ``recipient`` (by default the
@@ -221,7 +298,9 @@ class ElectricityMeter(TunnelledDevice):
         self._wh += used_wh
         self._at = now
         if self.credit is not None:
-            self.credit.spend(used_wh, self.behaviour.price_p_kwh)
+            codes = self.credit.spend(used_wh, self.behaviour.price_p_kwh)
+            if codes:
+                self._on_credit(codes)
         return {
             "current_summ_delivered": int(self._wh),
             "instantaneous_demand": int(demand),
@@ -262,5 +341,6 @@ class ElectricityMeter(TunnelledDevice):
             "relay": None if relay is None else int(relay.value),
             "import_wh": int(self._wh),
             "balance_pence": None if self.credit is None else self.credit.pence,
+            "prepayment": None if self.credit is None else self.credit.state(),
             "gbcs": self.gbcs_detail(),
         }

@@ -50,6 +50,11 @@ _BEHAVIOUR = {
     "loopback": bool,  # answer each tunnelled GBCS message with itself (a HAN link test)
     "load_w": float,  # ESME: the load its registers advance with
     "price_p_kwh": float,  # ESME: the active import price its prepayment balance falls at
+    "payment_mode": str,  # meters: prepayment (default) or credit
+    "credit_pence": float,  # meters: the meter balance at first power-on
+    "low_credit_pence": float,  # meters: the low-credit threshold (0x810D below it)
+    "emergency_credit_pence": float,  # meters: the emergency credit limit
+    "emergency_credit_threshold_pence": float,  # meters: emergency credit offered below it
     "wake_interval_s": float,  # GSME: how long it sleeps between wakes
     "flow_m3h": float,  # GSME: the gas flow its register advances with
     "display_interval_s": float,  # IHD/PPMID: how often they read the meters
@@ -213,6 +218,9 @@ def _gpio(r: Reader, v: Any, path: str, line: int, role: Role | None) -> Gpio:
     return gpio
 
 
+_CHOICES = {"status": _STATUSES, "payment_mode": ("prepayment", "credit")}
+
+
 def _behaviour(r: Reader, m: Any, path: str, line: int | None) -> dict[str, Any]:
     m = r.mapping(m, path, line, set(_BEHAVIOUR))
     out: dict[str, Any] = {}
@@ -222,8 +230,8 @@ def _behaviour(r: Reader, m: Any, path: str, line: int | None) -> dict[str, Any]
         value = m[key]
         if kind is bool and not isinstance(value, bool):
             r.problem(m.lines[key], join(path, key), "expected true or false")
-        elif kind is str and value not in _STATUSES:
-            r.problem(m.lines[key], join(path, key), f"expected one of {', '.join(_STATUSES)}")
+        elif kind is str and value not in _CHOICES[key]:
+            r.problem(m.lines[key], join(path, key), f"expected one of {', '.join(_CHOICES[key])}")
         elif kind is float and (
             isinstance(value, bool) or not isinstance(value, int | float) or value < 0
         ):
