@@ -121,9 +121,6 @@ def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
     """The end-to-end rig of tests/rigs/dcc.yaml, up for the whole session (shared by the
     modules that need a whole DCC path). When DCC's reference data is beside the checkout,
     the rig runs on the ZAZ1 credentials, so DCC's own tools can sign and check."""
-    from rig.description import load_rig
-    from rig.state import StateDir
-
     base = tmp_path_factory.mktemp("dcc")
     rig_file = base / "dcc.yaml"
     text = (RIGS / "dcc.yaml").read_text()
@@ -136,7 +133,14 @@ def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
     if zaz1.exists():
         text += f"pki: {{source: zaz1, keystore: {zaz1}}}\n"
     rig_file.write_text(text)
-    state = base / "state"
+    yield from running_rig(rig_file, base / "state", ("esme", "gsme"))
+
+
+def running_rig(rig_file: Path, state: Path, devices: tuple[str, ...]):
+    """Bring the rig of ``rig_file`` up (state in ``state``), wait until ``devices`` have
+    joined and opened their tunnels, yield what tests use, and bring it down after."""
+    from rig.description import load_rig
+    from rig.state import StateDir
 
     def tunnel(name: str):
         proc = rig_cli("status", "--json", "--rig", str(rig_file), state=state)
@@ -147,8 +151,8 @@ def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
     try:
         rig_cli("up", "--rig", str(rig_file), state=state, check=True, timeout=150)
         # the devices have joined and opened their tunnels before the first request
-        wait_for(lambda: tunnel("esme"), 60)
-        wait_for(lambda: tunnel("gsme"), 60)
+        for name in devices:
+            wait_for(lambda name=name: tunnel(name), 60)
         yield {
             "rig": load_rig(rig_file),
             "state": StateDir.open(state),

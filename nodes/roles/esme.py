@@ -50,6 +50,7 @@ from rig.runtime.files import read_json, write_json
 log = logging.getLogger("nodes.han")
 KWH_UNIT = 0x00
 KEEP_ALIVE_S = 2.0
+CREDIT_TICK_S = 0.5  # how often consumption comes off the credit (and the credit is checked)
 
 
 class ElectricityMeter(TunnelledDevice):
@@ -255,7 +256,7 @@ class ElectricityMeter(TunnelledDevice):
         alert = self.gbcs.alert(
             uc, [Data(DataType.OCTET_STRING, now)], code=code, recipient=recipient
         )
-        await self.tunnel.put(alert)
+        await self.send_up(alert)
         log.info(
             "gbcs.alert_sent",
             extra={
@@ -282,10 +283,14 @@ class ElectricityMeter(TunnelledDevice):
             self.credit.save()
 
     async def _keep_alive(self) -> None:
+        """The meter's tick: the credit is checked every ``CREDIT_TICK_S``; the state is
+        saved every ``KEEP_ALIVE_S``."""
+        ticks = round(KEEP_ALIVE_S / CREDIT_TICK_S)
         while True:
-            self.metering()
+            for _ in range(ticks):
+                self.metering()
+                await asyncio.sleep(CREDIT_TICK_S)
             self._save()
-            await asyncio.sleep(KEEP_ALIVE_S)
 
     @property
     def supply_on(self) -> bool:
@@ -299,8 +304,8 @@ class ElectricityMeter(TunnelledDevice):
         self._at = now
         if self.credit is not None:
             codes = self.credit.spend(used_wh, self.behaviour.price_p_kwh)
-            if codes:
-                self._on_credit(codes)
+            if codes:  # acted on next, not inside whatever read the registers (or drove)
+                asyncio.get_running_loop().call_soon(self._on_credit, codes)
         return {
             "current_summ_delivered": int(self._wh),
             "instantaneous_demand": int(demand),
@@ -321,7 +326,7 @@ class ElectricityMeter(TunnelledDevice):
         code = alerts.outage_restored_code(outage)
         alert = gbcs.alert(ECS80, alerts.outage_fields(start, now), code=code)
         self.last_alive = None
-        await self.tunnel.put(alert)
+        await self.send_up(alert)
         log.info(
             "gbcs.alert_sent",
             extra={

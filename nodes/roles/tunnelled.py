@@ -39,6 +39,7 @@ class TunnelledDevice(JoiningRole):
             else None
         )
         self.behaviour = self.config.behaviour
+        self.tunnel_ready = asyncio.Event()
 
     async def on_joined(self) -> None:
         self.tunnel = TunnelClient(self.app, self.chf, self.handle_gbcs)
@@ -51,6 +52,7 @@ class TunnelledDevice(JoiningRole):
                     "han.tunnel_failed", extra={"device": self.config.eui.duis, "error": str(exc)}
                 )
                 await asyncio.sleep(1.0)
+        self.tunnel_ready.set()
         log.info(
             "han.tunnel_open",
             extra={"device": self.config.eui.duis, "tunnel": self.tunnel.tunnel_id},
@@ -59,6 +61,12 @@ class TunnelledDevice(JoiningRole):
 
     async def run(self) -> None:
         """The device's life on the HAN after its tunnel is open."""
+
+    async def send_up(self, message: bytes) -> None:
+        """A GBCS message (an alert) for the CHF to send up: it waits, as a meter's alert
+        queue does, while the device has not yet joined and opened its tunnel."""
+        await self.tunnel_ready.wait()
+        await self.tunnel.put(message)
 
     async def handle_gbcs(self, message: bytes) -> bytes | None:
         if self.gbcs is not None and not self.behaviour.loopback:

@@ -25,6 +25,7 @@ COMMANDS = {
     "duis": "rig.cli.protocol:duis",
     "utrn": "rig.cli.protocol:utrn",
     "han": "rig.cli.han:han",
+    "gpio": "rig.cli.gpio:gpio",
     "wan": "rig.cli.wan:wan_group",
     "supplier": "rig.cli.dcc:supplier",
     "trace": "rig.cli.dcc:trace",

@@ -156,7 +156,8 @@ SRV_BODIES = {
 
 # the SRVs the rig builds request bodies for itself (the test DCC User's simple requests)
 REQUEST_BODIES = {
-    srv: SRV_BODIES[srv] for srv in ("2.2", "4.1.1", "4.18", "7.1", "7.2", "7.3", "7.4", "8.2")
+    srv: SRV_BODIES[srv]
+    for srv in ("2.2", "2.5", "4.1.1", "4.18", "7.1", "7.2", "7.3", "7.4", "8.2")
 }
 
 
