@@ -25,6 +25,7 @@ from nodes.roles.credit import (
     Settings,
     TopUpRefused,
 )
+from nodes.roles.debt import DAY_S, Debt, TimeRecovery
 from rig.dccuser.readers import read
 from rig.pki.keystores import load
 from rig.protocol import utrn
@@ -314,3 +315,44 @@ def test_in_credit_mode_the_balance_moves_but_nothing_is_raised_or_interrupted(
     assert credit.supply_allowed
     with pytest.raises(EmergencyCreditRefused, match="credit mode"):
         credit.activate_emergency_credit()
+
+
+def test_time_debt_is_recovered_from_the_balance_and_payment_debt_from_top_ups(
+    store, tmp_path
+) -> None:
+    """ECS07's values (RTDS 2.3): time debt 1 of 30p at 0.3p a day, time debt 2 of 15p at
+    1.5p a day, payment debt of 50p taking 10% of each top-up."""
+    credit = _engine(store, tmp_path, low_credit_pence=0, emergency_credit_threshold_pence=0)
+    credit.update_debt(
+        Debt([30_000, 15_000], 50_000, [TimeRecovery(300), TimeRecovery(1_500)], 1_000)
+    )
+    assert credit.spend(0.0, 28.5, seconds=DAY_S) == []  # a day with no energy used
+    assert credit.debt.time_debt == [29_700, 13_500]
+    assert credit.millipence == 20_000 - 300 - 1_500  # the balance paid it
+    for _ in range(9):  # nine more days: time debt 2 is recovered in full, not beyond
+        credit.spend(0.0, 28.5, seconds=DAY_S)
+    assert credit.debt.time_debt == [27_000, 0] and credit.debts_cleared == ["time_debt_2"]
+    assert credit.millipence == 20_000 - 3_000 - 15_000
+    _, supplier_pp = _keys(store)
+    before = credit.millipence
+    applied = credit.top_up(_utrn(store, 1, 30 << 32), SUPPLIER, supplier_pp)
+    assert applied.pence == 100 and credit.debt.payment_debt == 40_000  # 10p of £1
+    assert credit.millipence == before + 90_000
+    credit.save()  # a power cut keeps the debt with the balance
+    again = Credit(tmp_path / "credit.json", ESME, _keys(store)[0])
+    assert again.debt.registers() == {
+        "time_debt_1": 27_000, "time_debt_2": 0, "payment_debt": 40_000
+    }  # fmt: skip
+    assert again.state()["debt_pence"] == 67
+
+
+def test_debt_recovery_takes_no_more_than_is_owed(store, tmp_path) -> None:
+    credit = _engine(store, tmp_path, low_credit_pence=0, emergency_credit_threshold_pence=0)
+    credit.update_debt(Debt([1_000, 0], 5_000, [TimeRecovery(DAY_S * 10), TimeRecovery()], 10_000))
+    credit.spend(0.0, 0.0, seconds=1.0)  # 10 millipence a second: 1000 owed, 10 taken
+    assert credit.debt.time_debt[0] == 990
+    credit.spend(0.0, 0.0, seconds=1000.0)
+    assert credit.debt.time_debt[0] == 0 and credit.millipence == 20_000 - 1_000
+    _, supplier_pp = _keys(store)
+    credit.top_up(_utrn(store, 1, 31 << 32), SUPPLIER, supplier_pp)  # 100% to a 5p debt
+    assert credit.debt.payment_debt == 0 and credit.millipence == 19_000 + 95_000

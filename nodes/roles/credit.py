@@ -31,6 +31,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from nodes.roles.debt import Debt
 from rig.protocol import utrn
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs.catalogue import (
@@ -129,6 +130,8 @@ class Credit:
         given = settings or Settings(max_credit_pence=max_credit_pence)
         self.settings = _settings(saved.get("settings"), given)
         self.flags = _Flags(**{k: bool(v) for k, v in (saved.get("flags") or {}).items()})
+        self.debt = Debt.from_json(saved.get("debt"))
+        self.debts_cleared: list[str] = []  # registers recovered in full since last asked
         self._spent = 0.0  # millipence used but not yet taken off (under one)
 
     @property
@@ -176,6 +179,7 @@ class Credit:
             "emergency_credit_pence": self.emergency_credit_millipence // MILLIPENCE,
             "low_credit": self.flags.low,
             "credit_exhausted": self.flags.disabled,
+            "debt_pence": self.debt.total // MILLIPENCE,
         }
 
     def save(self) -> None:
@@ -186,17 +190,27 @@ class Credit:
                 "accepted_counters": self.accepted,
                 "settings": asdict(self.settings),
                 "flags": asdict(self.flags),
+                "debt": self.debt.to_json(),
             },
         )
 
-    def spend(self, wh: float, price_p_kwh: float) -> list[int]:
-        """Consumption at the active price: the balance falls (kept on the next save); the
-        alert codes the fall raises."""
+    def spend(self, wh: float, price_p_kwh: float, seconds: float = 0.0) -> list[int]:
+        """Consumption at the active price, and ``seconds`` of time-based debt recovery: the
+        balance falls (kept on the next save); the alert codes the fall raises."""
         self._spent += wh * price_p_kwh  # millipence: Wh x p/kWh
         whole = int(self._spent)
-        self.millipence -= whole
         self._spent -= whole
+        if self.prepayment and seconds > 0:
+            recovered, cleared = self.debt.collect_time(seconds)
+            whole += recovered
+            self.debts_cleared += cleared
+        self.millipence -= whole
         return self._evaluate() if whole else []
+
+    def update_debt(self, debt: Debt) -> None:
+        """2.3 Update Debt: new registers and recovery settings, kept at once."""
+        self.debt = debt
+        self.save()
 
     def activate_emergency_credit(self) -> list[int]:
         """Activate the emergency credit on offer (from the PPMID, the meter's button, or
@@ -303,7 +317,9 @@ class Credit:
                 f"£{top_up.pence / 100:.2f} would take the balance above the maximum credit "
                 f"of £{self.settings.max_credit_pence / 100:.2f}",
             )
-        self.millipence += top_up.pence * MILLIPENCE
+        to_debt, cleared = self.debt.collect_payment(top_up.pence * MILLIPENCE)
+        self.debts_cleared += cleared
+        self.millipence += top_up.pence * MILLIPENCE - to_debt
         self.accepted = sorted([*self.accepted, top_up.counter])[-WINDOW:]
         if self.flags.active and self.millipence >= (
             self.settings.emergency_credit_threshold_pence * MILLIPENCE

@@ -240,7 +240,7 @@ class ElectricityMeter(TunnelledDevice):
             "emergency_credit_remaining": self.credit.emergency_credit_millipence
             // cosem.MILLIPENCE,
             "credit_status": self.credit.status_bits(),
-            "accumulated_debt": 0,
+            "accumulated_debt": self.credit.debt.total // cosem.MILLIPENCE,
         }
 
     async def _raise(self, code: int, recipient: Eui64 | None = None) -> None:
@@ -299,13 +299,20 @@ class ElectricityMeter(TunnelledDevice):
     def metering(self) -> dict[str, Any]:
         now = time.monotonic()
         demand = self.load_w if self.supply_on else 0.0
-        used_wh = demand * (now - self._at) / 3600
+        elapsed = now - self._at
+        used_wh = demand * elapsed / 3600
         self._wh += used_wh
         self._at = now
         if self.credit is not None:
-            codes = self.credit.spend(used_wh, self.behaviour.price_p_kwh)
+            codes = self.credit.spend(used_wh, self.behaviour.price_p_kwh, elapsed)
             if codes:  # acted on next, not inside whatever read the registers (or drove)
                 asyncio.get_running_loop().call_soon(self._on_credit, codes)
+            for register in self.credit.debts_cleared:
+                log.info(
+                    "prepay.debt_recovered",
+                    extra={"device": self.config.eui.duis, "register": register},
+                )
+            self.credit.debts_cleared.clear()
         return {
             "current_summ_delivered": int(self._wh),
             "instantaneous_demand": int(demand),
