@@ -29,6 +29,7 @@ from nodes.roles.credit import (
     TopUpRefused,
     prepayment_settings,
 )
+from nodes.roles.prepay_objects import serve_debt
 from nodes.roles.tunnelled import TunnelledDevice
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import alerts, cosem, dlms
@@ -84,6 +85,7 @@ class ElectricityMeter(TunnelledDevice):
             self.cosem.method(cosem.TOKEN_GATEWAY, self._enter_token)
             self.cosem.method(cosem.EMERGENCY_CREDIT, self._invoke_emergency_credit)
             self.cosem.attribute(cosem.METER_BALANCE, self._meter_balance)
+            serve_debt(self.cosem, self.credit)  # the debt registers (ECS07, ECS26a)
         self.app.serve(
             DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
         )

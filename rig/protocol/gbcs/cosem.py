@@ -67,6 +67,11 @@ DISCONNECT_CONTROL_STATE = Attribute(70, obis("0-0:96.3.10"), 3)  # control_stat
 TOKEN_GATEWAY = Method(115, obis("0-0:19.40.0"), 1)  # token gateway: enter a token (a UTRN)
 METER_BALANCE = Attribute(112, obis("0-0:19.10.0"), 2)  # credit: current amount, millipence
 EMERGENCY_CREDIT = Method(112, obis("0-0:19.10.1"), 3)  # emergency credit: invoke_credit
+# the debt registers: COSEM charges (class 113) whose total amount remaining is the debt
+CHARGE = 113
+TIME_DEBT_1, TIME_DEBT_2, PAYMENT_DEBT = (obis(f"0-0:19.20.{n}") for n in (1, 2, 3))
+UNIT_CHARGE_ACTIVE, UNIT_CHARGE_PASSIVE, CHARGE_PERIOD, PROPORTION = 5, 6, 8, 13
+ACTIVATE_PASSIVE_UNIT_CHARGE, UPDATE_TOTAL_AMOUNT_REMAINING = 2, 4
 MILLIPENCE = 1000  # the ESME's currency unit is the millipenny (DUIS MMC: "Millipence")
 
 WH, VARH = 30, 32  # COSEM units
