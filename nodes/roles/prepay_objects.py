@@ -19,15 +19,6 @@ from rig.protocol.gbcs import cosem
 from rig.protocol.gbcs.cosem import CHARGE
 from rig.protocol.gbcs.dlms import Data, DataType
 
-_NO_COMMODITY = Data(
-    DataType.STRUCTURE,
-    [
-        Data(DataType.LONG_UNSIGNED, 0),
-        Data(DataType.OCTET_STRING, bytes(6)),
-        Data(DataType.INTEGER, 0),
-    ],
-)
-
 
 def unit_charge(millipence: int) -> Data:
     """A recovery rate as a COSEM unit charge: the smallest price scale (from -3, i.e.
@@ -35,33 +26,16 @@ def unit_charge(millipence: int) -> Data:
     scale, charge = -3, millipence
     while not -32768 <= charge <= 32767:
         scale, charge = scale + 1, round(charge / 10)
-    return Data(
-        DataType.STRUCTURE,
-        [
-            Data(DataType.STRUCTURE, [Data(DataType.INTEGER, 0), Data(DataType.INTEGER, scale)]),
-            _NO_COMMODITY,
-            Data(
-                DataType.ARRAY,
-                [
-                    Data(
-                        DataType.STRUCTURE,
-                        [Data(DataType.OCTET_STRING, b""), Data(DataType.LONG, charge)],
-                    )
-                ],
-            ),
-        ],
-    )
+    return cosem.unit_charge(charge, scale)
 
 
-def rate_of(charge: Data) -> int:
-    """The millipence a unit charge recovers each period (its first charge-table entry)."""
+def rate_of(value: Data) -> int:
+    """The millipence a unit charge recovers each period."""
     try:
-        scaling, _commodity, table = charge.value
-        price_scale = int(scaling.value[1].value)
-        amount = int(table.value[0].value[1].value)
-    except (AttributeError, IndexError, TypeError, ValueError):
+        charge, scale = cosem.charge_of(value)
+    except ValueError:
         raise CosemError(Result.TYPE_UNMATCHED, "not a unit charge") from None
-    return round(amount * 10 ** (price_scale + 3))
+    return round(charge * 10 ** (scale + 3))
 
 
 def _int(value: Data, what: str) -> int:

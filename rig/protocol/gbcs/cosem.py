@@ -194,3 +194,32 @@ def protected_answer(counter: int, device: bytes, requester: bytes, blob: bytes)
 def protected_blob(answer: Data) -> bytes:
     """The encrypted values of a protected read's return value."""
     return bytes(answer.value[1].value)
+
+
+def unit_charge(charge: int, price_scale: int) -> Data:
+    """A COSEM charge's unit charge (class 113): ``charge x 10^price_scale`` currency units,
+    no commodity, one charge-table entry (as GBCS's ECS07 writes a debt recovery rate)."""
+    return Data(
+        _D.STRUCTURE,
+        [
+            Data(_D.STRUCTURE, [Data(_D.INTEGER, 0), Data(_D.INTEGER, price_scale)]),
+            Data(
+                _D.STRUCTURE,
+                [Data(_D.LONG_UNSIGNED, 0), Data(_D.OCTET_STRING, bytes(6)), Data(_D.INTEGER, 0)],
+            ),
+            Data(
+                _D.ARRAY,
+                [Data(_D.STRUCTURE, [Data(_D.OCTET_STRING, b""), Data(_D.LONG, charge)])],
+            ),
+        ],
+    )
+
+
+def charge_of(value: Data) -> tuple[int, int]:
+    """(charge, price scale) of a unit charge's first charge-table entry; ValueError if it
+    is not one."""
+    try:
+        scaling, _commodity, table = value.value
+        return int(table.value[0].value[1].value), int(scaling.value[1].value)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        raise ValueError("not a unit charge") from None
