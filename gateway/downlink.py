@@ -28,6 +28,7 @@ from gateway.outbox import Outbox
 from gateway.publisher import Publisher
 from gateway.store import Pending, Store
 from gateway.transform import TransformInput, transform_for
+from gateway.transform.registry import Transform, TransformRefused
 from gateway.wan import WanRouter
 from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
@@ -189,7 +190,7 @@ class Downlink:
         transform = transform_for(uc)
         assert transform is not None  # admission checked the rig serves it
         if req.command_variant == 4:  # the pre-command, for the user to sign
-            pre = transform(uc, TransformInput(req, counter, sender, device.eui))
+            pre = _transformed(transform, uc, TransformInput(req, counter, sender, device.eui))
             crashpoint("before-commit", str(req.request_id))
             with self.store.transaction():
                 self._take_counter(a)
@@ -207,7 +208,7 @@ class Downlink:
         if req.command_variant == 5:
             command = self._signed_pre_command(a)
         else:
-            command = transform(uc, TransformInput(req, counter, sender, device.eui))
+            command = _transformed(transform, uc, TransformInput(req, counter, sender, device.eui))
         self._send(url, a, uc, command, received)
         return self._ack(a, codes.ACKNOWLEDGED)
 
@@ -312,3 +313,11 @@ class Downlink:
                 "message_code": f"{uc.message_code:04X}",
             },
         )
+
+
+def _transformed(transform: Transform, uc: UseCase, given: TransformInput) -> GbcsMessage:
+    """The command, or the request refused with the transform's code and reason."""
+    try:
+        return transform(uc, given)
+    except TransformRefused as exc:
+        raise Refused(exc.code, str(exc), given.request) from None

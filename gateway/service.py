@@ -1,10 +1,10 @@
 """The gateway process: the DCC's DUIS interface (DCC Boxed compatible), SMKI, WAN and delivery.
 
 Wires the DCC's parts together: the downlink (admission, transform, dispatch), the
-publisher (admitted commands to the WAN), the uplink (responses and alerts from the hubs),
-the deadlines of pending commands, the outbox and its delivery worker, and the SMKI
-repository. On start it first takes up what the last run left owed: commands to publish,
-deadlines to keep, responses to deliver.
+publisher (admitted commands to the WAN, and again to a hub back online), the uplink
+(responses and alerts from the hubs), the deadlines of pending commands, the outbox and
+its delivery worker, and the SMKI repository. On start it first takes up what the last
+run left owed: commands to publish, deadlines to keep, responses to deliver.
 
 Every reply to a DUIS request carries its response code in ``X-DUIS-Response-Code`` and,
 for a refusal, the reason in ``X-Rig-Reason``. A refusal of a request that names its
@@ -72,6 +72,7 @@ class GatewayService:
         )
         uplink = Uplink(self.store, users, self.deadlines, self.outbox)
         self.wan.on_uplink, self.wan.on_trace = uplink.on_uplink, uplink.on_trace
+        self.wan.on_back_online = self.downlink.publisher.redeliver  # a hub's lost link
         self.delivery = Delivery(self.store, config.delivery, self.outbox.wakeup)
 
     def report(self) -> HealthReport:
@@ -83,6 +84,7 @@ class GatewayService:
                 "smki": f"http://{self.config.bind}:{self.config.smki_port}/services/",
                 "outbox": self.store.outbox_summary(),
                 "to_publish": self.store.owed_to_wan(time.time()),
+                "redelivered": self.downlink.publisher.redelivered,
                 "store": str(self.store.path),
             },
         )

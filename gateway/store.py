@@ -3,8 +3,9 @@ pre-commands awaiting signature, commands awaiting a device's answer, and the ou
 
 System data only. Requests are kept as envelopes (IDs, SRV, message code, parties, times,
 outcome). The bytes of a message are kept only while the DCC still owes them to someone:
-a command until it is published to its hub (then dropped), an outbox entry until it is
-delivered (then dropped), a pre-command until it comes back signed.
+a command until its device answers or its deadline passes (a hub that comes back online
+gets it again, :meth:`Store.redeliverable`), an outbox entry until it is delivered (then
+dropped), a pre-command until it comes back signed.
 
 Every step that moves a request on is one transaction (:meth:`Store.transaction`):
 admission (counter, envelope, audit row, the command to publish), a device's answer
@@ -73,8 +74,9 @@ class Pending:
 
 
 @dataclass(frozen=True, slots=True)
-class Unpublished:
-    """An admitted command not yet handed to the WAN: what the publisher owes the hub."""
+class Outstanding:
+    """A command awaiting its device, with its bytes: what the publisher owes the hub (not
+    yet published), or may publish again (the hub came back online before the answer)."""
 
     pending: Pending
     command: bytes
@@ -235,7 +237,7 @@ class Store:
 
     # --- commands awaiting a device --------------------------------------------------------
     def put_pending(self, p: Pending, command: bytes) -> None:
-        """A command awaiting its device, with its bytes until :meth:`published`."""
+        """A command awaiting its device, with its bytes (kept until it is settled)."""
         self.db.execute(
             f"INSERT OR REPLACE INTO pending ({_PENDING}, command, published) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
@@ -267,7 +269,7 @@ class Store:
     def all_pending(self) -> list[Pending]:
         return [Pending(*row) for row in self.db.execute(f"SELECT {_PENDING} FROM pending")]
 
-    def unpublished(self, now: float) -> list[Unpublished]:
+    def unpublished(self, now: float) -> list[Outstanding]:
         """Admitted commands still owed to their hub, oldest first, deadline not yet passed."""
         rows = self.db.execute(
             f"SELECT {_PENDING}, command FROM pending "
@@ -275,7 +277,7 @@ class Store:
             "ORDER BY rowid LIMIT 50",
             (now,),
         ).fetchall()
-        return [Unpublished(Pending(*row[:8]), bytes(row[8])) for row in rows]
+        return [Outstanding(Pending(*row[:8]), bytes(row[8])) for row in rows]
 
     def owed_to_wan(self, now: float) -> int:
         """How many admitted commands are still owed to their hub (deadline not passed)."""
@@ -294,11 +296,25 @@ class Store:
         return row is not None
 
     def published(self, p: Pending, at: float) -> None:
-        """The hub's broker has the command: its bytes are no longer kept."""
+        """The hub's broker has the command; its bytes stay until it is settled, for a
+        redelivery (:meth:`redeliverable`)."""
         self.db.execute(
-            "UPDATE pending SET published=?, command=NULL WHERE device=? AND counter=? AND user=?",
+            "UPDATE pending SET published=? WHERE device=? AND counter=? AND user=?",
             (at, p.device, p.counter, p.user),
         )
+
+    def redeliverable(self, hub: str, now: float) -> list[Outstanding]:
+        """What to publish again to ``hub`` (hex EUI-64) now that it is back online: every
+        command already published to it that no answer has settled and whose deadline has
+        not passed, oldest first, with the very bytes it was sent as. (A command not yet
+        published is the publisher's anyway.)"""
+        rows = self.db.execute(
+            f"SELECT {_PENDING}, command FROM pending "
+            "WHERE hub=? AND published IS NOT NULL AND command IS NOT NULL AND deadline > ? "
+            "ORDER BY rowid",
+            (hub, now),
+        ).fetchall()
+        return [Outstanding(Pending(*row[:8]), bytes(row[8])) for row in rows]
 
     # --- outbox ------------------------------------------------------------------------------
     def enqueue(self, user: str, url: str, request_id: str | None, kind: str, body: bytes) -> int:

@@ -1,6 +1,8 @@
 """The gateway's side of the SM WAN: one MQTT 5 session that reaches every hub.
 
-Tracks each hub's presence from its retained status and heartbeats, publishes GBCS
+Tracks each hub's presence from its retained status and heartbeats (a hub seen offline
+that comes back online is handed to its owner before anything else the hub sends up is
+read, to re-deliver what it still owes the hub), publishes GBCS
 commands on a hub's down topic (QoS 1, persistent session, a message expiry equal to the
 request's remaining target response time, so a hub that comes back too late never acts
 on a command already reported as failed) and hands what hubs send up (GBCS responses
@@ -30,6 +32,7 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 
 UplinkHandler = Callable[[Eui64, bytes], Awaitable[None]]
 TraceHandler = Callable[[Eui64, dict], Awaitable[None]]
+BackOnlineHandler = Callable[[Eui64], Awaitable[object]]
 
 
 class WanUnavailable(RuntimeError):
@@ -39,8 +42,10 @@ class WanUnavailable(RuntimeError):
 @dataclass
 class HubPresence:
     online: bool = False
+    known: bool = False  # a status was seen (after a restart: not yet)
     last_beat: float | None = None  # monotonic time of the last heartbeat
     beats: int = 0
+    returns: int = 0  # times it came back online after being seen offline
 
 
 class WanRouter:
@@ -50,11 +55,13 @@ class WanRouter:
         hubs: tuple[Eui64, ...],
         on_uplink: UplinkHandler | None = None,
         on_trace: TraceHandler | None = None,
+        on_back_online: BackOnlineHandler | None = None,
     ) -> None:
         self.cfg = cfg
         self.hubs: dict[str, HubPresence] = {h.duis: HubPresence() for h in hubs}
         self.on_uplink = on_uplink
         self.on_trace = on_trace
+        self.on_back_online = on_back_online
         self.connected = asyncio.Event()
         self.client: aiomqtt.Client | None = None
         self.last_error = "not connected yet"
@@ -71,6 +78,7 @@ class WanRouter:
         return {
             eui: {
                 "online": p.online,
+                "returns": p.returns,
                 "beats": p.beats,
                 "last_beat_age_s": None if p.last_beat is None else round(now - p.last_beat, 1),
             }
@@ -143,9 +151,16 @@ class WanRouter:
         kind = topic.rsplit("/", 1)[-1]
         if kind == "status":
             online = payload == wan.ONLINE
+            back = online and presence.known and not presence.online
             if online != presence.online:
                 log.info("hub.online" if online else "hub.offline", extra={"device": hub.duis})
-            presence.online = online
+            presence.online, presence.known = online, True
+            if back:
+                presence.returns += 1
+                # awaited here: what is re-delivered is chosen before the answers the hub
+                # queued while it was offline are read (they come after this status)
+                if self.on_back_online is not None:
+                    await self.on_back_online(hub)
         elif kind == "beat":
             try:
                 wan.HubBeat.decode(payload)

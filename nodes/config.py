@@ -42,6 +42,7 @@ class HanConfig:
     device_log: tuple[DeviceLogEntry, ...] = ()  # CHF: who may join
     install_code: bytes | None = None  # a joining device's install code (with its CRC)
     esme: Eui64 | None = None  # IHD, PPMID: the electricity meter they read
+    gsme: Eui64 | None = None  # PPMID: the gas meter it sends PCS01 and PCS02 to
 
     def __post_init__(self) -> None:
         if not 11 <= self.channel <= 26:
@@ -63,12 +64,13 @@ class Behaviour:
     loopback: bool = False  # return each tunnelled GBCS message as it came (a HAN link test)
     load_w: float = 500.0  # ESME: the load its registers advance with
     initial_wh: float = 12_345_000.0  # ESME: the import register at first power-on
-    price_p_kwh: float = 28.5  # ESME: the active import price its balance falls at
+    price_p_kwh: float = 28.5  # ESME, GSME: the active price their balance falls at
     payment_mode: str = "prepayment"  # meters: prepayment or credit
     credit_pence: float = 2_000  # meters: the balance at first power-on (£20)
     low_credit_pence: float = 200  # meters: 0x810D below this
     emergency_credit_pence: float = 500  # meters: how far emergency credit lets it go below 0
     emergency_credit_threshold_pence: float = 100  # meters: emergency credit offered below
+    utrn_lockout_s: float = 60.0  # meters: local UTRN entry locked this long after 5 bad codes
     wake_interval_s: float = 10.0  # GSME: how long it sleeps between wakes
     flow_m3h: float = 0.3  # GSME: the gas flow its register advances with
     initial_dm3: float = 4_321_000.0  # GSME: the register at first power-on

@@ -16,6 +16,7 @@ import signal
 
 from aiohttp import web
 
+from nodes import crashpoints
 from nodes.config import NodeConfig
 from nodes.gpio import Wiring
 from nodes.han.tunnel import TunnelError
@@ -98,12 +99,29 @@ class NodeService:
             )
         return web.json_response({"pressed": name, "detail": self.role.detail()})
 
+    async def _crash(self, request: web.Request) -> web.Response:
+        """Fault injection (:mod:`nodes.crashpoints`): POST ``?at=STEP`` arms a SIGKILL at
+        that step, DELETE disarms, GET says what is armed."""
+        if request.method == "POST":
+            try:
+                crashpoints.arm(request.query.get("at", ""))
+            except ValueError as exc:
+                return web.json_response({"error": f"{exc}; use ?at=STEP"}, status=400)
+        elif request.method == "DELETE":
+            crashpoints.disarm()
+        elif request.method != "GET":
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST", "DELETE"])
+        return web.json_response(
+            {"node": self.config.name, "armed": crashpoints.armed(), "steps": crashpoints.STEPS}
+        )
+
     def app(self) -> web.Application:
         """The health endpoint (and a CHF's HAN exchange), behind the rig's HTTP guard."""
         app = application("node")
         app.router.add_get(HEALTH_PATH, self._health)
         app.router.add_post("/han/exchange", self._exchange)
         app.router.add_post("/gpio/press", self._press)
+        app.router.add_route("*", "/fault/crash", self._crash)
         for method, path, handler in self.role.routes():
             app.router.add_route(method, path, handler)
         return app

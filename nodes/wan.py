@@ -6,6 +6,12 @@ will if the link dies), heartbeats once every few seconds and receives the
 commands the gateway queues for it, reconnecting with backoff for as long as
 the node runs. What it sends up (GBCS responses and alerts, QoS 1; hop traces, QoS 0)
 waits in a queue while the link is down and goes out in order once it is back.
+
+A lab can take the link down (:meth:`WanLink.drop`), as a modem losing its signal: the TCP
+connection dies with no MQTT goodbye (the broker publishes the hub's will, "offline"), the
+link stays down for the seconds asked, then reconnects. Armed with
+:meth:`WanLink.drop_after_command`, the drop happens right after the hub has forwarded
+the next command from the WAN onto the HAN.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -60,6 +67,10 @@ class WanLink:
         self._beat = 0
         self._out: deque[tuple[str, bytes, int]] = deque()
         self._more = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._down_until = 0.0  # monotonic: a dropped link stays down until then
+        self._drop_after_command: float | None = None  # seconds, once armed
+        self.drops = 0
 
     def send_up(self, gbcs: bytes) -> None:
         """A GBCS response or alert for the gateway (QoS 1)."""
@@ -88,21 +99,62 @@ class WanLink:
             await self._more.wait()
 
     def check(self) -> str:
-        return "ok" if self.connected else f"broker unreachable: {self.last_error}"
+        if self.connected:
+            return "ok"
+        down = self._down_until - time.monotonic()
+        if down > 0:
+            return f"link dropped on purpose (rig wan drop), back in {down:.0f} s"
+        return f"broker unreachable: {self.last_error}"
+
+    def drop(self, seconds: float) -> bool:
+        """Lose the link now and keep it down for ``seconds``: the TCP connection is cut
+        under the MQTT session (no DISCONNECT, so the broker publishes the will). False
+        when the link was not up (it then stays down that long all the same)."""
+        self._down_until = time.monotonic() + seconds
+        self.drops += 1
+        client = self._client
+        sock = client._client.socket() if client is not None else None
+        log.warning("wan.dropped", extra={"device": self.chf.duis, "seconds": seconds})
+        if not isinstance(sock, socket.socket):
+            return False
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # paho reads EOF: the session ends, unsaid
+        return True
+
+    def drop_after_command(self, seconds: float) -> None:
+        """Arm a drop of ``seconds`` for right after the next command is forwarded."""
+        self._drop_after_command = seconds
+        log.info("wan.drop_armed", extra={"device": self.chf.duis, "seconds": seconds})
+
+    @property
+    def drop_armed(self) -> float | None:
+        return self._drop_after_command
+
+    def command_forwarded(self) -> None:
+        """The hub has put a command from the WAN onto the HAN: an armed drop happens now."""
+        seconds, self._drop_after_command = self._drop_after_command, None
+        if seconds is not None:
+            self.drop(seconds)
 
     async def run(self) -> None:
         backoff = 0.5
         while True:
+            down = self._down_until - time.monotonic()
+            if down > 0:
+                await asyncio.sleep(down)  # a dropped link: no signal yet
             try:
                 await self._session()
             except aiomqtt.MqttError as exc:
                 self.last_error = str(exc)
             except OSError as exc:
                 self.last_error = f"{exc.__class__.__name__}: {exc}"
+            finally:
+                self._client = None
             if self.connected:
                 log.warning(
                     "wan.disconnected", extra={"device": self.chf.duis, "error": self.last_error}
                 )
+                backoff = 0.5  # it was up: the next try is soon
             self.connected = False
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
@@ -123,6 +175,7 @@ class WanLink:
             keepalive=10,
             timeout=5,
         ) as client:
+            self._client = client
             await client.publish(wan.status_topic(self.chf), wan.ONLINE, qos=1, retain=True)
             await client.subscribe(wan.down_topic(self.chf), qos=1)
             self.connected = True

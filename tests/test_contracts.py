@@ -41,17 +41,21 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> StateDir:
 def test_every_rendered_config_reads_back_as_its_record(rendered: StateDir) -> None:
     chf = NodeConfig.load(rendered.component("chf") / "node.json")
     assert chf.role == "chf" and chf.wan is not None and chf.han.network_key is not None
-    assert [e.device_type for e in chf.han.device_log] == ["ESME", "GSME", "IHD"]
+    assert [e.device_type for e in chf.han.device_log] == ["ESME", "GSME", "IHD", "PPMID"]
     gsme = NodeConfig.load(rendered.component("gsme") / "node.json")
     assert gsme.behaviour.wake_interval_s == 2.0 and gsme.gbcs is not None
     assert gsme.han.extended_pan_id == chf.eui and gsme.han.install_code is not None
     ihd = NodeConfig.load(rendered.component("ihd") / "node.json")
     assert ihd.han.esme == Eui64.parse("00-DB-12-34-56-78-90-A0") and ihd.gbcs is None
+    ppmid = NodeConfig.load(rendered.component("ppmid") / "node.json")  # PCS01 to the GSME
+    assert ppmid.han.gsme == gsme.eui and ppmid.gbcs is not None
+    assert [(t.eui, t.usage.value) for t in ppmid.gbcs.trusted] == [(gsme.eui, "ka")]
+    assert (ppmid.eui, "ka") in [(t.eui, t.usage.value) for t in gsme.gbcs.trusted]
     gateway = GatewayConfig.load(rendered.component("gateway") / "gateway.json")
     assert gateway.duis_schema.is_file() and gateway.srv_matrix.is_file()
     assert gateway.response_time("GSME") == 36.0 and gateway.response_time("ESME") == 30.0
     types = {d.type for d in gateway.devices}
-    assert types == {"CHF", "GPF", "ESME", "GSME", "IHD"}
+    assert types == {"CHF", "GPF", "ESME", "GSME", "IHD", "PPMID"}
     users = DccUsersConfig.load(rendered.component("dcc-users") / "users.json")
     assert [c.name for c in users.clients] == ["supplier-a", "supplier-b", "network-operator"]
     assert users.gateway.duis.endswith("/api/v1") and users.dcc.eui == gateway.acb_eui

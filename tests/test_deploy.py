@@ -29,7 +29,7 @@ from rig.state import StateDir
 
 pytestmark = pytest.mark.netns
 RIG = Path(__file__).parent / "rigs" / "dcc.yaml"
-NODES = ("chf", "esme", "gsme", "ihd")
+NODES = ("chf", "esme", "gsme", "ihd", "ppmid")
 LOAD_W = 3600.0  # dcc.yaml: the ESME's load, 1 Wh a second
 INITIAL_WH = 12_345_000
 

@@ -89,9 +89,7 @@ def test_signature_checks_refuse_unknown_revoked_and_impostor_signers(store, xsd
 def test_schema_rejects_an_invalid_request(xsd) -> None:
     data = vectors("duis", "templates", "ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS.XML").read_bytes()
     with pytest.raises(schema.SchemaError, match="line"):
-        schema.validate(
-            parse(data.replace(b"<sr:CommandVariant>1", b"<sr:CommandVariant>x")), xsd
-        )
+        schema.validate(parse(data.replace(b"<sr:CommandVariant>1", b"<sr:CommandVariant>x")), xsd)
 
 
 @pytest.mark.parametrize(

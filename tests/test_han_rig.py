@@ -130,6 +130,7 @@ def test_1500_bytes_through_the_tunnel_under_loss_gsme_pull_and_a_clean_capture(
 ) -> None:
     wait_for(lambda: health(rig_state, "esme").get("detail", {}).get("han", {}).get("tunnel"), 30)
     wait_for(lambda: health(rig_state, "gsme").get("detail", {}).get("han", {}).get("tunnel"), 30)
+    wait_for(lambda: health(rig_state, "ppmid").get("detail", {}).get("han", {}).get("tunnel"), 30)
     pcap = rig_state / "han-test.pcap"
     # the capture runs until the exchanges are done (SIGINT below); 120 s is only a cap, so a
     # slow, loaded machine still captures the GSME's pull at the end
@@ -155,6 +156,10 @@ def test_1500_bytes_through_the_tunnel_under_loss_gsme_pull_and_a_clean_capture(
         assert time.monotonic() - started < 10
         assert health(rig_state, "gsme")["detail"]["pulled"] == pulled + 1
         assert "han.gbcs_queued" in (rig_state / "logs" / "chf.log").read_text()
+        # a UTRN keyed in at the PPMID: Consumer Top Up to the ESME, which refuses this one
+        keyed = rig_cli("ppmid", "topup", "1" * 20, "--json", "--rig", RIG, state=rig_state)
+        assert keyed.returncode == 1, keyed.stdout + keyed.stderr
+        assert json.loads(keyed.stdout)["status_name"] == "REJECTED_INVALID_TOP_UP"
     finally:
         capture.send_signal(signal.SIGINT)
         capture.wait(30)
@@ -169,6 +174,11 @@ def test_1500_bytes_through_the_tunnel_under_loss_gsme_pull_and_a_clean_capture(
     assert "Cluster: Simple Metering (0x0702)" in detail
     assert "Request Tunnel" in detail or "Transfer Data" in detail
     assert "Transfer data command: PUT" in detail and "GET-RESPONSE" in detail
+    # the PPMID's top-up and the ESME's answer, dissected as ZigBee SE Prepayment
+    assert "Cluster: Pre-Payment (0x0705)" in detail
+    assert "Command: Consumer Top Up (0x04)" in detail
+    assert "TopUp Code: " + ":".join(["31"] * 20) in detail  # the UTRN keyed in, as ASCII
+    assert "Command: Consumer Top Up Response (0x03)" in detail
     lost = json.loads(rig_cli("status", "--json", "--rig", RIG, state=rig_state).stdout)
     air = next(c for c in lost["components"] if c["name"] == "air")["report"]["detail"]
     assert air["lost"] > 0  # the 10% loss was applied

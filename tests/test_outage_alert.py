@@ -212,6 +212,7 @@ def _esme(tmp_path: Path, ds: ec.EllipticCurvePrivateKey, alive_ago_s: float) ->
     )
     esme = ElectricityMeter(config, Wiring({}))
     cast(Any, esme).tunnel = Tunnel()
+    esme.tunnel_ready.set()  # as if it had joined and opened its tunnel
     return esme
 
 

@@ -1,22 +1,27 @@
 """The prepayment configuration SRVs, byte for byte as RTDS 4.5.0 has them, and the ESME's
-COSEM objects that answer them over its credit engine: 2.3 Update Debt (ECS07)."""
+COSEM objects that answer them over its credit engine: 2.3 Update Debt (ECS07), from DCC's
+template to RTDS's pre-command, applied by the meter, answered as RTDS answers."""
 
 from __future__ import annotations
 
 import pytest
 
+from gateway.transform import TransformInput, transform_for
+from gateway.transform.registry import TransformRefused
 from nodes.gbcs.cosem_server import CosemServer, Invocation
 from nodes.roles.credit import Credit
 from nodes.roles.debt import DAY_S
 from nodes.roles.prepay_objects import rate_of, serve_debt, unit_charge
 from rig.pki.keystores import load
+from rig.protocol.duis.message import parse_document
 from rig.protocol.gbcs import access, cosem, dlms
+from rig.protocol.gbcs import catalogue as cat
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import GbcsMessage
-from rig.protocol.gbcs.usecase import dlms_answer, invoke_id
+from rig.protocol.gbcs.usecase import check_command, dlms_answer, invoke_id
 from rig.protocol.smki import Usage
 from tests.conftest import vectors
-from tests.test_usecases import ESME, _rtds
+from tests.test_usecases import ESME, SUPPLIER, _rtds
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +79,29 @@ def test_a_recovery_rate_round_trips_as_a_unit_charge(millipence) -> None:
 
 def test_a_rate_too_large_for_a_long_keeps_its_leading_digits() -> None:
     assert rate_of(unit_charge(32_768)) == 32_770  # 3277 x 10^-2 pence
+
+
+def test_update_debt_is_the_rtds_ecs07_pre_command_from_dccs_template() -> None:
+    template = vectors("duis", "templates", "ECS07_2.3_SUCCESS_REQUEST_DUIS.XML")
+    request = parse_document(template.read_bytes())
+    rtds = GbcsMessage.decode(_rtds("2.3_ECS07/ECS07_2.3_SUCCESS_PRECOMMAND"))
+    fn = transform_for(cat.ECS07)
+    assert fn is not None
+    ours = fn(cat.ECS07, TransformInput(request, rtds.header.counter, SUPPLIER, ESME))
+    assert ours.encode() == rtds.encode()
+    assert (
+        check_command(
+            GbcsMessage.decode(_rtds("2.3_ECS07/ECS07_2.3_SUCCESS_COMMAND")), cat.CATALOGUE
+        )
+        is cat.ECS07
+    )
+
+
+def test_update_debt_with_gas_recovery_for_an_esme_is_refused() -> None:
+    template = vectors("duis", "templates", "GCS04_2.3_SUCCESS_REQUEST_DUIS.XML")
+    request = parse_document(template.read_bytes())
+    fn = transform_for(cat.ECS07)
+    assert fn is not None
+    with pytest.raises(TransformRefused, match="GasDebtRecovery is for a GSME") as refused:
+        fn(cat.ECS07, TransformInput(request, 1, SUPPLIER, ESME))
+    assert refused.value.code == "E11"

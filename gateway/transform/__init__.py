@@ -5,7 +5,25 @@ package (one family per module); :func:`served` says whether the rig serves an S
 device type, which is true when a use case is declared for it and has a transform.
 """
 
-from gateway.transform import fixed, prepayment
+from gateway.transform import (
+    debt,
+    fixed,
+    gas_prepayment,
+    prepay_config,
+    prepay_logs,
+    prepayment,
+)
 from gateway.transform.registry import TransformInput, served, transform_for, transforms
 
-__all__ = ["TransformInput", "fixed", "prepayment", "served", "transform_for", "transforms"]
+__all__ = [
+    "TransformInput",
+    "debt",
+    "fixed",
+    "gas_prepayment",
+    "prepay_config",
+    "prepay_logs",
+    "prepayment",
+    "served",
+    "transform_for",
+    "transforms",
+]

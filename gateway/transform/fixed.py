@@ -1,6 +1,7 @@
 """Transforms of use cases whose command takes nothing from the DUIS body: the command is
 the one its declaration describes, for the request's counter and parties (reads of
-registers and of the load switch, the load switch commands, emergency credit)."""
+registers, of the load switch and of the meter balance, the load switch commands,
+emergency credit)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from rig.protocol.gbcs.catalogue import (
     ECS82,
     GCS13A,
 )
+from rig.protocol.gbcs.catalogue_gas import GCS06, GCS60
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import UseCase, command
 
 
-@transforms(ECS17B, ECS42, ECS43, ECS44, ECS45, ECS82, GCS13A, ECS09)
+@transforms(ECS17B, ECS42, ECS43, ECS44, ECS45, ECS82, GCS13A, ECS09, GCS60, GCS06)
 def from_declaration(uc: UseCase, given: TransformInput) -> GbcsMessage:
     return command(uc, given.counter, given.originator.raw, given.device.raw)

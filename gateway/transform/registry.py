@@ -22,6 +22,15 @@ class TransformInput:
     device: Eui64  # the target device
 
 
+class TransformRefused(ValueError):
+    """A request the transform cannot turn into its use case's command (the body is for
+    another device type, say): the DUIS response code and why."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
 Transform = Callable[[UseCase, TransformInput], GbcsMessage]
 _TRANSFORMS: Registry[str, Transform] = Registry("transform")
 

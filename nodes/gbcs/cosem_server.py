@@ -5,8 +5,10 @@ value source and, if it may be written, a setter; a method (class, OBIS, method)
 what it does. :meth:`CosemServer.execute` answers an access-request from the table: one
 result per request specification, with the DLMS result codes for what it cannot do. A
 protected read (the data-protection object's "get protected attributes") is served here
-for every model: the listed attributes are read from the same table and returned
-encrypted for the requester.
+for every model (through any data-protection object: 0-0:43.2.8, 0-0:43.2.1, 0-0:43.2.6):
+the listed attributes are read from the same table and returned encrypted for the
+requester. An attribute read with selective access (a profile's buffer by range, or a
+protected read restricted by date) is registered with :meth:`CosemServer.selective`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Invocation:
 
 
 Method = Callable[[Data, Invocation], Data | None]
+Selective = Callable[[int, Data], Data]  # (access selector, its parameters) -> the value
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class CosemServer:
     def __init__(self) -> None:
         self._attributes: dict[tuple[int, bytes, int], _Attribute] = {}
         self._methods: dict[tuple[int, bytes, int], Method] = {}
+        self._selective: dict[tuple[int, bytes, int], Selective] = {}
 
     def attribute(
         self, address: cosem.Attribute, get: ValueSource, set: Setter | None = None
@@ -81,6 +85,10 @@ class CosemServer:
 
     def method(self, address: cosem.Method, action: Method) -> None:
         self._methods[(address.class_id, address.instance, address.method)] = action
+
+    def selective(self, address: cosem.Attribute, read: Selective) -> None:
+        """An attribute read with selective access (a profile's buffer by range)."""
+        self._selective[(address.class_id, address.instance, address.attribute)] = read
 
     def get(self, address: cosem.Attribute) -> Data:
         found = self._attributes.get((address.class_id, address.instance, address.attribute))
@@ -96,6 +104,8 @@ class CosemServer:
         results: list[ResponseSpec] = []
         for spec, argument in zip(request.specs, request.data, strict=False):
             kind = RequestKind(min(int(spec.kind), int(RequestKind.ACTION)))
+            if spec.kind in (RequestKind.GET_WITH_SELECTION, RequestKind.SET_WITH_SELECTION):
+                kind = RequestKind(int(spec.kind) - 3)  # answered as a get or a set
             try:
                 value = self._one(spec, argument, invocation)
                 result = Result.SUCCESS
@@ -110,6 +120,12 @@ class CosemServer:
         kind = spec.kind
         if kind is RequestKind.GET:
             return self.get(cosem.Attribute(*key))
+        if kind is RequestKind.GET_WITH_SELECTION:
+            read = self._selective.get(key)
+            if read is None:
+                raise CosemError(Result.OBJECT_UNDEFINED, f"no selective {cosem.Attribute(*key)}")
+            assert spec.selector is not None and spec.parameters is not None
+            return read(spec.selector, spec.parameters)
         if kind is RequestKind.SET:
             found = self._attributes.get(key)
             if found is None:
@@ -119,7 +135,7 @@ class CosemServer:
             found.set(argument)
             return Data(DataType.NULL_DATA)
         if kind is RequestKind.ACTION:
-            if cosem.Method(*key) == cosem.DATA_PROTECTION:
+            if cosem.is_protection_method(cosem.Method(*key)):
                 return self._protected_read(argument, invocation)
             action = self._methods.get(key)
             if action is None:
@@ -130,9 +146,21 @@ class CosemServer:
     def _protected_read(self, argument: Data, invocation: Invocation) -> Data:
         try:
             objects = cosem.protected_objects(argument)
+            restrictions = cosem.protected_restrictions(argument)
         except (AttributeError, IndexError, TypeError, ValueError):
             raise CosemError(Result.TYPE_UNMATCHED, "not a protected-read parameter") from None
-        values = [self.get(o) for o in objects]
+        values = [self._restricted(o, r) for o, r in zip(objects, restrictions, strict=True)]
         h = invocation.command.header
         blob = invocation.encrypt(cosem.protected_values(values))
         return cosem.protected_answer(h.counter, h.recipient, h.originator, blob)
+
+    def _restricted(self, address: cosem.Attribute, restriction: tuple[int, Data]) -> Data:
+        """An attribute a protected read lists: whole, or (restricted) its selected entries."""
+        kind, value = restriction
+        if kind == 0:
+            return self.get(address)
+        key = (address.class_id, address.instance, address.attribute)
+        read = self._selective.get(key)
+        if read is None:
+            raise CosemError(Result.OBJECT_UNDEFINED, f"no selective {address}")
+        return read(kind, value)

@@ -1,16 +1,18 @@
 """A meter's GBCS end: authenticate a command, refuse replays, have it served, raise alerts.
 
 A command from a remote party must carry the access control broker's MAC (the device's
-KA key against the ACB's); a critical one also the originator's signature (its DS key);
-its counter must be above the last one accepted from that originator (persisted, so a
-power cut does not reopen old counters); its payload must be exactly what its use case
-declares. Anything else is discarded and logged, as a meter does: no answer goes back.
+KA key against the ACB's), a HAN-only one (PCS01 from the PPMID) its sender's MAC; a
+critical one also the originator's signature (its DS key); its counter must be above the
+last one accepted from that originator (persisted, so a power cut does not reopen old
+counters); its payload must be exactly what its use case declares. Anything else is
+discarded and logged, as a meter does: no answer goes back.
 An accepted command is served by the handler its use case has on this device
 (:mod:`nodes.gbcs.handlers`). Alerts count with their own persisted counter.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -67,7 +69,9 @@ class GbcsEndpoint:
         return cred.public_key
 
     def _authenticate(self, msg: GbcsMessage, uc: UseCase) -> None:
-        security.verify_mac(msg, self.ka, self.peer_ka(self.acb))
+        # a HAN-only command (PCS01 from the PPMID) is MAC'd by its sender, not the ACB
+        sender = self.acb if uc.sent_by is None else Eui64(msg.header.originator)
+        security.verify_mac(msg, self.ka, self.peer_ka(sender))
         if uc.critical:
             ds = self.trust.find(Eui64(msg.header.originator), Usage.DS)
             if ds is None:
@@ -128,13 +132,7 @@ class GbcsEndpoint:
         ``code`` is the GBCS alert code, one ``uc`` declares (ValueError otherwise, and no
         counter is spent); None raises the use case's default code. A MAC'd alert is MAC'd
         for the recipient's KA key."""
-        to = recipient or self.alerts_to
-        if to is None:
-            raise ValueError(f"{self.eui.duis} has no network operator to send {uc.name} to")
-        code = uc.declared_code(code)
-        recipient_ka = None if uc.response is Protection.SIGNATURE else self.peer_ka(to)
-        self.alert_counter += 1
-        self._save()
+        to, code, recipient_ka = self._next_alert(uc, code, recipient)
         msg = alerts.dlms_alert(
             uc,
             self.alert_counter,
@@ -147,3 +145,35 @@ class GbcsEndpoint:
             code=code,
         )
         return msg.encode()
+
+    def gbz_alert(
+        self, uc: UseCase, when: dt.datetime, *, code: int, recipient: Eui64 | None = None
+    ) -> bytes:
+        """A GBZ alert of this device (the GSME's generic alerts), as :meth:`alert`."""
+        to, code, recipient_ka = self._next_alert(uc, code, recipient)
+        msg = alerts.gbz_alert(
+            uc,
+            self.alert_counter,
+            self.eui.raw,
+            to.raw,
+            when,
+            self.ds,
+            self.ka,
+            recipient_ka,
+            code=code,
+        )
+        return msg.encode()
+
+    def _next_alert(
+        self, uc: UseCase, code: int | None, recipient: Eui64 | None
+    ) -> tuple[Eui64, int, ec.EllipticCurvePublicKey | None]:
+        """Whom an alert goes to, its code and the key it is MAC'd for; the counter it takes
+        (none is spent on a code ``uc`` does not declare)."""
+        to = recipient or self.alerts_to
+        if to is None:
+            raise ValueError(f"{self.eui.duis} has no network operator to send {uc.name} to")
+        code = uc.declared_code(code)
+        recipient_ka = None if uc.response is Protection.SIGNATURE else self.peer_ka(to)
+        self.alert_counter += 1
+        self._save()
+        return to, code, recipient_ka

@@ -28,7 +28,7 @@ from rig.protocol.gbcs.usecase import (
     Protection,
     UseCase,
     dlms_answer,
-    gbz_answer,
+    gbz_answers,
     protect,
     response_shell,
     with_payload,
@@ -100,22 +100,17 @@ async def serve_dlms(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage
 
 
 async def serve_gbz(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
-    """A GBZ Read or Write Attributes, answered from the device's ZCL attribute server."""
+    """A GBZ command, each of its components (reads, writes, a cluster's own commands)
+    answered from the device's ZCL server."""
     server = ctx.device.zcl
     if server is None:
         raise DecodeError(f"{uc.name}: this device has no ZCL attributes", 0)
-    request = gbz.decode(cmd.payload).components[0]
-    command = request.zcl.command
-    if request.zcl.cluster_specific or command not in (gbz.READ_ATTRIBUTES, gbz.WRITE_ATTRIBUTES):
-        raise DecodeError(f"{uc.name}: only Read and Write Attributes are served", 0)
+    requests = gbz.decode(cmd.payload).components
     shell = response_shell(cmd, uc, ctx.now())
     requester = ctx.requester_ka(uc, cmd)
-    if command == gbz.READ_ATTRIBUTES:
-        records = server.read(request.cluster, gbz.requested_ids(request.payload))
-    else:
-        records = server.write(request.cluster, request.payload)
-    encrypted = _encryptor(shell, ctx, requester)(records) if uc.encrypted else None
-    payload = gbz_answer(request, records, encrypted).encode()
+    replies = [server.execute(request, cmd) for request in requests]
+    encrypted = _encryptor(shell, ctx, requester)(replies[-1].payload) if uc.encrypted else None
+    payload = gbz_answers(uc, requests, replies, encrypted).encode()
     return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, requester)
 
 

@@ -1,9 +1,12 @@
-"""A ZCL attribute server for GBZ use cases: a device model's attributes as a table.
+"""A ZCL attribute server for GBZ use cases: a device model's attributes and cluster
+commands as a table.
 
 A model registers each attribute it serves, per cluster, with a value source and, when it
 may be written, a setter; :meth:`ZclServer.read` answers a Read Attributes command and
 :meth:`ZclServer.write` a Write Attributes command from the table, with ZCL's statuses
-for an attribute it does not serve, one it only reads, or a value of the wrong type.
+for an attribute it does not serve, one it only reads, or a value of the wrong type. A
+cluster's own command (the Prepayment cluster's Consumer Top Up, say) is a table entry
+too, with what it does; :meth:`ZclServer.execute` answers any one GBZ component.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rig.protocol.gbcs import gbz
+from rig.protocol.gbcs.frame import GbcsMessage
 
 Source = Callable[[], int]
 Setter = Callable[[int], None]
+Command = Callable[[bytes, GbcsMessage], gbz.Reply]  # the ZCL payload, the GBCS command
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,7 @@ class _Served:
 class ZclServer:
     def __init__(self) -> None:
         self._attributes: dict[tuple[int, int], _Served] = {}
+        self._commands: dict[tuple[int, int], Command] = {}
 
     def attribute(
         self,
@@ -36,6 +42,28 @@ class ZclServer:
         setter: Setter | None = None,
     ) -> None:
         self._attributes[(cluster, attribute.ident)] = _Served(attribute, source, setter)
+
+    def command(self, cluster: int, command: int, action: Command) -> None:
+        """Serve a cluster-specific command (client to server) with ``action``."""
+        self._commands[(cluster, command)] = action
+
+    def execute(self, request: gbz.Component, cmd: GbcsMessage) -> gbz.Reply:
+        """The answer to one GBZ component of ``cmd``: a read, a write or a cluster command
+        (a Default Response UNSUP_CLUSTER_COMMAND for one the model does not serve)."""
+        zcl = request.zcl
+        if zcl.cluster_specific:
+            action = self._commands.get((request.cluster, zcl.command))
+            if action is None:
+                return gbz.default_response(zcl.command, gbz.ZCL_UNSUP_CLUSTER_COMMAND)
+            return action(request.payload, cmd)
+        if zcl.command == gbz.READ_ATTRIBUTES:
+            records = self.read(request.cluster, gbz.requested_ids(request.payload))
+            return gbz.Reply(gbz.READ_ATTRIBUTES_RESPONSE, records)
+        if zcl.command == gbz.WRITE_ATTRIBUTES:
+            return gbz.Reply(
+                gbz.WRITE_ATTRIBUTES_RESPONSE, self.write(request.cluster, request.payload)
+            )
+        return gbz.default_response(zcl.command, gbz.ZCL_UNSUP_GENERAL_COMMAND)
 
     def read(self, cluster: int, idents: list[int]) -> bytes:
         """Read Attributes Response records for the attributes asked for, in order."""

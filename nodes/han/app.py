@@ -1,8 +1,11 @@
 """A device's Smart Energy application on its radio: ZCL servers, client requests, handlers.
 
 Servers answer Read Attributes from live values; cluster commands go to the
-handler a role registers for ``(cluster, command)``; requests this device makes
-(reads, commands) wait for their answer by ZCL transaction number.
+handler a role registers for ``(cluster, command)``, or, for a command a cluster
+server receives, to the one it serves for ``(endpoint, cluster, command id)``, whose
+answer goes back to the sender (a command nobody serves that asks for a Default
+Response gets UNSUP_CLUSTER_COMMAND, a handler that fails gets FAILURE); requests
+this device makes (reads, commands) wait for their answer by ZCL transaction number.
 """
 
 from __future__ import annotations
@@ -16,15 +19,20 @@ from nodes.radio.api import ApsMessage, Radio
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
 from rig.protocol.zigbee import zcl
+from rig.protocol.zigbee.zcl import Direction, Status
 
 log = logging.getLogger("nodes.han")
 
 Values = Callable[[], dict[str, Any]]
 CommandHandler = Callable[[ApsMessage, zcl.ZclFrame], Awaitable[None]]
+# a served command's handler: the ZCL frame that answers it (a cluster response or a
+# Default Response, with the command's transaction number), or None to answer nothing
+CommandServer = Callable[[ApsMessage, zcl.ZclFrame], Awaitable[bytes | None]]
 REQUEST_TIMEOUT_S = 3.0
 # Endpoints on the HAN: the CHF (and every device) on 1; the GPF, on the CHF's radio, on 2.
 CHF_ENDPOINT = DEVICE_ENDPOINT = 1
 GPF_ENDPOINT = 2
+TO_SERVER = Direction.Client_to_Server
 
 
 class HanApp:
@@ -34,6 +42,7 @@ class HanApp:
         self.servers: dict[tuple[int, int], Values] = {}  # (endpoint, cluster) -> live values
         self.handlers: dict[tuple[int, str], CommandHandler] = {}
         self.reports: dict[tuple[int, int], CommandHandler] = {}
+        self.commands: dict[tuple[int, int, int], CommandServer] = {}
         self._tsn = 0
         self._waiting: dict[tuple[Eui64, int], asyncio.Future[zcl.ZclFrame]] = {}
         radio.on_message(self._on_message)
@@ -43,6 +52,13 @@ class HanApp:
 
     def handle(self, cluster: int, command: str, handler: CommandHandler) -> None:
         self.handlers[(cluster, command)] = handler
+
+    def serve_command(
+        self, endpoint: int, cluster: int, command_id: int, handler: CommandServer
+    ) -> None:
+        """Serve a command the ``cluster`` server on ``endpoint`` receives (client to
+        server); what ``handler`` returns is sent back to the command's sender."""
+        self.commands[(endpoint, cluster, command_id)] = handler
 
     def next_tsn(self) -> int:
         self._tsn = (self._tsn + 1) & 0xFF
@@ -75,6 +91,35 @@ class HanApp:
             handler = self.handlers.get((message.cluster, frame.name))
         if handler is not None:
             await handler(message, frame)
+        elif frame.header.frame_control.is_cluster and frame.header.direction is TO_SERVER:
+            await self._serve_command(message, frame)
+
+    async def _serve_command(self, message: ApsMessage, frame: zcl.ZclFrame) -> None:
+        command_id = int(frame.header.command_id)
+        server = self.commands.get((message.dst_ep, message.cluster, command_id))
+        if server is None:
+            if zcl.wants_default_response(frame):
+                await self.reply(
+                    message,
+                    zcl.default_response(frame.tsn, command_id, Status.UNSUP_CLUSTER_COMMAND),
+                )
+            return
+        try:
+            answer = await server(message, frame)
+        except Exception as exc:  # the sender hears of it; the device carries on
+            log.exception(
+                "zcl.command_failed",
+                extra={
+                    "device": self.eui.duis,
+                    "peer": message.peer.duis,
+                    "cluster": f"0x{message.cluster:04x}",
+                    "command": frame.name,
+                    "error": str(exc),
+                },
+            )
+            answer = zcl.default_response(frame.tsn, command_id, Status.FAILURE)
+        if answer is not None:
+            await self.reply(message, answer)
 
     async def _answer_read(self, message: ApsMessage, frame: zcl.ZclFrame) -> None:
         values_of = self.servers.get((message.dst_ep, message.cluster))
@@ -116,6 +161,19 @@ class HanApp:
             return await asyncio.wait_for(waiter, REQUEST_TIMEOUT_S)
         finally:
             self._waiting.pop((peer, tsn), None)
+
+    async def send_command(
+        self, peer: Eui64, cluster: int, name: str, *, dst_ep: int = 1, **fields: Any
+    ) -> zcl.ZclFrame:
+        """Send the cluster-specific command ``name`` to ``peer``'s ``cluster`` server
+        (asking for a Default Response, as GBCS's PPMID commands do) and return its
+        answer: the cluster's response, or a Default Response. TimeoutError when none
+        comes, DeliveryError when the frame is not delivered."""
+        tsn = self.next_tsn()
+        body = zcl.command(cluster, name, tsn, default_response=True, **fields)
+        frame = await self.request(peer, cluster, body, tsn, dst_ep=dst_ep)
+        assert frame is not None
+        return frame
 
     async def read(
         self, peer: Eui64, cluster: int, names: list[str], *, dst_ep: int = 1

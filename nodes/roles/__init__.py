@@ -6,9 +6,10 @@ from nodes.config import NodeConfig
 from nodes.gpio import Wiring
 from nodes.roles.base import DeviceRole
 from nodes.roles.chf import CommsHub
-from nodes.roles.display import InHomeDisplay, PrepaymentInterface
+from nodes.roles.display import InHomeDisplay
 from nodes.roles.esme import ElectricityMeter
 from nodes.roles.gsme import GasMeter
+from nodes.roles.ppmid import PrepaymentInterface
 
 _ROLES: dict[str, type[DeviceRole]] = {
     "chf": CommsHub,

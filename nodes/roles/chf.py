@@ -4,20 +4,29 @@ Forms the HAN (extended PAN ID = its EUI), admits only devices in its device
 log, opens GB-HRGP tunnels to them and moves GBCS messages with ``exchange``.
 Endpoint 1 is the CHF (Basic, Time, Keep-Alive, Tunneling); endpoint 2 is the
 GPF, whose Metering mirror holds what the sleepy GSME reports, for the IHD to read.
+
+``POST /wan/drop?seconds=S[&after_command=1]`` on the node loses the WAN link for S
+seconds, at once or right after the next command from the WAN is on the HAN
+(``rig wan drop``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from typing import Any
 
+from aiohttp import web
+
 from nodes.han.app import CHF_ENDPOINT, GPF_ENDPOINT
 from nodes.han.device_log import DeviceLog
+from nodes.han.relay import HanRelay
 from nodes.han.tunnel import TunnelError, TunnelServer
 from nodes.radio import ApsMessage, DeliveryError, NetworkSettings
+from nodes.roles.base import Route
 from nodes.roles.han import HanRole
 from nodes.wan import WanLink
 from rig.protocol.codec import DecodeError
@@ -29,6 +38,7 @@ from rig.protocol.zigbee.zcl import ZclFrame
 
 log = logging.getLogger("nodes.chf")
 SEEN_COMMANDS = 4096  # recent (device, originator, counter): a WAN redelivery is dropped here
+MAX_DROP_S = 3600.0  # a WAN drop asked for over HTTP lasts at most this
 
 
 class CommsHub(HanRole):
@@ -43,6 +53,7 @@ class CommsHub(HanRole):
         self.tunnels = TunnelServer(
             self.app, self._sleepy, self.config.state_dir / "tunnels.json", self._from_device
         )
+        self.relay = HanRelay(self.tunnels)  # device to device (PCS01 from the PPMID)
         self._seen: deque[tuple[bytes, bytes, int]] = deque(maxlen=SEEN_COMMANDS)
         self.duplicates_dropped = 0
         self.mirror: dict[str, Any] = {}
@@ -94,7 +105,6 @@ class CommsHub(HanRole):
                 extra={"device": device.duis, "originator": originator.duis, "counter": h.counter},
             )
             return
-        self._seen.append(key)
         if deadline is not None and time.time() > deadline:
             log.warning(
                 "wan.expired_dropped",
@@ -110,11 +120,16 @@ class CommsHub(HanRole):
             how = await self.tunnels.send(device, gbcs)
         except (TunnelError, DeliveryError) as exc:
             log.warning("han.route_failed", extra={"device": device.duis, "error": str(exc)})
-            return
+            return  # not seen: the DCC's re-delivery is forwarded
+        self._seen.append(key)  # forwarded: a re-delivered copy stops here
         self.wan.trace(f"han.{how}", device, originator, h.counter)
+        self.wan.command_forwarded()  # a drop armed for after a command happens now
 
     async def _from_device(self, device: Eui64, gbcs: bytes) -> None:
-        """A device's response or alert: up to the DCC as it is."""
+        """A device's response or alert: up to the DCC as it is (unless it is for another
+        device on the HAN)."""
+        if await self.relay.route(device, gbcs):
+            return
         try:
             h = GbcsMessage.decode(gbcs).header
         except DecodeError as exc:
@@ -152,6 +167,42 @@ class CommsHub(HanRole):
         """The WAN side's HAN service: GBCS to ``device``, and what it sends back."""
         return await self.tunnels.exchange(device, gbcs, timeout)
 
+    def routes(self) -> list[Route]:
+        return [("POST", "/wan/drop", self._drop)]
+
+    async def _drop(self, request: web.Request) -> web.Response:
+        """Lose the WAN link for ``seconds``, now or (``after_command=1``) right after the
+        next command from the WAN is forwarded onto the HAN."""
+        link: WanLink | None = getattr(self, "wan", None)
+        if link is None:
+            return web.json_response(
+                {"error": "the hub's WAN link has not started yet; try again in a few seconds"},
+                status=503,
+            )
+        try:
+            seconds = float(request.query.get("seconds", ""))
+        except ValueError:
+            seconds = math.nan
+        if not 0 < seconds <= MAX_DROP_S:  # also refuses nan
+            return web.json_response(
+                {"error": f"give ?seconds=S, more than 0 and at most {MAX_DROP_S:g}"}, status=400
+            )
+        after = request.query.get("after_command", "0").lower() in ("1", "true", "yes")
+        dropped = None
+        if after:
+            link.drop_after_command(seconds)
+        else:
+            dropped = link.drop(seconds)
+        return web.json_response(
+            {
+                "hub": self.config.eui.duis,
+                "seconds": seconds,
+                "after_command": after,
+                # at once: whether a live session was cut (False: the link was down already)
+                "dropped": dropped,
+            }
+        )
+
     def checks(self) -> dict[str, str]:
         return {**super().checks(), "wan": self.wan.check()}
 
@@ -174,4 +225,6 @@ class CommsHub(HanRole):
             "gpf": self.config.gpf_eui.duis if self.config.gpf_eui else None,
             "wan_commands_received": self.wan.commands_received,
             "wan_duplicates_dropped": self.duplicates_dropped,
+            "wan_drops": self.wan.drops,
+            "wan_drop_armed_s": self.wan.drop_armed,
         }

@@ -6,7 +6,8 @@ A UTRN is checked before it is applied: it must be well formed with a good check
 must authenticate with the prepayment KA key of the supplier that sent it and this meter's
 KA key (so it is for this meter and from that supplier), its counter must be above the
 lowest of the last :data:`WINDOW` accepted and not among them, and the balance it leaves
-must not exceed the maximum credit. An accepted top-up and its counter are written in one
+must not exceed the maximum credit. An accepted top-up, its counter and its entry in the
+log of top-ups (the last :data:`TOP_UP_LOG`, which ECS20d reads) are written in one
 atomic write before the meter answers, so a top-up is applied once and only once, also
 when the meter loses power mid-operation.
 
@@ -25,6 +26,7 @@ is offered, raised or interrupted.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,9 @@ from rig.runtime.files import read_json, write_json
 log = logging.getLogger("nodes.credit")
 WINDOW = 5  # accepted UTRN counters the meter remembers
 MAX_CREDIT_PENCE = 100_000  # £1000: a top-up may not take the balance above this
+# top-ups the meter logs (the billing data log of prepayment credits, ECS20d): DUIS's
+# PrepaymentCredits holds up to five entries, and RTDS answers five
+TOP_UP_LOG = 5
 
 # the GBCS alert codes of a refused top-up
 DUPLICATE = UTRN_DUPLICATE
@@ -78,6 +83,8 @@ class Settings:
     emergency_credit_threshold_pence: int = 100
     disablement_threshold_pence: int = 0
     max_credit_pence: int = MAX_CREDIT_PENCE  # a top-up may not take the balance above it
+    # 2.1's MaxMeterBalance: a top-up may not take the balance above it either (0x8F5B)
+    max_meter_balance_pence: int = MAX_CREDIT_PENCE
 
 
 class EmergencyCreditRefused(Exception):
@@ -131,6 +138,11 @@ class Credit:
         self.settings = _settings(saved.get("settings"), given)
         self.flags = _Flags(**{k: bool(v) for k, v in (saved.get("flags") or {}).items()})
         self.debt = Debt.from_json(saved.get("debt"))
+        # the top-ups applied, oldest first: (UTC seconds since the Unix epoch, millipence)
+        self.top_ups: list[tuple[int, int]] = [
+            (int(at), int(value)) for at, value in saved.get("top_ups", [])
+        ][-TOP_UP_LOG:]
+        self.clock = time.time  # when a top-up is applied (a test sets it)
         self.debts_cleared: list[str] = []  # registers recovered in full since last asked
         self._spent = 0.0  # millipence used but not yet taken off (under one)
 
@@ -191,6 +203,7 @@ class Credit:
                 "settings": asdict(self.settings),
                 "flags": asdict(self.flags),
                 "debt": self.debt.to_json(),
+                "top_ups": [list(entry) for entry in self.top_ups],
             },
         )
 
@@ -317,16 +330,24 @@ class Credit:
                 f"£{top_up.pence / 100:.2f} would take the balance above the maximum credit "
                 f"of £{self.settings.max_credit_pence / 100:.2f}",
             )
+        if self.pence + top_up.pence > self.settings.max_meter_balance_pence:
+            raise TopUpRefused(
+                EXCEEDS_MAX_CREDIT,
+                f"£{top_up.pence / 100:.2f} would take the balance above the maximum meter "
+                f"balance of £{self.settings.max_meter_balance_pence / 100:.2f}",
+            )
         to_debt, cleared = self.debt.collect_payment(top_up.pence * MILLIPENCE)
         self.debts_cleared += cleared
         self.millipence += top_up.pence * MILLIPENCE - to_debt
         self.accepted = sorted([*self.accepted, top_up.counter])[-WINDOW:]
+        logged = (int(self.clock()), top_up.pence * MILLIPENCE)
+        self.top_ups = [*self.top_ups, logged][-TOP_UP_LOG:]
         if self.flags.active and self.millipence >= (
             self.settings.emergency_credit_threshold_pence * MILLIPENCE
         ):
             self.flags.active = False  # the emergency credit used is repaid
         codes = self._evaluate()
-        self.save()  # the credit and its counter together, before the meter answers
+        self.save()  # the credit, its counter and its log entry together, before the answer
         return Applied(top_up.counter, top_up.pence, self.millipence, tuple(codes))
 
 

@@ -1,14 +1,17 @@
-"""The in-home display (IHD) and the prepayment interface (PPMID): they read the meters on
-the HAN and show what they read.
+"""The in-home display (IHD), and what it shares with the prepayment interface (PPMID,
+:mod:`nodes.roles.ppmid`): they read the meters on the HAN and show what they read.
 
 The electricity meter's Metering, Prepayment and Price clusters directly; gas from the
-GPF's Metering mirror on the CHF (the GSME sleeps). What they show is in their health
-report's detail (the dashboard later); each reading is also a log line.
+GPF's Metering mirror on the CHF (the GSME sleeps). From the Prepayment cluster they show
+the balance, the emergency credit and the debt, and from Metering the supply state; what
+the meter does not serve (yet) shows as None. What they show is in their health report's
+detail (the dashboard later); each reading is also a log line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -20,6 +23,15 @@ from rig.protocol.codec import DecodeError
 from rig.protocol.zigbee import se
 
 log = logging.getLogger("nodes.han")
+METERING_SHOWN = ["current_summ_delivered", "instantaneous_demand", "supply_status"]
+PREPAYMENT_SHOWN = [
+    "credit_remaining",
+    "emergency_credit_remaining",
+    "credit_status",
+    "accumulated_debt",
+]
+# Metering's supply status (SE 1.4 attribute 0x0014) as the displays name it
+SUPPLY = {0: "off", 1: "armed", 2: "on"}
 
 
 class LocalDisplay(TunnelledDevice):
@@ -31,6 +43,11 @@ class LocalDisplay(TunnelledDevice):
         super().__init__(*args, **kwargs)
         self.every = self.behaviour.display_interval_s
         self.shown: dict[str, Any] = {}
+        self._refresh = asyncio.Event()
+
+    def refresh(self) -> None:
+        """Read the meters now (after a top-up, say), not at the next interval."""
+        self._refresh.set()
 
     async def run(self) -> None:
         esme = self.config.han.esme
@@ -38,19 +55,7 @@ class LocalDisplay(TunnelledDevice):
             shown: dict[str, Any] = {}
             try:
                 if esme is not None:
-                    m = await self.app.read(
-                        esme,
-                        se.Metering.cluster_id,
-                        ["current_summ_delivered", "instantaneous_demand"],
-                    )
-                    p = await self.app.read(esme, se.Prepayment.cluster_id, ["credit_remaining"])
-                    c = await self.app.read(esme, se.Price.cluster_id, ["tier1_block1_price"])
-                    shown.update(
-                        electricity_kwh=m.get("current_summ_delivered", 0) / 1000,
-                        demand_w=m.get("instantaneous_demand"),
-                        credit_pence=p.get("credit_remaining"),
-                        price_pence_per_kwh=c.get("tier1_block1_price", 0) / 100,
-                    )
+                    shown.update(await self._electricity(esme))
                 gas = await self.app.read(
                     self.chf,
                     se.Metering.cluster_id,
@@ -72,7 +77,26 @@ class LocalDisplay(TunnelledDevice):
                     f"{self.config.role}.read_failed",
                     extra={"device": self.config.eui.duis, "error": str(exc)},
                 )
-            await asyncio.sleep(self.every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refresh.wait(), self.every)
+            self._refresh.clear()
+
+    async def _electricity(self, esme: Any) -> dict[str, Any]:
+        """What the ESME serves: registers and supply, credit and debt, price."""
+        m = await self.app.read(esme, se.Metering.cluster_id, METERING_SHOWN)
+        p = await self.app.read(esme, se.Prepayment.cluster_id, PREPAYMENT_SHOWN)
+        c = await self.app.read(esme, se.Price.cluster_id, ["tier1_block1_price"])
+        supply, status = m.get("supply_status"), p.get("credit_status")
+        return {
+            "electricity_kwh": m.get("current_summ_delivered", 0) / 1000,
+            "demand_w": m.get("instantaneous_demand"),
+            "supply": None if supply is None else SUPPLY.get(int(supply), f"0x{int(supply):02x}"),
+            "credit_pence": p.get("credit_remaining"),
+            "emergency_credit_pence": p.get("emergency_credit_remaining"),
+            "debt_pence": p.get("accumulated_debt"),
+            "credit_status": None if status is None else int(status),  # SE 1.4 bits
+            "price_pence_per_kwh": c.get("tier1_block1_price", 0) / 100,
+        }
 
     def detail(self) -> dict[str, Any]:
         return {**super().detail(), "display": self.shown}
@@ -80,7 +104,3 @@ class LocalDisplay(TunnelledDevice):
 
 class InHomeDisplay(LocalDisplay):
     device_type = "IHD"
-
-
-class PrepaymentInterface(LocalDisplay):
-    device_type = "PPMID"

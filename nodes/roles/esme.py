@@ -29,28 +29,29 @@ from nodes.roles.credit import (
     TopUpRefused,
     prepayment_settings,
 )
-from nodes.roles.prepay_objects import serve_debt
+from nodes.roles.prepay_han import serve_prepayment
+from nodes.roles.prepay_logs import DailyReadLog, serve_prepay_logs
+from nodes.roles.prepay_objects import serve_debt, serve_prepay_config
 from nodes.roles.tunnelled import TunnelledDevice
+from nodes.roles.utrn_entry import UtrnEntry, generic_alert
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import alerts, cosem, dlms
 from rig.protocol.gbcs.catalogue import (
     BELOW_DISABLEMENT_THRESHOLD,
-    CREDIT_ADDED_LOCALLY,
     ECS80,
-    GCA,
-    GNCA,
     SUPPLY_ARMED,
     SUPPLY_INTERRUPTED,
 )
 from rig.protocol.gbcs.cosem import SupplyState
 from rig.protocol.gbcs.dlms import Data, DataType
-from rig.protocol.smki import Usage
 from rig.protocol.zigbee import se
 from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.han")
 KWH_UNIT = 0x00
 KEEP_ALIVE_S = 2.0
+# Metering's SupplyStatus (SE 1.4 attribute 0x0014) for the load switch's state
+SUPPLY_STATUS = {SupplyState.DISABLED: 0, SupplyState.ARMED: 1, SupplyState.ENABLED: 2}
 CREDIT_TICK_S = 0.5  # how often consumption comes off the credit (and the credit is checked)
 
 
@@ -74,6 +75,7 @@ class ElectricityMeter(TunnelledDevice):
         )
         self.cosem.method(cosem.DISCONNECT_SCRIPTS, self._run_script)
         self.credit: Credit | None = None
+        self.prepay_daily: DailyReadLog | None = None
         if self.gbcs is not None:
             self.credit = Credit(
                 self.config.state_dir / "credit.json",
@@ -86,6 +88,9 @@ class ElectricityMeter(TunnelledDevice):
             self.cosem.method(cosem.EMERGENCY_CREDIT, self._invoke_emergency_credit)
             self.cosem.attribute(cosem.METER_BALANCE, self._meter_balance)
             serve_debt(self.cosem, self.credit)  # the debt registers (ECS07, ECS26a)
+            serve_prepay_config(self.cosem, self.credit)  # ECS08 writes it, ECS26a reads it
+            # prepayment registers and logs (ECS19, ECS21b, ECS20d); the daily read log
+            self.prepay_daily = serve_prepay_logs(self)
         self.app.serve(
             DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
         )
@@ -104,6 +109,7 @@ class ElectricityMeter(TunnelledDevice):
                 "commodity_type": 0,
             },
         )
+        self.local_entry = serve_prepayment(self)  # Consumer Top Up, emergency credit (HAN)
 
     async def start(self) -> None:
         self._drive(self.supply)  # the load switch comes back as it was before the power cut
@@ -154,40 +160,16 @@ class ElectricityMeter(TunnelledDevice):
     def apply_utrn(self, text: str, supplier: Eui64 | None = None, *, local: bool = False):
         """Check a UTRN and apply it once, from ``supplier`` (CS01a) or keyed in locally
         (``local``: at the PPMID or the meter, for the responsible supplier). A refusal
-        raises :class:`TopUpRefused` after its alert is on its way to the supplier."""
+        raises :class:`TopUpRefused` after its alert is on its way to the supplier
+        (:class:`~nodes.roles.utrn_entry.UtrnEntry`, shared with the GSME)."""
         assert self.credit is not None and self.gbcs is not None
-        supplier = supplier or self.gbcs.supplier
-        if supplier is None:
-            raise TopUpRefused(NOT_AUTHENTIC, "this meter has no responsible supplier")
-        extra = {"device": self.config.eui.duis, "supplier": supplier.duis, "local": local}
-        try:
-            pp = self.gbcs.trust.find(supplier, Usage.PP_KA)
-            if pp is None:
-                raise TopUpRefused(NOT_AUTHENTIC, f"no prepayment key of {supplier.duis}")
-            known = (self.gbcs.trust.find(supplier, usage) for usage in (Usage.KA, Usage.DS))
-            others = tuple(k.public_key for k in known if k is not None)
-            self.metering()  # what was used up to now comes off first
-            applied = self.credit.top_up(text, supplier, pp.public_key, others)
-        except TopUpRefused as exc:
-            log.warning(
-                "prepay.top_up_refused",
-                extra={**extra, "alert_code": f"{exc.alert_code:04X}", "reason": str(exc)},
-            )
-            self.spawn(self._raise(exc.alert_code, supplier), "top-up alert")
-            raise
-        log.info(
-            "prepay.top_up",
-            extra={
-                **extra,
-                "pence": applied.pence,
-                "balance_pence": applied.balance_millipence // cosem.MILLIPENCE,
-                "counter": f"{applied.counter:#x}",
-            },
-        )
-        if local:
-            self.spawn(self._raise(CREDIT_ADDED_LOCALLY, supplier), "top-up alert")
+        entry = UtrnEntry(self.config.eui, self.credit, self.gbcs, self._raise_soon, self.metering)
+        applied = entry.apply(text, supplier, local=local)
         self._on_credit(applied.alerts)
         return applied
+
+    def _raise_soon(self, code: int, recipient: Eui64 | None = None) -> None:
+        self.spawn(self._raise(code, recipient), "top-up alert")
 
     def _invoke_emergency_credit(self, _argument: Data, _invocation: Invocation) -> None:
         """ECS09: activate emergency credit (success also when it already is active)."""
@@ -253,7 +235,7 @@ class ElectricityMeter(TunnelledDevice):
         if recipient is None:
             log.warning("gbcs.alert_unsent", extra={"alert_code": f"{code:04X}"})
             return
-        uc = GCA if code >> 8 == 0x8F else GNCA
+        uc = generic_alert(code)
         now = dlms.date_time(dt.datetime.now(dt.UTC))
         alert = self.gbcs.alert(
             uc, [Data(DataType.OCTET_STRING, now)], code=code, recipient=recipient
@@ -309,6 +291,8 @@ class ElectricityMeter(TunnelledDevice):
             codes = self.credit.spend(used_wh, self.behaviour.price_p_kwh, elapsed)
             if codes:  # acted on next, not inside whatever read the registers (or drove)
                 asyncio.get_running_loop().call_soon(self._on_credit, codes)
+            if self.prepay_daily is not None:
+                self.prepay_daily.tick()  # a snapshot when the day has changed
             for register in self.credit.debts_cleared:
                 log.info(
                     "prepay.debt_recovered",
@@ -322,7 +306,7 @@ class ElectricityMeter(TunnelledDevice):
             "multiplier": 1,
             "divisor": 1000,
             "metering_device_type": 0,  # electric metering
-            "supply_status": 2 if self.supply_on else 0,
+            "supply_status": SUPPLY_STATUS[self.supply],  # SE 1.4: off, armed, on
         }
 
     async def run(self) -> None:
@@ -356,5 +340,6 @@ class ElectricityMeter(TunnelledDevice):
             "import_wh": int(self._wh),
             "balance_pence": None if self.credit is None else self.credit.pence,
             "prepayment": None if self.credit is None else self.credit.state(),
+            "local_entry": self.local_entry.state(time.time()),
             "gbcs": self.gbcs_detail(),
         }

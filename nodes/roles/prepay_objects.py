@@ -5,19 +5,38 @@ ECS07 (2.3 Update Debt) writes and ECS26a (4.13) reads, and the emergency credit
 A time debt's recovery rate is a unit charge: ``charge x 10^price_scale`` pence per
 ``period`` seconds (ECS07 writes the passive unit charge, then activates it). The payment
 debt's proportion is the share of each top-up, in hundredths of a percent. ``update total
-amount remaining`` adds to a register (a negative amount takes off; never below zero).
+amount remaining`` adds to a register (a negative amount takes off; never below zero). A unit
+charge reads back as it was written (ECS26a answers RTDS's 5000 x 10^-5 as such) while the
+engine's rate is still the one it says.
+
+The prepayment configuration (ECS08a / 2.1 writes it, ECS26a / 4.13 reads it): the low
+credit, emergency credit and disablement thresholds, the emergency credit limit, the maximum
+credit and the maximum meter balance are the engine's settings (a write changes what it
+does); the non-disablement calendar (special days, schedule), the debt recovery rate cap and
+the credit charge configuration are kept, persisted, and read back, but the engine does not
+act on them. ECS08a writes each value "to come" (class 9000 attribute 4, the calendar at
+B=1) and then its activation date-time: an unspecified one (IMMEDIATE) applies it at once;
+a future date is refused (other reason), as the rig does not model future-dated changes.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
 from nodes.roles.credit import Credit
 from nodes.roles.debt import Debt, TimeRecovery
-from rig.protocol.gbcs import cosem
-from rig.protocol.gbcs.cosem import CHARGE
+from rig.protocol.codec import Reader
+from rig.protocol.gbcs import catalogue_prepay_config, cosem
+from rig.protocol.gbcs.cosem import CHARGE, MILLIPENCE
 from rig.protocol.gbcs.dlms import Data, DataType
+from rig.runtime.files import read_json, write_json
+
+log = logging.getLogger("nodes.prepay_objects")
 
 
 def unit_charge(millipence: int) -> Data:
@@ -46,13 +65,14 @@ def _int(value: Data, what: str) -> int:
 
 def serve_debt(server: CosemServer, credit: Credit) -> None:
     """Put the three debt registers on ``server``, backed by ``credit``'s debt."""
-    passive: dict[int, int] = {}  # written, not yet activated: millipence per period
+    passive: dict[int, Data] = {}  # written, not yet activated: the unit charge
+    shown: dict[int, Data] = {}  # the unit charge as activated, read back while it holds
 
     def debt() -> Debt:
         return credit.debt
 
     for i, instance in enumerate((cosem.TIME_DEBT_1, cosem.TIME_DEBT_2)):
-        _serve_time_debt(server, credit, debt, passive, i, instance)
+        _serve_time_debt(server, credit, debt, (passive, shown), i, instance)
 
     pd = cosem.PAYMENT_DEBT
     server.attribute(
@@ -89,15 +109,18 @@ def _serve_time_debt(
     server: CosemServer,
     credit: Credit,
     debt: Callable[[], Debt],
-    passive: dict[int, int],
+    charges: tuple[dict[int, Data], dict[int, Data]],
     i: int,
     instance: bytes,
 ) -> None:
+    passive, shown = charges
+
     def recovery() -> TimeRecovery:
         return debt().recovery[i]
 
     def set_passive(value: Data) -> None:
-        passive[i] = rate_of(value)
+        rate_of(value)  # a unit charge, or refused
+        passive[i] = value
 
     def set_period(value: Data) -> None:
         period = _int(value, "period")
@@ -108,16 +131,22 @@ def _serve_time_debt(
 
     def activate(_argument: Data, _invocation: Invocation) -> None:
         if i in passive:
-            recovery().millipence = passive.pop(i)
+            shown[i] = passive.pop(i)
+            recovery().millipence = rate_of(shown[i])
             credit.save()
 
-    server.attribute(
-        cosem.Attribute(CHARGE, instance, cosem.UNIT_CHARGE_ACTIVE),
-        lambda: unit_charge(recovery().millipence),
-    )
+    def active() -> Data:
+        """The unit charge as written (its charge and price scale, as ECS26a reads them
+        back) while the engine's rate is still the one it says; else the engine's rate."""
+        written = shown.get(i)
+        if written is not None and rate_of(written) == recovery().millipence:
+            return written
+        return unit_charge(recovery().millipence)
+
+    server.attribute(cosem.Attribute(CHARGE, instance, cosem.UNIT_CHARGE_ACTIVE), active)
     server.attribute(
         cosem.Attribute(CHARGE, instance, cosem.UNIT_CHARGE_PASSIVE),
-        lambda: unit_charge(passive.get(i, recovery().millipence)),
+        lambda: passive.get(i) or active(),
         set_passive,
     )
     server.attribute(
@@ -129,3 +158,214 @@ def _serve_time_debt(
     server.method(
         cosem.Method(CHARGE, instance, cosem.UPDATE_TOTAL_AMOUNT_REMAINING), _add_to(credit, i)
     )
+
+
+# --- the prepayment configuration (ECS08 writes it, ECS26a reads it) ---------------------------
+# the thresholds and limits the credit engine acts on: the Settings field each DLMS value is
+# (the DLMS value is in the ESME's currency unit, millipence; the engine keeps whole pence)
+ENGINE_SETTINGS = {
+    "low_credit": "low_credit_pence",  # class 111 low_credit_threshold (Blue Book)
+    "emergency_credit_limit": "emergency_credit_pence",  # class 112 preset_credit_amount
+    "emergency_credit_threshold": "emergency_credit_threshold_pence",  # 112 available thr.
+    "max_credit_threshold": "max_credit_pence",  # 9000 0-0:94.44.2.10 (RTDS 8F66 names it)
+    "max_meter_balance": "max_meter_balance_pence",  # 9000 0-0:94.44.2.20 (idem)
+}
+CONFIG_FILE = "prepay_config.json"  # next to the credit engine's file
+AT_ONCE = Data(DataType.OCTET_STRING, catalogue_prepay_config.AT_ONCE)
+
+
+def _charge_configuration() -> Data:
+    """Class 111 credit_charge_configuration: which charge is collected from which credit,
+    and when (bits: while the supply is disconnected, in load limiting, in friendly credit
+    periods). The rig's engine takes each debt from the meter balance (0-0:19.10.0) in every
+    state, so all three bits are set. A stored value: a SET replaces it and reads return it;
+    the engine does not act on it."""
+    balance = cosem.obis("0-0:19.10.0")
+    return Data(
+        DataType.ARRAY,
+        [
+            Data(
+                DataType.STRUCTURE,
+                [
+                    Data(DataType.OCTET_STRING, balance),
+                    Data(DataType.OCTET_STRING, charge),
+                    Data(DataType.BIT_STRING, (3, b"\xe0")),
+                ],
+            )
+            for charge in (cosem.TIME_DEBT_1, cosem.TIME_DEBT_2, cosem.PAYMENT_DEBT)
+        ],
+    )
+
+
+# what the ESME keeps that the engine does not act on (yet): the non-disablement calendar,
+# the debt recovery rate cap, the credit charge configuration; their values at first
+# power-on, and the DLMS type each must have
+KEPT: dict[str, tuple[DataType, Callable[[], Data]]] = {
+    "special_days": (DataType.ARRAY, lambda: Data(DataType.ARRAY, [])),
+    "schedule": (DataType.ARRAY, lambda: Data(DataType.ARRAY, [])),
+    "debt_cap": (DataType.LONG_UNSIGNED, lambda: Data(DataType.LONG_UNSIGNED, 0)),
+    "debt_cap_period": (
+        DataType.DOUBLE_LONG,
+        lambda: Data(DataType.DOUBLE_LONG, catalogue_prepay_config.DEBT_CAP_PERIOD_S),
+    ),
+    "credit_charge_configuration": (DataType.ARRAY, _charge_configuration),
+}
+
+
+@dataclass(slots=True)
+class _Kept:
+    """The stored values, persisted atomically as their A-XDR encoding."""
+
+    path: Path
+    encoded: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path) -> _Kept:
+        saved = read_json(path, {}) or {}
+        return cls(path, {k: v for k, v in saved.items() if k in KEPT and isinstance(v, str)})
+
+    def get(self, name: str) -> Data:
+        raw = self.encoded.get(name)
+        if raw is None:
+            return KEPT[name][1]()
+        return Data.decode(Reader(bytes.fromhex(raw)))
+
+    def set(self, name: str, value: Data) -> None:
+        self.encoded[name] = value.encode().hex()
+        write_json(self.path, self.encoded)
+
+
+Accessor = tuple[Callable[[], Data], Callable[[Data], None]]
+
+
+def serve_prepay_config(server: CosemServer, credit: Credit) -> None:
+    """Put the prepayment configuration objects ECS08 writes and ECS26a reads on
+    ``server``: the engine's thresholds and limits (from and into ``credit``'s settings),
+    the values the engine keeps without acting on them, and GBCS's future-dated objects
+    (class 9000) through which ECS08 writes each value and activates it at once."""
+    kept = _Kept.load(credit.path.with_name(CONFIG_FILE))
+    device = credit.meter.duis
+
+    def engine(field: str) -> Accessor:
+        def get() -> Data:
+            return Data(DataType.DOUBLE_LONG, getattr(credit.settings, field) * MILLIPENCE)
+
+        def put(value: Data) -> None:
+            changed: dict[str, Any] = {field: _pence(value, field)}
+            credit.settings = replace(credit.settings, **changed)
+            credit.save()
+            log.info("prepay_config.set", extra={"device": device, field: value.value})
+
+        return get, put
+
+    def stored(name: str) -> Accessor:
+        def put(value: Data) -> None:
+            kind = KEPT[name][0]
+            if value.type is not kind:
+                raise CosemError(Result.TYPE_UNMATCHED, f"{name} is a {kind.name}")
+            kept.set(name, value)
+            log.info("prepay_config.set", extra={"device": device, "setting": name})
+
+        return lambda: kept.get(name), put
+
+    def disablement() -> Accessor:
+        field = "disablement_threshold_pence"
+
+        def get() -> Data:
+            pence = credit.settings.disablement_threshold_pence
+            return Data(DataType.ARRAY, [Data(DataType.DOUBLE_LONG, pence * MILLIPENCE)])
+
+        def put(value: Data) -> None:
+            if value.type is not DataType.ARRAY or len(value.value) != 1:
+                raise CosemError(Result.TYPE_UNMATCHED, "one threshold: the disablement one")
+            engine(field)[1](value.value[0])
+
+        return get, put
+
+    values: dict[str, Accessor] = {name: engine(f) for name, f in ENGINE_SETTINGS.items()}
+    values.update({name: stored(name) for name in KEPT})
+
+    def account(attribute: int) -> cosem.Attribute:
+        return cosem.Attribute(cosem.ACCOUNT, cosem.ACCOUNT_OBJECT, attribute)
+
+    def ec(attribute: int) -> cosem.Attribute:
+        return cosem.Attribute(cosem.PREPAY_CREDIT, cosem.EMERGENCY_CREDIT_OBJECT, attribute)
+
+    def future(instance: bytes, attribute: int) -> cosem.Attribute:
+        return cosem.Attribute(cosem.FUTURE_DATED, instance, attribute)
+
+    in_force = {
+        account(cosem.LOW_CREDIT_THRESHOLD): "low_credit",
+        account(cosem.MAX_PROVISION): "debt_cap",
+        account(cosem.MAX_PROVISION_PERIOD): "debt_cap_period",
+        account(cosem.CREDIT_CHARGE_CONFIGURATION): "credit_charge_configuration",
+        ec(cosem.PRESET_CREDIT_AMOUNT): "emergency_credit_limit",
+        ec(cosem.CREDIT_AVAILABLE_THRESHOLD): "emergency_credit_threshold",
+        future(cosem.MAX_CREDIT_THRESHOLD, cosem.VALUE): "max_credit_threshold",
+        future(cosem.MAX_METER_BALANCE, cosem.VALUE): "max_meter_balance",
+        cosem.Attribute(cosem.SPECIAL_DAYS, cosem.SPECIAL_DAYS_TABLE, cosem.ENTRIES): (
+            "special_days"
+        ),
+        cosem.Attribute(cosem.SCHEDULE, cosem.NON_DISABLEMENT_SCHEDULE, cosem.ENTRIES): (
+            "schedule"
+        ),
+    }
+    for address, name in in_force.items():
+        server.attribute(address, *values[name])
+    server.attribute(cosem.DISABLEMENT_MONITOR, *disablement())
+
+    # the values to come, and their activation: ECS08 writes each, then activates it
+    to_come: dict[str, Data] = {}
+
+    def coming(name: str) -> Accessor:
+        def put(value: Data) -> None:
+            current = values[name][0]()
+            if value.type is not current.type:
+                raise CosemError(Result.TYPE_UNMATCHED, f"{name} is a {current.type.name}")
+            to_come[name] = value
+
+        return lambda: to_come.get(name) or values[name][0](), put
+
+    def activation(name: str) -> Accessor:
+        def put(value: Data) -> None:
+            if value != AT_ONCE:
+                raise CosemError(
+                    Result.OTHER_REASON,
+                    f"{name}: a future-dated activation is not modelled by the rig's ESME",
+                )
+            if name in to_come:
+                values[name][1](to_come.pop(name))
+
+        return lambda: AT_ONCE, put
+
+    future_dated = {
+        cosem.MAX_CREDIT_THRESHOLD: "max_credit_threshold",
+        cosem.MAX_METER_BALANCE: "max_meter_balance",
+        cosem.EMERGENCY_CREDIT_LIMIT: "emergency_credit_limit",
+        cosem.EMERGENCY_CREDIT_THRESHOLD: "emergency_credit_threshold",
+        cosem.LOW_CREDIT_TO_COME: "low_credit",
+        cosem.DEBT_CAP_AMOUNT: "debt_cap",
+        cosem.DEBT_CAP_PERIOD: "debt_cap_period",
+    }
+    for instance, name in future_dated.items():
+        server.attribute(future(instance, cosem.VALUE_TO_COME), *coming(name))
+        server.attribute(future(instance, cosem.ACTIVATION), *activation(name))
+    # the calendar to come (B=1), activated by its own future-dated objects
+    for instance, name, activated_by in (
+        (cosem.SPECIAL_DAYS_TO_COME, "special_days", cosem.SPECIAL_DAYS_ACTIVATION),
+        (cosem.NON_DISABLEMENT_TO_COME, "schedule", cosem.CALENDAR_ACTIVATION),
+    ):
+        kind = cosem.SPECIAL_DAYS if name == "special_days" else cosem.SCHEDULE
+        server.attribute(cosem.Attribute(kind, instance, cosem.ENTRIES), *coming(name))
+        server.attribute(future(activated_by, cosem.ACTIVATION), *activation(name))
+
+
+def _pence(value: Data, what: str) -> int:
+    """A DLMS amount in millipence as the engine's whole pence."""
+    millipence = _int(value, what)
+    if millipence % MILLIPENCE:
+        raise CosemError(
+            Result.TYPE_UNMATCHED,
+            f"{what}: {millipence} millipence is not whole pence, which the rig's engine keeps",
+        )
+    return millipence // MILLIPENCE

@@ -4,6 +4,7 @@ rig wan watch                          every hub's GBCS: commands going down, an
 rig wan watch --hub esme --decode      one hub (a device names its hub), payloads decoded
 rig wan watch --json --count 2         one JSON object per message; stop after two
 rig wan watch --all --seconds 30       also hub status, heartbeats and hop traces; 30 s
+rig wan drop --hub chf --seconds 5 [--after-command]   lose a hub's link (fault injection)
 
 One line per message: time, hub, direction (``down``: a command to the hub, ``up``: a
 response or alert from it), the GBCS grouping header (CRA flag, originator, recipient,
@@ -16,6 +17,11 @@ The watcher takes its own identity from the rig's pool of read-only observers
 (:mod:`rig.lifecycle.observers`), so ``rig status`` or another watcher never disconnects
 it. Exit codes: 0 done (``--count``, ``--seconds``, Ctrl-C), 1 the broker cannot be
 reached or no observer identity is free, 2 a usage error, 3 the rig is not up.
+
+``rig wan drop`` is the one verb that acts: the hub cuts its MQTT connection as a modem
+losing its signal would (the broker publishes its will, "offline"), stays off the WAN for
+S seconds (what it sends up waits in its queue), then reconnects; with
+``--after-command`` the drop comes right after the next command from the WAN is on the HAN.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from rig.cli.common import console, out, rig_options
+from rig.cli.fault import node_request
 from rig.dccuser import readers
 from rig.description.model import Node, Rig, Role
 from rig.lifecycle.observers import Observer, ObserverPool
@@ -324,7 +331,47 @@ def _check_acl(state: StateDir, identity: str) -> None:
 
 @click.group("wan")
 def wan_group() -> None:
-    """The SM WAN (the MQTT broker between the DCC and the hubs), observed read-only."""
+    """The SM WAN (the MQTT broker between the DCC and the hubs): watch it, drop a hub's link."""
+
+
+@wan_group.command("drop")
+@rig_options
+@click.option(
+    "--hub", "hub_name", required=True, metavar="NAME", help="the hub NAME, or the hub of a device"
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0, min_open=True, max=3600),
+    required=True,
+    metavar="S",
+    help="how long the link stays down",
+)
+@click.option(
+    "--after-command",
+    is_flag=True,
+    help="drop right after the hub forwards the next command from the WAN onto the HAN",
+)
+@click.option("--json", "as_json", is_flag=True)
+def drop_cmd(
+    rig: Rig, state: StateDir, hub_name: str, seconds: float, after_command: bool, as_json: bool
+) -> None:
+    """Lose a hub's WAN link for S seconds (no MQTT goodbye: the broker publishes its will)."""
+    hub = hub_of(rig, hub_name)
+    query = {"seconds": f"{seconds:g}"} | ({"after_command": "1"} if after_command else {})
+    data = node_request(state, hub, "POST", "/wan/drop", **query)
+    if as_json:
+        out.print_json(json.dumps(data))
+    elif after_command:
+        console.print(
+            f"{hub.name} drops its WAN link for {seconds:g} s after the next command",
+            highlight=False,
+        )
+    elif data.get("dropped"):
+        console.print(f"{hub.name} dropped its WAN link for {seconds:g} s", highlight=False)
+    else:
+        console.print(
+            f"{hub.name}'s WAN link was not up; it stays down {seconds:g} s", highlight=False
+        )
 
 
 @wan_group.command("watch")

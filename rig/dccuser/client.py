@@ -74,7 +74,7 @@ def _pem(path: Path) -> x509.Certificate:
 def body_for(srv: str, params: dict[str, str]) -> etree._Element:
     device = Eui64.parse(params["DeviceID"]) if srv == "8.2" else None
     try:
-        return request_body(srv, device, params.get("UTRN"))
+        return request_body(srv, device, params.get("UTRN"), params)
     except KeyError as exc:
         raise DccUserError(f"the test DCC User cannot build it: {exc.args[0]}") from None
 
@@ -122,14 +122,24 @@ class DccUser:
         assert cred is not None
         return cred
 
-    def next_counter(self, block: bool = False) -> int:
-        """Milliseconds since the epoch, strictly above the last counter this user sent;
-        with ``block``, the next multiple of 2^32 (a UTRN's counter, GBCS 14)."""
+    def next_counter(self) -> int:
+        """Milliseconds since the epoch, strictly above the last counter this user sent (a
+        DUIS RequestID counter, as DCC's own tools make them)."""
         path = self.state / "counter"
         last = int(path.read_text()) if path.exists() else 0
         counter = max(time.time_ns() // 1_000_000, last + 1)
-        if block:
-            counter = ((counter + (1 << 32) - 1) >> 32) << 32
+        write_atomic(path, str(counter))
+        return counter
+
+    def next_utrn_counter(self) -> int:
+        """A UTRN's counter (GBCS 14): a multiple of 2^32, above the last this supplier used
+        and not below the millisecond clock. Kept apart from the RequestID counters, so a
+        top-up does not push them ahead (by up to 2^32 ms, 49 days) of DCC's own tools."""
+        path = self.state / "utrn-counter"
+        last = int(path.read_text()) if path.exists() else 0
+        block = 1 << 32
+        now = ((time.time_ns() // 1_000_000 + block - 1) // block) * block
+        counter = max(now, last + block)
         write_atomic(path, str(counter))
         return counter
 
@@ -143,14 +153,13 @@ class DccUser:
     ) -> Outcome:
         """2.2 Top Up Device: a UTRN made with this supplier's prepayment key for ``pounds``
         (whole pence), or the given one, sent through the DCC."""
-        counter = self.next_counter(block=True)
         if utrn_code is None:
             if pounds is None:
                 raise DccUserError("give the amount (--amount POUNDS) or a UTRN (--utrn)")
             pp = self.keys.private(self.eui, Usage.PP_KA)
             if pp is None or pp.private_key is None:
                 raise DccUserError(f"{self.name} has no prepayment key: is it a supplier?")
-            pence = round(pounds * 100)
+            pence, counter = round(pounds * 100), self.next_utrn_counter()
             top = (
                 utrn.TopUp(pence // 100, utrn.ValueClass.POUNDS, counter)
                 if pence % 100 == 0
@@ -164,7 +173,7 @@ class DccUser:
                 utrn_code = utrn.make(top, self.eui.raw, target.raw, pp.private_key, meter)
             except utrn.UtrnError as exc:
                 raise DccUserError(f"cannot make a UTRN for £{pounds:.2f}: {exc}") from None
-        out = await self.send("2.2", target, {"UTRN": utrn_code}, wait=wait, counter=counter)
+        out = await self.send("2.2", target, {"UTRN": utrn_code}, wait=wait)
         out.utrn = utrn_code
         return out
 

@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.protocol.codec import DecodeError
-from rig.protocol.gbcs import security
+from rig.protocol.gbcs import gbz, security
 from rig.protocol.gbcs.catalogue import (
     CATALOGUE,
     CS01A,
@@ -27,8 +27,11 @@ from rig.protocol.gbcs.catalogue import (
     ECS45,
     ECS80,
     ECS82,
+    GCA,
     GCS13A,
+    GNCA,
 )
+from rig.protocol.gbcs.catalogue_gas import BILL_TO_DATE, CREDIT_REMAINING, CS01B, GCS06, GCS60
 from rig.protocol.gbcs.cosem import MILLIPENCE, SupplyState
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.reading import (
@@ -97,8 +100,10 @@ def _generic(uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
         return alert_fields(msg)
     if uc.form is Form.DLMS:
         answer = access_response(msg)
+        results = [r.result for r in answer.results]
         return {
-            "result": answer.results[0].result if answer.results else None,
+            "result": next((r for r in results if r), 0) if results else None,  # 0: all done
+            "results": results,
             "data": [d.to_json() for d in answer.data],
         }
     return {}
@@ -158,3 +163,79 @@ def meter_balance(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, 
         "meter_balance_millipence": millipence,
         "meter_balance_pence": millipence // MILLIPENCE,
     }
+
+
+# --- the GSME's prepayment (GBZ) ----------------------------------------------------------------
+def _component(msg: GbcsMessage, cluster: int) -> gbz.Component:
+    found = [c for c in gbz.decode(msg.payload).components if c.cluster == cluster]
+    if len(found) != 1:
+        raise DecodeError(f"expected one component of cluster 0x{cluster:04X}", 0)
+    return found[0]
+
+
+def _zcl_status(component: gbz.Component) -> int | None:
+    """The status of a Default Response (what a device answers when it cannot execute)."""
+    if component.zcl.command != gbz.DEFAULT_RESPONSE or component.zcl.cluster_specific:
+        return None
+    return gbz.parse_default_response(component.payload)[1]
+
+
+@reads(GCS60)
+def gas_meter_balance(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    """The GSME's balance (Prepayment CreditRemaining) and its bill to date (Metering
+    BillToDateDelivered), both in millipence; ``result`` 0 when both were read."""
+    out: dict[str, Any] = {}
+    for cluster, attribute, name in (
+        (gbz.PREPAYMENT, CREDIT_REMAINING, "meter_balance"),
+        (gbz.METERING, BILL_TO_DATE, "bill_to_date"),
+    ):
+        component = _component(msg, cluster)
+        status = _zcl_status(component)
+        values = (
+            {} if status is not None else gbz.parse_read_records(component.payload, (attribute,))
+        )
+        if attribute.name not in values:
+            return {"result": status if status is not None else gbz.ZCL_UNSUPPORTED_ATTRIBUTE}
+        out[f"{name}_millipence"] = values[attribute.name]
+        out[f"{name}_pence"] = values[attribute.name] // MILLIPENCE
+    return {"result": 0, **out}
+
+
+@reads(CS01B)
+def gas_top_up(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    """The Consumer Top Up Response: ``result`` its result type (0 accepted, 1 invalid,
+    2 duplicate, 4 over the maximum credit...); what it added and the balance it left."""
+    component = _component(msg, gbz.PREPAYMENT)
+    status = _zcl_status(component)
+    if status is not None:
+        return {"result": status}
+    answer = gbz.TopUpResponse.decode(component.payload)
+    if answer.result != 0:
+        return {"result": answer.result}
+    return {
+        "result": 0,
+        "top_up_pence": answer.value // MILLIPENCE,
+        "meter_balance_millipence": answer.credit_remaining,
+        "meter_balance_pence": answer.credit_remaining // MILLIPENCE,
+    }
+
+
+@reads(GCS06)
+def gas_emergency_credit(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    """The Default Response's status: 0 emergency credit is active, 1 (FAILURE) it is not."""
+    return {"result": _zcl_status(_component(msg, gbz.PREPAYMENT))}
+
+
+@reads(GCA, GNCA)
+def generic_alert(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    """A generic alert's code and time: a DLMS one (the ESME's), or a GBZ one (the GSME's,
+    the code and its time in the GBZ header)."""
+    try:
+        return alert_fields(msg)
+    except DecodeError:
+        pass
+    alert = gbz.decode(msg.payload, alert=True)
+    if alert.alert_code is None or alert.alert_time is None:
+        raise DecodeError("expected a DLMS or GBZ alert with an alert code", 0)
+    when = gbz.from_zigbee_time(alert.alert_time)
+    return {"alert_code": f"{alert.alert_code:04X}", "times": [when.isoformat()]}

@@ -10,7 +10,7 @@ import click
 
 from gateway.store import STORE_FILE, Store
 from rig.dccuser.client import DccUser, Outcome
-from rig.description.model import Rig
+from rig.description.model import Rig, Role
 from rig.protocol.eui import Eui64, EuiError
 from rig.reference import srv_table
 from rig.state import StateDir
@@ -50,6 +50,9 @@ def send_request(
     if service.non_device and "DeviceID" in params:
         params = {**params, "DeviceID": device_of(rig, params["DeviceID"]).duis}
     device = device_of(rig, target) if target else None
+    gas = any(n.eui == device and n.role is Role.GSME for n in rig.nodes)
+    if service.service_reference == "2.3" and gas:  # the GSME's debt recovery elements
+        params = {"GasDebtRecovery": "true", **params}
     if service.non_device and device is not None:
         params.setdefault("DeviceID", device.duis)
         device = None

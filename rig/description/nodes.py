@@ -49,12 +49,13 @@ _NODE_FIELDS = {
 _BEHAVIOUR = {
     "loopback": bool,  # answer each tunnelled GBCS message with itself (a HAN link test)
     "load_w": float,  # ESME: the load its registers advance with
-    "price_p_kwh": float,  # ESME: the active import price its prepayment balance falls at
+    "price_p_kwh": float,  # ESME, GSME: the active price the prepayment balance falls at
     "payment_mode": str,  # meters: prepayment (default) or credit
     "credit_pence": float,  # meters: the meter balance at first power-on
     "low_credit_pence": float,  # meters: the low-credit threshold (0x810D below it)
     "emergency_credit_pence": float,  # meters: the emergency credit limit
     "emergency_credit_threshold_pence": float,  # meters: emergency credit offered below it
+    "utrn_lockout_s": float,  # meters: how long local UTRN entry stays locked
     "wake_interval_s": float,  # GSME: how long it sleeps between wakes
     "flow_m3h": float,  # GSME: the gas flow its register advances with
     "display_interval_s": float,  # IHD/PPMID: how often they read the meters

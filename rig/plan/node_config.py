@@ -58,24 +58,38 @@ def han_config(rig: Rig, state: StateDir, node: Node) -> HanConfig:
             ),
         )
     esme = next((d.eui for d in rig.devices_of(hub) if d.role is Role.ESME), None)
+    gsme = next((d.eui for d in rig.devices_of(hub) if d.role is Role.GSME), None)
     return HanConfig(
         settings.channel,
         settings.pan_id,
         hub.eui,
         install_code=node.install_code,
         esme=esme if node.role in (Role.IHD, Role.PPMID) else None,
+        gsme=gsme if node.role is Role.PPMID else None,
     )
 
 
 def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
-    """A meter's GBCS keys (its own DS/KA) and whom it trusts (the ACB, the DCC Users)."""
-    if node.role not in (Role.ESME, Role.GSME):
+    """A device's GBCS keys (its own DS/KA) and whom it trusts: a meter the ACB and the DCC
+    Users, a GSME also the KA keys of the PPMIDs on its hub (their PCS01 and PCS02); a
+    PPMID the KA keys of the GSMEs on its hub (their answers)."""
+    if node.role not in (Role.ESME, Role.GSME, Role.PPMID):
         return None
 
     def own(usage: Usage) -> KeyPair:
         cred = pki.device(node.eui, usage)
         return KeyPair(cred.cert, cred.key)
 
+    def neighbours(role: Role) -> list[TrustedCert]:
+        hub = rig.node(node.hub) if node.hub else node
+        return [
+            TrustedCert(d.eui, Usage.KA, pki.device(d.eui, Usage.KA).cert)
+            for d in rig.devices_of(hub)
+            if d.role is role
+        ]
+
+    if node.role is Role.PPMID:  # it sends PCS01 and PCS02 and reads the GSME's answers
+        return GbcsConfig(own(Usage.DS), own(Usage.KA), rig.acb_eui, tuple(neighbours(Role.GSME)))
     trusted = [TrustedCert(rig.acb_eui, Usage.KA, pki.org(rig.acb_eui, Usage.KA).cert)]
     trusted += [
         TrustedCert(u.eui, usage, pki.org(u.eui, usage).cert)
@@ -83,6 +97,8 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
         for usage in (Usage.DS, Usage.KA, Usage.PP_KA)  # a supplier's UTRNs: its PP-KA key
         if usage is not Usage.PP_KA or pki.org(u.eui, usage).cert.exists()
     ]
+    if node.role is Role.GSME:
+        trusted += neighbours(Role.PPMID)
     operator = network_operator(rig, node)
     return GbcsConfig(
         own(Usage.DS),

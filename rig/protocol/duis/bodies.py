@@ -8,7 +8,7 @@ document is the caller's (:mod:`rig.protocol.duis.schema`).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from lxml import etree
@@ -157,15 +157,48 @@ SRV_BODIES = {
 # the SRVs the rig builds request bodies for itself (the test DCC User's simple requests)
 REQUEST_BODIES = {
     srv: SRV_BODIES[srv]
-    for srv in ("2.2", "2.5", "4.1.1", "4.18", "7.1", "7.2", "7.3", "7.4", "8.2")
+    for srv in ("2.2", "2.3", "2.5", "4.1.1", "4.18", "7.1", "7.2", "7.3", "7.4", "8.2")
 }
+# 2.3 Update Debt for an ESME: its elements in schema order, each with its default
+UPDATE_DEBT = (
+    ("TimeDebtRegister1", "0"),
+    ("TimeDebtRegister2", "0"),
+    ("PaymentDebtRegister", "0"),
+    ("DebtRecoveryPerPayment", "0"),
+)
+# the ESME's prepayment reads (4.3) and logs (4.4.5, 4.14 take a ReadLogPeriod from params)
+REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in ("4.3", "4.4.5", "4.14")})
+READ_LOG_PERIOD = ("StartDateTime", "EndDateTime")
+ELEC_DEBT_RECOVERY = (
+    ("DebtRecoveryRate", "0"),
+    ("DebtRecoveryRatePriceScale", "0"),
+    ("DebtRecoveryRatePeriod", "DAILY"),
+)
+# 2.3 for a GSME (params GasDebtRecovery=true): GasDebtRecovery1 and 2 have no price scale
+GAS_DEBT_RECOVERY = (("DebtRecoveryRate", "0"), ("DebtRecoveryRatePeriod", "DAILY"))
+# the ESME's prepayment configuration: 4.13 reads it; 2.1 (IMMEDIATE) writes these values, in
+# schema order, each with its default (millipence: the rig's ESME's own defaults), and a
+# non-disablement calendar of no special days and one switch that applies on no day
+REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in ("2.1", "4.13")})
+UPDATE_PREPAY_VALUES = (
+    ("DebtRecoveryRateCap", "0"),
+    ("EmergencyCreditLimit", "500000"),
+    ("EmergencyCreditThreshold", "100000"),
+    ("LowCreditThreshold", "200000"),
+)
+UPDATE_PREPAY_LIMITS = (("MaxMeterBalance", "100000000"), ("MaxCreditThreshold", "100000000"))
 
 
 def request_body(
-    srv: str, device_id: Eui64 | None = None, utrn: str | None = None
+    srv: str,
+    device_id: Eui64 | None = None,
+    utrn: str | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> etree._Element:
     """The body of a request for ``srv`` (8.2 reads the inventory of ``device_id``, 2.2
-    tops up with ``utrn``)."""
+    tops up with ``utrn``; 2.3 takes its values from ``params``: the element names, and
+    ``DebtRecoveryRate1``, ``DebtRecoveryRatePeriod2``... for ElecDebtRecovery1 and 2, or
+    GasDebtRecovery1 and 2 with ``GasDebtRecovery=true``)."""
     name = REQUEST_BODIES.get(srv)
     if name is None:
         raise KeyError(f"no request body for SRV {srv}: the rig builds {', '.join(REQUEST_BODIES)}")
@@ -176,7 +209,54 @@ def request_body(
         if utrn is None:
             raise KeyError("SRV 2.2 needs the UTRN to top up with")
         etree.SubElement(body, f"{_E}UTRN").text = utrn
+    if srv == "2.3":
+        given = dict(params or {})
+        for element, default in UPDATE_DEBT:
+            etree.SubElement(body, f"{_E}{element}").text = given.get(element, default)
+        fuel, elements = (
+            ("Gas", GAS_DEBT_RECOVERY)
+            if given.get("GasDebtRecovery", "").lower() in ("1", "true", "yes")
+            else ("Elec", ELEC_DEBT_RECOVERY)
+        )
+        for n in (1, 2):
+            recovery = etree.SubElement(body, f"{_E}{fuel}DebtRecovery{n}")
+            for element, default in elements:
+                etree.SubElement(recovery, f"{_E}{element}").text = given.get(
+                    f"{element}{n}", default
+                )
+    if srv == "2.1":
+        _update_prepay_configuration(body, params or {})
+    if srv in ("4.4.5", "4.14"):
+        period = etree.SubElement(body, f"{_E}ReadLogPeriod")
+        for element in READ_LOG_PERIOD:
+            value = (params or {}).get(element)
+            if value is None:
+                raise KeyError(f"SRV {srv} needs {element} (UTC, like 2015-01-01T00:00:00Z)")
+            etree.SubElement(period, f"{_E}{element}").text = value
     return body
+
+
+def _update_prepay_configuration(body: etree._Element, params: Mapping[str, str]) -> None:
+    """2.1 for an ESME, to take effect at once: the values from ``params`` (the element
+    names), else their defaults."""
+    config = etree.SubElement(body, f"{_E}UpdatePrepayConfigElectricity")
+    for element, default in UPDATE_PREPAY_VALUES:
+        etree.SubElement(config, f"{_E}{element}").text = params.get(element, default)
+    calendar = etree.SubElement(config, f"{_E}ElectricityNonDisablementCalendar")
+    etree.SubElement(calendar, f"{_E}ElectricitySpecialDays")
+    switch = etree.SubElement(calendar, f"{_E}ElectricityNonDisablementSchedule")
+    etree.SubElement(switch, f"{_E}NonDisablementScript").text = "START"
+    etree.SubElement(switch, f"{_E}SpecialDaysApplicability")
+    etree.SubElement(switch, f"{_E}DaysOfWeekApplicability")
+    when = etree.SubElement(switch, f"{_E}ScheduleDatesAndTime")
+    for element, value in (
+        ("SwitchTime", "00:00:00Z"),
+        ("StartDate", "2015-01-01Z"),
+        ("EndDate", "2015-01-01Z"),
+    ):
+        etree.SubElement(when, f"{_E}{element}").text = value
+    for element, default in UPDATE_PREPAY_LIMITS:
+        etree.SubElement(config, f"{_E}{element}").text = params.get(element, default)
 
 
 def pre_command(gbcs: bytes) -> etree._Element:

@@ -1,5 +1,6 @@
 """GBCS alerts a device raises on its own (not in answer to a command): DLMS COSEM alerts
-as a data-notification whose body opens with the GBCS alert code, one its use case declares.
+as a data-notification whose body opens with the GBCS alert code, one its use case declares;
+GBZ alerts (the GSME's) with the code and time in the GBZ header.
 
 Pure: the device passes its keys and clock; :func:`outage_restored_code` names ECS80's code
 from the outage's length; :func:`alert_code` reads the code back.
@@ -42,6 +43,29 @@ def dlms_alert(
     code = uc.declared_code(code)
     body = Data(DataType.STRUCTURE, [Data(DataType.LONG_UNSIGNED, code), *fields])
     payload = dlms.DataNotification(invoke_id(counter), b"", body).encode()
+    msg = GbcsMessage.build(Cra.ALERT, counter, device, recipient, uc.message_code, payload)
+    return protect(uc, msg, device_ds, device_ka, recipient_ka)
+
+
+def gbz_alert(
+    uc: UseCase,
+    counter: int,
+    device: bytes,
+    recipient: bytes,
+    when: dt.datetime,
+    device_ds: ec.EllipticCurvePrivateKey,
+    device_ka: ec.EllipticCurvePrivateKey,
+    recipient_ka: ec.EllipticCurvePublicKey | None = None,
+    *,
+    code: int | None = None,
+) -> GbcsMessage:
+    """A GBZ device's generic alert (the GSME's GCA or GNCA, RTDS NA_GCA-ZigBee and
+    NA_GNCA-ZigBee): no components, the alert ``code`` (one ``uc`` declares) and the time it
+    was raised (ZigBee time: UTC seconds since 2000), protected as ``uc`` declares."""
+    if not uc.alert_codes:
+        raise ValueError(f"{uc.name} is not an alert")
+    code = uc.declared_code(code)
+    payload = gbz.GbzPayload(0, [], code, gbz.zigbee_time(when)).encode()
     msg = GbcsMessage.build(Cra.ALERT, counter, device, recipient, uc.message_code, payload)
     return protect(uc, msg, device_ds, device_ka, recipient_ka)
 

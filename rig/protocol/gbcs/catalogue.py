@@ -15,6 +15,7 @@ SRV    code  use case                                     command      response
 2.2    0007  CS01a apply a prepayment top-up (UTRN)       ACB MAC      MAC
 4.18   0069  ECS82 read the meter balance (millipence)    ACB MAC      MAC
 2.5    0020  ECS09 activate emergency credit              signed + MAC signed
+2.3    001E  ECS07 update debt (registers, recovery)      signed + MAC signed
 alert  0067  ECS80 supply outage restored                 --           signed alert
 alert  1000  GCA generic critical alert (e.g. 8F51)       --           signed alert
 alert  1001  GNCA generic non-critical alert              --           MAC'd alert
@@ -31,7 +32,9 @@ generic one is not enough) a reader in ``rig.dccuser.readers``.
 
 from __future__ import annotations
 
-from rig.protocol.gbcs import cosem, gbz
+from rig.protocol.gbcs import access, cosem, gbz
+from rig.protocol.gbcs import catalogue_prepay_config as prepay_config
+from rig.protocol.gbcs import catalogue_prepay_logs as prepay_logs
 from rig.protocol.gbcs.catalogue_gas import GAS_PREPAYMENT
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.usecase import (
@@ -46,6 +49,7 @@ from rig.protocol.gbcs.usecase import (
 )
 
 ESME, GSME = "ESME", "GSME"
+_D = DataType
 SIGNED = Protection.SIGNATURE
 
 # GCS13a reads these Metering attributes of the GSME, in this order
@@ -134,6 +138,44 @@ ECS09 = UseCase(
     critical=True,
     response=SIGNED,
 )
+
+
+def _debt_parts() -> access.Access:
+    """ECS07's parts, as RTDS lays them out: the two time debts' passive unit charges, the
+    payment debt's share of a top-up, the time debts' periods; then the passive charges
+    activated and the three registers updated."""
+    td1, td2, pd = cosem.TIME_DEBT_1, cosem.TIME_DEBT_2, cosem.PAYMENT_DEBT
+
+    def attribute(instance: bytes, n: int) -> cosem.Attribute:
+        return cosem.Attribute(cosem.CHARGE, instance, n)
+
+    def method(instance: bytes, n: int) -> cosem.Method:
+        return cosem.Method(cosem.CHARGE, instance, n)
+
+    update = cosem.UPDATE_TOTAL_AMOUNT_REMAINING
+    return access.Access(
+        (
+            access.Write(attribute(td1, cosem.UNIT_CHARGE_PASSIVE), "td1_charge", _D.STRUCTURE),
+            access.Write(attribute(td2, cosem.UNIT_CHARGE_PASSIVE), "td2_charge", _D.STRUCTURE),
+            access.Write(attribute(pd, cosem.PROPORTION), "per_payment", _D.LONG_UNSIGNED),
+            access.Write(
+                attribute(td1, cosem.CHARGE_PERIOD), "td1_period", _D.DOUBLE_LONG_UNSIGNED
+            ),
+            access.Write(
+                attribute(td2, cosem.CHARGE_PERIOD), "td2_period", _D.DOUBLE_LONG_UNSIGNED
+            ),
+            access.Invoke(method(td1, cosem.ACTIVATE_PASSIVE_UNIT_CHARGE), Data(_D.INTEGER, 0)),
+            access.Invoke(method(td2, cosem.ACTIVATE_PASSIVE_UNIT_CHARGE), Data(_D.INTEGER, 0)),
+            access.Invoke(method(pd, update), name="payment_debt", kind=_D.DOUBLE_LONG),
+            access.Invoke(method(td1, update), name="td1", kind=_D.DOUBLE_LONG),
+            access.Invoke(method(td2, update), name="td2", kind=_D.DOUBLE_LONG),
+        )
+    )
+
+
+ECS07 = UseCase(
+    "ECS07", 0x001E, ESME, Form.DLMS, _debt_parts(), srvs=("2.3",), critical=True, response=SIGNED
+)
 # what a meter raises when it refuses a top-up (GBCS Table 16.2), as generic alerts
 UTRN_DUPLICATE = 0x8F51  # the UTRN was already used
 UTRN_EXCEEDS_MAX_CREDIT = 0x8F5B  # it would take the balance above the maximum credit
@@ -209,8 +251,11 @@ CATALOGUE = Catalogue(
         CS01A,
         ECS82,
         ECS09,
+        ECS07,
         GCA,
         GNCA,
         *GAS_PREPAYMENT,
+        *prepay_config.USE_CASES,
+        *prepay_logs.USE_CASES,
     ]
 )

@@ -73,6 +73,33 @@ TIME_DEBT_1, TIME_DEBT_2, PAYMENT_DEBT = (obis(f"0-0:19.20.{n}") for n in (1, 2,
 UNIT_CHARGE_ACTIVE, UNIT_CHARGE_PASSIVE, CHARGE_PERIOD, PROPORTION = 5, 6, 8, 13
 ACTIVATE_PASSIVE_UNIT_CHARGE, UPDATE_TOTAL_AMOUNT_REMAINING = 2, 4
 MILLIPENCE = 1000  # the ESME's currency unit is the millipenny (DUIS MMC: "Millipence")
+# the prepayment configuration (ECS08 writes it, ECS26a reads it). Which object is which
+# DUIS value: ECS08's values against DCC's 2.1 template, RTDS's 2.1 8F66 alerts (each names
+# the object whose future-dated change it reports), and the Blue Book's class semantics.
+ACCOUNT, PREPAY_CREDIT, REGISTER_MONITOR, SPECIAL_DAYS, SCHEDULE = 111, 112, 21, 11, 10
+ACCOUNT_OBJECT = obis("0-0:19.0.0")
+CREDIT_CHARGE_CONFIGURATION, LOW_CREDIT_THRESHOLD = 11, 16  # class 111 attributes
+MAX_PROVISION, MAX_PROVISION_PERIOD = 18, 19  # class 111: the debt recovery rate cap
+EMERGENCY_CREDIT_OBJECT = obis("0-0:19.10.1")  # class 112 (the object ECS09 invokes)
+PRESET_CREDIT_AMOUNT, CREDIT_AVAILABLE_THRESHOLD = 9, 10  # the EC limit and threshold
+DISABLEMENT_MONITOR = Attribute(21, obis("0-0:16.0.1"), 2)  # thresholds: the disablement one
+ENTRIES = 2  # class 11 special days' entries; class 10 schedule's entries
+# the non-disablement calendar: in force (A=0, B=0), and as ECS08 writes it (B=1) until its
+# activation date-time passes
+SPECIAL_DAYS_TABLE, SPECIAL_DAYS_TO_COME = obis("0-0:11.0.2"), obis("0-1:11.0.2")
+NON_DISABLEMENT_SCHEDULE, NON_DISABLEMENT_TO_COME = obis("0-0:12.0.1"), obis("0-1:12.0.1")
+# GBCS's future-dated values (class 9000): attribute 2 the value in force, 4 the value to
+# come, 6 when it comes (ECS08 IMMEDIATE: an unspecified date-time, at once)
+FUTURE_DATED, VALUE, VALUE_TO_COME, ACTIVATION = 9000, 2, 4, 6
+MAX_CREDIT_THRESHOLD = obis("0-0:94.44.2.10")  # RTDS 8F66 ..._MAX_CREDIT_THRESHOLD
+MAX_METER_BALANCE = obis("0-0:94.44.2.20")  # RTDS 8F66 ..._MAX_METER_BALANCE
+EMERGENCY_CREDIT_LIMIT = obis("0-0:94.44.128.2")  # 8F66 ..._EMERGENCY_CREDIT_LIMIT
+EMERGENCY_CREDIT_THRESHOLD = obis("0-0:94.44.128.3")  # 8F66 ..._EMERGENCY_CREDIT_THRESHOLD
+LOW_CREDIT_TO_COME = obis("0-0:94.44.128.9")  # 8F66 ..._LOW_CREDIT_THRESHOLD
+DEBT_CAP_AMOUNT = obis("0-0:94.44.128.12")  # 8F66 ..._DEBT_RECOVERY_RATE_CAP_AMOUNT
+DEBT_CAP_PERIOD = obis("0-0:94.44.128.13")  # 8F66 ..._DEBT_RECOVERY_RATE_CAP_PERIOD
+CALENDAR_ACTIVATION = obis("0-0:94.44.128.28")  # 8F66 ..._CALENDAR
+SPECIAL_DAYS_ACTIVATION = obis("0-0:94.44.128.31")  # 8F66 ..._SPECIAL_DAYS
 
 WH, VARH = 30, 32  # COSEM units
 
@@ -223,3 +250,97 @@ def charge_of(value: Data) -> tuple[int, int]:
         return int(table.value[0].value[1].value), int(scaling.value[1].value)
     except (AttributeError, IndexError, TypeError, ValueError):
         raise ValueError("not a unit charge") from None
+
+
+# --- the ESME's prepayment reads and logs (ECS19, ECS20d, ECS21b) -----------------------------
+# the prepayment registers (class 1 data): meter balance, emergency credit balance,
+# accumulated debt, payment debt, time debt 1 and 2, in the ESME's currency unit
+PREPAYMENT_REGISTERS = Attribute(1, obis("0-0:94.44.34.30"), 2)
+PREPAYMENT_PROTECTION = Method(30, obis("0-0:43.2.1"), 1)  # ECS19's data-protection object
+# the billing data log of prepayment credits (class 7 profile): (UTC time, credit) a top-up
+PREPAYMENT_CREDITS_LOG = Attribute(7, obis("0-0:98.1.5"), 2)
+UTC_SECONDS = Attribute(1, obis("0-0:94.44.100"), 2)  # the column a range selects by
+# the prepayment daily read log (class 7 profile), read protected through its own object
+PREPAYMENT_DAILY_LOG = Attribute(7, obis("0-0:98.1.8"), 2)
+DAILY_LOG_PROTECTION = Method(30, obis("0-0:43.2.6"), 1)
+GBCS_EPOCH_UNIX = 946_684_800  # 2000-01-01T00:00:00Z: GBCS counts UTC seconds from it
+BY_RANGE = 1  # the access selector of a range in a profile's buffer
+
+
+def is_protection_method(address: Method) -> bool:
+    """Whether ``address`` is a data-protection object's ``get protected attributes`` (class
+    30, method 1): 0-0:43.2.8 for the import registers, 0-0:43.2.1 and 0-0:43.2.6 for the
+    prepayment registers and daily read log."""
+    return address.class_id == DATA_PROTECTION.class_id and address.method == 1
+
+
+def range_parameters(restricting: Attribute, start: Data, end: Data) -> Data:
+    """A range selection (selector 1) of a profile's buffer: the restricting column, from,
+    to (both included), and every column (an empty array)."""
+    return Data(
+        _D.STRUCTURE,
+        [
+            Data(
+                _D.STRUCTURE,
+                [
+                    Data(_D.LONG_UNSIGNED, restricting.class_id),
+                    Data(_D.OCTET_STRING, restricting.instance),
+                    Data(_D.INTEGER, restricting.attribute),
+                    Data(_D.LONG_UNSIGNED, 0),
+                ],
+            ),
+            start,
+            end,
+            Data(_D.ARRAY, []),
+        ],
+    )
+
+
+def range_of(parameters: Data) -> tuple[Data, Data]:
+    """(from, to) of a range selection; ValueError if it is not one."""
+    try:
+        _restricting, start, end, _columns = parameters.value
+    except (TypeError, ValueError):
+        raise ValueError("not a range selection") from None
+    return start, end
+
+
+def protected_range_argument(
+    target: Attribute, start: bytes, end: bytes, counter: int, originator: bytes, recipient: bytes
+) -> Data:
+    """The parameter of ``get protected attributes`` reading a profile's entries from
+    ``start`` to ``end`` (DLMS date-times; restriction 1, by date): ECS21b's daily log."""
+    restriction = Data(
+        _D.STRUCTURE,
+        [
+            Data(_D.ENUM, RESTRICTED_BY_DATE),
+            Data(_D.STRUCTURE, [Data(_D.OCTET_STRING, start), Data(_D.OCTET_STRING, end)]),
+        ],
+    )
+    listed = Data(
+        _D.STRUCTURE,
+        [
+            Data(_D.LONG_UNSIGNED, target.class_id),
+            Data(_D.OCTET_STRING, target.instance),
+            Data(_D.INTEGER, target.attribute),
+            Data(_D.LONG_UNSIGNED, 0),
+            restriction,
+        ],
+    )
+    return Data(
+        _D.STRUCTURE,
+        [
+            Data(_D.ARRAY, [listed]),
+            Data(_D.ARRAY, [protection_parameters(counter, originator, recipient)]),
+        ],
+    )
+
+
+RESTRICTED_BY_DATE = 1  # a protected read's restriction: entries between two date-times
+
+
+def protected_restrictions(argument: Data) -> tuple[tuple[int, Data], ...]:
+    """(restriction kind, its value) of each object a ``get protected attributes``
+    parameter lists: (0, null-data) for the whole attribute."""
+    listed = argument.value[0].value
+    return tuple((int(o.value[4].value[0].value), o.value[4].value[1]) for o in listed)

@@ -11,15 +11,19 @@ for the GSME, the GPF and the HAN-only PPMID use cases.
 
 Control bits: 0x01 last component, 0x02 encrypted, 0x10 from date-time present.
 Decodes to a typed tree and re-encodes byte for byte; the ZCL payload stays as bytes
-tagged with the cluster and command it belongs to.
+tagged with the cluster and command it belongs to. The ZCL payloads GBZ use cases carry
+have their codecs here too: attribute records, the Default Response, and the Prepayment
+cluster's Consumer Top Up (and its response) and Select Available Emergency Credit.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from rig.protocol.codec import DecodeError, Reader
+from rig.protocol.zigbee.se import ZIGBEE_EPOCH, OriginatingDevice, TopUpResult
 
 PROFILE_ID = 0x0109
 CONTROL_LAST = 0x01
@@ -50,6 +54,15 @@ PROFILE_WIDE_COMMANDS = {
     0x04: "Write Attributes Response",
     0x0B: "Default Response",
 }
+
+
+def zigbee_time(when: dt.datetime) -> int:
+    """ZigBee's UTC time (an alert's time): seconds since 2000-01-01 00:00 UTC."""
+    return int(when.timestamp()) - ZIGBEE_EPOCH
+
+
+def from_zigbee_time(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ZIGBEE_EPOCH + seconds, dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +330,10 @@ def requested_ids(payload: bytes) -> list[int]:
     return [int.from_bytes(payload[i : i + 2], "little") for i in range(0, len(payload), 2)]
 
 
+def _signed(zcl_type: int) -> bool:
+    return 0x28 <= zcl_type <= 0x2F  # int8 .. int64
+
+
 def read_records(records: list[tuple[ZclAttribute, int | None]]) -> bytes:
     """Read Attributes Response records: id, status, and type and value when it succeeded."""
     out = b""
@@ -325,7 +342,8 @@ def read_records(records: list[tuple[ZclAttribute, int | None]]) -> bytes:
         if value is None:
             out += bytes([ZCL_UNSUPPORTED_ATTRIBUTE])
         else:
-            out += bytes([ZCL_SUCCESS, attr.zcl_type]) + value.to_bytes(attr.size, "little")
+            raw = value.to_bytes(attr.size, "little", signed=_signed(attr.zcl_type))
+            out += bytes([ZCL_SUCCESS, attr.zcl_type]) + raw
     return out
 
 
@@ -342,7 +360,8 @@ def parse_read_records(data: bytes, attributes: tuple[ZclAttribute, ...]) -> dic
         attr = known.get(ident)
         if attr is None:
             raise r.fail(f"attribute 0x{ident:04X} was not asked for")
-        values[attr.name] = int.from_bytes(r.take(attr.size, attr.name), "little")
+        raw = r.take(attr.size, attr.name)
+        values[attr.name] = int.from_bytes(raw, "little", signed=_signed(attr.zcl_type))
     return values
 
 
@@ -376,3 +395,176 @@ def write_status(results: list[tuple[int, int]]) -> bytes:
     if not failed:
         return bytes([ZCL_SUCCESS])
     return b"".join(bytes([status]) + ident.to_bytes(2, "little") for ident, status in failed)
+
+
+# --- answers, and the Prepayment cluster's commands (GCS06, CS01b, PCS01, PCS02) --------------
+PREPAYMENT = 0x0705
+DEFAULT_RESPONSE = 0x0B
+ZCL_CLUSTER_SPECIFIC = 0x01
+ZCL_DISABLE_DEFAULT_RESPONSE = 0x10
+ZCL_FAILURE = 0x01
+ZCL_UNSUP_CLUSTER_COMMAND = 0x81
+ZCL_UNSUP_GENERAL_COMMAND = 0x82
+SELECT_AVAILABLE_EMERGENCY_CREDIT = 0x00  # Prepayment, client to server
+CONSUMER_TOP_UP = 0x04  # Prepayment, client to server
+CONSUMER_TOP_UP_RESPONSE = 0x03  # Prepayment, server to client
+UNKNOWN_AMOUNT = -1  # a refused top-up's value and credit remaining (0xFFFFFFFF, as RTDS has it)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A device's answer to one GBZ component: the ZCL command that answers it (a Read
+    Attributes Response, a cluster's own response, a Default Response) and its payload."""
+
+    command: int
+    payload: bytes
+    cluster_specific: bool = False
+
+
+def default_response(command: int, status: int) -> Reply:
+    """ZCL's Default Response to ``command``: the command id and a status."""
+    return Reply(DEFAULT_RESPONSE, bytes([command, status]))
+
+
+def parse_default_response(payload: bytes) -> tuple[int, int]:
+    """(command id, status) of a Default Response."""
+    r = Reader(payload)
+    out = (r.u8("the command id"), r.u8("the status"))
+    r.done("a Default Response")
+    return out
+
+
+def consumer_top_up(origin: OriginatingDevice, code: bytes) -> bytes:
+    """Consumer Top Up's payload: the originating device, then the top-up code as a ZCL
+    octet string (GBCS: a UTRN's 20 ASCII digits)."""
+    if len(code) > 0xFE:
+        raise ValueError("a ZCL octet string holds at most 254 bytes")
+    return bytes([origin, len(code)]) + code
+
+
+def parse_consumer_top_up(payload: bytes) -> tuple[int, bytes]:
+    """(originating device, top-up code) of a Consumer Top Up command."""
+    r = Reader(payload)
+    origin = r.u8("the originating device")
+    code = r.take(r.u8("the top-up code length"), "the top-up code")
+    r.done("a Consumer Top Up command")
+    return origin, code
+
+
+def select_emergency_credit(origin: OriginatingDevice, issued: int = 0) -> bytes:
+    """Select Available Emergency Credit's payload: the issue date-time (UTC, ZigBee time;
+    GBCS sends 0) and the originating device."""
+    return issued.to_bytes(4, "little") + bytes([origin])
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpResponse:
+    """Consumer Top Up Response: the result, the credit the top-up added and the credit
+    remaining after it (in the meter's currency unit; -1 when refused), and its source."""
+
+    result: int
+    value: int
+    source: int
+    credit_remaining: int
+
+    def encode(self) -> bytes:
+        return (
+            bytes([self.result])
+            + self.value.to_bytes(4, "little", signed=True)
+            + bytes([self.source])
+            + self.credit_remaining.to_bytes(4, "little", signed=True)
+        )
+
+    def reply(self) -> Reply:
+        return Reply(CONSUMER_TOP_UP_RESPONSE, self.encode(), cluster_specific=True)
+
+    @classmethod
+    def refused(cls, result: TopUpResult, source: int) -> TopUpResponse:
+        return cls(result, UNKNOWN_AMOUNT, source, UNKNOWN_AMOUNT)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> TopUpResponse:
+        r = Reader(payload)
+        out = cls(
+            r.u8("the result type"),
+            int.from_bytes(r.take(4, "the top-up value"), "little", signed=True),
+            r.u8("the source of the top-up"),
+            int.from_bytes(r.take(4, "the credit remaining"), "little", signed=True),
+        )
+        r.done("a Consumer Top Up Response")
+        return out
+
+
+# --- the Prepayment cluster's Change Debt (GCS04, 2.3 Update Debt for a GSME) ----------------
+CHANGE_DEBT = 0x02  # Prepayment, client to server
+ZCL_MALFORMED_COMMAND = 0x80
+ZCL_INVALID_FIELD = 0x85
+ZCL_NOT_FOUND = 0x8B
+TIME_BASED, PERCENTAGE_BASED = 0x00, 0x01  # Debt Recovery Method
+HOURLY, DAILY, WEEKLY = 0x00, 0x01, 0x02  # Debt Recovery Frequency (and monthly, quarterly)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeDebt:
+    """Change Debt's payload (ZigBee SE 1.4 D.7.2.3.3): one debt register (``debt_type``
+    0x00-0x05: type 1, 2, 3, each absolute then incremental) set or adjusted by
+    ``amount``, and how it is recovered: ``recovery_amount`` per ``frequency`` (time-based)
+    or ``percentage`` (hundredths of a percent) of each top-up. GBCS sends an empty label
+    and a start time and collection time of 0. Amounts are in the meter's currency unit;
+    an incremental amount may be negative (two's complement)."""
+
+    issuer_event_id: int
+    amount: int
+    method: int
+    debt_type: int
+    frequency: int
+    recovery_amount: int = 0
+    percentage: int = 0
+    label: bytes = b""
+    start_time: int = 0
+    collection_time: int = 0
+
+    @property
+    def register(self) -> int:
+        """0, 1, 2: the debt register of type 1, 2, 3."""
+        return self.debt_type // 2
+
+    @property
+    def incremental(self) -> bool:
+        return self.debt_type % 2 == 1
+
+    def encode(self) -> bytes:
+        return (
+            self.issuer_event_id.to_bytes(4, "little")
+            + bytes([len(self.label)])
+            + self.label
+            + self.amount.to_bytes(4, "little", signed=self.amount < 0)
+            + bytes([self.method, self.debt_type])
+            + self.start_time.to_bytes(4, "little")
+            + self.collection_time.to_bytes(2, "little")
+            + bytes([self.frequency])
+            + self.recovery_amount.to_bytes(4, "little")
+            + self.percentage.to_bytes(2, "little")
+        )
+
+    @classmethod
+    def decode(cls, payload: bytes) -> ChangeDebt:
+        r = Reader(payload)
+        issuer = int.from_bytes(r.take(4, "the issuer event id"), "little")
+        label = r.take(r.u8("the debt label length"), "the debt label")
+        raw_amount = r.take(4, "the debt amount")
+        method, debt_type = r.u8("the debt recovery method"), r.u8("the debt amount type")
+        out = cls(
+            issuer,
+            int.from_bytes(raw_amount, "little", signed=debt_type % 2 == 1),
+            method,
+            debt_type,
+            start_time=int.from_bytes(r.take(4, "the recovery start time"), "little"),
+            collection_time=int.from_bytes(r.take(2, "the recovery collection time"), "little"),
+            frequency=r.u8("the debt recovery frequency"),
+            recovery_amount=int.from_bytes(r.take(4, "the debt recovery amount"), "little"),
+            percentage=int.from_bytes(r.take(2, "the recovery balance percentage"), "little"),
+            label=label,
+        )
+        r.done("a Change Debt command")
+        return out

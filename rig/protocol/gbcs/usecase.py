@@ -2,31 +2,34 @@
 
 A :class:`UseCase` says what GBCS says of it: message code, the device type that runs it,
 the DUIS SRVs the DCC transforms into it, its payload form (DLMS COSEM, GBZ, ASN.1),
-whether it is critical, how the device protects what it sends back, and what the command
-asks (:data:`Request`: a COSEM GET or ACTION, a protected read, a ZCL read); an alert, every
-GBCS alert code it may carry (:meth:`UseCase.declared_code` refuses any other). The
-declarations live in :mod:`rig.protocol.gbcs.catalogue`; the three behaviours are
-registered where they belong: the DCC's transform from the DUIS body in
+whether it is critical, how the device protects what it sends back, what the command asks
+(:data:`Request`: a COSEM GET or ACTION, a protected read, an access-request of several
+parts (:mod:`rig.protocol.gbcs.access`), a ZCL read of one cluster or of several, a
+cluster's own ZCL command, the same one several times, or reads and commands in sequence)
+and, for a HAN-only command, which device sends it;
+an alert, every GBCS alert code it may carry (:meth:`UseCase.declared_code` refuses any
+other). The declarations live in :mod:`rig.protocol.gbcs.catalogue`; the three behaviours
+are registered where they belong: the DCC's transform from the DUIS body in
 ``gateway.transform``, the device's handler in ``nodes.gbcs``, the DCC User's reader
 in ``rig.dccuser.readers``.
 
 The codecs here are pure: the command a declaration describes (:func:`command`), the
 check that a received command is exactly that (:func:`check_command`), and the frame of
-a device's answer (:func:`response_shell`, :func:`dlms_answer`, :func:`gbz_answer`,
+a device's answer (:func:`response_shell`, :func:`dlms_answer`, :func:`gbz_answers`,
 :func:`protect`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.protocol.codec import DecodeError
-from rig.protocol.gbcs import cosem, dlms, gbz, security
+from rig.protocol.gbcs import access, cosem, dlms, gbz, security
 from rig.protocol.gbcs.dlms import AccessRequest, AccessResponse, Data, RequestKind, RequestSpec
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 
@@ -77,13 +80,79 @@ class ProtectedRead:
 
 @dataclass(frozen=True, slots=True)
 class ZclRead:
-    """Read ZCL attributes of one cluster (a GBZ Read Attributes command)."""
+    """Read ZCL attributes of one cluster (a GBZ Read Attributes command). ``answer_control``
+    is the ZCL frame control of the device's Read Attributes Response, as RTDS has it:
+    server to client with the default response disabled (0x18, GCS13a) or not (0x08, GCS60)."""
 
     cluster: int
     attributes: tuple[gbz.ZclAttribute, ...]
+    answer_control: int = gbz.ZCL_SERVER_TO_CLIENT | gbz.ZCL_DISABLE_DEFAULT_RESPONSE
 
 
-Request = Get | Action | ProtectedRead | ZclRead
+@dataclass(frozen=True, slots=True)
+class ZclReads:
+    """Read ZCL attributes of several clusters in one command: one GBZ component per read,
+    in order, their ZCL sequence numbers counting from 0 (GCS60: Metering, then Prepayment)."""
+
+    reads: tuple[ZclRead, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ZclCommand:
+    """A cluster-specific ZCL command (GBZ, client to server). Its payload is fixed, or it is
+    the fixed ``prefix`` followed by a ZCL octet string of ``given`` bytes that the sender
+    takes from the request (CS01b, PCS01: the originating device, then the UTRN's 20 ASCII
+    digits)."""
+
+    cluster: int
+    command: int
+    payload: bytes | None = None
+    prefix: bytes = b""
+    given: int | None = None  # the length of the given octet string
+
+    def __post_init__(self) -> None:
+        if (self.payload is None) == (self.given is None):
+            raise ValueError("a ZclCommand has a fixed payload or the length of a given one")
+
+
+@dataclass(frozen=True, slots=True)
+class ZclCommands:
+    """The same cluster-specific ZCL command ``count`` times (GBZ, client to server), one
+    component each, their sequence numbers counting from 0, each payload taken from the
+    request (GCS04: three Change Debt commands, one per debt register)."""
+
+    cluster: int
+    command: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ZclSequence:
+    """Reads and fixed cluster commands in one GBZ command, one component each, in order,
+    their ZCL sequence numbers counting from 0 (GCS21b: the Prepayment and Price reads, then
+    the Calendar cluster's four Get commands)."""
+
+    parts: tuple[ZclRead | ZclCommand, ...]
+
+    def __post_init__(self) -> None:
+        if any(isinstance(p, ZclCommand) and p.payload is None for p in self.parts):
+            raise ValueError("a ZclSequence's commands have fixed payloads")
+
+
+Request = (
+    Get
+    | Action
+    | ProtectedRead
+    | access.Access
+    | ZclRead
+    | ZclReads
+    | ZclCommand
+    | ZclCommands
+    | ZclSequence
+)
+# what a command takes from the request: a DLMS value, the named values of an Access, the
+# bytes of a ZclCommand, or the payloads of ZclCommands
+Argument = Data | Mapping[str, Data] | bytes | tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +171,9 @@ class UseCase:
     dated: bool = False  # the answer's grouping header carries the device's date-time
     alert_code: int | None = None  # an alert's GBCS alert code when its raiser names none
     alert_codes: tuple[int, ...] = ()  # every GBCS alert code the alert may carry
+    # a HAN-only command's sender (PCS01, PCS02: "PPMID"), which MACs it with its own KA key
+    # for the device; None: a remote party's command, MAC'd by the access control broker
+    sent_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.alert_code is not None and not self.alert_codes:
@@ -175,24 +247,81 @@ def invoke_id(counter: int) -> int:
 
 
 # --- commands (what the DCC's transform builds, and what a device checks) ---------------------
+def _zcl_reads(req: ZclRead | ZclReads) -> tuple[ZclRead, ...]:
+    return (req,) if isinstance(req, ZclRead) else req.reads
+
+
+def _gbz_command(uc: UseCase, req: ZclCommand, argument: Argument | None) -> bytes:
+    if req.payload is not None:
+        body = req.payload
+    else:
+        if not isinstance(argument, bytes) or len(argument) != req.given:
+            raise ValueError(f"{uc.name} takes {req.given} bytes from the request")
+        body = req.prefix + bytes([len(argument)]) + argument
+    header = gbz.ZclHeader(gbz.ZCL_CLUSTER_SPECIFIC, 0, req.command)
+    component = gbz.Component(gbz.CONTROL_LAST, req.cluster, header, body)
+    return gbz.GbzPayload(1, [component]).encode()
+
+
+def _gbz_commands(uc: UseCase, req: ZclCommands, argument: Argument | None) -> bytes:
+    if not isinstance(argument, tuple) or len(argument) != req.count:
+        raise ValueError(f"{uc.name} takes {req.count} command payloads from the request")
+    components = [
+        gbz.Component(
+            gbz.CONTROL_LAST if n == req.count - 1 else 0,
+            req.cluster,
+            gbz.ZclHeader(gbz.ZCL_CLUSTER_SPECIFIC, n, req.command),
+            body,
+        )
+        for n, body in enumerate(argument)
+    ]
+    return gbz.GbzPayload(req.count, components).encode()
+
+
+def _gbz_part(part: ZclRead | ZclCommand, sequence: int, last: bool) -> gbz.Component:
+    control = gbz.CONTROL_LAST if last else 0
+    if isinstance(part, ZclRead):
+        header = gbz.ZclHeader(0x00, sequence, gbz.READ_ATTRIBUTES)
+        return gbz.Component(control, part.cluster, header, gbz.attribute_ids(part.attributes))
+    header = gbz.ZclHeader(gbz.ZCL_CLUSTER_SPECIFIC, sequence, part.command)
+    return gbz.Component(control, part.cluster, header, part.payload or b"")
+
+
 def command_payload(
     uc: UseCase,
     counter: int,
     originator: bytes,
     recipient: bytes,
-    argument: Data | None = None,
+    argument: Argument | None = None,
 ) -> bytes:
     """The payload the declaration describes, for this counter and these parties (and the
-    ``argument`` an Action takes from the request)."""
+    ``argument`` an Action or a ZclCommand takes from the request)."""
     req = uc.request
-    if isinstance(req, ZclRead):
-        component = gbz.Component(
-            gbz.CONTROL_LAST,
-            req.cluster,
-            gbz.ZclHeader(0x00, 0, gbz.READ_ATTRIBUTES),
-            gbz.attribute_ids(req.attributes),
-        )
-        return gbz.GbzPayload(1, [component]).encode()
+    if isinstance(req, ZclRead | ZclReads):
+        reads = _zcl_reads(req)
+        components = [
+            gbz.Component(
+                gbz.CONTROL_LAST if n == len(reads) - 1 else 0,
+                read.cluster,
+                gbz.ZclHeader(0x00, n, gbz.READ_ATTRIBUTES),
+                gbz.attribute_ids(read.attributes),
+            )
+            for n, read in enumerate(reads)
+        ]
+        return gbz.GbzPayload(len(components), components).encode()
+    if isinstance(req, ZclCommand):
+        return _gbz_command(uc, req, argument)
+    if isinstance(req, ZclCommands):
+        return _gbz_commands(uc, req, argument)
+    if isinstance(req, ZclSequence):
+        return gbz.GbzPayload(
+            len(req.parts),
+            [_gbz_part(part, n, n == len(req.parts) - 1) for n, part in enumerate(req.parts)],
+        ).encode()
+    if isinstance(req, access.Access):
+        if argument is not None and not isinstance(argument, Mapping):
+            raise ValueError(f"{uc.name} takes named values from the request")
+        return access.payload(req, invoke_id(counter), argument or {})
     if isinstance(req, Get):
         t = req.target
         spec = RequestSpec(RequestKind.GET, t.class_id, t.instance, t.attribute)
@@ -201,7 +330,7 @@ def command_payload(
         m = req.target
         spec = RequestSpec(RequestKind.ACTION, m.class_id, m.instance, m.method)
         chosen = req.argument if req.argument is not None else argument
-        if chosen is None or (req.given is not None and chosen.type is not req.given):
+        if not isinstance(chosen, Data) or (req.given is not None and chosen.type is not req.given):
             raise ValueError(f"{uc.name} takes a {req.given} argument from the request")
         data = chosen
     elif isinstance(req, ProtectedRead):
@@ -218,7 +347,7 @@ def command(
     counter: int,
     originator: bytes,
     recipient: bytes,
-    argument: Data | None = None,
+    argument: Argument | None = None,
 ) -> GbcsMessage:
     """The command as the transform builds it; a critical one is the pre-command to sign."""
     return GbcsMessage.build(
@@ -232,10 +361,27 @@ def command(
     )
 
 
-def given_argument(uc: UseCase, payload: bytes) -> Data | None:
+def given_argument(uc: UseCase, payload: bytes) -> Argument | None:
     """The argument a command carries that its declaration leaves to the request, or None
-    when the declaration fixes it (or the payload is not one access-request action)."""
+    when the declaration fixes it (or the payload is not one access-request action, or not
+    one GBZ component)."""
     req = uc.request
+    if isinstance(req, access.Access):
+        return access.given_values(req, payload) if req.names else None
+    if isinstance(req, ZclCommands):
+        try:
+            return tuple(c.payload for c in gbz.decode(payload).components)
+        except DecodeError:
+            return None
+    if isinstance(req, ZclCommand) and req.given is not None:
+        try:
+            components = gbz.decode(payload).components
+        except DecodeError:
+            return None
+        body = components[0].payload if len(components) == 1 else b""
+        if not body.startswith(req.prefix) or len(body) <= len(req.prefix):
+            return None
+        return body[len(req.prefix) + 1 :]
     if not isinstance(req, Action) or req.given is None:
         return None
     try:
@@ -299,26 +445,49 @@ def dlms_answer(counter: int, data: list[Data], results: list[dlms.ResponseSpec]
     return AccessResponse(invoke_id(counter), b"", None, data, results).encode()
 
 
-def gbz_answer(
-    request: gbz.Component, records: bytes, encrypt: bytes | None = None
+def _answer_control(uc: UseCase, index: int, reply: gbz.Reply) -> int:
+    """The ZCL frame control of the answer to component ``index``: a cluster's own response
+    (0x09), a Read or Write Attributes Response as the read declares it, else 0x08."""
+    if reply.cluster_specific:
+        return gbz.ZCL_SERVER_TO_CLIENT | gbz.ZCL_CLUSTER_SPECIFIC
+    req = uc.request
+    if reply.command != gbz.DEFAULT_RESPONSE:
+        if isinstance(req, ZclRead | ZclReads) and index < len(_zcl_reads(req)):
+            return _zcl_reads(req)[index].answer_control
+        part = req.parts[index] if isinstance(req, ZclSequence) and index < len(req.parts) else None
+        if isinstance(part, ZclRead):
+            return part.answer_control
+        return gbz.ZCL_SERVER_TO_CLIENT | gbz.ZCL_DISABLE_DEFAULT_RESPONSE
+    return gbz.ZCL_SERVER_TO_CLIENT
+
+
+def gbz_answers(
+    uc: UseCase,
+    requests: list[gbz.Component],
+    replies: list[gbz.Reply],
+    encrypt: bytes | None = None,
 ) -> gbz.GbzPayload:
-    """A GBZ answer to one Read or Write Attributes command; ``encrypt`` holds the records
-    encrypted (``31 || IC || ciphertext || tag``) when the use case encrypts them."""
-    answer = {
-        gbz.READ_ATTRIBUTES: gbz.READ_ATTRIBUTES_RESPONSE,
-        gbz.WRITE_ATTRIBUTES: gbz.WRITE_ATTRIBUTES_RESPONSE,
-    }[request.zcl.command]
-    header = gbz.ZclHeader(0x18, request.zcl.sequence, answer)
-    if encrypt is not None:
-        component = gbz.Component(
-            gbz.CONTROL_LAST | gbz.CONTROL_ENCRYPTED,
-            request.cluster,
-            header,
-            encrypted=gbz.Encrypted(0, 0, encrypt),
-        )
-    else:
-        component = gbz.Component(gbz.CONTROL_LAST, request.cluster, header, records)
-    return gbz.GbzPayload(1, [component])
+    """A GBZ answer: one component per request component, in order, each the device's
+    reply with the request's sequence number. ``encrypt`` holds the last reply's payload
+    encrypted (``31 || IC || ciphertext || tag``) when the use case encrypts it (the one
+    reply, or GCS14's prepayment registers after its clear Price attributes)."""
+    components = []
+    for n, (request, reply) in enumerate(zip(requests, replies, strict=True)):
+        last = n == len(requests) - 1
+        control = gbz.CONTROL_LAST if last else 0
+        header = gbz.ZclHeader(_answer_control(uc, n, reply), request.zcl.sequence, reply.command)
+        if encrypt is not None and last:
+            components.append(
+                gbz.Component(
+                    control | gbz.CONTROL_ENCRYPTED,
+                    request.cluster,
+                    header,
+                    encrypted=gbz.Encrypted(0, 0, encrypt),
+                )
+            )
+        else:
+            components.append(gbz.Component(control, request.cluster, header, reply.payload))
+    return gbz.GbzPayload(len(components), components)
 
 
 def protect(

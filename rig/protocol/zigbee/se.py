@@ -53,6 +53,39 @@ class TransferDataStatus(t.enum8):
     DATA_OVERFLOW = 0x02
 
 
+class OriginatingDevice(t.enum8):
+    """Who keyed a top-up or asked for emergency credit (SE 1.4 Prepayment; GBCS's PCS01
+    and PCS02 carry 0x02 from the PPMID)."""
+
+    ENERGY_SERVICE_INTERFACE = 0x00
+    METER = 0x01
+    IN_HOME_DISPLAY_DEVICE = 0x02  # the IHD or, in GB, the PPMID
+
+
+class TopUpResult(t.enum8):
+    """The result of a Consumer Top Up (SE 1.4 Prepayment, Consumer Top Up Response)."""
+
+    ACCEPTED = 0x00
+    REJECTED_INVALID_TOP_UP = 0x01
+    REJECTED_DUPLICATE_TOP_UP = 0x02
+    REJECTED_ERROR = 0x03
+    REJECTED_MAX_CREDIT_REACHED = 0x04
+    REJECTED_KEYPAD_LOCK = 0x05
+    REJECTED_TOP_UP_VALUE_TOO_LARGE = 0x06
+    ACCEPTED_SUPPLY_ENABLED = 0x10
+    ACCEPTED_SUPPLY_DISABLED = 0x11
+    ACCEPTED_SUPPLY_ARMED = 0x12
+
+    @property
+    def accepted(self) -> bool:
+        return self in (
+            TopUpResult.ACCEPTED,
+            TopUpResult.ACCEPTED_SUPPLY_ENABLED,
+            TopUpResult.ACCEPTED_SUPPLY_DISABLED,
+            TopUpResult.ACCEPTED_SUPPLY_ARMED,
+        )
+
+
 # Command payloads, as zigpy declares its own (e.g. Metering's GetProfileResponseSchema).
 # zigpy links each schema class back to its one command (``schema.command``), so a command
 # defined in both directions has a class per direction ("ToServer": a server receives it).
@@ -101,18 +134,20 @@ class TunnelClosureNotificationSchema(CommandSchema):
 
 class SelectAvailableEmergencyCreditSchema(CommandSchema):
     command_issue_date_time: t.UTCTime
-    originating_device: t.enum8
+    originating_device: OriginatingDevice
 
 
 class ConsumerTopUpSchema(CommandSchema):
-    originating_device: t.enum8
-    top_up_code: t.LVBytes
+    originating_device: OriginatingDevice
+    top_up_code: t.LVBytes  # the UTRN's 20 digits in ASCII
 
 
 class ConsumerTopUpResponseSchema(CommandSchema):
-    result_type: t.enum8
+    """Values in the meter's currency unit (GBCS's PCS01 response: millipence)."""
+
+    result_type: TopUpResult
     top_up_value: t.int32s
-    source_of_top_up: t.enum8
+    source_of_top_up: OriginatingDevice
     credit_remaining: t.int32s
 
 

@@ -19,6 +19,7 @@ from rig.protocol.codec import DecodeError
 from rig.protocol.zigbee.se import CLUSTERS
 
 Direction = f.Direction
+Status = f.Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,17 @@ def cluster(cluster_id: int) -> type[Cluster]:
 
 
 def command(
-    cluster_id: int, name: str, tsn: int, *, to_server: bool = True, **fields: Any
+    cluster_id: int,
+    name: str,
+    tsn: int,
+    *,
+    to_server: bool = True,
+    default_response: bool = False,
+    **fields: Any,
 ) -> bytes:
-    """Encode a cluster-specific command: one the server receives (``to_server``) or sends."""
+    """Encode a cluster-specific command: one the server receives (``to_server``) or sends.
+    ``default_response``: leave the frame's "disable default response" bit clear, as GBCS's
+    Prepayment frames have it (PCS01, PCS02: frame control 0x01 and 0x09)."""
     c = cluster(cluster_id)
     defs = c.ServerCommandDefs if to_server else c.ClientCommandDefs
     cmd = getattr(defs, name, None)
@@ -58,8 +67,28 @@ def command(
     # zigpy annotates Struct.replace as (**kwargs: dict[str, Any]) -> Struct: the values are
     # really field values, and the result is the struct's own type (here a FrameControl)
     replace = cast(Callable[..., f.FrameControl], header.frame_control.replace)
-    header.frame_control = replace(disable_default_response=True)
+    header.frame_control = replace(disable_default_response=not default_response)
     return header.serialize() + cmd.schema(**fields).serialize()
+
+
+def default_response(
+    tsn: int, command_id: int, status: f.Status, *, to_server: bool = False
+) -> bytes:
+    """A Default Response to command ``command_id`` (by default, a server's answer to its
+    client), with the frame control GBCS's PCS02 response has (0x08: "disable default
+    response" clear, where zigpy would set it)."""
+    cmd = f.GENERAL_COMMANDS[f.GeneralCommand.Default_Response]
+    direction = f.Direction.Client_to_Server if to_server else f.Direction.Server_to_Client
+    header = f.ZCLHeader.general(tsn, cmd.id, direction=direction)
+    replace = cast(Callable[..., f.FrameControl], header.frame_control.replace)
+    header.frame_control = replace(disable_default_response=False)
+    args = cmd.schema(command_id=t.uint8_t(command_id), status=f.Status(status))
+    return header.serialize() + args.serialize()
+
+
+def wants_default_response(frame: ZclFrame) -> bool:
+    """Whether the sender of ``frame`` left "disable default response" clear."""
+    return not frame.header.frame_control.disable_default_response
 
 
 def _general(name: str, tsn: int, direction: f.Direction, args: Any) -> bytes:
