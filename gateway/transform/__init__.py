@@ -8,6 +8,7 @@ device type, which is true when a use case is declared for it and has a transfor
 from gateway.transform import (
     debt,
     fixed,
+    gas_logs,
     gas_prepayment,
     prepay_config,
     prepay_logs,
@@ -19,6 +20,7 @@ __all__ = [
     "TransformInput",
     "debt",
     "fixed",
+    "gas_logs",
     "gas_prepayment",
     "prepay_config",
     "prepay_logs",

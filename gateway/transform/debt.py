@@ -3,9 +3,9 @@ recovery settings as the values of the command's parts, laid out as RTDS 4.5.0 h
 
 from __future__ import annotations
 
-from gateway.transform.registry import TransformInput, TransformRefused, transforms
-from rig.protocol.duis import codes
-from rig.protocol.duis.xml import NS, text
+from gateway.transform import registry
+from gateway.transform.registry import TransformInput, for_device_type, transforms
+from rig.protocol.duis.xml import text
 from rig.protocol.gbcs import cosem
 from rig.protocol.gbcs.catalogue import ECS07
 from rig.protocol.gbcs.dlms import Data, DataType
@@ -18,14 +18,14 @@ PERIOD_S = {"HOURLY": 3_600, "DAILY": 86_400}  # DUIS DebtRecoveryRatePeriod
 @transforms(ECS07)
 def update_debt(uc: UseCase, given: TransformInput) -> GbcsMessage:
     body = given.request.body
-    if body.find("sr:ElecDebtRecovery1", NS) is None:
-        raise TransformRefused(
-            codes.WRONG_DEVICE_TYPE,
-            "2.3 for an ESME takes ElecDebtRecovery1 and 2 (GasDebtRecovery is for a GSME)",
-        )
+    for_device_type(
+        body,
+        "sr:ElecDebtRecovery1",
+        "2.3 for an ESME takes ElecDebtRecovery1 and 2 (GasDebtRecovery is for a GSME)",
+    )
 
     def number(path: str) -> int:
-        return int(text(body, path) or 0)  # the schema checked it is there and an integer
+        return registry.number(body, path)
 
     values: dict[str, Data] = {
         "payment_debt": Data(DataType.DOUBLE_LONG, number("sr:PaymentDebtRegister")),

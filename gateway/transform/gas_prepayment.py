@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from gateway.transform import registry
 from gateway.transform.fixed import from_declaration
-from gateway.transform.registry import TransformInput, TransformRefused, transforms
-from rig.protocol.duis import codes
-from rig.protocol.duis.xml import NS, text
+from gateway.transform.registry import TransformInput, for_device_type, transforms
+from rig.protocol.duis.xml import text
 from rig.protocol.gbcs import gbz
 from rig.protocol.gbcs.catalogue_gas import GCS04, GCS14, GCS21B
 from rig.protocol.gbcs.frame import GbcsMessage
@@ -29,14 +29,14 @@ now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # noqa: E731 (
 @transforms(GCS04)
 def update_gas_debt(uc: UseCase, given: TransformInput) -> GbcsMessage:
     body = given.request.body
-    if body.find("sr:GasDebtRecovery1", NS) is None:
-        raise TransformRefused(
-            codes.WRONG_DEVICE_TYPE,
-            "2.3 for a GSME takes GasDebtRecovery1 and 2 (ElecDebtRecovery is for an ESME)",
-        )
+    for_device_type(
+        body,
+        "sr:GasDebtRecovery1",
+        "2.3 for a GSME takes GasDebtRecovery1 and 2 (ElecDebtRecovery is for an ESME)",
+    )
 
     def number(path: str) -> int:
-        return int(text(body, path) or 0)  # the schema checked it is there and an integer
+        return registry.number(body, path)
 
     issuer = gbz.zigbee_time(now())
     debts = [

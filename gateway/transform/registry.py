@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lxml import etree
+
+from rig.protocol.duis import codes
 from rig.protocol.duis.message import Request
+from rig.protocol.duis.xml import NS, text
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import Catalogue, UseCase
@@ -29,6 +33,20 @@ class TransformRefused(ValueError):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(reason)
         self.code = code
+
+
+def for_device_type(body: etree._Element, element: str, reason: str) -> etree._Element:
+    """The body's ``element`` (``sr:ElecDebtRecovery1``), which says the request is for
+    this device type; the request refused with E11 and ``reason`` when it is missing."""
+    found = body.find(element, NS)
+    if found is None:
+        raise TransformRefused(codes.WRONG_DEVICE_TYPE, reason)
+    return found
+
+
+def number(body: etree._Element, path: str) -> int:
+    """An integer of the body (the schema checked it is there and an integer), or 0."""
+    return int(text(body, path) or 0)
 
 
 Transform = Callable[[UseCase, TransformInput], GbcsMessage]

@@ -40,6 +40,7 @@ from nodes.roles.credit import (
     TopUpRefused,
     prepayment_settings,
 )
+from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
 from nodes.roles.prepay_han import RESULT_OF_ALERT, LocalEntryLock
 from nodes.roles.tunnelled import TunnelledDevice
@@ -122,6 +123,7 @@ class GasMeter(TunnelledDevice):
                 gbz.PREPAYMENT, gbz.SELECT_AVAILABLE_EMERGENCY_CREDIT, self._emergency_credit
             )
             GasPrepay(self.config.eui, self.credit).serve(self.zcl)  # GCS04, GCS14
+            serve_gas_logs(self)  # the prepayment logs (GCS16b, GCS15e)
 
     async def start(self) -> None:
         self._valve(self.valve_open)  # as it was before a power cut (open: supply)

@@ -33,6 +33,7 @@ generic one is not enough) a reader in ``rig.dccuser.readers``.
 from __future__ import annotations
 
 from rig.protocol.gbcs import access, cosem, gbz
+from rig.protocol.gbcs import catalogue_gas_logs as gas_logs
 from rig.protocol.gbcs import catalogue_prepay_config as prepay_config
 from rig.protocol.gbcs import catalogue_prepay_logs as prepay_logs
 from rig.protocol.gbcs.catalogue_gas import GAS_PREPAYMENT
@@ -257,5 +258,6 @@ CATALOGUE = Catalogue(
         *GAS_PREPAYMENT,
         *prepay_config.USE_CASES,
         *prepay_logs.USE_CASES,
+        *gas_logs.USE_CASES,
     ]
 )
