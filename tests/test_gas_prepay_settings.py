@@ -259,7 +259,7 @@ async def test_the_gsme_answers_gcs14_in_rtdss_structure_with_its_engines_values
 
 
 async def test_the_gsme_answers_gcs21b_as_rtds_does_without_a_calendar(gas: Gas) -> None:
-    """The GSME holds no non-disablement calendar (2.1 is not served yet): RTDS's NOT_FOUND
+    """The GSME holds no non-disablement calendar (until a 2.1 sets one): RTDS's NOT_FOUND
     response, the calendar's Default Responses and the Price read byte for byte."""
     rtds = _rtds("4.13_GCS21b/GCS21b_4.13_NOT_FOUND_RESPONSE")
     answer = await gas.ask(GCS21B)

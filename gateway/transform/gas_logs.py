@@ -1,1 +1,20 @@
-"""Transforms of the GSME's prepayment log reads (4.14, 4.4.5). Being built: issue 15."""
+"""Transforms of the GSME's prepayment log reads, laid out as RTDS 4.5.0 has them: 4.4.5
+Retrieve Billing Data Log (Prepayment Credits) becomes GCS15e, the Prepayment cluster's Get
+Top Up Log from the ReadLogPeriod's start (the component's From Date-Time) up to its end
+(capped at the latest ZigBee time), five records. (4.14's GCS16b is not built yet.)"""
+
+from __future__ import annotations
+
+from gateway.transform.prepay_logs import read_log_period
+from gateway.transform.registry import TransformInput, transforms
+from rig.protocol.gbcs import gbz
+from rig.protocol.gbcs.catalogue_gas_logs import GCS15E, get_top_up_log
+from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.usecase import UseCase, command
+
+
+@transforms(GCS15E)
+def read_gas_prepayment_credits(uc: UseCase, given: TransformInput) -> GbcsMessage:
+    start, end = read_log_period(given)
+    argument = get_top_up_log(gbz.zigbee_time(start), gbz.zigbee_time(end))
+    return command(uc, given.counter, given.originator.raw, given.device.raw, argument)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from gateway.transform.calendar import choice, switch_time
 from gateway.transform.registry import TransformInput, TransformRefused, transforms
 from rig.protocol.duis import codes
 from rig.protocol.duis.xml import NS, text
@@ -46,18 +47,11 @@ def read_prepayment_configuration(uc: UseCase, given: TransformInput) -> GbcsMes
     return command(uc, given.counter, given.originator.raw, given.device.raw)
 
 
-def _choice(date: etree._Element, part: str) -> etree._Element:
-    found = date.find(f"sr:{part}/*", NS)
-    if found is None:  # the schema makes each part a choice of one
-        raise TransformRefused(codes.NOT_DUIS, f"a Date without its {part}")
-    return found
-
-
 def _date(date: etree._Element) -> bytes:
     """A DUIS Date (Year, Month, DayOfMonth, DayOfWeek; each specified or not) as a COSEM
     date: year (2 bytes), month, day of month, day of week; 0xFF(FF) where not specified."""
     year, month, day, weekday = (
-        _choice(date, p) for p in ("Year", "Month", "DayOfMonth", "DayOfWeek")
+        choice(date, p) for p in ("Year", "Month", "DayOfMonth", "DayOfWeek")
     )  # fmt: skip
 
     def number(choice: etree._Element, unspecified: int) -> int:
@@ -79,13 +73,6 @@ def _schedule_date(value: str) -> bytes:
     """A ScheduleDatesAndTime date ("2014-10-27Z"; year 65535: every year) as a COSEM date."""
     year, month, day = (int(n) for n in value.rstrip("Z").split("-"))
     return year.to_bytes(2, "big") + bytes([month, day, UNSPECIFIED])
-
-
-def _time(value: str) -> bytes:
-    """A switch time ("09:30:00.00Z") as a COSEM time: hour, minute, second, hundredths."""
-    hh, mm, rest = value.rstrip("Z").split(":")
-    ss, _, hundredths = rest.partition(".")
-    return bytes([int(hh), int(mm), int(ss), int((hundredths or "0")[:2].ljust(2, "0"))])
 
 
 def _bits(count: int, on: set[int]) -> Data:
@@ -135,7 +122,7 @@ def _schedule(calendar: etree._Element, special_days: int) -> list[Data]:
                     Data(_D.BOOLEAN, 0xFF),  # enabled
                     Data(_D.OCTET_STRING, script_table),
                     Data(_D.LONG_UNSIGNED, NON_DISABLEMENT_SCRIPTS[script]),
-                    Data(_D.OCTET_STRING, _time(text(item, f"{when}SwitchTime") or "00:00:00")),
+                    Data(_D.OCTET_STRING, switch_time(text(item, f"{when}SwitchTime") or "0:0:0")),
                     Data(_D.LONG_UNSIGNED, 0xFFFF),  # validity window: not limited
                     _bits(7, weekdays),
                     _bits(special_days, specials),

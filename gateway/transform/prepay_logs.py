@@ -41,7 +41,7 @@ def utc_seconds(when: dt.datetime) -> int:
     return int(when.timestamp()) - cosem.GBCS_EPOCH_UNIX
 
 
-def _read_log_period(given: TransformInput) -> tuple[dt.datetime, dt.datetime]:
+def read_log_period(given: TransformInput) -> tuple[dt.datetime, dt.datetime]:
     body = given.request.body
     ends = []
     for name in ("StartDateTime", "EndDateTime"):
@@ -62,7 +62,7 @@ def _read_log_period(given: TransformInput) -> tuple[dt.datetime, dt.datetime]:
 
 @transforms(ECS20D)
 def read_prepayment_credits(uc: UseCase, given: TransformInput) -> GbcsMessage:
-    start, end = _read_log_period(given)
+    start, end = read_log_period(given)
     values = {
         START: Data(DataType.DOUBLE_LONG_UNSIGNED, utc_seconds(start)),
         END: Data(DataType.DOUBLE_LONG_UNSIGNED, utc_seconds(end)),
@@ -72,7 +72,7 @@ def read_prepayment_credits(uc: UseCase, given: TransformInput) -> GbcsMessage:
 
 @transforms(ECS21B)
 def read_daily_log(uc: UseCase, given: TransformInput) -> GbcsMessage:
-    start, end = _read_log_period(given)
+    start, end = read_log_period(given)
     originator, device = given.originator.raw, given.device.raw
     argument = daily_log_argument(
         dlms.date_time(start), dlms.date_time(end), given.counter, originator, device

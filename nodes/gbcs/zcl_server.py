@@ -32,7 +32,9 @@ class _Served:
 class ZclServer:
     def __init__(self) -> None:
         self._attributes: dict[tuple[int, int], _Served] = {}
-        self._commands: dict[tuple[int, int], Command] = {}
+        # (cluster, command, server to client): a server's command (the Calendar cluster's
+        # Publish commands GCS05 sends) is not the client's command of the same id
+        self._commands: dict[tuple[int, int, bool], Command] = {}
 
     def attribute(
         self,
@@ -43,16 +45,18 @@ class ZclServer:
     ) -> None:
         self._attributes[(cluster, attribute.ident)] = _Served(attribute, source, setter)
 
-    def command(self, cluster: int, command: int, action: Command) -> None:
-        """Serve a cluster-specific command (client to server) with ``action``."""
-        self._commands[(cluster, command)] = action
+    def command(
+        self, cluster: int, command: int, action: Command, *, server_to_client: bool = False
+    ) -> None:
+        """Serve a cluster-specific command (client to server, unless said) with ``action``."""
+        self._commands[(cluster, command, server_to_client)] = action
 
     def execute(self, request: gbz.Component, cmd: GbcsMessage) -> gbz.Reply:
         """The answer to one GBZ component of ``cmd``: a read, a write or a cluster command
         (a Default Response UNSUP_CLUSTER_COMMAND for one the model does not serve)."""
         zcl = request.zcl
         if zcl.cluster_specific:
-            action = self._commands.get((request.cluster, zcl.command))
+            action = self._commands.get((request.cluster, zcl.command, zcl.server_to_client))
             if action is None:
                 return gbz.default_response(zcl.command, gbz.ZCL_UNSUP_CLUSTER_COMMAND)
             return action(request.payload, cmd)

@@ -85,6 +85,9 @@ class Settings:
     max_credit_pence: int = MAX_CREDIT_PENCE  # a top-up may not take the balance above it
     # 2.1's MaxMeterBalance: a top-up may not take the balance above it either (0x8F5B)
     max_meter_balance_pence: int = MAX_CREDIT_PENCE
+    # 2.1's DebtRecoveryRateCap for a GSME (GCS05's overall debt cap), in millipence: kept,
+    # not acted on; None: none set (GCS21b reads int32's maximum)
+    overall_debt_cap_millipence: int | None = None
 
 
 class EmergencyCreditRefused(Exception):
@@ -142,6 +145,9 @@ class Credit:
         self.top_ups: list[tuple[int, int]] = [
             (int(at), int(value)) for at, value in saved.get("top_ups", [])
         ][-TOP_UP_LOG:]
+        # the UTRN of each logged top-up (GCS15e lists them), the newest last: a log kept
+        # before the UTRNs were has fewer of them than top-ups
+        self.top_up_utrns: list[str] = [str(u) for u in saved.get("top_up_utrns", [])][-TOP_UP_LOG:]
         self.clock = time.time  # when a top-up is applied (a test sets it)
         self.debts_cleared: list[str] = []  # registers recovered in full since last asked
         self._spent = 0.0  # millipence used but not yet taken off (under one)
@@ -204,6 +210,7 @@ class Credit:
                 "flags": asdict(self.flags),
                 "debt": self.debt.to_json(),
                 "top_ups": [list(entry) for entry in self.top_ups],
+                "top_up_utrns": self.top_up_utrns,
             },
         )
 
@@ -342,6 +349,7 @@ class Credit:
         self.accepted = sorted([*self.accepted, top_up.counter])[-WINDOW:]
         logged = (int(self.clock()), top_up.pence * MILLIPENCE)
         self.top_ups = [*self.top_ups, logged][-TOP_UP_LOG:]
+        self.top_up_utrns = [*self.top_up_utrns, text][-TOP_UP_LOG:]
         if self.flags.active and self.millipence >= (
             self.settings.emergency_credit_threshold_pence * MILLIPENCE
         ):

@@ -3,11 +3,18 @@ cluster's Change Debt (GCS04, 2.3 Update Debt) sets or adjusts one debt register
 :class:`nodes.roles.debt.Debt` and how it is recovered, kept at once; the attributes GCS14
 (4.3) reads: the engine's accumulated debt, emergency credit and debt registers, and the
 Price cluster's currency (GBP) and trailing digit (amounts in millipence); and what GCS21b
-(4.13) reads: the engine's settings and each debt's recovery. The engine has one credit
-limit (a top-up may not take the balance above it): it is both the maximum credit and the
-maximum credit per top-up; it has no overall debt cap (served as int32's maximum). The
-meter holds no non-disablement calendar (2.1 does not set one yet): the Calendar cluster's
-Get commands are answered NOT_FOUND, as RTDS's GCS21b NOT_FOUND response has them.
+(4.13) reads: the engine's settings and each debt's recovery: its maximum meter balance is
+ZCL's maximum credit limit, its credit limit the maximum credit per top-up (a top-up may
+take the balance above neither); its overall debt cap is kept, not acted on (int32's
+maximum until one is set). GCS05 (2.1) writes them: Emergency Credit Setup, Set Overall
+Debt Cap, Set Low Credit Warning Level and Set Maximum Credit Limit, each taking effect at
+once (a later start or implementation time is refused INVALID_FIELD, as is an amount
+that is not whole pence, which the engine keeps); and it publishes the non-disablement
+(friendly credit) calendar, which the meter keeps as published, without acting on it.
+GCS21b's Calendar Gets read it back, as RTDS's GCS21b SUCCESS response does: Get Day
+Profiles is answered by one Publish Day Profile per day profile kept, Get Week Profiles
+likewise, Get Seasons and Get Special Days by theirs; a Get of nothing kept (no calendar
+published) is answered NOT_FOUND, as RTDS's GCS21b NOT_FOUND response has it.
 
 Debt types 1 and 2 are the time debt registers, recovered time-based at an amount per
 hour, day or week; type 3 is the payment debt, recovered as a percentage (hundredths of
@@ -19,9 +26,12 @@ percentage, say) is answered INVALID_FIELD and changes nothing.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 from nodes.gbcs.zcl_server import ZclServer
 from nodes.roles.credit import Credit
@@ -38,21 +48,32 @@ from rig.protocol.gbcs.catalogue_gas import (
     DEBT_AMOUNTS,
     EMERGENCY_CREDIT_LIMIT,
     EMERGENCY_CREDIT_REMAINING,
+    EMERGENCY_CREDIT_SETUP,
     EMERGENCY_CREDIT_THRESHOLD,
+    FRIENDLY_CREDIT_CALENDAR,
     LOW_CREDIT_WARNING,
     MAX_CREDIT_LIMIT,
     MAX_CREDIT_PER_TOP_UP,
     OVERALL_DEBT_CAP,
     PRICE,
     PRICE_TRAILING_DIGIT,
+    PUBLISH_CALENDAR,
+    PUBLISH_DAY_PROFILE,
+    PUBLISH_SEASONS,
+    PUBLISH_SPECIAL_DAYS,
+    PUBLISH_WEEK_PROFILE,
     RECOVERY_AMOUNT_1,
     RECOVERY_AMOUNT_2,
     RECOVERY_FREQUENCY_1,
     RECOVERY_FREQUENCY_2,
+    SET_LOW_CREDIT_WARNING_LEVEL,
+    SET_MAXIMUM_CREDIT_LIMIT,
+    SET_OVERALL_DEBT_CAP,
     TOP_UP_PERCENTAGE_3,
 )
 from rig.protocol.gbcs.cosem import MILLIPENCE
 from rig.protocol.gbcs.frame import GbcsMessage
+from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.han")
 PERIOD_S = {gbz.HOURLY: 3_600, gbz.DAILY: DAY_S, gbz.WEEKLY: 7 * DAY_S}
@@ -64,8 +85,126 @@ GBP = 826  # ISO 4217
 MILLIPENCE_DIGITS = 0x50  # Price Trailing Digit: five digits after the point (10^-5 pounds)
 
 
+CALENDAR_FILE = "gas_calendar.json"  # next to the credit engine's file
+# GCS05's Prepayment commands: their payload (little-endian), and for each amount the
+# Settings field it sets (in pence, or millipence as named); "at" is a start or
+# implementation time (0: at once)
+SETTINGS_COMMANDS: dict[int, tuple[str, tuple[str | None, ...]]] = {
+    EMERGENCY_CREDIT_SETUP: (
+        "<IIII",
+        (None, "at", "emergency_credit_pence", "emergency_credit_threshold_pence"),
+    ),
+    SET_OVERALL_DEBT_CAP: ("<IIIi", (None, None, "at", "overall_debt_cap_millipence")),
+    SET_LOW_CREDIT_WARNING_LEVEL: ("<I", ("low_credit_pence",)),
+    SET_MAXIMUM_CREDIT_LIMIT: (
+        "<IIIII",
+        (None, None, "at", "max_meter_balance_pence", "max_credit_pence"),
+    ),
+}
+# the Publish commands' payloads (from offset 12: after provider, issuer event and calendar
+# ids): where the calendar type is, in those that carry one, and the profiles kept by id
+CALENDAR_TYPE_AT = {PUBLISH_CALENDAR: 16, PUBLISH_DAY_PROFILE: 16, PUBLISH_SPECIAL_DAYS: 16}
+PROFILES = {PUBLISH_DAY_PROFILE: "day_profiles", PUBLISH_WEEK_PROFILE: "week_profiles"}
+# GCS21b's Gets (ZCL: 0x01 Get Day Profiles ... 0x04 Get Special Days): what answers each
+CALENDAR_ANSWERS = {
+    0x01: (PUBLISH_DAY_PROFILE, "day_profiles"),
+    0x02: (PUBLISH_WEEK_PROFILE, "week_profiles"),
+    0x03: (PUBLISH_SEASONS, "seasons"),
+    0x04: (PUBLISH_SPECIAL_DAYS, "special_days"),
+}
+# a Publish command read back: server to client, cluster-specific, no Default Response
+READ_BACK = gbz.ZCL_DISABLE_DEFAULT_RESPONSE | gbz.ZCL_SERVER_TO_CLIENT | gbz.ZCL_CLUSTER_SPECIFIC
+SINGLE = {
+    PUBLISH_CALENDAR: "calendar",
+    PUBLISH_SEASONS: "seasons",
+    PUBLISH_SPECIAL_DAYS: "special_days",
+}
+
+
 class DebtRefused(ValueError):
     """A Change Debt the engine does not apply: why."""
+
+
+class SettingRefused(ValueError):
+    """A GCS05 command the meter does not apply: the ZCL status and why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def settings_changed(command: int, payload: bytes) -> dict[str, int]:
+    """The Settings fields (pence, or millipence as named) a GCS05 Prepayment command sets.
+    SettingRefused when its payload is not the command's, it is dated later than at once, or
+    an amount the engine keeps in pence is not whole pence."""
+    layout, names = SETTINGS_COMMANDS[command]
+    if len(payload) != struct.calcsize(layout):
+        raise SettingRefused(gbz.ZCL_MALFORMED_COMMAND, f"{len(payload)} bytes: not {layout}")
+    out: dict[str, int] = {}
+    for name, value in zip(names, struct.unpack(layout, payload), strict=True):
+        if name == "at" and value:
+            raise SettingRefused(
+                gbz.ZCL_INVALID_FIELD, "a change at a later time is not served: give 0 (at once)"
+            )
+        if name is None or name == "at":
+            continue
+        if name.endswith("_millipence"):  # kept as given
+            out[name] = value
+            continue
+        if value % MILLIPENCE or value < 0:
+            raise SettingRefused(
+                gbz.ZCL_INVALID_FIELD,
+                f"{name}: {value} millipence is not whole pence, which the rig's engine keeps",
+            )
+        out[name] = value // MILLIPENCE
+    return out
+
+
+@dataclass
+class Calendar:
+    """The non-disablement (friendly credit) calendar GCS05 publishes, kept as published
+    (each Publish command's payload, hex) in ``path``: a Publish Calendar starts a new one."""
+
+    path: Path
+    published: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Calendar:
+        saved = read_json(path, {}) or {}
+        return cls(path, saved if isinstance(saved, dict) else {})
+
+    def publish(self, command: int, payload: bytes) -> None:
+        """Keep one Publish command. SettingRefused when it is not a friendly credit one."""
+        type_at = CALENDAR_TYPE_AT.get(command)
+        if len(payload) < 13 or (type_at is not None and len(payload) <= type_at):
+            raise SettingRefused(gbz.ZCL_MALFORMED_COMMAND, "too short a Publish command")
+        if type_at is not None and payload[type_at] != FRIENDLY_CREDIT_CALENDAR:
+            raise SettingRefused(
+                gbz.ZCL_INVALID_FIELD,
+                f"calendar type 0x{payload[type_at]:02X}: the meter keeps a friendly credit "
+                f"(0x{FRIENDLY_CREDIT_CALENDAR:02X}) calendar",
+            )
+        if command == PUBLISH_CALENDAR:
+            self.published = {}
+        if command in PROFILES:
+            profiles = self.published.setdefault(PROFILES[command], {})
+            profiles[str(payload[12])] = payload.hex()  # by its day or week id
+        else:
+            self.published[SINGLE[command]] = payload.hex()
+        write_json(self.path, self.published)
+
+    def answer(self, get: int) -> gbz.Reply:
+        """A Get's answer: the Publish commands kept for it, or NOT_FOUND."""
+        publish, kept = CALENDAR_ANSWERS[get]
+        found = self.published.get(kept)
+        if isinstance(found, dict):  # profiles, by id
+            payloads = [bytes.fromhex(found[k]) for k in sorted(found, key=int)]
+        else:
+            payloads = [bytes.fromhex(found)] if found else []
+        if not payloads:
+            return gbz.default_response(get, gbz.ZCL_NOT_FOUND)
+        replies = [gbz.Reply(publish, p, True, READ_BACK) for p in payloads]
+        return replace(replies[0], more=tuple(replies[1:]))
 
 
 def changed(debt: Debt, change: gbz.ChangeDebt) -> Debt:
@@ -103,9 +242,17 @@ class GasPrepay:
 
     meter: Eui64
     credit: Credit
+    calendar: Calendar = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.calendar = Calendar.load(self.credit.path.with_name(CALENDAR_FILE))
 
     def serve(self, zcl: ZclServer) -> None:
         zcl.command(gbz.PREPAYMENT, gbz.CHANGE_DEBT, self.change_debt)
+        for command in SETTINGS_COMMANDS:
+            zcl.command(gbz.PREPAYMENT, command, partial(self.set_prepayment, command))
+        for command in (*PROFILES, *SINGLE):
+            zcl.command(CALENDAR, command, partial(self.publish, command), server_to_client=True)
         zcl.attribute(PRICE, PRICE_TRAILING_DIGIT, lambda: MILLIPENCE_DIGITS)
         zcl.attribute(PRICE, CURRENCY, lambda: GBP)
         zcl.attribute(gbz.PREPAYMENT, ACCUMULATED_DEBT, lambda: self.credit.debt.total)
@@ -123,7 +270,7 @@ class GasPrepay:
         credit = self.credit
         served: list[tuple[gbz.ZclAttribute, Callable[[], int]]] = [
             (TOP_UP_PERCENTAGE_3, lambda: credit.debt.per_payment_bp),
-            (OVERALL_DEBT_CAP, lambda: NO_DEBT_CAP),
+            (OVERALL_DEBT_CAP, self._debt_cap),
             (CUT_OFF_VALUE, lambda: credit.settings.disablement_threshold_pence * MILLIPENCE),
             (EMERGENCY_CREDIT_LIMIT, lambda: credit.settings.emergency_credit_pence * MILLIPENCE),
             (
@@ -131,7 +278,7 @@ class GasPrepay:
                 lambda: credit.settings.emergency_credit_threshold_pence * MILLIPENCE,
             ),
             (LOW_CREDIT_WARNING, lambda: credit.settings.low_credit_pence * MILLIPENCE),
-            (MAX_CREDIT_LIMIT, lambda: credit.settings.max_credit_pence * MILLIPENCE),
+            (MAX_CREDIT_LIMIT, lambda: credit.settings.max_meter_balance_pence * MILLIPENCE),
             (MAX_CREDIT_PER_TOP_UP, lambda: credit.settings.max_credit_pence * MILLIPENCE),
         ]
         for n, (frequency, amount) in enumerate(
@@ -142,7 +289,35 @@ class GasPrepay:
         for attribute, source in served:
             zcl.attribute(gbz.PREPAYMENT, attribute, source)
         for command, _ in CALENDAR_GETS:
-            zcl.command(CALENDAR, command, partial(self._no_calendar, command))
+            zcl.command(CALENDAR, command, partial(self._calendar_get, command))
+
+    def _debt_cap(self) -> int:
+        cap = self.credit.settings.overall_debt_cap_millipence
+        return NO_DEBT_CAP if cap is None else cap
+
+    def set_prepayment(self, command: int, payload: bytes, _cmd: GbcsMessage) -> gbz.Reply:
+        """One of GCS05's Prepayment commands: its amounts into the engine's settings."""
+        extra = {"device": self.meter.duis, "command": command}
+        try:
+            changes: dict[str, Any] = settings_changed(command, payload)
+        except SettingRefused as exc:
+            log.warning("prepay.setting_refused", extra={**extra, "reason": str(exc)})
+            return gbz.default_response(command, exc.status)
+        self.credit.settings = replace(self.credit.settings, **changes)
+        self.credit.save()
+        log.info("prepay.settings_changed", extra={**extra, **changes})
+        return gbz.default_response(command, gbz.ZCL_SUCCESS)
+
+    def publish(self, command: int, payload: bytes, _cmd: GbcsMessage) -> gbz.Reply:
+        """One of GCS05's Calendar Publish commands: the calendar kept as published."""
+        extra = {"device": self.meter.duis, "command": command}
+        try:
+            self.calendar.publish(command, payload)
+        except SettingRefused as exc:
+            log.warning("prepay.calendar_refused", extra={**extra, "reason": str(exc)})
+            return gbz.default_response(command, exc.status)
+        log.info("prepay.calendar_published", extra=extra)
+        return gbz.default_response(command, gbz.ZCL_SUCCESS)
 
     def _frequency(self, n: int) -> int:
         return FREQUENCY.get(self.credit.debt.recovery[n].period_s, gbz.DAILY)
@@ -150,9 +325,9 @@ class GasPrepay:
     def _recovery_amount(self, n: int) -> int:
         return self.credit.debt.recovery[n].millipence
 
-    def _no_calendar(self, command: int, _payload: bytes, _cmd: GbcsMessage) -> gbz.Reply:
-        """A Calendar cluster Get: NOT_FOUND, the meter holding no non-disablement calendar."""
-        return gbz.default_response(command, gbz.ZCL_NOT_FOUND)
+    def _calendar_get(self, command: int, _payload: bytes, _cmd: GbcsMessage) -> gbz.Reply:
+        """A Calendar cluster Get: the kept non-disablement calendar's part, or NOT_FOUND."""
+        return self.calendar.answer(command)
 
     def _register(self, n: int) -> int:
         """Debt Amount #n+1: time debt 1, 2, then the payment debt."""

@@ -1,6 +1,11 @@
 """The rig's test DCC User: a DUIS client and the Receive Response Service it listens on."""
 
 # the readers of each family register themselves with rig.dccuser.readers on import
-from rig.dccuser import read_gas_prepayment, read_prepay_config, read_prepay_logs
+from rig.dccuser import (
+    read_gas_logs,
+    read_gas_prepayment,
+    read_prepay_config,
+    read_prepay_logs,
+)
 
 __all__ = ["read_gas_logs", "read_gas_prepayment", "read_prepay_config", "read_prepay_logs"]

@@ -237,8 +237,11 @@ def request_body(
 
 
 def _update_prepay_configuration(body: etree._Element, params: Mapping[str, str]) -> None:
-    """2.1 for an ESME, to take effect at once: the values from ``params`` (the element
-    names), else their defaults."""
+    """2.1 for an ESME (for a GSME with ``GasPrepayConfig=true``), to take effect at once:
+    the values from ``params`` (the element names), else their defaults."""
+    if params.get("GasPrepayConfig", "").lower() in ("1", "true", "yes"):
+        _update_gas_prepay_configuration(body, params)
+        return
     config = etree.SubElement(body, f"{_E}UpdatePrepayConfigElectricity")
     for element, default in UPDATE_PREPAY_VALUES:
         etree.SubElement(config, f"{_E}{element}").text = params.get(element, default)
@@ -255,6 +258,40 @@ def _update_prepay_configuration(body: etree._Element, params: Mapping[str, str]
         ("EndDate", "2015-01-01Z"),
     ):
         etree.SubElement(when, f"{_E}{element}").text = value
+    for element, default in UPDATE_PREPAY_LIMITS:
+        etree.SubElement(config, f"{_E}{element}").text = params.get(element, default)
+
+
+def _update_gas_prepay_configuration(body: etree._Element, params: Mapping[str, str]) -> None:
+    """2.1 for a GSME (GCS05): the values as for an ESME, in the gas schema's order, and a
+    non-disablement calendar of one day profile (friendly credit from midnight), one week
+    of it, one season from each 1 January and no special days."""
+    config = etree.SubElement(body, f"{_E}UpdatePrepayConfigGas")
+    for element, default in UPDATE_PREPAY_VALUES:
+        etree.SubElement(config, f"{_E}{element}").text = params.get(element, default)
+    calendar = etree.SubElement(config, f"{_E}GasNonDisablementCalendar")
+    day = etree.SubElement(
+        etree.SubElement(calendar, f"{_E}DayProfiles"), f"{_E}GasNonDisablementDayProfile"
+    )
+    switch = etree.SubElement(day, f"{_E}TimeStartAction")
+    etree.SubElement(switch, f"{_E}StartTime").text = "00:00:00.00Z"
+    etree.SubElement(switch, f"{_E}NonDisablementAction").text = "START"
+    etree.SubElement(day, f"{_E}GasDayName").text = "1"
+    week = etree.SubElement(etree.SubElement(calendar, f"{_E}WeekProfiles"), f"{_E}WeekProfile")
+    etree.SubElement(week, f"{_E}WeekName").text = "1"
+    for index in range(1, 8):
+        etree.SubElement(week, f"{_E}ReferencedDayName", index=str(index)).text = "1"
+    season = etree.SubElement(etree.SubElement(calendar, f"{_E}SeasonProfiles"), f"{_E}Season")
+    start = etree.SubElement(season, f"{_E}SeasonStartDate")
+    for part, choice, value in (
+        ("GasYearWithWildcards", "NonSpecifiedYear", None),
+        ("GasMonthWithWildcards", "SpecifiedMonth", "1"),
+        ("GasDayOfMonthWithWildcards", "SpecifiedDayOfMonth", "1"),
+        ("GasDayOfWeekWithWildcards", "NonSpecifiedDayOfWeek", None),
+    ):
+        etree.SubElement(etree.SubElement(start, f"{_E}{part}"), f"{_E}{choice}").text = value
+    etree.SubElement(season, f"{_E}ReferencedWeekName").text = "1"
+    etree.SubElement(calendar, f"{_E}SpecialDays")
     for element, default in UPDATE_PREPAY_LIMITS:
         etree.SubElement(config, f"{_E}{element}").text = params.get(element, default)
 

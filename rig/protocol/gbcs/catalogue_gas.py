@@ -3,8 +3,8 @@
 (It must not import the catalogue.)
 
 Laid out byte for byte as DCC's RTDS 4.5.0 has them (the folders 2.2_CS01b, 4.18_GCS60,
-2.5_GCS06, 2.3_GCS04, 4.3_GCS14, 4.13_GCS21b, NA_PCS01 and NA_PCS02); names and critical or not as
-DCC's mapping table says.
+2.5_GCS06, 2.3_GCS04, 2.1_GCS05, 4.3_GCS14, 4.13_GCS21b, NA_PCS01 and NA_PCS02); names
+and critical or not as DCC's mapping table says.
 
 ====== ===== ============================================ ============ =================
 SRV    code  use case                                     command      response
@@ -13,6 +13,7 @@ SRV    code  use case                                     command      response
 4.18   008D  GCS60 read the meter balance                 ACB MAC      MAC
 2.5    0070  GCS06 activate emergency credit              signed + MAC signed
 2.3    006E  GCS04 update debt (three Change Debts)       signed + MAC signed
+2.1    006F  GCS05 update prepayment configuration        signed + MAC signed
 4.3    0075  GCS14 read prepayment registers              ACB MAC      MAC, dated, enc.
 4.13   00B5  GCS21b read prepayment configuration         ACB MAC      MAC
 --     009B  PCS01 top-up keyed in at the PPMID           PPMID MAC    MAC (to the PPMID)
@@ -36,7 +37,12 @@ cluster's accumulated debt, emergency credit and credit remaining and the three 
 registers (type 3, 1, 2), encrypted for the requester. GCS21b reads the prepayment
 configuration (thresholds, limits, each debt's recovery) and the trailing digit, then asks
 the Calendar cluster for the non-disablement calendar (Get Calendar, Day Profiles, Week
-Profiles, Special Days, with RTDS's fixed arguments).
+Profiles, Special Days, with RTDS's fixed arguments). GCS05 (2.1) writes the prepayment
+configuration: Emergency Credit Setup, Set Overall Debt Cap, Set Low Credit Warning Level
+(its component dated 0: at once) and Set Maximum Credit Limit, then publishes the
+non-disablement (friendly credit) calendar as a Calendar server would: Publish Calendar,
+one Publish Day Profile per day, one Publish Week Profile per week, Publish Seasons and
+Publish Special Days; each is answered by a Default Response.
 """
 
 from __future__ import annotations
@@ -46,8 +52,10 @@ from rig.protocol.gbcs.usecase import (
     Form,
     Protection,
     UseCase,
+    ZclBatch,
     ZclCommand,
     ZclCommands,
+    ZclPart,
     ZclRead,
     ZclReads,
     ZclSequence,
@@ -66,12 +74,21 @@ CURRENCY = gbz.ZclAttribute(0x0616, "currency", 0x21, 2)  # uint16, ISO 4217
 EMERGENCY_CREDIT_REMAINING = gbz.ZclAttribute(0x0002, "emergency_credit_remaining", 0x2B, 4)
 ACCUMULATED_DEBT = gbz.ZclAttribute(0x0005, "accumulated_debt", 0x2B, 4)  # int32
 CALENDAR = 0x0707
-GET_CALENDAR, GET_DAY_PROFILES, GET_WEEK_PROFILES, GET_SPECIAL_DAYS = 0x01, 0x02, 0x03, 0x04
+# Prepayment commands (client to server) GCS05 sends
+EMERGENCY_CREDIT_SETUP, SET_LOW_CREDIT_WARNING_LEVEL = 0x03, 0x09
+SET_MAXIMUM_CREDIT_LIMIT, SET_OVERALL_DEBT_CAP = 0x0B, 0x0C
+# the Calendar cluster's Publish commands (server to client); calendar type: friendly credit
+PUBLISH_CALENDAR, PUBLISH_DAY_PROFILE, PUBLISH_WEEK_PROFILE = 0x00, 0x01, 0x02
+PUBLISH_SEASONS, PUBLISH_SPECIAL_DAYS = 0x03, 0x04
+FRIENDLY_CREDIT_CALENDAR = 0x03
+# the Calendar cluster's client commands (ZigBee SE 1.4): Get Day Profiles, Week Profiles,
+# Seasons, Special Days
+GET_DAY_PROFILES, GET_WEEK_PROFILES, GET_SEASONS, GET_SPECIAL_DAYS = 0x01, 0x02, 0x03, 0x04
 # the Get commands' arguments as RTDS has them: from time 0, issuer ids up to 0xFFFFFFFE
 CALENDAR_GETS = (
-    (GET_CALENDAR, bytes.fromhex("00000000feffffff0100")),
     (GET_DAY_PROFILES, bytes.fromhex("00000000feffffff0100")),
-    (GET_WEEK_PROFILES, bytes.fromhex("00000000feffffff")),
+    (GET_WEEK_PROFILES, bytes.fromhex("00000000feffffff0100")),
+    (GET_SEASONS, bytes.fromhex("00000000feffffff")),
     (GET_SPECIAL_DAYS, bytes.fromhex("00000000000300000000feffffff")),
 )
 # the prepayment configuration GCS21b reads, in RTDS's order (amounts in millipence)
@@ -220,6 +237,36 @@ GCS21B = UseCase(
     srvs=("4.13",),
 )
 
+
+def _publish(command: int, *, repeated: bool = False) -> ZclPart:
+    server_command = gbz.ZCL_SERVER_TO_CLIENT | gbz.ZCL_CLUSTER_SPECIFIC
+    return ZclPart(CALENDAR, command, server_command, repeated=repeated)
+
+
+GCS05 = UseCase(
+    "GCS05",
+    0x006F,
+    GSME,
+    Form.GBZ,
+    ZclBatch(
+        (
+            ZclPart(gbz.PREPAYMENT, EMERGENCY_CREDIT_SETUP),
+            ZclPart(gbz.PREPAYMENT, SET_OVERALL_DEBT_CAP),
+            ZclPart(gbz.PREPAYMENT, SET_LOW_CREDIT_WARNING_LEVEL, from_date_time=True),
+            ZclPart(gbz.PREPAYMENT, SET_MAXIMUM_CREDIT_LIMIT),
+            _publish(PUBLISH_CALENDAR),
+            _publish(PUBLISH_DAY_PROFILE, repeated=True),
+            _publish(PUBLISH_WEEK_PROFILE, repeated=True),
+            _publish(PUBLISH_SEASONS),
+            _publish(PUBLISH_SPECIAL_DAYS),
+        )
+    ),
+    srvs=("2.1",),
+    critical=True,
+    response=Protection.SIGNATURE,
+    dated=True,
+)
+
 GAS_PREPAYMENT: tuple[UseCase, ...] = (
     CS01B,
     GCS60,
@@ -227,6 +274,7 @@ GAS_PREPAYMENT: tuple[UseCase, ...] = (
     PCS01,
     PCS02,
     GCS04,
+    GCS05,
     GCS14,
     GCS21B,
 )

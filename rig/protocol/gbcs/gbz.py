@@ -419,6 +419,12 @@ class Reply:
     command: int
     payload: bytes
     cluster_specific: bool = False
+    # the answer's ZCL frame control, when not the usual one (GCS21b's Publish Day Profiles:
+    # 0x19, default response disabled)
+    frame_control: int | None = None
+    # further answers to the same command, with its sequence number (a Get Day Profiles
+    # answered by one Publish Day Profile per day profile)
+    more: tuple[Reply, ...] = ()
 
 
 def default_response(command: int, status: int) -> Reply:

@@ -5,7 +5,8 @@ the DUIS SRVs the DCC transforms into it, its payload form (DLMS COSEM, GBZ, ASN
 whether it is critical, how the device protects what it sends back, what the command asks
 (:data:`Request`: a COSEM GET or ACTION, a protected read, an access-request of several
 parts (:mod:`rig.protocol.gbcs.access`), a ZCL read of one cluster or of several, a
-cluster's own ZCL command, the same one several times, or reads and commands in sequence)
+cluster's own ZCL command, the same one several times, reads and commands in sequence,
+or several commands each taking its payload from the request)
 and, for a HAN-only command, which device sends it;
 an alert, every GBCS alert code it may carry (:meth:`UseCase.declared_code` refuses any
 other). The declarations live in :mod:`rig.protocol.gbcs.catalogue`; the three behaviours
@@ -139,6 +140,53 @@ class ZclSequence:
             raise ValueError("a ZclSequence's commands have fixed payloads")
 
 
+@dataclass(frozen=True, slots=True)
+class ZclLogRead:
+    """A cluster-specific ZCL command reading a log (GBZ, client to server, one component):
+    the component's From Date-Time and the command's payload are taken from the request
+    (GCS15e: Get Top Up Log from the period's start, up to its end, five records). Its
+    argument is the From Date-Time (4 bytes, big-endian) followed by the payload."""
+
+    cluster: int
+    command: int
+
+
+@dataclass(frozen=True, slots=True)
+class ZclPart:
+    """One cluster-specific ZCL command of a :class:`ZclBatch`: its ZCL frame control (0x09:
+    a server-to-client command, as the Calendar cluster's Publish commands are) and whether
+    its GBZ component carries a From Date-Time (RTDS's 0: at once); ``repeated``: one
+    component or more in a row (one Publish Day Profile per day profile)."""
+
+    cluster: int
+    command: int
+    frame_control: int = gbz.ZCL_CLUSTER_SPECIFIC
+    from_date_time: bool = False
+    repeated: bool = False
+
+    @property
+    def server_to_client(self) -> bool:
+        return bool(self.frame_control & gbz.ZCL_SERVER_TO_CLIENT)
+
+
+@dataclass(frozen=True, slots=True)
+class ZclBatch:
+    """Several cluster-specific ZCL commands (GBZ), one component each, in order, their
+    sequence numbers counting from 0, each payload taken from the request (GCS05: four
+    Prepayment commands, then the Calendar cluster's Publish commands). Its argument has
+    one entry per component: the index of its part, one byte, then its payload; each part
+    once (a repeated one once or more), in the parts' order."""
+
+    parts: tuple[ZclPart, ...]
+
+    def check(self, indices: list[int]) -> bool:
+        """Whether components of these parts, in this order, are this batch's."""
+        runs = [i for n, i in enumerate(indices) if n == 0 or indices[n - 1] != i]
+        if runs != list(range(len(self.parts))):
+            return False
+        return all(self.parts[i].repeated or indices.count(i) == 1 for i in runs)
+
+
 Request = (
     Get
     | Action
@@ -149,6 +197,8 @@ Request = (
     | ZclCommand
     | ZclCommands
     | ZclSequence
+    | ZclLogRead
+    | ZclBatch
 )
 # what a command takes from the request: a DLMS value, the named values of an Access, the
 # bytes of a ZclCommand, or the payloads of ZclCommands
@@ -278,6 +328,30 @@ def _gbz_commands(uc: UseCase, req: ZclCommands, argument: Argument | None) -> b
     return gbz.GbzPayload(req.count, components).encode()
 
 
+def _gbz_batch(uc: UseCase, req: ZclBatch, argument: Argument | None) -> bytes:
+    if (
+        not isinstance(argument, tuple)
+        or not all(argument)
+        or not req.check([entry[0] for entry in argument])
+    ):
+        raise ValueError(f"{uc.name} takes one payload per command, each after its part's index")
+    count = len(argument)
+    components = []
+    for n, entry in enumerate(argument):
+        part = req.parts[entry[0]]
+        components.append(
+            gbz.Component(
+                (gbz.CONTROL_LAST if n == count - 1 else 0)
+                | (gbz.CONTROL_FROM_DATE_TIME if part.from_date_time else 0),
+                part.cluster,
+                gbz.ZclHeader(part.frame_control, n, part.command),
+                entry[1:],
+                from_date_time=0 if part.from_date_time else None,
+            )
+        )
+    return gbz.GbzPayload(count, components).encode()
+
+
 def _gbz_part(part: ZclRead | ZclCommand, sequence: int, last: bool) -> gbz.Component:
     control = gbz.CONTROL_LAST if last else 0
     if isinstance(part, ZclRead):
@@ -313,6 +387,19 @@ def command_payload(
         return _gbz_command(uc, req, argument)
     if isinstance(req, ZclCommands):
         return _gbz_commands(uc, req, argument)
+    if isinstance(req, ZclBatch):
+        return _gbz_batch(uc, req, argument)
+    if isinstance(req, ZclLogRead):
+        if not isinstance(argument, bytes) or len(argument) < 4:
+            raise ValueError(f"{uc.name} takes a From Date-Time and a payload from the request")
+        component = gbz.Component(
+            gbz.CONTROL_LAST | gbz.CONTROL_FROM_DATE_TIME,
+            req.cluster,
+            gbz.ZclHeader(gbz.ZCL_CLUSTER_SPECIFIC, 0, req.command),
+            argument[4:],
+            from_date_time=int.from_bytes(argument[:4], "big"),
+        )
+        return gbz.GbzPayload(1, [component]).encode()
     if isinstance(req, ZclSequence):
         return gbz.GbzPayload(
             len(req.parts),
@@ -361,6 +448,30 @@ def command(
     )
 
 
+def _batch_argument(req: ZclBatch, payload: bytes) -> tuple[bytes, ...] | None:
+    """A ZclBatch's argument from its command's payload: each component as the part it is
+    (the next part of the same cluster and command, or this one again) and its payload."""
+    try:
+        components = gbz.decode(payload).components
+    except DecodeError:
+        return None
+    entries, index = [], 0
+    for c in components:
+        found = next(
+            (
+                i
+                for i in range(index, len(req.parts))
+                if (req.parts[i].cluster, req.parts[i].command) == (c.cluster, c.zcl.command)
+            ),
+            None,
+        )
+        if found is None:
+            return None
+        entries.append(bytes([found]) + c.payload)
+        index = found
+    return tuple(entries)
+
+
 def given_argument(uc: UseCase, payload: bytes) -> Argument | None:
     """The argument a command carries that its declaration leaves to the request, or None
     when the declaration fixes it (or the payload is not one access-request action, or not
@@ -373,6 +484,16 @@ def given_argument(uc: UseCase, payload: bytes) -> Argument | None:
             return tuple(c.payload for c in gbz.decode(payload).components)
         except DecodeError:
             return None
+    if isinstance(req, ZclBatch):
+        return _batch_argument(req, payload)
+    if isinstance(req, ZclLogRead):
+        try:
+            components = gbz.decode(payload).components
+        except DecodeError:
+            return None
+        if len(components) != 1 or components[0].from_date_time is None:
+            return None
+        return components[0].from_date_time.to_bytes(4, "big") + components[0].payload
     if isinstance(req, ZclCommand) and req.given is not None:
         try:
             components = gbz.decode(payload).components
@@ -449,7 +570,9 @@ def _answer_control(uc: UseCase, index: int, reply: gbz.Reply) -> int:
     """The ZCL frame control of the answer to component ``index``: a cluster's own response
     (0x09), a Read or Write Attributes Response as the read declares it, else 0x08."""
     if reply.cluster_specific:
-        return gbz.ZCL_SERVER_TO_CLIENT | gbz.ZCL_CLUSTER_SPECIFIC
+        # a log's answer (GCS15e's Publish Top Up Log) asks for no Default Response
+        quiet = gbz.ZCL_DISABLE_DEFAULT_RESPONSE if isinstance(uc.request, ZclLogRead) else 0
+        return gbz.ZCL_SERVER_TO_CLIENT | gbz.ZCL_CLUSTER_SPECIFIC | quiet
     req = uc.request
     if reply.command != gbz.DEFAULT_RESPONSE:
         if isinstance(req, ZclRead | ZclReads) and index < len(_zcl_reads(req)):
@@ -467,15 +590,26 @@ def gbz_answers(
     replies: list[gbz.Reply],
     encrypt: bytes | None = None,
 ) -> gbz.GbzPayload:
-    """A GBZ answer: one component per request component, in order, each the device's
-    reply with the request's sequence number. ``encrypt`` holds the last reply's payload
-    encrypted (``31 || IC || ciphertext || tag``) when the use case encrypts it (the one
-    reply, or GCS14's prepayment registers after its clear Price attributes)."""
+    """A GBZ answer: one component per request component (or more: a reply's ``more``), in
+    order, each the device's reply with the request's sequence number. ``encrypt`` holds the
+    last reply's payload encrypted (``31 || IC || ciphertext || tag``) when the use case
+    encrypts it (the one reply, or GCS14's prepayment registers after its clear Price
+    attributes)."""
+    answers = [
+        (n, request, answer)
+        for n, (request, reply) in enumerate(zip(requests, replies, strict=True))
+        for answer in (reply, *reply.more)
+    ]
     components = []
-    for n, (request, reply) in enumerate(zip(requests, replies, strict=True)):
-        last = n == len(requests) - 1
+    for index, (n, request, reply) in enumerate(answers):
+        last = index == len(answers) - 1
         control = gbz.CONTROL_LAST if last else 0
-        header = gbz.ZclHeader(_answer_control(uc, n, reply), request.zcl.sequence, reply.command)
+        answer_control = _answer_control(uc, n, reply)
+        if request.zcl.server_to_client and not reply.cluster_specific:
+            answer_control &= ~gbz.ZCL_SERVER_TO_CLIENT  # answering a server's command (GCS05)
+        if reply.frame_control is not None:
+            answer_control = reply.frame_control
+        header = gbz.ZclHeader(answer_control, request.zcl.sequence, reply.command)
         if encrypt is not None and last:
             components.append(
                 gbz.Component(
