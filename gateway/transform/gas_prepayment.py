@@ -25,6 +25,7 @@ from gateway.transform.registry import (
     TransformInput,
     TransformRefused,
     for_device_type,
+    immediate_only,
     transforms,
 )
 from rig.protocol.duis import codes
@@ -193,12 +194,7 @@ def _found(parent: etree._Element, path: str) -> etree._Element:
 @transforms(GCS05)
 def update_gas_prepay_configuration(uc: UseCase, given: TransformInput) -> GbcsMessage:
     body = given.request.body
-    if body.find("sr:ExecutionDateTime", NS) is not None:
-        raise TransformRefused(
-            codes.NOT_SERVED,
-            "2.1 with an ExecutionDateTime (future-dated, or its cancellation) is not served "
-            "by the rig: send it without one, to take effect at once",
-        )
+    immediate_only(body, "2.1")
     config = for_device_type(
         body,
         "sr:UpdatePrepayConfigGas",

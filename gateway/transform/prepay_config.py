@@ -10,7 +10,7 @@ from __future__ import annotations
 from lxml import etree
 
 from gateway.transform.calendar import choice, switch_time
-from gateway.transform.registry import TransformInput, TransformRefused, transforms
+from gateway.transform.registry import TransformInput, TransformRefused, immediate_only, transforms
 from rig.protocol.duis import codes
 from rig.protocol.duis.xml import NS, text
 from rig.protocol.gbcs import access, cosem
@@ -137,12 +137,7 @@ def _schedule(calendar: etree._Element, special_days: int) -> list[Data]:
 @transforms(ECS08A, ECS08)
 def update_prepay_configuration(uc: UseCase, given: TransformInput) -> GbcsMessage:
     body = given.request.body
-    if body.find("sr:ExecutionDateTime", NS) is not None:
-        raise TransformRefused(
-            codes.NOT_SERVED,
-            "2.1 with an ExecutionDateTime (future-dated, or its cancellation) is not served "
-            "by the rig: send it without one, to take effect at once",
-        )
+    immediate_only(body, "2.1")
     config = body.find("sr:UpdatePrepayConfigElectricity", NS)
     if config is None:
         raise TransformRefused(

@@ -44,6 +44,17 @@ def for_device_type(body: etree._Element, element: str, reason: str) -> etree._E
     return found
 
 
+def immediate_only(body: etree._Element, srv: str) -> None:
+    """Refuse (E17) a request with an ExecutionDateTime: the rig does not yet hold
+    future-dated commands (or cancel them)."""
+    if body.find("sr:ExecutionDateTime", NS) is not None:
+        raise TransformRefused(
+            codes.NOT_SERVED,
+            f"{srv} with an ExecutionDateTime (future-dated, or its cancellation) is not "
+            "served by the rig: send it without one, to take effect at once",
+        )
+
+
 def number(body: etree._Element, path: str) -> int:
     """An integer of the body (the schema checked it is there and an integer), or 0."""
     return int(text(body, path) or 0)
