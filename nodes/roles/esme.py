@@ -162,9 +162,7 @@ class ElectricityMeter(TunnelledDevice):
         (``local``: at the PPMID or the meter, for the responsible supplier). A refusal
         raises :class:`TopUpRefused` after its alert is on its way to the supplier
         (:class:`~nodes.roles.utrn_entry.UtrnEntry`, shared with the GSME)."""
-        assert self.credit is not None and self.gbcs is not None
-        entry = UtrnEntry(self.config.eui, self.credit, self.gbcs, self._raise_soon, self.metering)
-        applied = entry.apply(text, supplier, local=local)
+        applied = self._utrn_entry().apply(text, supplier, local=local)
         self._on_credit(applied.alerts)
         return applied
 
@@ -181,14 +179,11 @@ class ElectricityMeter(TunnelledDevice):
     def activate_emergency_credit(self, source: str) -> None:
         """Emergency credit, asked for by ``source`` (the DCC, the PPMID, the meter's
         button). EmergencyCreditRefused when none is on offer."""
-        assert self.credit is not None
-        self.metering()
-        codes = self.credit.activate_emergency_credit()
-        log.info(
-            "prepay.emergency_credit",
-            extra={"device": self.config.eui.duis, "source": source, **self.credit.state()},
-        )
-        self._on_credit(codes)
+        self._on_credit(self._utrn_entry().emergency_credit(source))
+
+    def _utrn_entry(self) -> UtrnEntry:
+        assert self.credit is not None and self.gbcs is not None
+        return UtrnEntry(self.config.eui, self.credit, self.gbcs, self._raise_soon, self.metering)
 
     def _on_credit(self, codes: Iterable[int]) -> None:
         """What the credit engine says, done: each alert raised to the supplier; the supply

@@ -209,13 +209,8 @@ class GasMeter(TunnelledDevice):
     def activate_emergency_credit(self, source: str) -> None:
         """Emergency credit, asked for by ``source`` (the DCC, the PPMID).
         EmergencyCreditRefused when none is on offer."""
-        self.register()
-        codes = self._credit.activate_emergency_credit()
-        log.info(
-            "prepay.emergency_credit",
-            extra={"device": self.config.eui.duis, "source": source, **self._credit.state()},
-        )
-        self._on_credit(codes)
+        assert self.utrn_entry is not None  # served only when the meter has GBCS keys
+        self._on_credit(self.utrn_entry.emergency_credit(source))
 
     def _on_credit(self, codes: Iterable[int]) -> None:
         """What the credit engine says: each alert raised to the supplier; the valve closed

@@ -46,6 +46,18 @@ class UtrnEntry:
     raise_alert: RaiseAlert
     bank: Callable[[], object]
 
+    def emergency_credit(self, source: str) -> list[int]:
+        """Activate the emergency credit on offer, asked for by ``source`` (the DCC, the
+        PPMID, the meter's button): the alert codes it raises. EmergencyCreditRefused when
+        none is on offer."""
+        self.bank()  # what was used up to now comes off first
+        codes = self.credit.activate_emergency_credit()
+        log.info(
+            "prepay.emergency_credit",
+            extra={"device": self.device.duis, "source": source, **self.credit.state()},
+        )
+        return codes
+
     def apply(self, text: str, supplier: Eui64 | None = None, *, local: bool = False) -> Applied:
         """Check a UTRN and apply it once, from ``supplier`` (CS01a, CS01b) or keyed in
         locally (``local``: for the responsible supplier). A refusal raises
