@@ -374,6 +374,19 @@ def _authentic(
     return True
 
 
+def meter_credit(
+    state_dir: Path, meter: Eui64, meter_ka: ec.EllipticCurvePrivateKey, behaviour: Any
+) -> Credit:
+    """A meter's credit, kept in ``state_dir``, as its behaviour knobs start it."""
+    return Credit(
+        state_dir / "credit.json",
+        meter,
+        meter_ka,
+        initial_pence=int(behaviour.credit_pence),
+        settings=prepayment_settings(behaviour),
+    )
+
+
 def prepayment_settings(behaviour: Any) -> Settings:
     """A meter's prepayment settings at first power-on, from its behaviour knobs."""
     return Settings(

@@ -27,7 +27,7 @@ from nodes.roles.credit import (
     Credit,
     EmergencyCreditRefused,
     TopUpRefused,
-    prepayment_settings,
+    meter_credit,
 )
 from nodes.roles.prepay_han import serve_prepayment
 from nodes.roles.prepay_logs import DailyReadLog, serve_prepay_logs
@@ -77,12 +77,8 @@ class ElectricityMeter(TunnelledDevice):
         self.credit: Credit | None = None
         self.prepay_daily: DailyReadLog | None = None
         if self.gbcs is not None:
-            self.credit = Credit(
-                self.config.state_dir / "credit.json",
-                self.config.eui,
-                self.gbcs.ka,
-                initial_pence=int(self.behaviour.credit_pence),
-                settings=prepayment_settings(self.behaviour),
+            self.credit = meter_credit(
+                self.config.state_dir, self.config.eui, self.gbcs.ka, self.behaviour
             )
             self.cosem.method(cosem.TOKEN_GATEWAY, self._enter_token)
             self.cosem.method(cosem.EMERGENCY_CREDIT, self._invoke_emergency_credit)

@@ -38,7 +38,7 @@ from nodes.roles.credit import (
     Credit,
     EmergencyCreditRefused,
     TopUpRefused,
-    prepayment_settings,
+    meter_credit,
 )
 from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
@@ -106,12 +106,8 @@ class GasMeter(TunnelledDevice):
             self.config.state_dir / "local_entry.json", self.behaviour.utrn_lockout_s
         )
         if self.gbcs is not None:
-            self.credit = Credit(
-                self.config.state_dir / "credit.json",
-                self.config.eui,
-                self.gbcs.ka,
-                initial_pence=int(self.behaviour.credit_pence),
-                settings=prepayment_settings(self.behaviour),
+            self.credit = meter_credit(
+                self.config.state_dir, self.config.eui, self.gbcs.ka, self.behaviour
             )
             self.utrn_entry = UtrnEntry(
                 self.config.eui, self.credit, self.gbcs, self._raise, self.register
