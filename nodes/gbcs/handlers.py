@@ -109,8 +109,8 @@ async def serve_gbz(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
     shell = response_shell(cmd, uc, ctx.now())
     requester = ctx.requester_ka(uc, cmd)
     replies = [server.execute(request, cmd) for request in requests]
-    encrypted = _encryptor(shell, ctx, requester)(replies[-1].payload) if uc.encrypted else None
-    payload = gbz_answers(uc, requests, replies, encrypted).encode()
+    encrypt = _encryptor(shell, ctx, requester) if uc.encrypted else None
+    payload = gbz_answers(uc, requests, replies, encrypt).encode()
     return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, requester)
 
 

@@ -43,6 +43,7 @@ from nodes.roles.credit import (
 from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
 from nodes.roles.prepay_han import RESULT_OF_ALERT, LocalEntryLock
+from nodes.roles.prepay_logs import DailyReadLog
 from nodes.roles.tunnelled import TunnelledDevice
 from nodes.roles.utrn_entry import UtrnEntry, generic_alert
 from rig.protocol.eui import Eui64
@@ -102,6 +103,7 @@ class GasMeter(TunnelledDevice):
             self.zcl.attribute(gbz.METERING, attribute, values[attribute.name])
         self.credit: Credit | None = None
         self.utrn_entry: UtrnEntry | None = None
+        self.prepay_daily: DailyReadLog | None = None
         self.local_entry = LocalEntryLock.load(
             self.config.state_dir / "local_entry.json", self.behaviour.utrn_lockout_s
         )
@@ -119,7 +121,7 @@ class GasMeter(TunnelledDevice):
                 gbz.PREPAYMENT, gbz.SELECT_AVAILABLE_EMERGENCY_CREDIT, self._emergency_credit
             )
             GasPrepay(self.config.eui, self.credit).serve(self.zcl)  # GCS04, GCS14
-            serve_gas_logs(self)  # the prepayment logs (GCS16b, GCS15e)
+            self.prepay_daily = serve_gas_logs(self)  # the prepayment logs (GCS16b, GCS15e)
 
     async def start(self) -> None:
         self._valve(self.valve_open)  # as it was before a power cut (open: supply)
@@ -348,6 +350,8 @@ class GasMeter(TunnelledDevice):
                 "han.wake_failed", extra={"device": self.config.eui.duis, "error": str(exc)}
             )
         finally:
+            if self.prepay_daily is not None:
+                self.prepay_daily.tick()  # the day's snapshot on its first wake
             self._save()
 
     def detail(self) -> dict[str, Any]:

@@ -41,10 +41,11 @@ def prepay_values(_uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, A
     registers = protected_values(msg, keys.user_ka, keys.device_ka)[0].value
     if len(registers) != len(PREPAYMENT_REGISTERS):
         raise ValueError(f"{len(registers)} prepayment registers, not six")
-    return {"result": result, **_registers(int(v.value) for v in registers)}
+    return {"result": result, **pence_registers(int(v.value) for v in registers)}
 
 
-def _registers(values: Iterable[int]) -> dict[str, int]:
+def pence_registers(values: Iterable[int]) -> dict[str, int]:
+    """The prepayment registers by name, each in millipence and in whole pence."""
     out: dict[str, int] = {}
     for name, value in zip(PREPAYMENT_REGISTERS, values, strict=True):
         out[f"{name}_millipence"] = value
@@ -82,5 +83,5 @@ def daily_read_log(_uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, 
     days = []
     for entry in log.value.elements():
         at, *registers = (int(d.value) for d in entry.value)
-        days.append({"at": _at(at), **_registers(registers)})
+        days.append({"at": _at(at), **pence_registers(registers)})
     return {"result": result, "days": days}

@@ -425,6 +425,8 @@ class Reply:
     # further answers to the same command, with its sequence number (a Get Day Profiles
     # answered by one Publish Day Profile per day profile)
     more: tuple[Reply, ...] = ()
+    # the payload is sensitive: carried encrypted for the requester (GCS16b's snapshots)
+    sensitive: bool = False
 
 
 def default_response(command: int, status: int) -> Reply:

@@ -23,7 +23,7 @@ a device's answer (:func:`response_shell`, :func:`dlms_answer`, :func:`gbz_answe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -588,37 +588,40 @@ def gbz_answers(
     uc: UseCase,
     requests: list[gbz.Component],
     replies: list[gbz.Reply],
-    encrypt: bytes | None = None,
+    encrypt: Callable[[bytes], bytes] | None = None,
 ) -> gbz.GbzPayload:
     """A GBZ answer: one component per request component (or more: a reply's ``more``), in
-    order, each the device's reply with the request's sequence number. ``encrypt`` holds the
-    last reply's payload encrypted (``31 || IC || ciphertext || tag``) when the use case
-    encrypts it (the one reply, or GCS14's prepayment registers after its clear Price
-    attributes)."""
+    order, each the device's reply with the request's sequence number. When the use case
+    encrypts its answer, ``encrypt`` turns a payload into ``31 || IC || ciphertext || tag``
+    for the requester: the replies marked sensitive are encrypted (GCS16b's snapshots), or
+    else the last one (the one reply, or GCS14's prepayment registers after its clear Price
+    attributes) unless it is a Default Response (RTDS's GCS14 error has it clear); the
+    Additional Header Frame Counter counts the encrypted components from 0."""
     answers = [
         (n, request, answer)
         for n, (request, reply) in enumerate(zip(requests, replies, strict=True))
         for answer in (reply, *reply.more)
     ]
-    components = []
+    sensitive = {i for i, (_, _, reply) in enumerate(answers) if reply.sensitive}
+    if not sensitive and answers and answers[-1][2].command != gbz.DEFAULT_RESPONSE:
+        sensitive = {len(answers) - 1}  # a Default Response carries no values: never
+    components, encrypted = [], 0
     for index, (n, request, reply) in enumerate(answers):
-        last = index == len(answers) - 1
-        control = gbz.CONTROL_LAST if last else 0
+        control = gbz.CONTROL_LAST if index == len(answers) - 1 else 0
         answer_control = _answer_control(uc, n, reply)
         if request.zcl.server_to_client and not reply.cluster_specific:
             answer_control &= ~gbz.ZCL_SERVER_TO_CLIENT  # answering a server's command (GCS05)
         if reply.frame_control is not None:
             answer_control = reply.frame_control
         header = gbz.ZclHeader(answer_control, request.zcl.sequence, reply.command)
-        if encrypt is not None and last:
+        if encrypt is not None and index in sensitive:
+            blob = gbz.Encrypted(0, encrypted, encrypt(reply.payload))
             components.append(
                 gbz.Component(
-                    control | gbz.CONTROL_ENCRYPTED,
-                    request.cluster,
-                    header,
-                    encrypted=gbz.Encrypted(0, 0, encrypt),
+                    control | gbz.CONTROL_ENCRYPTED, request.cluster, header, encrypted=blob
                 )
             )
+            encrypted += 1
         else:
             components.append(gbz.Component(control, request.cluster, header, reply.payload))
     return gbz.GbzPayload(len(components), components)
