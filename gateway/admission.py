@@ -7,7 +7,8 @@ command variant and the variant suits the SRV (critical only as 4 then 5); the r
 the variant (not yet 2, 3, 6, 7: local delivery); the role may send the SRV; the rig serves
 the SRV (a non-device SRV has a DCC service, a device SRV a use case with a transform for
 the target's type); the target exists, suits the SRV and is in a state that allows it;
-the sender is responsible for it. The RequestID counter is checked here and taken by the
+the sender is responsible for it, or (for a use case an unknown remote party may send,
+4.14) offers a KA certificate SMKI holds for it, which the ACB then carries to the device. The RequestID counter is checked here and taken by the
 caller in the transaction that records the request, so a refused request does not burn a
 counter. A refusal names what the request named (:class:`Named`), even one that is not
 valid DUIS, so the sender gets a DUIS acknowledgement with the code wherever possible.
@@ -15,10 +16,13 @@ valid DUIS, so the sender gets a DUIS acknowledgement with the code wherever pos
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from gateway.config import DeviceConfig, UserConfig
@@ -93,6 +97,9 @@ class Admitted:
     user: UserConfig
     device: DeviceConfig | None  # None for a non-device request
     use_case: UseCase | None  # what the DCC transforms a device request into
+    # the sender's KA certificate (DER) when it is an unknown remote party to the device:
+    # the ACB then originates the command for it (4.14's URP variant)
+    remote_party_cert: bytes | None = None
 
 
 def admit(
@@ -236,10 +243,43 @@ def admit(
         if user.role in NETWORK_ROLES
         else None
     )
-    if responsible != sender:
+    if responsible == sender:
+        return Admitted(request, service, user, device, use_case)
+    offered = text(request.body, "sr:KAPublicSecurityCredentials")
+    if not use_case.unknown_remote_party or not offered:
+        how = (
+            "; as an unknown remote party, send your KAPublicSecurityCredentials"
+            if use_case.unknown_remote_party
+            else ""
+        )
         raise Refused(
             codes.NOT_AUTHORISED_FOR_DEVICE,
-            f"{user.name} ({user.role}) is not the responsible party of {target.duis}",
+            f"{user.name} ({user.role}) is not the responsible party of {target.duis}{how}",
             request,
         )
-    return Admitted(request, service, user, device, use_case)
+    cert = remote_party_certificate(offered, request, keys)
+    return Admitted(request, service, user, device, use_case, cert)
+
+
+def remote_party_certificate(offered: str, request: Request, keys: KeyStore) -> bytes:
+    """The DER of the KAPublicSecurityCredentials an unknown remote party sent: it must be
+    a KA certificate SMKI holds for the sender (E1 otherwise), as DCC checks it against
+    the SMKI repository before the ACB carries it to the device."""
+    sender = request.request_id.originator
+    try:
+        der = base64.b64decode("".join(offered.split()), validate=True)
+        x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise Refused(
+            codes.INVALID_USER, f"KAPublicSecurityCredentials is not a DER certificate: {exc}",
+            request,
+        ) from None  # fmt: skip
+    held = {c.certificate.public_bytes(Encoding.DER) for c in keys.credentials(sender, Usage.KA)}
+    if der not in held:
+        raise Refused(
+            codes.INVALID_USER,
+            f"KAPublicSecurityCredentials is not a KA certificate SMKI holds for "
+            f"{sender.duis}: send your own",
+            request,
+        )
+    return der

@@ -40,7 +40,7 @@ from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import security
 from rig.protocol.gbcs.catalogue import CATALOGUE
 from rig.protocol.gbcs.frame import GbcsMessage
-from rig.protocol.gbcs.usecase import UseCase
+from rig.protocol.gbcs.usecase import UseCase, for_unknown_remote_party
 from rig.protocol.keystore import KeyStore
 from rig.protocol.smki import Usage
 from rig.runtime.http import header_text
@@ -207,10 +207,26 @@ class Downlink:
             return self._ack(a, codes.SUCCESS, pre_command(pre.encode()))
         if req.command_variant == 5:
             command = self._signed_pre_command(a)
+        elif a.remote_party_cert is not None:
+            command = self._for_unknown_remote_party(a, transform)
         else:
             command = _transformed(transform, uc, TransformInput(req, counter, sender, device.eui))
         self._send(url, a, uc, command, received)
         return self._ack(a, codes.ACKNOWLEDGED)
+
+    def _for_unknown_remote_party(self, a: Admitted, transform: Transform) -> GbcsMessage:
+        """The command the ACB originates, with its own counter, for a sender that is not
+        the device's known remote party: the sender, its RequestID counter and its KA
+        certificate ride as the supplementary remote party (the response comes back to the
+        ACB, encrypted for the sender)."""
+        req, uc, device, cert = a.request, a.use_case, a.device, a.remote_party_cert
+        assert uc is not None and device is not None and cert is not None
+        acb = self.config.acb_eui
+        counter = self.store.next_counter(f"{acb.duis} (ACB)", int(time.time() * 1000))
+        rid = req.request_id
+        given = TransformInput(req, counter, rid.originator, device.eui)
+        command = _transformed(transform, uc, given)
+        return for_unknown_remote_party(command, acb.raw, counter, rid.counter, cert)
 
     def _dcc_service(self, url: str, a: Admitted, received: float) -> Reply:
         service = service_for(a.srv.variant)

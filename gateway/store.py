@@ -206,6 +206,14 @@ class Store:
         )
         return cur.rowcount == 1
 
+    def next_counter(self, originator: str, floor: int) -> int:
+        """The next counter of an originator the DCC itself is (the ACB, for an unknown
+        remote party): above the last it used and at least ``floor``, recorded atomically."""
+        with self.transaction():
+            counter = max((self.last_counter(originator) or 0) + 1, floor)
+            self.take_counter(originator, counter)
+        return counter
+
     # --- pre-commands ------------------------------------------------------------------------
     def put_precommand(
         self, request_id: str, sender: str, target: str, counter: int, srv: str, gbcs: bytes

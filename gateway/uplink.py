@@ -58,16 +58,20 @@ class Uplink:
         its user: one transaction, so a crash leaves the command pending (E21 at its
         deadline) or answered, never settled without an answer."""
         h = msg.header
-        device, user = Eui64(h.originator), Eui64(h.recipient)
+        device, user, counter = Eui64(h.originator), Eui64(h.recipient), h.counter
+        party = h.other
+        if party.remote_party_id is not None and party.remote_party_counter is not None:
+            # the answer to the ACB's command for an unknown remote party: the party's request
+            user, counter = Eui64(party.remote_party_id), party.remote_party_counter
         crashpoint("before-settle")
         with self.store.transaction():
-            p = self.deadlines.settle(device, h.counter, user)
+            p = self.deadlines.settle(device, counter, user)
             if p is None:
                 log.warning(
                     "wan.unmatched_response",
                     extra={
                         "device": device.duis,
-                        "counter": h.counter,
+                        "counter": counter,
                         "message_code": f"{h.message_code:04X}",
                     },
                 )
@@ -79,7 +83,7 @@ class Uplink:
                 now(),
                 "ResponseMessage",
                 RequestId.parse(p.request_id),
-                RequestId(device, user, h.counter),
+                RequestId(device, user, counter),
                 p.service_reference,
                 p.srv,
                 gbcs_payload=payload,

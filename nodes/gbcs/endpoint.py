@@ -110,7 +110,9 @@ class GbcsEndpoint:
             "originator": Eui64(h.originator).duis,
         }
         log.info("gbcs.accepted", extra=extra)
-        context = Context(device, self.ds, self.ka, self.peer_ka)
+        context = Context(
+            device, self.ds, self.ka, self.peer_ka, originator_counter=self._next_counter
+        )
         try:
             response = await handler_for(uc)(uc, msg, context)
         except (DecodeError, security.SecurityError, CosemError) as exc:
@@ -174,6 +176,12 @@ class GbcsEndpoint:
             raise ValueError(f"{self.eui.duis} has no network operator to send {uc.name} to")
         code = uc.declared_code(code)
         recipient_ka = None if uc.response is Protection.SIGNATURE else self.peer_ka(to)
+        self._next_counter()
+        return to, code, recipient_ka
+
+    def _next_counter(self) -> int:
+        """The device's next originator counter (persisted first): its alerts count with
+        it, and so does a response to an unknown remote party."""
         self.alert_counter += 1
         self._save()
-        return to, code, recipient_ka
+        return self.alert_counter

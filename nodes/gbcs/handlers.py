@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodes.gbcs.cosem_server import CosemServer, Invocation
 from nodes.gbcs.zcl_server import ZclServer
+from rig.protocol import smki
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import dlms, gbz, security
@@ -33,6 +35,7 @@ from rig.protocol.gbcs.usecase import (
     response_shell,
     with_payload,
 )
+from rig.protocol.smki import Usage
 from rig.runtime.registry import Registry
 
 
@@ -55,6 +58,8 @@ class Context:
     ka: ec.EllipticCurvePrivateKey
     peer_ka: Callable[[Eui64], ec.EllipticCurvePublicKey]
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    # the device's own next originator counter (it answers an unknown remote party with it)
+    originator_counter: Callable[[], int] | None = None
 
     def requester_ka(self, uc: UseCase, cmd: GbcsMessage) -> ec.EllipticCurvePublicKey | None:
         """The requester's KA key, when the answer is MAC'd or encrypted for it."""
@@ -72,16 +77,51 @@ def handles(*use_cases: UseCase) -> Callable[[Handler], Handler]:
     return _HANDLERS.register(*(uc.name for uc in use_cases))
 
 
-def _encryptor(
-    shell: GbcsMessage, ctx: Context, requester: ec.EllipticCurvePublicKey | None
-) -> Callable[[bytes], bytes]:
+def unknown_party_ka(cmd: GbcsMessage) -> ec.EllipticCurvePublicKey | None:
+    """The KA key of the unknown remote party a command is sent for (from the certificate
+    it carries, which must be that party's KA certificate), or None."""
+    other = cmd.header.other
+    if other.remote_party_id is None or other.certificate is None:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(other.certificate)
+        eui, usage = smki.eui_of(cert), smki.usage_of(cert)
+    except (ValueError, smki.ProfileError) as exc:
+        raise security.SecurityError(f"the remote party's certificate: {exc}") from None
+    if eui.raw != other.remote_party_id or usage is not Usage.KA:
+        raise security.SecurityError(
+            f"the certificate is {eui.duis}'s {usage.value.upper()}, not "
+            f"{Eui64(other.remote_party_id).duis}'s KA certificate"
+        )
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise security.SecurityError("the remote party's certificate holds no EC key")
+    return key
+
+
+def _answering(
+    uc: UseCase, cmd: GbcsMessage, ctx: Context
+) -> tuple[GbcsMessage, ec.EllipticCurvePublicKey | None, Callable[[bytes], bytes]]:
+    """The answer's shell, the key its MAC is for (the requester's, or the ACB's for an
+    unknown remote party), and how its values are encrypted (for the requester, or for the
+    unknown remote party with a key of the device's own next counter)."""
+    requester = ctx.requester_ka(uc, cmd)
+    party = unknown_party_ka(cmd)
+    counter = None
+    if party is not None:
+        if ctx.originator_counter is None:
+            raise security.SecurityError("this device cannot answer an unknown remote party")
+        counter = ctx.originator_counter()
+    shell = response_shell(cmd, uc, ctx.now(), counter)
+    encrypt_for = party or requester
+
     def encrypt(plain: bytes) -> bytes:
-        if requester is None:
+        if encrypt_for is None:
             raise security.SecurityError("no key to encrypt the answer for its requester")
-        key = security.encryption_key(shell, ctx.ka, requester)
+        key = security.encryption_key(shell, ctx.ka, encrypt_for)
         return security.protect(key, shell.header.originator, plain)
 
-    return encrypt
+    return shell, requester, encrypt
 
 
 async def serve_dlms(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
@@ -92,9 +132,8 @@ async def serve_dlms(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage
     request = dlms.decode(cmd.payload)
     if not isinstance(request, dlms.AccessRequest):
         raise DecodeError(f"{uc.name}: the command is not an access-request", 0)
-    shell = response_shell(cmd, uc, ctx.now())
-    requester = ctx.requester_ka(uc, cmd)
-    data, results = server.execute(request, Invocation(cmd, _encryptor(shell, ctx, requester)))
+    shell, requester, encrypt = _answering(uc, cmd, ctx)
+    data, results = server.execute(request, Invocation(cmd, encrypt))
     payload = dlms_answer(cmd.header.counter, data, results)
     return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, requester)
 
@@ -106,11 +145,9 @@ async def serve_gbz(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
     if server is None:
         raise DecodeError(f"{uc.name}: this device has no ZCL attributes", 0)
     requests = gbz.decode(cmd.payload).components
-    shell = response_shell(cmd, uc, ctx.now())
-    requester = ctx.requester_ka(uc, cmd)
+    shell, requester, encrypt = _answering(uc, cmd, ctx)
     replies = [server.execute(request, cmd) for request in requests]
-    encrypt = _encryptor(shell, ctx, requester) if uc.encrypted else None
-    payload = gbz_answers(uc, requests, replies, encrypt).encode()
+    payload = gbz_answers(uc, requests, replies, encrypt if uc.encrypted else None).encode()
     return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, requester)
 
 

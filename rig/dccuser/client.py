@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from rig.dccuser import readers
@@ -234,6 +235,10 @@ class DccUser:
             target = self.dcc
         if target is None:
             raise DccUserError(f"SRV {srv} needs a target device (--target EUI)")
+        if params.pop("UnknownRemoteParty", "").lower() in ("1", "true", "yes"):
+            # not the device's known remote party: the device encrypts for this certificate
+            ka = self.keys.get(self.eui, Usage.KA).certificate.public_bytes(Encoding.DER)
+            params["KAPublicSecurityCredentials"] = base64.b64encode(ka).decode()
         body = body_for(srv, params)
         counter = counter or self.next_counter()
         rid = str(RequestId(self.eui, target, counter))

@@ -233,6 +233,10 @@ def request_body(
             if value is None:
                 raise KeyError(f"SRV {srv} needs {element} (UTC, like 2015-01-01T00:00:00Z)")
             etree.SubElement(period, f"{_E}{element}").text = value
+    if srv == "4.14" and (params or {}).get("KAPublicSecurityCredentials"):
+        # from a supplier that is not the device's known remote party (the URP variant)
+        credentials = etree.SubElement(body, f"{_E}KAPublicSecurityCredentials")
+        credentials.text = (params or {})["KAPublicSecurityCredentials"]
     return body
 
 

@@ -65,6 +65,7 @@ GCS16B = UseCase(
     ZclCommands(gbz.PREPAYMENT, GET_PREPAY_SNAPSHOT, DAILY_SNAPSHOTS),
     srvs=("4.14",),
     encrypted=True,
+    unknown_remote_party=True,  # a supplier that is not the KRP, with its KA certificate
 )
 
 USE_CASES: tuple[UseCase, ...] = (GCS15E, GCS16B)

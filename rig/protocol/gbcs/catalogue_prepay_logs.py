@@ -62,6 +62,7 @@ ECS21B = UseCase(
     ),
     srvs=("4.14",),
     encrypted=True,
+    unknown_remote_party=True,  # a supplier that is not the KRP, with its KA certificate
 )
 
 USE_CASES: tuple[UseCase, ...] = (ECS19, ECS20D, ECS21B)

@@ -29,8 +29,13 @@ def authenticate(
     device_ka: ec.EllipticCurvePublicKey | None,
     device_ds: ec.EllipticCurvePublicKey | None,
 ) -> str:
-    """``"mac"`` or ``"signature"``: how the message proved where it came from."""
+    """``"mac"`` or ``"signature"``: how the message proved where it came from; or
+    ``"encryption"`` for a response to an unknown remote party, whose MAC is for the ACB:
+    its party trusts what the GCM tag of the values encrypted for it proves (the reader
+    decrypts them, or fails)."""
     try:
+        if msg.mac is not None and msg.header.other.originator_counter is not None:
+            return "encryption"
         if msg.mac is not None:
             if user_ka is None or device_ka is None:
                 raise ReadError("a MAC'd message needs the user's KA key and the device's KA cert")

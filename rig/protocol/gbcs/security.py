@@ -226,7 +226,22 @@ def encryption_key(
     private_key: ec.EllipticCurvePrivateKey,
     peer_public: ec.EllipticCurvePublicKey,
 ) -> bytes:
-    """The key for the message's encrypted parts (KDF in encryption mode)."""
+    """The key for the message's encrypted parts (KDF in encryption mode). A response to an
+    unknown remote party (it carries the supplementary remote party and the device's own
+    supplementary originator counter; its MAC is the ACB's) encrypts for that party: the
+    KDF takes the device, the remote party and the supplementary originator counter, as
+    RTDS 4.5.0's ECS21b URP response decrypts (the party's key from the command's
+    certificate)."""
+    other = msg.header.other
+    if other.remote_party_id is not None and other.originator_counter is not None:
+        return kdf(
+            private_key,
+            peer_public,
+            msg.header.originator,
+            other.remote_party_id,
+            other.originator_counter,
+            KdfMode.ENCRYPTION,
+        )
     return message_key(msg, private_key, peer_public, KdfMode.ENCRYPTION)
 
 

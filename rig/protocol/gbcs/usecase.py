@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from rig.protocol.codec import DecodeError
 from rig.protocol.gbcs import access, cosem, dlms, gbz, security
 from rig.protocol.gbcs.dlms import AccessRequest, AccessResponse, Data, RequestKind, RequestSpec
-from rig.protocol.gbcs.frame import Cra, GbcsMessage
+from rig.protocol.gbcs.frame import Cra, GbcsMessage, OtherInformation
 
 
 class Form(StrEnum):
@@ -224,6 +224,9 @@ class UseCase:
     # a HAN-only command's sender (PCS01, PCS02: "PPMID"), which MACs it with its own KA key
     # for the device; None: a remote party's command, MAC'd by the access control broker
     sent_by: str | None = None
+    # a DCC User that is not the device's known remote party may send it (4.14's URP
+    # variant): the ACB originates the command for it, with its KA certificate
+    unknown_remote_party: bool = False
 
     def __post_init__(self) -> None:
         if self.alert_code is not None and not self.alert_codes:
@@ -520,9 +523,12 @@ def check_command(msg: GbcsMessage, catalogue: Catalogue) -> UseCase:
     h = msg.header
     if h.cra is not Cra.COMMAND or uc.is_alert:
         raise DecodeError(f"{uc.name}: expected a command, found a {h.cra.name.lower()}", 0)
+    party = h.other.remote_party_id
+    if party is not None and not uc.unknown_remote_party:
+        raise DecodeError(f"{uc.name} is not sent for an unknown remote party", 0)
     try:
         expected = command_payload(
-            uc, h.counter, h.originator, h.recipient, given_argument(uc, msg.payload)
+            uc, h.counter, party or h.originator, h.recipient, given_argument(uc, msg.payload)
         )
     except ValueError:
         expected = b""
@@ -531,11 +537,28 @@ def check_command(msg: GbcsMessage, catalogue: Catalogue) -> UseCase:
     return uc
 
 
+def for_unknown_remote_party(
+    command: GbcsMessage, acb: bytes, counter: int, request_counter: int, certificate: bytes
+) -> GbcsMessage:
+    """The command the ACB originates for an unknown remote party (``command``'s
+    originator, whose payload names it): the ACB's ``counter``, and the party, its
+    RequestID counter and its KA ``certificate`` (DER) as the supplementary remote party."""
+    h = command.header
+    other = OtherInformation(h.message_code, h.originator, request_counter, certificate=certificate)
+    return GbcsMessage.build(
+        h.cra, counter, acb, h.recipient, h.message_code, command.payload,
+        date_time=h.date_time, other=other,
+    )  # fmt: skip
+
+
 # --- a device's answer -------------------------------------------------------------------------
-def response_shell(cmd: GbcsMessage, uc: UseCase, when: dt.datetime) -> GbcsMessage:
+def response_shell(
+    cmd: GbcsMessage, uc: UseCase, when: dt.datetime, originator_counter: int | None = None
+) -> GbcsMessage:
     """The response's grouping header (no payload yet): same counter, parties swapped, the
-    device's date-time where the use case carries one. An encrypted answer's key is
-    derived from it (:func:`rig.protocol.gbcs.security.encryption_key`)."""
+    device's date-time where the use case carries one; to an unknown remote party's
+    command, the party and the device's ``originator_counter``. An encrypted answer's key
+    is derived from it (:func:`rig.protocol.gbcs.security.encryption_key`)."""
     h = cmd.header
     return GbcsMessage.build(
         Cra.RESPONSE,
@@ -545,6 +568,19 @@ def response_shell(cmd: GbcsMessage, uc: UseCase, when: dt.datetime) -> GbcsMess
         h.message_code,
         b"",
         date_time=dlms.date_time(when) if uc.dated else None,
+        other=_answer_other(h.other, originator_counter),
+    )
+
+
+def _answer_other(asked: OtherInformation, counter: int | None) -> OtherInformation | None:
+    """A response to an unknown remote party's command names the party and its counter and
+    adds the device's own ``counter`` (from which its encryption key is derived)."""
+    if asked.remote_party_id is None:
+        return None
+    if counter is None:
+        raise ValueError("a response to an unknown remote party takes the device's counter")
+    return OtherInformation(
+        asked.message_code, asked.remote_party_id, asked.remote_party_counter, counter
     )
 
 
@@ -558,6 +594,7 @@ def with_payload(shell: GbcsMessage, payload: bytes) -> GbcsMessage:
         h.message_code,
         payload,
         date_time=h.date_time,
+        other=h.other,
     )
 
 
