@@ -29,6 +29,7 @@ COMMANDS = {
     "gpio": "rig.cli.gpio:gpio",
     "wan": "rig.cli.wan:wan_group",
     "fault": "rig.cli.fault:fault",
+    "firmware": "rig.cli.firmware:firmware",
     "supplier": "rig.cli.dcc:supplier",
     "trace": "rig.cli.dcc:trace",
     "deploy": "rig.cli.deploy:deploy",

@@ -1,6 +1,6 @@
 """The rig's test PKI, created on first use in the state folder.
 
-Two trust domains, as in the real system:
+Two trust domains, as in the real system, and the device manufacturer's key:
 
 * SMKI (``pki/smki``): a root and an issuing CA; for every DCC User DS, KA and
   XML-signing certificates (suppliers also a prepayment KA); for the DCC's
@@ -10,6 +10,9 @@ Two trust domains, as in the real system:
 * WAN TLS (``pki/wan``): a CA, the broker's server certificate and one client
   certificate per hub, for the gateway and for each of the controller's read-only
   observers (``rig-observer-1`` .. ``rig-observer-8``: ``rig status``, ``rig wan watch``).
+* The device manufacturer (``pki/smki/manufacturer``): a DS credential that signs firmware
+  images (``rig firmware make``), issued by the rig's SMKI CA as an organisation
+  certificate (role 7F: GB has no SMKI role for manufacturers; the rig's choice).
   A state folder made by an older version gets the ones it lacks on the next ``ensure``.
 
 Import mode takes the DCC Users' and the ACB's credentials from DCC Boxed's ZAZ1
@@ -42,6 +45,7 @@ from rig.runtime.files import read_json, write_atomic, write_json
 EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 ORG_VALIDITY = dt.datetime(2120, 1, 1, tzinfo=dt.UTC)
 DEVICE_ROLES_WITH_CERTS = (Role.CHF, Role.ESME, Role.GSME, Role.PPMID)
+MANUFACTURER_EUI = Eui64.parse("00-DB-12-00-00-00-00-01")  # the rig's device manufacturer
 
 _USER_ORG_ROLE = {
     UserRole.IS: OrgRole.SUPPLIER,
@@ -108,6 +112,11 @@ class Pki:
     def device(self, eui: Eui64, usage: Usage) -> Credential:
         return self._cred(self.smki / "devices", f"{eui.hex}-{usage.value}")
 
+    def manufacturer(self) -> Credential:
+        """The device manufacturer's DS credential (signs firmware images); not an SMKI
+        certificate the DCC publishes, so not in :meth:`inventory`."""
+        return self._cred(self.smki / "manufacturer", f"{MANUFACTURER_EUI.hex}-{Usage.DS.value}")
+
     @property
     def smki_root(self) -> Credential:
         return self._cred(self.smki, "root-ca")
@@ -163,6 +172,7 @@ class Pki:
             rig.acb_eui, OrgRole.ACCESS_CONTROL_BROKER, None, keystore, with_pp=False
         )
         created += self._ensure_devices(rig)
+        created += self._ensure_manufacturer(rig.name if keystore is None else "zaz1")
         created += self._ensure_wan(rig, sorted(set(wan_hosts)))
         write_json(
             self.manifest_path,
@@ -193,7 +203,9 @@ class Pki:
             created.append("SMKI issuing CA")
         return created
 
-    def _issue_org(self, eui: Eui64, role: OrgRole, usage: Usage, cn: str | None) -> None:
+    def _issue_org(
+        self, eui: Eui64, role: OrgRole, usage: Usage, cn: str | None, to: Credential | None = None
+    ) -> None:
         ca_cert, ca_key = self.smki_issuing.load_cert(), self.smki_issuing.load_key()
         key = _new_key()
         cert = smki.organisation_certificate(
@@ -207,7 +219,7 @@ class Pki:
             not_after=ORG_VALIDITY,
             common_name=cn,
         )
-        _save(self.org(eui, usage), cert, key)
+        _save(to or self.org(eui, usage), cert, key)
 
     def _ensure_org(
         self, eui: Eui64, role: OrgRole, user: User | None, keystore: dict | None, *, with_pp: bool
@@ -267,6 +279,14 @@ class Pki:
                 _save(cred, cert, key)
                 created.append(f"{label} {usage.value.upper()}")
         return created
+
+    def _ensure_manufacturer(self, ca_name: str) -> list[str]:
+        cred = self.manufacturer()
+        if cred.cert.exists():
+            return []
+        self._ensure_smki_cas(ca_name)
+        self._issue_org(MANUFACTURER_EUI, OrgRole.OTHER_USER, Usage.DS, "MANUFACTURER", cred)
+        return ["device manufacturer DS"]
 
     def _ensure_wan(self, rig: Rig, hosts: list[str]) -> list[str]:
         created = []
