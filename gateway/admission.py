@@ -8,10 +8,11 @@ the variant (not yet 2, 3, 6, 7: local delivery); the role may send the SRV; the
 the SRV (a non-device SRV has a DCC service, a device SRV a use case with a transform for
 the target's type); the target exists, suits the SRV and is in a state that allows it;
 the sender is responsible for it, or (for a use case an unknown remote party may send,
-4.14) offers a KA certificate SMKI holds for it, which the ACB then carries to the device. The RequestID counter is checked here and taken by the
-caller in the transaction that records the request, so a refused request does not burn a
-counter. A refusal names what the request named (:class:`Named`), even one that is not
-valid DUIS, so the sender gets a DUIS acknowledgement with the code wherever possible.
+4.14) offers a KA certificate SMKI holds for it, which the ACB then carries to the device.
+The RequestID counter is checked here and taken by the caller in the transaction that
+records the request, so a refused request does not burn a counter. A refusal names what
+the request named (:class:`Named`), even one that is not valid DUIS, so the sender gets a
+DUIS acknowledgement with the code wherever possible.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from nodes.config import DeviceLogEntry
 from nodes.han.device_log import DeviceLog
 from nodes.radio import RadioSettings
 from nodes.radio.api import ApsMessage, JoinRefused, NetworkSettings
+from nodes.radio.sim import joiner
 from nodes.radio.sim.network import block_size
 from nodes.radio.sim.stack import SimRadio
 from rig.protocol import pcap, zep
@@ -28,7 +31,9 @@ from rig.virtual.air.medium import Medium
 CHF = Eui64.parse("00-DB-12-34-56-78-90-A2")
 ESME = Eui64.parse("00-DB-12-34-56-78-90-A0")
 ROGUE = Eui64.parse("00-DB-12-34-56-78-90-EE")
+PPMID = Eui64.parse("00-DB-12-34-56-78-90-A4")
 ESME_CODE = "18B2 0E60 1ABA BD5C 2FE3 85CD 9E5B 7B97 8EE7"
+PPMID_CODE = "8CDB F2CA 5749 AB90 2C79 1ECC 67DB 0373 0DE1"
 ROGUE_CODE = "6944 3093 FF67 A29F 0052 8B64 9250 20DE E16C"
 
 
@@ -124,11 +129,16 @@ def test_tunnel_and_zcl_codecs() -> None:
 
 
 class Air:
-    """An in-process air with its control API, for stack tests."""
+    """An in-process air with its control API, for stack tests.
+
+    ``drop`` (sender's name, frame) -> True takes a frame off the air before anyone hears it.
+    """
 
     async def __aenter__(self) -> Air:
         self.medium = Medium()
         self.frames: list[bytes] = []
+        self.drop: Callable[[str, mac.MacFrame], bool] = lambda _sender, _frame: False
+        self.dropped: list[mac.MacFrame] = []
         tee = Tee(None)
         orig = tee.write
         tee.write = lambda ts, frame: (self.frames.append(frame), orig(ts, frame))  # type: ignore[method-assign]
@@ -136,6 +146,20 @@ class Air:
         self.transport, self.proto = await loop.create_datagram_endpoint(
             lambda: AirProtocol(self.medium, tee), local_addr=("127.0.0.1", 0)
         )
+        hear = self.proto.datagram_received
+
+        def datagram_received(data: bytes, addr: tuple[str, int]) -> None:
+            sender = self.medium.radios.get(addr)
+            with contextlib.suppress(zep.ZepError, DecodeError):
+                packet = zep.decode(data)
+                if isinstance(packet, zep.ZepData) and sender is not None:
+                    frame = mac.decode(packet.frame)
+                    if self.drop(sender.name, frame):
+                        self.dropped.append(frame)
+                        return
+            hear(data, addr)
+
+        self.proto.datagram_received = datagram_received  # type: ignore[method-assign]
         self.runner = web.AppRunner(make_app(self.medium, tee, Heartbeat("air", "air")))
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", 0).start()
@@ -158,7 +182,10 @@ class Air:
 def _log(tmp_path: Path) -> DeviceLog:
     return DeviceLog(
         tmp_path / "device-log.json",
-        [DeviceLogEntry(ESME, "ESME", parse_install_code(ESME_CODE))],
+        [
+            DeviceLogEntry(ESME, "ESME", parse_install_code(ESME_CODE)),
+            DeviceLogEntry(PPMID, "PPMID", parse_install_code(PPMID_CODE)),
+        ],
     )
 
 
@@ -191,11 +218,7 @@ async def test_join_refusal_big_transfer_under_loss_replay_and_restart(tmp_path:
         got: asyncio.Queue[ApsMessage] = asyncio.Queue()
         esme.on_message(got.put)
         await esme.join(15, CHF, _link(ESME_CODE))
-        for _ in range(50):
-            if log.entries[ESME].status == "joined":
-                break
-            await asyncio.sleep(0.05)
-        assert log.entries[ESME].status == "joined"
+        await _wait_for_status(log, ESME, "joined")
 
         message = os.urandom(1500)
         air.medium.apply("loss", ["chf", "esme"], 0.1, None)
@@ -237,6 +260,81 @@ async def test_join_refusal_big_transfer_under_loss_replay_and_restart(tmp_path:
         assert resent and min(resent) > sent
         await esme2.close()
         await chf.close()
+
+
+def _unsecured_nwk(frame: mac.MacFrame) -> bool:
+    """A NWK data frame without network-key security: on a formed HAN only a Transport Key."""
+    if frame.frame_type is not mac.FrameType.DATA:
+        return False
+    with contextlib.suppress(DecodeError):
+        return nwk.decode_header(frame.payload)[1] is None
+    return False
+
+
+# what goes missing during the device's first join attempt, as the air decides:
+LOSSES: dict[str, Callable[[str, mac.MacFrame], bool]] = {
+    # the device's MAC acks (of the association response): the CHF thinks it never associated
+    "association_ack": lambda sender, frame: (
+        sender == "ppmid" and frame.frame_type is mac.FrameType.ACK
+    ),
+    # every transmission of the APS Transport Key with the network key
+    "transport_key": lambda sender, frame: sender == "chf" and _unsecured_nwk(frame),
+}
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("rx_on_when_idle", [True, False], ids=["rx_on", "sleepy"])
+async def test_a_device_whose_first_join_got_no_network_key_joins_at_its_next_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loss: str, rx_on_when_idle: bool
+) -> None:
+    """The flake of a rig start: the PPMID's first join timed out waiting for the network key,
+    and every attempt after it went unanswered. A real coordinator answers the repeated
+    Association Request and sends the key again; a real joiner starts afresh."""
+    monkeypatch.setattr(joiner, "KEY_WAITS", 20)  # a 1 s key wait keeps the test short
+    key = os.urandom(16)
+    async with Air() as air:
+        chf, log = await _hub(air, tmp_path, key)
+        ppmid = air.radio("ppmid", PPMID, tmp_path, rx_on_when_idle=rx_on_when_idle)
+        air.drop = LOSSES[loss]
+        with pytest.raises(JoinRefused, match="no network key"):
+            await ppmid.join(15, CHF, _link(PPMID_CODE))
+        assert air.dropped, "the loss never happened: the test did not test anything"
+        air.drop = lambda _sender, _frame: False
+
+        # the node's retry loop, given the couple of attempts its 60 s health wait allows
+        errors = []
+        for _attempt in range(2):
+            try:
+                settings = await ppmid.join(15, CHF, _link(PPMID_CODE))
+                break
+            except JoinRefused as exc:
+                errors.append(str(exc))
+        else:
+            pytest.fail(f"the device never joined again: {errors}")
+        assert settings.network_key == key
+        assert errors == []  # the very next attempt joins
+        await _wait_for_status(log, PPMID, "joined")
+        assert log.entries[PPMID].short == ppmid.short
+        assert chf.net is not None and chf.net.short_of(PPMID) == ppmid.short
+
+        # both ways on the network, and nothing stale left queued for the device at the CHF
+        got: asyncio.Queue[ApsMessage] = asyncio.Queue()
+        ppmid.on_message(got.put)
+        await ppmid.wake()
+        await chf.send(ApsMessage(PPMID, 0x0704, b"after the rejoin"))
+        assert (await asyncio.wait_for(got.get(), 5)).payload == b"after the rejoin"
+        assert chf.mac is not None and chf.mac.pending(PPMID) == 0
+        await ppmid.close()
+        await chf.close()
+
+
+async def _wait_for_status(log: DeviceLog, eui: Eui64, status: str) -> None:
+    """Until the device log shows ``status`` for ``eui`` (the trust centre hears Device_annce)."""
+    for _ in range(50):
+        if log.entries[eui].status == status:
+            return
+        await asyncio.sleep(0.05)
+    assert log.entries[eui].status == status
 
 
 def _nwk(frame: bytes):

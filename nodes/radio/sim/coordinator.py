@@ -3,8 +3,11 @@
 It answers beacon requests, associates the devices the trust centre accepts
 while joining is permitted (and refuses the others with PAN access denied), then
 sends each the network key in an APS Transport Key secured with the
-key-transport key hashed from its install-code link key. Formed again after a
-restart, it takes back the saved children the trust centre still knows.
+key-transport key hashed from its install-code link key. A device that asks to
+associate again (its response or its key was lost, and it gave up waiting) is
+admitted afresh: what was still held for it is dropped, it keeps the address it
+had, and the key goes again. Formed again after a restart, it takes back the
+saved children the trust centre still knows.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Coordinator:
         self.permit = permit
         self.state = state
         self._spawn = spawn
+        self._admitting: dict[Eui64, asyncio.Future[object]] = {}  # association under way
 
     def form(self) -> None:
         """Take the network's PAN ID, address and key; re-admit the saved children."""
@@ -84,7 +88,7 @@ class Coordinator:
         if command is mac.Command.BEACON_REQUEST:
             self._send_beacon()
         elif command is mac.Command.ASSOCIATION_REQUEST:
-            self._spawn(self._associate(frame))
+            self._admit(frame)
 
     def on_announce(self, short: int, ieee: Eui64, capability: int) -> None:
         """A Device_annce: an admitted device is on the network (again) at ``short``."""
@@ -116,10 +120,30 @@ class Coordinator:
             if short not in self.net.addresses:
                 return short
 
-    async def _associate(self, request: MacFrame) -> None:
-        net, device = self.net, request.src
+    def _admit(self, request: MacFrame) -> None:
+        """One association at a time per device: a repeated request supersedes the one before.
+
+        The device gave up on the earlier one (no response, or no key, reached it), so its
+        response and anything else still held for it are stale: dropped, never sent.
+        """
+        device = request.src
         if not isinstance(device, Eui64) or len(request.payload) < 2:
             return
+        earlier = self._admitting.pop(device, None)
+        if earlier is not None:
+            earlier.cancel()
+        self.mac.drop_indirect(device)
+        admission = self._spawn(self._associate(request))
+        self._admitting[device] = admission
+        admission.add_done_callback(lambda done: self._admitted(device, done))
+
+    def _admitted(self, device: Eui64, admission: asyncio.Future[object]) -> None:
+        if self._admitting.get(device) is admission:
+            del self._admitting[device]
+
+    async def _associate(self, request: MacFrame) -> None:
+        net, device = self.net, request.src
+        assert isinstance(device, Eui64)  # checked by _admit
         capability = request.payload[1]
         permitted = self.permit.permitting()
         link_key = self.trust_centre.authorize(device, capability) if permitted else None
@@ -141,6 +165,8 @@ class Coordinator:
             return
         net.learn(short, device)
         net.link_keys[device] = link_key
+        for old in [s for s, eui in self.mac.children.items() if eui == device]:
+            del self.mac.children[old]  # its address as a sleepy child before, if it was one
         if not capability & mac.CAP_RX_ON_WHEN_IDLE:
             net.sleepy.add(device)
             self.mac.children[short] = device

@@ -3,8 +3,10 @@
 A scan broadcasts beacon requests and looks for a beacon of the wanted extended
 PAN ID that permits joining; association follows, polling the coordinator for
 the response (it is sent indirectly), then the network key arrives in an APS
-Transport Key. A device restarted with a saved membership resumes: same network
-key, short address and trust centre, as a real stick keeps them.
+Transport Key. Each attempt starts unassociated (no short address: it polls for
+its association response by its EUI, as 802.15.4 says), so an attempt after one
+that got no key starts clean. A device restarted with a saved membership resumes:
+same network key, short address and trust centre, as a real stick keeps them.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Joiner:
         saved = self.state.membership(extended_pan_id)
         if saved is not None:
             return await self._resume(saved, link_key)
+        self.mac.short = None  # not associated: an address from a failed attempt is void
         for _scan in range(SCANS):
             self._beacons.clear()
             request = MacFrame(
@@ -89,7 +92,11 @@ class Joiner:
             and not self._assoc.done()
         ):
             with contextlib.suppress(DecodeError, ValueError):
-                self._assoc.set_result(mac.AssociationResponse.decode(frame.payload))
+                response = mac.AssociationResponse.decode(frame.payload)
+                if response.status is mac.AssociationStatus.SUCCESS:
+                    # the MAC takes its address at once: the Transport Key may follow any moment
+                    self.mac.short = response.short_address
+                self._assoc.set_result(response)
 
     def on_aps_command(self, received: Received) -> None:
         """An APS command: the Transport Key this device is waiting for, if it is one."""
@@ -106,6 +113,7 @@ class Joiner:
         loop = asyncio.get_running_loop()
         self.mac.pan_id = pan_id
         self._assoc = loop.create_future()
+        self._key = loop.create_future()  # taken whenever it comes once we are associated
         request = MacFrame(
             FrameType.COMMAND,
             self.mac.next_seq(),
@@ -132,8 +140,6 @@ class Joiner:
                 f"association refused by the trust centre ({response.status.name}): "
                 "is this device in the CHF's device log?"
             )
-        self.mac.short = response.short_address
-        self._key = loop.create_future()
         for _ in range(KEY_WAITS):
             if self._key.done():
                 break

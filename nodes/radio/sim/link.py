@@ -30,7 +30,7 @@ MAX_FRAME_RETRIES = 3
 INDIRECT_TTL_S = 7.68  # macTransactionPersistenceTime with the default beacon order
 
 
-@dataclass
+@dataclass(eq=False)  # each held frame is itself: removed from its queue by identity
 class _Indirect:
     frame: MacFrame
     done: asyncio.Future[bool]
@@ -136,12 +136,34 @@ class Mac:
             del self._recent[key]
 
     def queue_indirect(self, child: Eui64, frame: MacFrame) -> asyncio.Future[bool]:
-        """Hold ``frame`` until ``child`` polls; resolves True when acked, False on expiry."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._indirect.setdefault(child, deque()).append(
-            _Indirect(frame, done, time.monotonic() + INDIRECT_TTL_S)
-        )
-        return done
+        """Hold ``frame`` until ``child`` polls; resolves True when acked, False on expiry.
+
+        It expires after :data:`INDIRECT_TTL_S` whether or not the child polls again.
+        """
+        loop = asyncio.get_running_loop()
+        item = _Indirect(frame, loop.create_future(), time.monotonic() + INDIRECT_TTL_S)
+        self._indirect.setdefault(child, deque()).append(item)
+        loop.call_later(INDIRECT_TTL_S, self._expire, child, item)
+        return item.done
+
+    def pending(self, child: Eui64) -> int:
+        """How many frames are held for ``child`` until it polls."""
+        return len(self._pending_for(child))
+
+    def drop_indirect(self, child: Eui64) -> None:
+        """Discard what is held for ``child`` (it is associating afresh): each resolves False."""
+        for item in self._indirect.pop(child, deque()):
+            if not item.done.done():
+                item.done.set_result(False)
+
+    def _expire(self, child: Eui64, item: _Indirect) -> None:
+        queue = self._indirect.get(child)
+        if queue is not None and item in queue:
+            queue.remove(item)
+            if not queue:
+                del self._indirect[child]
+        if not item.done.done():
+            item.done.set_result(False)
 
     def _pending_for(self, child: Eui64) -> deque[_Indirect]:
         queue = self._indirect.get(child, deque())
