@@ -2,8 +2,8 @@
 an ESME whose 3600 W load costs 2p a second, starting with no credit. Its supply is
 interrupted (relay pin 0, 8F0F and 8F57 to the supplier); a top-up through the DCC arms it
 (8F32) and the consumer's restore button closes it; the balance falls at the configured
-price; below the thresholds 810D and 8119; emergency credit activated by 2.5 (ECS09, 81AB)
-is used up (81AA) and the supply is interrupted again; a top-up repays it and arms the
+price; below the thresholds 810D and 8119; emergency credit, activated by the PPMID's
+button (GPIO22: Select Available Emergency Credit over the HAN, 81AB), is used up (81AA) and the supply is interrupted again; a top-up repays it and arms the
 supply again, and with credit above the threshold 2.5 is refused (other-reason, 250).
 
 Everything is checked where a lab would: the relay pin, the alerts in the supplier's inbox
@@ -35,7 +35,7 @@ def env(tmp_path_factory):
     base = tmp_path_factory.mktemp("prepay")
     rig_file = base / "prepay.yaml"
     rig_file.write_text(RIG.read_text())
-    yield from running_rig(rig_file, base / "state", ("esme",))
+    yield from running_rig(rig_file, base / "state", ("esme", "ppmid"))
 
 
 def cli(env, *args: str):
@@ -116,11 +116,12 @@ def test_credit_runs_out_emergency_credit_is_used_and_top_ups_arm_the_supply(env
     rate = (first - second) / (t1 - t0) / 1000  # pence a second
     assert 0.6 * PENCE_PER_S < rate < 1.4 * PENCE_PER_S, rate
 
-    # below 20p: low credit; below 16p: emergency credit on offer; activated by 2.5 (ECS09)
+    # below 20p: low credit; below 16p: emergency credit on offer; the consumer takes it
+    # with the PPMID's button (GPIO22), which asks the ESME over the HAN
     assert wait_for(lambda: esme(env)["prepayment"]["emergency_credit"] == "available", 30, 0.2)
-    out = send_request(env["rig"], env["state"], "2.5", "esme", {})
-    assert out.response_code == "I0" and out.values["result"] == 0, out
-    assert esme(env)["prepayment"]["emergency_credit"] == "active"
+    proc = cli(env, "gpio", "press", "ppmid", "emergency_credit")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert wait_for(lambda: esme(env)["prepayment"]["emergency_credit"] == "active", 10, 0.2)
     wait_alert(env, "810D")
     wait_alert(env, "8119")
     wait_alert(env, "81AB")
