@@ -6,7 +6,9 @@ device type, which is true when a use case is declared for it and has a transfor
 """
 
 from gateway.transform import (
+    chf,
     debt,
+    firmware,
     fixed,
     gas_logs,
     gas_prepayment,
@@ -18,7 +20,9 @@ from gateway.transform.registry import TransformInput, served, transform_for, tr
 
 __all__ = [
     "TransformInput",
+    "chf",
     "debt",
+    "firmware",
     "fixed",
     "gas_logs",
     "gas_prepayment",

@@ -2,10 +2,19 @@
 
 # the readers of each family register themselves with rig.dccuser.readers on import
 from rig.dccuser import (
+    read_chf,
+    read_firmware,
     read_gas_logs,
     read_gas_prepayment,
     read_prepay_config,
     read_prepay_logs,
 )
 
-__all__ = ["read_gas_logs", "read_gas_prepayment", "read_prepay_config", "read_prepay_logs"]
+__all__ = [
+    "read_chf",
+    "read_firmware",
+    "read_gas_logs",
+    "read_gas_prepayment",
+    "read_prepay_config",
+    "read_prepay_logs",
+]

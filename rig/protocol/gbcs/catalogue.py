@@ -33,6 +33,8 @@ generic one is not enough) a reader in ``rig.dccuser.readers``.
 from __future__ import annotations
 
 from rig.protocol.gbcs import access, cosem, gbz
+from rig.protocol.gbcs import catalogue_chf as chf
+from rig.protocol.gbcs import catalogue_firmware as firmware
 from rig.protocol.gbcs import catalogue_gas_logs as gas_logs
 from rig.protocol.gbcs import catalogue_prepay_config as prepay_config
 from rig.protocol.gbcs import catalogue_prepay_logs as prepay_logs
@@ -259,5 +261,7 @@ CATALOGUE = Catalogue(
         *prepay_config.USE_CASES,
         *prepay_logs.USE_CASES,
         *gas_logs.USE_CASES,
+        *chf.USE_CASES,
+        *firmware.USE_CASES,
     ]
 )

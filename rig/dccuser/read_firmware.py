@@ -1,0 +1,4 @@
+"""The DCC User's readers of the meters' firmware use cases (11.2 Read Firmware Version: ECS52,
+GCS38), issue 16 (registered with :func:`rig.dccuser.readers.reads`)."""
+
+from __future__ import annotations
