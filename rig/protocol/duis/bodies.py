@@ -157,7 +157,7 @@ SRV_BODIES = {
 # the SRVs the rig builds request bodies for itself (the test DCC User's simple requests)
 REQUEST_BODIES = {
     srv: SRV_BODIES[srv]
-    for srv in ("2.2", "2.3", "2.5", "4.1.1", "4.18", "7.1", "7.2", "7.3", "7.4", "8.2")
+    for srv in ("2.2", "2.3", "2.5", "4.1.1", "4.18", "7.1", "7.2", "7.3", "7.4", "8.2", "11.2")
 }
 # 2.3 Update Debt for an ESME: its elements in schema order, each with its default
 UPDATE_DEBT = (
