@@ -3,8 +3,9 @@ an ESME whose 3600 W load costs 2p a second, starting with no credit. Its supply
 interrupted (relay pin 0, 8F0F and 8F57 to the supplier); a top-up through the DCC arms it
 (8F32) and the consumer's restore button closes it; the balance falls at the configured
 price; below the thresholds 810D and 8119; emergency credit, activated by the PPMID's
-button (GPIO22: Select Available Emergency Credit over the HAN, 81AB), is used up (81AA) and the supply is interrupted again; a top-up repays it and arms the
-supply again, and with credit above the threshold 2.5 is refused (other-reason, 250).
+button (GPIO22: Select Available Emergency Credit over the HAN, 81AB), is used up (81AA)
+and the supply is interrupted again; a top-up repays it and arms the supply again, and with
+credit above the threshold 2.5 is refused (other-reason, 250).
 
 Everything is checked where a lab would: the relay pin, the alerts in the supplier's inbox
 (authenticated), the balance by 4.18.
