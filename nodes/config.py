@@ -75,6 +75,8 @@ class Behaviour:
     flow_m3h: float = 0.3  # GSME: the gas flow its register advances with
     initial_dm3: float = 4_321_000.0  # GSME: the register at first power-on
     display_interval_s: float = 5.0  # IHD/PPMID: how often they read the meters
+    # meters: the running firmware at first power-on (catalogue_firmware.DEFAULT_VERSION)
+    firmware_version: str = "00000001"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +90,13 @@ class TrustedCert:
 
 @dataclass(frozen=True, slots=True)
 class GbcsConfig:
-    """A meter's GBCS keys, and whom it trusts."""
+    """A device's GBCS keys, and whom it trusts (a meter, a PPMID; a CHF: the ACB)."""
 
     ds: KeyPair  # its digital-signing key
     ka: KeyPair  # its key-agreement key
     acb: Eui64  # the access control broker whose MAC every command carries
     trusted: tuple[TrustedCert, ...]
-    alerts_to: Eui64 | None = None  # the network operator its power alerts go to
+    alerts_to: Eui64 | None = None  # the network operator its power alerts go to (CHF: ACB)
     supplier: Eui64 | None = None  # the responsible supplier: UTRNs keyed in locally are its
 
 
@@ -116,7 +118,7 @@ class NodeConfig:
     pin_factory: Literal["mock", "default"] = "mock"  # "mock" virtual, "default" on a Pi
     pins: dict[str, str] = field(default_factory=dict)  # function -> pin ("relay": "GPIO17")
     wan: MqttTls | None = None  # CHF: its WAN link to the DCC's broker
-    gbcs: GbcsConfig | None = None  # meters: GBCS keys and trusted parties
+    gbcs: GbcsConfig | None = None  # meters, PPMID, CHF: GBCS keys and trusted parties
     version: int = VERSION
 
     def __post_init__(self) -> None:

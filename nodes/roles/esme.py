@@ -29,6 +29,7 @@ from nodes.roles.credit import (
     TopUpRefused,
     meter_credit,
 )
+from nodes.roles.firmware import serve_firmware
 from nodes.roles.prepay_han import serve_prepayment
 from nodes.roles.prepay_logs import DailyReadLog, serve_prepay_logs
 from nodes.roles.prepay_objects import serve_debt, serve_prepay_config
@@ -74,6 +75,7 @@ class ElectricityMeter(TunnelledDevice):
             cosem.DISCONNECT_CONTROL_STATE, lambda: Data(DataType.ENUM, int(self.supply))
         )
         self.cosem.method(cosem.DISCONNECT_SCRIPTS, self._run_script)
+        self.firmware = serve_firmware(self)  # its running version (ECS52)
         self.credit: Credit | None = None
         self.prepay_daily: DailyReadLog | None = None
         if self.gbcs is not None:
@@ -332,5 +334,6 @@ class ElectricityMeter(TunnelledDevice):
             "balance_pence": None if self.credit is None else self.credit.pence,
             "prepayment": None if self.credit is None else self.credit.state(),
             "local_entry": self.local_entry.state(time.time()),
+            "firmware": self.firmware.state(),
             "gbcs": self.gbcs_detail(),
         }

@@ -40,6 +40,7 @@ from nodes.roles.credit import (
     TopUpRefused,
     meter_credit,
 )
+from nodes.roles.firmware import serve_firmware
 from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
 from nodes.roles.prepay_han import RESULT_OF_ALERT, LocalEntryLock
@@ -101,6 +102,7 @@ class GasMeter(TunnelledDevice):
         }
         for attribute in GAS_REGISTERS:
             self.zcl.attribute(gbz.METERING, attribute, values[attribute.name])
+        self.firmware = serve_firmware(self)  # its running version (GCS38)
         self.credit: Credit | None = None
         self.utrn_entry: UtrnEntry | None = None
         self.prepay_daily: DailyReadLog | None = None
@@ -378,5 +380,6 @@ class GasMeter(TunnelledDevice):
             "prepayment": credit,
             "local_entry": self.local_entry.state(time.time()),
             "alerts_waiting": len(self.alerts_waiting),
+            "firmware": self.firmware.state(),
             "gbcs": self.gbcs_detail(),
         }

@@ -116,6 +116,7 @@ class Node:
     supplier: str | None = None  # ESME/GSME: name of the responsible DCC User
     health_port: int = 8470
     behaviour: dict[str, Any] = field(default_factory=dict)  # device knobs, see nodes._BEHAVIOUR
+    boxed: bool = False  # `install: boxed`: powered, not in the inventory nor the device log
     line: int | None = None
     index: int = 0  # position in the description's node list, for messages
 

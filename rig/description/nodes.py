@@ -45,7 +45,11 @@ _NODE_FIELDS = {
     "supplier",
     "health_port",
     "behaviour",
+    "install",
 }
+# installed (the default): in the DCC's inventory and the CHF's device log from the start;
+# boxed: on the bench and powered, but unknown to both until installed and commissioned
+INSTALL_STATES = ("installed", "boxed")
 _BEHAVIOUR = {
     "loopback": bool,  # answer each tunnelled GBCS message with itself (a HAN link test)
     "load_w": float,  # ESME: the load its registers advance with
@@ -60,6 +64,7 @@ _BEHAVIOUR = {
     "flow_m3h": float,  # GSME: the gas flow its register advances with
     "display_interval_s": float,  # IHD/PPMID: how often they read the meters
     "status": str,  # the device's status in the DCC's inventory (default Commissioned)
+    "firmware_version": str,  # meters: the running firmware version at first power-on
 }
 _STATUSES = (
     "Commissioned",
@@ -88,6 +93,19 @@ def read_node(r: Reader, m: Any, path: str, line: int) -> Node | None:
     hub = r.field(m, "hub", path, to_name, default=None)
     supplier = r.field(m, "supplier", path, to_text, default=None)
     health_port = r.field(m, "health_port", path, int_in(1, 65535, "a TCP port"), default=8470)
+    install = r.field(m, "install", path, to_text, default="installed")
+    if install not in INSTALL_STATES:
+        r.problem(
+            r.line_of(m, "install"),
+            join(path, "install"),
+            f"{install!r}: write one of {', '.join(INSTALL_STATES)}",
+        )
+    if install == "boxed" and role in (Role.CHF, Role.IHD):
+        r.problem(
+            r.line_of(m, "install"),
+            join(path, "install"),
+            f"a {role.value} is not boxed: the rig installs meters and PPMIDs from the box",
+        )
     behaviour: dict[str, Any] = {}
     if "behaviour" in m:
         behaviour = _behaviour(
@@ -133,6 +151,7 @@ def read_node(r: Reader, m: Any, path: str, line: int) -> Node | None:
         supplier=supplier,
         health_port=health_port or 8470,
         behaviour=behaviour,
+        boxed=install == "boxed",
         line=line,
         index=index_of(path),
     )
@@ -222,6 +241,23 @@ def _gpio(r: Reader, v: Any, path: str, line: int, role: Role | None) -> Gpio:
 _CHOICES = {"status": _STATUSES, "payment_mode": ("prepayment", "credit")}
 
 
+_FIRMWARE_VERSION_HINT = (
+    "expected a quoted version of 8 hex digits ('0123ABCD', as DUIS writes one) or a dotted "
+    "one ('1.2.3'); unquoted, YAML reads 00000001 as a number"
+)
+
+
+def _firmware_version(value: str) -> str | None:
+    """The version as GBCS and DUIS carry it (8 hex digits, upper case), or None."""
+    # imported here: the GBCS codecs (and zigpy under them) would slow every `rig` command
+    from rig.protocol.gbcs.catalogue_firmware import normal_version
+
+    try:
+        return normal_version(value)
+    except ValueError:
+        return None
+
+
 def _behaviour(r: Reader, m: Any, path: str, line: int | None) -> dict[str, Any]:
     m = r.mapping(m, path, line, set(_BEHAVIOUR))
     out: dict[str, Any] = {}
@@ -231,6 +267,12 @@ def _behaviour(r: Reader, m: Any, path: str, line: int | None) -> dict[str, Any]
         value = m[key]
         if kind is bool and not isinstance(value, bool):
             r.problem(m.lines[key], join(path, key), "expected true or false")
+        elif key == "firmware_version":
+            version = _firmware_version(value) if isinstance(value, str) else None
+            if version is None:
+                r.problem(m.lines[key], join(path, key), _FIRMWARE_VERSION_HINT)
+            else:
+                out[key] = version
         elif kind is str and value not in _CHOICES[key]:
             r.problem(m.lines[key], join(path, key), f"expected one of {', '.join(_CHOICES[key])}")
         elif kind is float and (

@@ -66,6 +66,7 @@ DISCONNECT_SCRIPTS = Method(9, obis("0-0:10.0.106"), 1)  # disconnect script tab
 DISCONNECT_CONTROL_STATE = Attribute(70, obis("0-0:96.3.10"), 3)  # control_state
 TOKEN_GATEWAY = Method(115, obis("0-0:19.40.0"), 1)  # token gateway: enter a token (a UTRN)
 METER_BALANCE = Attribute(112, obis("0-0:19.10.0"), 2)  # credit: current amount, millipence
+FIRMWARE_VERSION = Attribute(1, obis("0-0:0.2.1"), 2)  # the running firmware version (ECS52)
 EMERGENCY_CREDIT = Method(112, obis("0-0:19.10.1"), 3)  # emergency credit: invoke_credit
 # the debt registers: COSEM charges (class 113) whose total amount remaining is the debt
 CHARGE = 113

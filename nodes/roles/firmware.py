@@ -1,0 +1,143 @@
+"""A meter's firmware: the version it runs, its behaviour profile, and an image waiting to be
+activated; served to 11.2 Read Firmware Version from the meter's object server.
+
+On a virtual node "firmware" is the emulated device's version string plus a behaviour
+profile (:mod:`rig.protocol.firmware`); running another version changes no Python. The
+version is kept as GBCS and DUIS carry it, 8 hex digits (``0123ABCD``; a dotted one is
+kept as its OTA file version, :func:`rig.protocol.gbcs.catalogue_firmware.normal_version`).
+At first power-on it is the description's ``behaviour.firmware_version`` (by default
+:data:`~rig.protocol.gbcs.catalogue_firmware.DEFAULT_VERSION`, the version the DCC's
+inventory lists); from then on it is what the state file says, written whole or not at all
+(:func:`rig.runtime.files.write_json`), so a version activated survives a power cut.
+
+A pending image (an image received and verified, 11.1) is its version, the SHA-256 of the
+whole image (:func:`rig.protocol.firmware.image_hash`, which CS06 names), its profile and
+when it is to be activated (None: when 11.3 says); :meth:`Firmware.activate` makes it the
+running one.
+
+The ESME serves the version as the value of COSEM object 0-0:0.2.1.255 (ECS52), the GSME
+as its Metering cluster's CurrentMeterID (GCS38): :func:`serve_firmware`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nodes.gbcs.cosem_server import CosemServer
+from nodes.gbcs.zcl_server import ZclServer
+from rig.protocol.gbcs import cosem, gbz
+from rig.protocol.gbcs.catalogue_firmware import (
+    CURRENT_METER_ID,
+    normal_version,
+    octet_string_value,
+    version_octets,
+)
+from rig.protocol.gbcs.dlms import Data, DataType
+from rig.runtime.files import read_json, write_json
+
+log = logging.getLogger("nodes.firmware")
+FIRMWARE_FILE = "firmware.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingImage:
+    """An image the device holds, verified, not yet running."""
+
+    version: str  # as GBCS carries it (8 hex digits)
+    hash: str  # SHA-256 of the whole image, hex
+    profile: dict[str, Any] = field(default_factory=dict)
+    activate_at: float | None = None  # UTC seconds since the Unix epoch; None: on 11.3
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PendingImage:
+        at = data.get("activate_at")
+        return cls(
+            normal_version(str(data["version"])),
+            str(data["hash"]),
+            dict(data.get("profile") or {}),
+            None if at is None else float(at),
+        )
+
+
+class Firmware:
+    """The firmware state of one device, kept in ``path``."""
+
+    def __init__(self, path: Path, initial_version: str, device: str = "") -> None:
+        self.path, self.device = path, device
+        saved = read_json(path, {}) or {}
+        try:
+            self.version = normal_version(str(saved.get("version", initial_version)))
+            pending = saved.get("pending")
+            self.pending = None if not pending else PendingImage.from_json(pending)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{path}: not a firmware state ({exc}); fix it, or delete it for the device "
+                "to run its description's version"
+            ) from None
+        self.profile: dict[str, Any] = dict(saved.get("profile") or {})
+        if not path.exists():
+            self.save()  # the version the device first ran, as it will be read from now on
+
+    @property
+    def octets(self) -> bytes:
+        """The running version as GBCS carries it: 4 octets."""
+        return version_octets(self.version)
+
+    def run(self, version: str, profile: dict[str, Any] | None = None) -> None:
+        """Run ``version`` (with its behaviour ``profile``) from now on."""
+        before, self.version = self.version, normal_version(version)
+        self.profile = dict(profile or {})
+        self.save()
+        log.info(
+            "firmware.running",
+            extra={"device": self.device, "version": self.version, "was": before},
+        )
+
+    def hold(self, image: PendingImage) -> None:
+        """Keep a verified image until it is activated (one at a time: a newer replaces it)."""
+        self.pending = image
+        self.save()
+        log.info(
+            "firmware.pending",
+            extra={"device": self.device, "version": image.version, "hash": image.hash},
+        )
+
+    def activate(self) -> None:
+        """The pending image becomes the running firmware (ValueError when none is held)."""
+        if self.pending is None:
+            raise ValueError("no firmware image is pending: distribute one first (11.1)")
+        image, self.pending = self.pending, None
+        self.run(image.version, image.profile)
+
+    def save(self) -> None:
+        write_json(self.path, self.state())
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "profile": self.profile,
+            "pending": None if self.pending is None else asdict(self.pending),
+        }
+
+
+def serve_firmware(meter: Any) -> Firmware:
+    """The firmware state of ``meter`` (its state folder, its description's initial version),
+    served on its object servers: the ESME's COSEM firmware version object (ECS52), the
+    GSME's Metering CurrentMeterID (GCS38)."""
+    firmware = Firmware(
+        meter.config.state_dir / FIRMWARE_FILE,
+        meter.behaviour.firmware_version,
+        meter.config.eui.duis,
+    )
+    server = getattr(meter, "cosem", None)
+    if isinstance(server, CosemServer):
+        server.attribute(
+            cosem.FIRMWARE_VERSION, lambda: Data(DataType.OCTET_STRING, firmware.octets)
+        )
+    zcl = getattr(meter, "zcl", None)
+    if isinstance(zcl, ZclServer):
+        zcl.attribute(gbz.METERING, CURRENT_METER_ID, lambda: octet_string_value(firmware.octets))
+    return firmware
