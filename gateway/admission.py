@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
+from gateway import inventory
 from gateway.config import DeviceConfig, UserConfig
 from gateway.dcc_services import service_for
 from gateway.transform import served
@@ -39,7 +40,6 @@ from rig.protocol.smki import Usage
 
 SUPPLIER_ROLES = {"IS", "GS", "ES"}
 NETWORK_ROLES = {"ED", "GT"}
-USABLE_STATUS = {"Commissioned", "InstalledNotCommissioned", "Whitelisted"}
 
 
 _SRV = re.compile(r"^[0-9]{1,2}(\.[0-9]{1,2}){0,2}$")
@@ -221,8 +221,12 @@ def admit(
         raise Refused(
             codes.DEVICE_UNKNOWN, f"device {target.duis} is not in the inventory", request
         )
-    if device.status not in USABLE_STATUS:
-        raise Refused(codes.DEVICE_STATUS, f"device {target.duis} is {device.status}", request)
+    if not inventory.allows(device.status, service.variant):
+        raise Refused(
+            codes.DEVICE_STATUS,
+            f"device {target.duis} is {device.status}: it does not take SRV {service.variant}",
+            request,
+        )
     use_case = served(catalogue, service.variant, device.type)
     if use_case is None:
         if service.variant not in catalogue.srvs():
@@ -244,7 +248,7 @@ def admit(
         if user.role in NETWORK_ROLES
         else None
     )
-    if responsible == sender:
+    if responsible == sender or sender in hub_suppliers(device, devices, user.role):
         return Admitted(request, service, user, device, use_case)
     offered = text(request.body, "sr:KAPublicSecurityCredentials")
     if not use_case.unknown_remote_party or not offered:
@@ -260,6 +264,16 @@ def admit(
         )
     cert = remote_party_certificate(offered, request, keys)
     return Admitted(request, service, user, device, use_case, cert)
+
+
+def hub_suppliers(
+    device: DeviceConfig, devices: Mapping[Eui64, DeviceConfig], role: str
+) -> set[Eui64]:
+    """The suppliers responsible for a comms hub (CHF): those of the meters on it, when
+    the sender has a supplier role (the CHF names no supplier of its own)."""
+    if device.type != "CHF" or role not in SUPPLIER_ROLES:
+        return set()
+    return {d.supplier for d in devices.values() if d.hub == device.eui and d.supplier}
 
 
 def remote_party_certificate(offered: str, request: Request, keys: KeyStore) -> bytes:

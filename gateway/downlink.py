@@ -22,8 +22,9 @@ from gateway.admission import Admitted, Refused, admit
 from gateway.config import GatewayConfig
 from gateway.crashpoints import crashpoint
 from gateway.credentials import dcc_key
-from gateway.dcc_services import DccState, service_for
+from gateway.dcc_services import DccState, ServiceRefused, service_for
 from gateway.deadlines import Deadlines
+from gateway.inventory import Inventory
 from gateway.outbox import Outbox
 from gateway.publisher import Publisher
 from gateway.store import Pending, Store
@@ -78,7 +79,8 @@ class Downlink:
         self.outbox = outbox
         self.deadlines = deadlines
         self.users = {u.eui: u for u in config.users}
-        self.dcc = DccState({d.eui: d for d in config.devices})
+        inventory = Inventory(store.db, config.devices)
+        self.dcc = DccState(inventory, {d.eui: d for d in config.boxed})
         self.acb_ka = dcc_key(keys, config, Usage.KA)
         self.publisher = Publisher(store, wan)
 
@@ -207,7 +209,7 @@ class Downlink:
             return self._ack(a, codes.SUCCESS, pre_command(pre.encode()))
         if req.command_variant == 5:
             command = self._signed_pre_command(a)
-        elif a.remote_party_cert is not None:
+        elif a.remote_party_cert is not None or uc.acb_originated:
             command = self._for_unknown_remote_party(a, transform)
         else:
             command = _transformed(transform, uc, TransformInput(req, counter, sender, device.eui))
@@ -220,7 +222,7 @@ class Downlink:
         certificate ride as the supplementary remote party (the response comes back to the
         ACB, encrypted for the sender)."""
         req, uc, device, cert = a.request, a.use_case, a.device, a.remote_party_cert
-        assert uc is not None and device is not None and cert is not None
+        assert uc is not None and device is not None  # no cert: for a DCC User (the CHF's)
         acb = self.config.acb_eui
         counter = self.store.next_counter(f"{acb.duis} (ACB)", int(time.time() * 1000))
         rid = req.request_id
@@ -233,7 +235,10 @@ class Downlink:
         assert service is not None  # admission checked the DCC provides it
         with self.store.transaction():
             self._take_counter(a)
-            content = service(a.request, self.dcc)
+            try:
+                content = service(a.request, self.dcc)
+            except ServiceRefused as exc:  # the transaction rolls back: nothing changed
+                raise Refused(exc.code, exc.reason, a.request) from None
             self._envelope(url, a, received, "answered", codes.SUCCESS)
         return self._ack(a, codes.SUCCESS, content)
 

@@ -127,7 +127,7 @@ class GatewayService:
         duis.router.add_get(HEALTH_PATH, self._health)
         duis.router.add_post("/api/v1/{url}", self._duis)
         smki = http.application("SMKI")
-        SmkiService(self.keys, {d.eui for d in self.config.devices}).routes(smki)
+        SmkiService(self.keys, self.downlink.dcc.devices).routes(smki)  # what it holds now
         servers = [
             await http.start_site(app, self.config.bind, port)
             for app, port in ((duis, self.config.duis_port), (smki, self.config.smki_port))

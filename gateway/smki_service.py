@@ -13,6 +13,7 @@ any search needs is refused 413 before it is parsed.
 from __future__ import annotations
 
 import base64
+from collections.abc import Container
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
@@ -62,7 +63,9 @@ def _tag(element: etree._Element) -> str:
 
 
 class SmkiService:
-    def __init__(self, keys: KeyStore, devices: set[Eui64]) -> None:
+    def __init__(self, keys: KeyStore, devices: Container[Eui64]) -> None:
+        """``devices``: the inventory (a device's certificates are published once the DCC
+        holds the device: a boxed one's after its 12.2 pre-notification)."""
         self.keys = keys
         self.devices = devices
 

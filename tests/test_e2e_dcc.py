@@ -226,9 +226,7 @@ def test_bad_input_gets_its_duis_code_an_audit_entry_and_loses_nothing(env) -> N
 @pytest.mark.parametrize(
     ("template", "srv", "url", "cv", "target"),
     [
-        ("12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML", "12.2", "serviceD", 8, DCC),
         ("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML", "11.1", "serviceD", 8, DCC),
-        ("8.3_DECOMMISSION_DEVICE_REQUEST_DUIS.XML", "8.3", "serviceD", 8, DCC),
         (
             "8.14.1_COMMUNICATIONS_HUB_STATUS_UPDATE_INSTALL_SUCCESS_REQUEST_DUIS.XML",
             "8.14.1",
@@ -237,7 +235,6 @@ def test_bad_input_gets_its_duis_code_an_audit_entry_and_loses_nothing(env) -> N
             DCC,
         ),
         ("ECS01a_1.1.1_IMMEDIATE_TOU_SUCCESS_REQUEST_DUIS.XML", "1.1.1", "serviceT", 4, ESME),
-        ("ECS52_11.2_SUCCESS_REQUEST_DUIS.XML", "11.2", "serviceS", 1, ESME),
         ("CS03B_8.7.2_SUCCESS_REQUEST_DUIS.XML", "8.7.2", "serviceS", 1, ESME),
     ],
 )
@@ -254,8 +251,6 @@ def test_a_service_the_rig_does_not_serve_is_refused_with_its_reason(
     row = next(r for r in _audit(env) if r["request_id"] == request_id)
     assert row["code"] == "E17" and row["reason"] == reason
     assert trace_of(env["state"], request_id) is None  # nothing was done with it
-    if srv == "8.3":  # the "decommissioned" ESME was never touched: it still answers
-        assert send(env, "4.1.1", "esme").response_code == "I0"
 
 
 def _audit(env) -> list[dict]:

@@ -32,9 +32,13 @@ def response_times(rig: Rig) -> dict[str, float]:
     return {"default": DEFAULT_RESPONSE_S, "GSME": DEFAULT_RESPONSE_S + 3 * wake}
 
 
-def inventory(rig: Rig) -> tuple[DeviceConfig, ...]:
+def inventory(rig: Rig, *, boxed: bool = False) -> tuple[DeviceConfig, ...]:
+    """The DCC's inventory as the description seeds it (``boxed``: instead, what it says of
+    the boxed devices, which the DCC learns by their 12.2 pre-notification)."""
     devices: list[DeviceConfig] = []
     for node in rig.nodes:
+        if node.boxed != boxed:
+            continue
         operator = network_operator(rig, node)
         devices.append(
             DeviceConfig(
@@ -87,6 +91,7 @@ def gateway_config(plan: Plan, rig: Rig, state: StateDir) -> GatewayConfig:
             for u in rig.users
         ),
         devices=inventory(rig),
+        boxed=inventory(rig, boxed=True),
         certificates=certificates(pki, rig),
         response_time_s=response_times(rig),
     )

@@ -1,0 +1,170 @@
+"""The DCC's smart metering inventory: every device it knows, with its type, hub, status
+and responsible parties, persisted in the gateway's store, and the device status machine.
+
+The rig description seeds it (a node with ``install: boxed`` is not in it: it is on the
+bench, powered, and unknown to the DCC until 12.2 pre-notifies it). From then on the DCC's
+own services change it (12.2 Device Pre-notification, 8.3 Decommission, 8.4 Update
+Inventory), and what it holds survives a gateway restart; ``rig reset`` starts it again
+from the description.
+
+The status machine (DUIS's device statuses, :data:`STATUSES`): which device SRVs a status
+allows (:func:`allows`; the rest are refused E5 at admission), and which statuses a user
+may set with 8.4 (:data:`SETTABLE`). The rig's reading of DUIS, stated where DUIS leaves
+room: a device that is not yet commissioned (Whitelisted or InstalledNotCommissioned)
+takes only what installing and commissioning it needs (:data:`INSTALL_SRVS`), so a meter
+read before 8.1.1 is refused E5; Pending, Decommissioned, Withdrawn, Suspended, Recovery
+and Recovered take none.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+
+from gateway.config import DeviceConfig
+from rig.protocol.eui import Eui64
+
+PENDING = "Pending"
+WHITELISTED = "Whitelisted"
+INSTALLED = "InstalledNotCommissioned"
+COMMISSIONED = "Commissioned"
+DECOMMISSIONED = "Decommissioned"
+WITHDRAWN = "Withdrawn"
+STATUSES = (
+    PENDING,
+    WHITELISTED,
+    INSTALLED,
+    COMMISSIONED,
+    DECOMMISSIONED,
+    WITHDRAWN,
+    "Suspended",
+    "Recovery",
+    "Recovered",
+)
+# the device SRVs a device being installed takes: commission, join and unjoin, its device
+# log, its security credentials, its firmware, its clock
+INSTALL_SRVS = frozenset(
+    {
+        "8.1.1",
+        "8.7.1",
+        "8.7.2",
+        "8.8.1",
+        "8.8.2",
+        "8.9",
+        "8.11",
+        "8.12.1",
+        "8.12.2",
+        "6.11",
+        "6.15.1",
+        "6.15.2",
+        "6.17",
+        "6.21",
+        "6.23",
+        "6.24.1",
+        "6.24.2",
+        "11.2",
+        "11.3",
+    }
+)
+# 8.4's status updates: to these statuses, from these (UpdateDeviceStatusExceptCH for any
+# device but a CHF, UpdateDeviceStatusCH for a CHF)
+SETTABLE = {
+    False: {PENDING: {INSTALLED, WHITELISTED}, INSTALLED: {PENDING, WHITELISTED}},
+    True: {
+        COMMISSIONED: {INSTALLED, WHITELISTED, PENDING},
+        WITHDRAWN: {INSTALLED, COMMISSIONED, WHITELISTED, PENDING},
+        INSTALLED: {PENDING, WHITELISTED, COMMISSIONED},
+    },
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inventory (
+    eui TEXT PRIMARY KEY, type TEXT, hub TEXT, status TEXT, supplier TEXT, operator TEXT);
+"""
+_COLUMNS = "eui, type, hub, status, supplier, operator"
+
+
+def allows(status: str, srv: str) -> bool:
+    """Whether a device of ``status`` may be sent device SRV ``srv``."""
+    if status == COMMISSIONED:
+        return True
+    if status in (WHITELISTED, INSTALLED):
+        return srv in INSTALL_SRVS
+    return False
+
+
+def _hex(eui: Eui64 | None) -> str | None:
+    return None if eui is None else eui.hex
+
+
+def _eui(text: str | None) -> Eui64 | None:
+    return None if text is None else Eui64.parse(text)
+
+
+class Inventory(Mapping[Eui64, DeviceConfig]):
+    """The inventory, read from and written to the gateway's store (one table), seeded once
+    with ``seed`` (the description's devices)."""
+
+    def __init__(self, db: sqlite3.Connection, seed: Iterable[DeviceConfig]) -> None:
+        self.db = db
+        self.db.executescript(_SCHEMA)
+        for device in seed:
+            self.db.execute(
+                f"INSERT OR IGNORE INTO inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                self._row(device),
+            )
+
+    @staticmethod
+    def _row(d: DeviceConfig) -> tuple:
+        return (
+            d.eui.hex,
+            d.type,
+            _hex(d.hub),
+            d.status,
+            _hex(d.supplier),
+            _hex(d.network_operator),
+        )
+
+    @staticmethod
+    def _device(row: tuple) -> DeviceConfig:
+        eui, kind, hub, status, supplier, operator = row
+        return DeviceConfig(
+            Eui64.parse(eui), kind, _eui(hub), status, _eui(supplier), _eui(operator)
+        )
+
+    def __getitem__(self, eui: Eui64) -> DeviceConfig:
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM inventory WHERE eui=?", (eui.hex,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(eui)
+        return self._device(row)
+
+    def __iter__(self) -> Iterator[Eui64]:
+        rows = self.db.execute("SELECT eui FROM inventory ORDER BY rowid").fetchall()
+        return iter([Eui64.parse(r[0]) for r in rows])
+
+    def __len__(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM inventory").fetchone()[0])
+
+    def values(self) -> list[DeviceConfig]:  # type: ignore[override]
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM inventory ORDER BY rowid").fetchall()
+        return [self._device(r) for r in rows]
+
+    def put(self, device: DeviceConfig) -> None:
+        """Add ``device``, or replace what the inventory holds for its EUI."""
+        self.db.execute(
+            f"INSERT OR REPLACE INTO inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            self._row(device),
+        )
+
+    def set_status(self, eui: Eui64, status: str) -> DeviceConfig:
+        if status not in STATUSES:
+            raise ValueError(f"{status!r} is not a DUIS device status: {', '.join(STATUSES)}")
+        device = replace(self[eui], status=status)
+        self.put(device)
+        return device
+
+    def delete(self, eui: Eui64) -> None:
+        self.db.execute("DELETE FROM inventory WHERE eui=?", (eui.hex,))
