@@ -247,7 +247,7 @@ def test_a_command_with_an_unexpected_payload_is_refused() -> None:
     )
     with pytest.raises(DecodeError, match="not the one GBCS defines"):
         check_command(odd, cat.CATALOGUE)
-    other = GbcsMessage.build(msg.cra, 3, SUPPLIER.raw, ESME.raw, 0x0001, msg.payload)
+    other = GbcsMessage.build(msg.cra, 3, SUPPLIER.raw, ESME.raw, 0x0003, msg.payload)
     with pytest.raises(DecodeError, match="not served"):
         check_command(other, cat.CATALOGUE)
 

@@ -8,19 +8,31 @@ GPF, whose Metering mirror holds what the sleepy GSME reports, for the IHD to re
 ``POST /wan/drop?seconds=S[&after_command=1]`` on the node loses the WAN link for S
 seconds, at once or right after the next command from the WAN is on the HAN
 (``rig wan drop``).
+
+Its own GBCS end (issue 16): a command addressed to the CHF itself, from the ACB for a DCC
+User, is served from its COSEM objects, the ZigBee network control of its device log
+(:mod:`rig.protocol.gbcs.catalogue_chf`): CCS01 adds a device and opens joining for it,
+CCS02 removes one (whose frames it then refuses), CCS06 lists the log, CCS07 backs up the
+log and the historic log. The answer goes up the WAN, then, when the log changed, the
+CS14 alert (0x8F12) with the log, to the ACB.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import math
 import time
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
+from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
+from nodes.gbcs.endpoint import GbcsEndpoint
+from nodes.gbcs.zcl_server import ZclServer
 from nodes.han.app import CHF_ENDPOINT, GPF_ENDPOINT
 from nodes.han.device_log import DeviceLog
 from nodes.han.relay import HanRelay
@@ -31,14 +43,23 @@ from nodes.roles.han import HanRole
 from nodes.wan import WanLink
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
-from rig.protocol.gbcs.frame import Cra, GbcsMessage
+from rig.protocol.gbcs import catalogue_chf as chf
+from rig.protocol.gbcs import dlms
+from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.gbcs.frame import Cra, GbcsMessage, GroupingHeader
 from rig.protocol.zigbee import se, zcl
 from rig.protocol.zigbee.se import NOTIFICATION_SCHEME_B, TUNNEL_MESSAGE_PENDING, ZIGBEE_EPOCH
 from rig.protocol.zigbee.zcl import ZclFrame
 
 log = logging.getLogger("nodes.chf")
 SEEN_COMMANDS = 4096  # recent (device, originator, counter): a WAN redelivery is dropped here
+DEFAULT_JOIN_TIMEOUT_S = 3600  # until CCS01 sets join_timeout (DUIS: at most 3600)
 MAX_DROP_S = 3600.0  # a WAN drop asked for over HTTP lasts at most this
+
+
+def _utc(seconds: float) -> dt.datetime:
+    """A Unix time as a UTC datetime (what a COSEM date-time is made from)."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
 class CommsHub(HanRole):
@@ -73,6 +94,118 @@ class CommsHub(HanRole):
         )
         self.app.serve(GPF_ENDPOINT, se.Metering.cluster_id, lambda: dict(self.mirror))
         self.app.reports[(GPF_ENDPOINT, se.Metering.cluster_id)] = self._on_gsme_report
+        self.join_timeout = DEFAULT_JOIN_TIMEOUT_S
+        self._registered: Eui64 | None = None  # added by the CCS01 being served
+        self._log_changed = False
+        self.cosem: CosemServer | None = self._device_log_objects()
+        self.zcl: ZclServer | None = None
+        section = self.config.gbcs
+        self.gbcs = (
+            GbcsEndpoint(self.config.eui, self.device_type, section, self.config.state_dir)
+            if section is not None
+            else None
+        )
+
+    # --- the device log as COSEM objects (CCS01, CCS02, CCS06, CCS07) ------------------------
+    def _device_log_objects(self) -> CosemServer:
+        server = CosemServer()
+        server.method(chf.REGISTER_DEVICE, self._register_device)
+        server.method(chf.UNREGISTER_DEVICE, self._unregister_device)
+        server.attribute(
+            chf.JOIN_TIMEOUT,
+            lambda: Data(DataType.LONG_UNSIGNED, self.join_timeout),
+            self._set_timeout,
+        )
+        server.attribute(chf.JOINING, lambda: Data(DataType.BOOLEAN, 0xFF), self._set_joining)
+        server.attribute(chf.ACTIVE_DEVICES, self._active_devices)
+        server.method(chf.BACKUP_LOG, lambda _a, _i: self._backup(historic=False))
+        server.method(chf.BACKUP_HISTORIC_LOG, lambda _a, _i: self._backup(historic=True))
+        return server
+
+    def _register_device(self, argument: Data, _invocation: Invocation) -> None:
+        try:
+            device = chf.RegisterDevice.from_data(argument)
+            eui = Eui64(device.eui)
+            added = self.device_log.add(eui, device.install_code)
+        except ValueError as exc:
+            raise CosemError(Result.TYPE_UNMATCHED, f"register_device: {exc}") from None
+        self._registered = eui if added else None
+        self._log_changed |= added
+
+    def _unregister_device(self, argument: Data, _invocation: Invocation) -> None:
+        if argument.type is not DataType.OCTET_STRING or len(argument.value) != 8:
+            raise CosemError(Result.TYPE_UNMATCHED, "unregister_device takes an EUI-64")
+        eui = Eui64(bytes(argument.value))
+        if not self.device_log.remove(eui):
+            # as RTDS's CCS02 error answers (action-result 1)
+            raise CosemError(Result.HARDWARE_FAULT, f"{eui.duis} is not in the CHF device log")
+        self._log_changed = True
+
+    def _set_timeout(self, value: Data) -> None:
+        if value.type is not DataType.LONG_UNSIGNED:
+            raise CosemError(Result.TYPE_UNMATCHED, "join_timeout is a long-unsigned")
+        self.join_timeout = int(value.value)
+
+    def _set_joining(self, value: Data) -> None:
+        if value.type is not DataType.BOOLEAN:
+            raise CosemError(Result.TYPE_UNMATCHED, "enable_disable_joining is a boolean")
+        if value.value and self._registered is not None:
+            self.device_log.open_joining(self._registered, self.join_timeout)
+
+    def _active_devices(self) -> Data:
+        links = self.radio.link_quality()
+        devices = []
+        for eui, entry in self.device_log.entries.items():
+            link = links.get(eui.duis)
+            status = chf.REGISTERED | (chf.JOINED if entry.status == "joined" else 0)
+            device = chf.ActiveDevice(eui.raw, status)
+            if entry.joined_at is not None:
+                device = replace(device, last_heard=dlms.date_time(_utc(entry.joined_at)))
+            if link is not None:
+                device = replace(
+                    device,
+                    lqi=(link.lqi, link.lqi, link.lqi),
+                    failures=min(link.failures, 255),
+                    successes=min(link.frames_in, 255),
+                )
+            devices.append(device.to_data())
+        return Data(DataType.ARRAY, devices)
+
+    def _backup(self, *, historic: bool) -> Data:
+        return self.log_backup(historic=historic).to_data()
+
+    def log_backup(self, *, historic: bool = False) -> chf.LogBackup:
+        """The device log (or the historic one) as backup_PAN returns it and CS14 carries it."""
+        log_ = self.device_log
+        if historic:
+            devices = tuple(
+                (Eui64.parse(h.eui).raw, bytes.fromhex(h.hashed_link_key)) for h in log_.historic
+            )
+        else:
+            devices = tuple((eui.raw, log_.hashed_link_key(eui)) for eui in log_.entries)
+        changed = dlms.date_time(_utc(log_.changed))
+        return chf.LogBackup(changed, self.config.han.extended_pan_id.raw, devices)
+
+    async def _serve(self, gbcs: bytes, h: GroupingHeader) -> None:
+        """A command to the CHF itself: served, answered up the WAN, then CS14 if the log
+        changed."""
+        if self.gbcs is None:
+            log.warning("gbcs.no_credentials", extra={"device": self.config.eui.duis})
+            return
+        self._registered, self._log_changed = None, False
+        answer = await self.gbcs.handle(gbcs, self)
+        if answer is None:
+            return
+        other = h.other  # the DCC User's request, which the ACB's command carries
+        user = Eui64(other.remote_party_id) if other.remote_party_id else Eui64(h.originator)
+        counter = other.remote_party_counter or h.counter
+        self.wan.trace("hub.response", self.config.eui, user, counter)
+        self.wan.send_up(answer)
+        if self._log_changed:
+            now = dlms.date_time(_utc(time.time()))
+            fields = chf.log_changed_fields(now, self.log_backup())
+            self.wan.send_up(self.gbcs.alert(chf.CS14, fields, recipient=self.gbcs.acb))
+            log.info("gbcs.alert", extra={"device": self.config.eui.duis, "alert_code": "8F12"})
 
     def _sleepy(self, eui: Eui64) -> bool:
         return self.device_log.device_type(eui) == "GSME"
@@ -116,6 +249,13 @@ class CommsHub(HanRole):
             )
             return
         self.wan.trace("hub.received", device, originator, h.counter)
+        if device == self.config.eui:  # the CHF's own use cases
+            self._seen.append(key)
+            await self._serve(gbcs, h)
+            return
+        if device.duis in self.device_log.removed:
+            log.warning("han.removed_device", extra={"device": device.duis})
+            return
         try:
             how = await self.tunnels.send(device, gbcs)
         except (TunnelError, DeliveryError) as exc:
@@ -127,7 +267,10 @@ class CommsHub(HanRole):
 
     async def _from_device(self, device: Eui64, gbcs: bytes) -> None:
         """A device's response or alert: up to the DCC as it is (unless it is for another
-        device on the HAN)."""
+        device on the HAN); nothing from a device the DCC removed from the log."""
+        if device.duis in self.device_log.removed:
+            log.warning("han.removed_device_refused", extra={"device": device.duis})
+            return
         if await self.relay.route(device, gbcs):
             return
         try:
@@ -210,6 +353,7 @@ class CommsHub(HanRole):
         d = super().detail()
         d["han"].update(
             device_log=self.device_log.summary(),
+            historic_device_log=[h.eui for h in self.device_log.historic],
             refused=self.device_log.refused[-10:],
             tunnels={
                 e.duis: {"id": p.tunnel_id, "queued": len(p.outbox)}
@@ -227,4 +371,7 @@ class CommsHub(HanRole):
             "wan_duplicates_dropped": self.duplicates_dropped,
             "wan_drops": self.wan.drops,
             "wan_drop_armed_s": self.wan.drop_armed,
+            "gbcs": None
+            if self.gbcs is None
+            else {"accepted": self.gbcs.accepted, "discarded": self.gbcs.discarded},
         }

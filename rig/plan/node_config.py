@@ -72,8 +72,9 @@ def han_config(rig: Rig, state: StateDir, node: Node) -> HanConfig:
 def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
     """A device's GBCS keys (its own DS/KA) and whom it trusts: a meter the ACB and the DCC
     Users, a GSME also the KA keys of the PPMIDs on its hub (their PCS01 and PCS02); a
-    PPMID the KA keys of the GSMEs on its hub (their answers)."""
-    if node.role not in (Role.ESME, Role.GSME, Role.PPMID):
+    PPMID the KA keys of the GSMEs on its hub (their answers); a CHF the ACB, which
+    originates its commands and receives its answers and CS14 alerts."""
+    if node.role not in (Role.ESME, Role.GSME, Role.PPMID, Role.CHF):
         return None
 
     def own(usage: Usage) -> KeyPair:
@@ -91,6 +92,8 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
     if node.role is Role.PPMID:  # it sends PCS01 and PCS02 and reads the GSME's answers
         return GbcsConfig(own(Usage.DS), own(Usage.KA), rig.acb_eui, tuple(neighbours(Role.GSME)))
     trusted = [TrustedCert(rig.acb_eui, Usage.KA, pki.org(rig.acb_eui, Usage.KA).cert)]
+    if node.role is Role.CHF:
+        return GbcsConfig(own(Usage.DS), own(Usage.KA), rig.acb_eui, tuple(trusted), rig.acb_eui)
     trusted += [
         TrustedCert(u.eui, usage, pki.org(u.eui, usage).cert)
         for u in rig.users

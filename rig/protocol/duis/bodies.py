@@ -187,6 +187,11 @@ UPDATE_PREPAY_VALUES = (
     ("LowCreditThreshold", "200000"),
 )
 UPDATE_PREPAY_LIMITS = (("MaxMeterBalance", "100000000"), ("MaxCreditThreshold", "100000000"))
+# the CHF device log (issue 16): 8.9 reads it (ReadSecurityDetails=true: both logs and
+# their hashes); 8.11 adds (RequestType Add, the default: InstallCode without its CRC,
+# JoinTimePeriod in seconds) or removes (RequestType=Remove) the device DeviceID
+REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in ("8.9", "8.11")})
+JOIN_TIME_PERIOD_S = "3600"  # DUIS: at most 3600
 
 
 def request_body(
@@ -233,11 +238,41 @@ def request_body(
             if value is None:
                 raise KeyError(f"SRV {srv} needs {element} (UTC, like 2015-01-01T00:00:00Z)")
             etree.SubElement(period, f"{_E}{element}").text = value
+    if srv in ("8.9", "8.11"):
+        _device_log(srv, body, params or {})
     if srv == "4.14" and (params or {}).get("KAPublicSecurityCredentials"):
         # from a supplier that is not the device's known remote party (the URP variant)
         credentials = etree.SubElement(body, f"{_E}KAPublicSecurityCredentials")
         credentials.text = (params or {})["KAPublicSecurityCredentials"]
     return body
+
+
+def _device_log(srv: str, body: etree._Element, params: Mapping[str, str]) -> None:
+    """8.9 Read Device Log (with ``ReadSecurityDetails=true``: CCS07) or 8.11 Update HAN
+    Device Log of the CHF: ``DeviceID`` (an EUI-64), ``RequestType`` (Add or Remove),
+    ``InstallCode`` and ``JoinTimePeriod`` (Add)."""
+    if srv == "8.9":
+        if params.get("ReadSecurityDetails", "").lower() in ("1", "true", "yes"):
+            etree.SubElement(body, f"{_E}ReadSecurityDetails")
+        return
+    device, kind = params.get("DeviceID"), params.get("RequestType", "Add")
+    if not device or kind not in ("Add", "Remove"):
+        raise KeyError("SRV 8.11 needs DeviceID (EUI-64) and RequestType Add or Remove")
+    try:
+        device_id = Eui64.parse(device).duis
+    except ValueError as exc:
+        raise KeyError(f"SRV 8.11's DeviceID: {exc}") from None
+    etree.SubElement(body, f"{_E}DeviceID").text = device_id
+    etree.SubElement(body, f"{_E}RequestType").text = kind
+    if kind == "Remove":
+        return
+    code = "".join(ch for ch in params.get("InstallCode", "") if ch not in " -:").upper()
+    if not code:
+        raise KeyError("SRV 8.11 Add needs InstallCode (6 to 16 bytes, hex, without its CRC)")
+    add = etree.SubElement(body, f"{_E}AddDeviceToCHFWhitelist")
+    period = params.get("JoinTimePeriod", JOIN_TIME_PERIOD_S)
+    etree.SubElement(add, f"{_E}JoinTimePeriod").text = period
+    etree.SubElement(add, f"{_E}InstallCode").text = code
 
 
 def _update_prepay_configuration(body: etree._Element, params: Mapping[str, str]) -> None:

@@ -32,10 +32,15 @@ def authenticate(
     """``"mac"`` or ``"signature"``: how the message proved where it came from; or
     ``"encryption"`` for a response to an unknown remote party, whose MAC is for the ACB:
     its party trusts what the GCM tag of the values encrypted for it proves (the reader
-    decrypts them, or fails)."""
+    decrypts them, or fails); ``"acb"`` for the answer to a command the ACB originated for
+    the user (the CHF's, naming the user without a counter of the device's): its MAC is
+    the ACB's to check, and the user trusts the DCC that delivered it."""
+    other = msg.header.other
     try:
-        if msg.mac is not None and msg.header.other.originator_counter is not None:
+        if msg.mac is not None and other.originator_counter is not None:
             return "encryption"
+        if msg.mac is not None and other.remote_party_id is not None and msg.kind == "response":
+            return "acb"  # the answer to the ACB's command for the User (the CHF's): the ACB's MAC
         if msg.mac is not None:
             if user_ka is None or device_ka is None:
                 raise ReadError("a MAC'd message needs the user's KA key and the device's KA cert")

@@ -227,6 +227,10 @@ class UseCase:
     # a DCC User that is not the device's known remote party may send it (4.14's URP
     # variant): the ACB originates the command for it, with its KA certificate
     unknown_remote_party: bool = False
+    # the ACB originates the command (its own counter) for the DCC User, who rides as the
+    # supplementary remote party with its RequestID counter and no certificate; the device
+    # answers the ACB, naming them (the CHF's commands: CCS01, CCS02, CCS06, CCS07)
+    acb_originated: bool = False
 
     def __post_init__(self) -> None:
         if self.alert_code is not None and not self.alert_codes:
@@ -524,8 +528,10 @@ def check_command(msg: GbcsMessage, catalogue: Catalogue) -> UseCase:
     if h.cra is not Cra.COMMAND or uc.is_alert:
         raise DecodeError(f"{uc.name}: expected a command, found a {h.cra.name.lower()}", 0)
     party = h.other.remote_party_id
-    if party is not None and not uc.unknown_remote_party:
+    if party is not None and not (uc.unknown_remote_party or uc.acb_originated):
         raise DecodeError(f"{uc.name} is not sent for an unknown remote party", 0)
+    if uc.acb_originated and (party is None or h.other.certificate is not None):
+        raise DecodeError(f"{uc.name} is the ACB's, for a DCC User named without certificate", 0)
     try:
         expected = command_payload(
             uc, h.counter, party or h.originator, h.recipient, given_argument(uc, msg.payload)
@@ -538,11 +544,16 @@ def check_command(msg: GbcsMessage, catalogue: Catalogue) -> UseCase:
 
 
 def for_unknown_remote_party(
-    command: GbcsMessage, acb: bytes, counter: int, request_counter: int, certificate: bytes
+    command: GbcsMessage,
+    acb: bytes,
+    counter: int,
+    request_counter: int,
+    certificate: bytes | None,
 ) -> GbcsMessage:
     """The command the ACB originates for an unknown remote party (``command``'s
     originator, whose payload names it): the ACB's ``counter``, and the party, its
-    RequestID counter and its KA ``certificate`` (DER) as the supplementary remote party."""
+    RequestID counter and its KA ``certificate`` (DER) as the supplementary remote party;
+    without a certificate, for the DCC User of an ``acb_originated`` use case (the CHF's)."""
     h = command.header
     other = OtherInformation(h.message_code, h.originator, request_counter, certificate=certificate)
     return GbcsMessage.build(
@@ -577,6 +588,11 @@ def _answer_other(asked: OtherInformation, counter: int | None) -> OtherInformat
     adds the device's own ``counter`` (from which its encryption key is derived)."""
     if asked.remote_party_id is None:
         return None
+    if asked.certificate is None and asked.originator_counter is None and counter is None:
+        # the answer to the ACB's command for a DCC User (the CHF's): the party named back
+        return OtherInformation(
+            asked.message_code, asked.remote_party_id, asked.remote_party_counter
+        )
     if counter is None:
         raise ValueError("a response to an unknown remote party takes the device's counter")
     return OtherInformation(
