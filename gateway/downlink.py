@@ -24,7 +24,7 @@ from gateway.crashpoints import crashpoint
 from gateway.credentials import dcc_key
 from gateway.dcc_services import DccState, ServiceRefused, service_for
 from gateway.deadlines import Deadlines
-from gateway.inventory import Inventory
+from gateway.inventory import Inventory, effect_of
 from gateway.outbox import Outbox
 from gateway.publisher import Publisher
 from gateway.store import Pending, Store
@@ -310,6 +310,7 @@ class Downlink:
             req.service_reference,
             hub.hex,
             received + self.config.response_time(device.type),
+            None if (effect := effect_of(a.srv.variant, req.body)) is None else effect.to_json(),
         )
         crashpoint("before-commit", rid)
         with self.store.transaction():

@@ -18,12 +18,16 @@ and Recovered take none.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+
+from lxml import etree
 
 from gateway.config import DeviceConfig
-from rig.protocol.eui import Eui64
+from rig.protocol.duis.xml import text
+from rig.protocol.eui import Eui64, EuiError
 
 PENDING = "Pending"
 WHITELISTED = "Whitelisted"
@@ -168,3 +172,41 @@ class Inventory(Mapping[Eui64, DeviceConfig]):
 
     def delete(self, eui: Eui64) -> None:
         self.db.execute("DELETE FROM inventory WHERE eui=?", (eui.hex,))
+
+
+# --- what a device's successful answer changes ----------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """A status change the DCC records when the device answers a request with success:
+    ``device`` moves to ``status`` if it is in one of ``before``."""
+
+    device: Eui64
+    status: str
+    before: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"device": self.device.hex, "status": self.status, "before": self.before})
+
+    @classmethod
+    def from_json(cls, data: str) -> Effect:
+        raw = json.loads(data)
+        return cls(Eui64.parse(raw["device"]), raw["status"], tuple(raw["before"]))
+
+    def apply(self, inventory: Inventory) -> DeviceConfig | None:
+        """The device as changed, or None when it is no longer in a status ``before``."""
+        held = inventory.get(self.device)
+        if held is None or held.status not in self.before:
+            return None
+        return inventory.set_status(self.device, self.status)
+
+
+def effect_of(srv: str, body: etree._Element) -> Effect | None:
+    """What a successful answer to ``srv`` with this body changes in the inventory: 8.11
+    adding a Pending device to the CHF's device log makes it Whitelisted."""
+    if srv != "8.11" or text(body, "sr:RequestType") != "Add":
+        return None
+    try:
+        device = Eui64.parse(text(body, "sr:DeviceID") or "")
+    except EuiError:
+        return None
+    return Effect(device, WHITELISTED, (PENDING,))

@@ -55,8 +55,8 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
 
 
 # columns added since the first store: a store written by an older gateway gets them
-_ADDED_COLUMNS = {"pending": {"command": "BLOB", "published": "REAL"}}
-_PENDING = "device, counter, user, request_id, srv, sr, hub, deadline"
+_ADDED_COLUMNS = {"pending": {"command": "BLOB", "published": "REAL", "effect": "TEXT"}}
+_PENDING = "device, counter, user, request_id, srv, sr, hub, deadline, effect"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,9 @@ class Pending:
     service_reference: str
     hub: str
     deadline: float
+    # what the inventory records when the device answers with success (JSON, see
+    # gateway.inventory.Effect), or None
+    effect: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +251,7 @@ class Store:
         """A command awaiting its device, with its bytes (kept until it is settled)."""
         self.db.execute(
             f"INSERT OR REPLACE INTO pending ({_PENDING}, command, published) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             (
                 p.device,
                 p.counter,
@@ -258,6 +261,7 @@ class Store:
                 p.service_reference,
                 p.hub,
                 p.deadline,
+                p.effect,
                 command,
             ),
         )
@@ -285,7 +289,7 @@ class Store:
             "ORDER BY rowid LIMIT 50",
             (now,),
         ).fetchall()
-        return [Outstanding(Pending(*row[:8]), bytes(row[8])) for row in rows]
+        return [Outstanding(Pending(*row[:9]), bytes(row[9])) for row in rows]
 
     def owed_to_wan(self, now: float) -> int:
         """How many admitted commands are still owed to their hub (deadline not passed)."""
@@ -322,7 +326,7 @@ class Store:
             "ORDER BY rowid",
             (hub, now),
         ).fetchall()
-        return [Outstanding(Pending(*row[:8]), bytes(row[8])) for row in rows]
+        return [Outstanding(Pending(*row[:9]), bytes(row[9])) for row in rows]
 
     # --- outbox ------------------------------------------------------------------------------
     def enqueue(self, user: str, url: str, request_id: str | None, kind: str, body: bytes) -> int:

@@ -1,7 +1,9 @@
 """What the hubs send up: device responses, matched to the command they answer and queued
 for its DCC User, device alerts queued for their recipient, and hop traces for the
 timeline. The gateway reads only the grouping header (who, which message code, which
-counter), never a payload's content."""
+counter), never a payload's content, except the results of an answer to a command the ACB
+itself originated (the CHF's device log): a success there changes the inventory (8.11
+adding a Pending device makes it Whitelisted)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from typing import Any
 from gateway.config import UserConfig
 from gateway.crashpoints import crashpoint
 from gateway.deadlines import Deadlines
+from gateway.inventory import Effect, Inventory
 from gateway.outbox import Outbox
 from gateway.store import Store
 from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
 from rig.protocol.duis.message import RequestId, Response, now
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import dlms
 from rig.protocol.gbcs.alerts import alert_code
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 
@@ -37,6 +41,7 @@ class Uplink:
         self.users = users
         self.deadlines = deadlines
         self.outbox = outbox
+        self.inventory = Inventory(store.db, ())  # what a successful answer changes
 
     async def on_uplink(self, hub: Eui64, payload: bytes) -> None:
         try:
@@ -78,6 +83,11 @@ class Uplink:
                 return
             self.store.hop(p.request_id, "wan.response", hub=hub.duis)
             self.store.finish(p.request_id, "responded", codes.SUCCESS)
+            if p.effect is not None and _succeeded(msg):
+                changed = Effect.from_json(p.effect).apply(self.inventory)
+                if changed is not None:
+                    self.store.hop(p.request_id, "inventory", device=changed.eui.duis,
+                                   status=changed.status)  # fmt: skip
             response = Response(
                 codes.SUCCESS,
                 now(),
@@ -137,3 +147,13 @@ class Uplink:
             self.store.hop(rid, str(data["hop"]), at=float(data["at"]), hub=hub.duis)
         except (KeyError, ValueError, TypeError):
             log.warning("wan.bad_trace", extra={"device": hub.duis})
+
+
+def _succeeded(msg: GbcsMessage) -> bool:
+    """Whether a DLMS answer reports every part done (the DCC reads the answers to what the
+    ACB itself originated, such as the CHF's device log commands)."""
+    try:
+        apdu = dlms.decode(msg.payload)
+    except DecodeError:
+        return False
+    return isinstance(apdu, dlms.AccessResponse) and all(r.result == 0 for r in apdu.results)

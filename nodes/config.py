@@ -119,6 +119,9 @@ class NodeConfig:
     pins: dict[str, str] = field(default_factory=dict)  # function -> pin ("relay": "GPIO17")
     wan: MqttTls | None = None  # CHF: its WAN link to the DCC's broker
     gbcs: GbcsConfig | None = None  # meters, PPMID, CHF: GBCS keys and trusted parties
+    # `install: boxed`: powered on the bench, not in the CHF's device log until 8.11 adds
+    # it; it keeps trying to join, and reports "boxed" (healthy) until it has
+    boxed: bool = False
     version: int = VERSION
 
     def __post_init__(self) -> None:

@@ -18,6 +18,7 @@ from rig.protocol.zigbee.security import link_key_from_install_code
 
 log = logging.getLogger("nodes.han")
 JOIN_RETRY_S = 2.0
+BOXED = "boxed"  # the HAN state of a boxed device the CHF does not admit yet
 
 
 class HanRole(DeviceRole):
@@ -55,7 +56,7 @@ class HanRole(DeviceRole):
     def checks(self) -> dict[str, str]:
         han = (
             "ok"
-            if self.han_state in ("formed", "joined")
+            if self.han_state in ("formed", "joined", BOXED)
             else f"{self.han_state}: {self.han_error}".rstrip(": ")
         )
         return {**super().checks(), "han": han}
@@ -93,8 +94,10 @@ class JoiningRole(HanRole):
                 self.han_state, self.han_error = "joined", ""
                 break
             except (JoinRefused, DeliveryError) as exc:
-                self.han_state, self.han_error = "not joined", str(exc)
-                log.warning(
+                # a boxed device is refused until 8.11 puts it in the CHF's device log
+                state = BOXED if self.config.boxed else "not joined"
+                self.han_state, self.han_error = state, str(exc)
+                (log.debug if state == BOXED else log.warning)(
                     "han.join_failed", extra={"device": self.config.eui.duis, "error": str(exc)}
                 )
                 await asyncio.sleep(JOIN_RETRY_S)

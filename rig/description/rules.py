@@ -86,10 +86,11 @@ def devices_have_a_hub(rig: Rig, raw: LocatedDict, report: Report) -> None:
 
 
 def one_meter_of_each_kind_per_hub(rig: Rig, raw: LocatedDict, report: Report) -> None:
-    """A hub serves one home: at most one esme and one gsme."""
+    """A hub serves one home: at most one installed esme and one gsme (a boxed one besides
+    is the meter an installer is about to fit, e.g. a replacement)."""
     for hub in rig.hubs:
         for role in (Role.ESME, Role.GSME):
-            meters = [n.name for n in rig.devices_of(hub) if n.role is role]
+            meters = [n.name for n in rig.devices_of(hub) if n.role is role and not n.boxed]
             if len(meters) > 1:
                 report(
                     hub.line,

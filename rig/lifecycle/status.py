@@ -107,8 +107,12 @@ async def status(state: StateDir) -> RigStatus:
         rec = records.get(comp.name, {})
         pid = rec.get("pid")
         alive = _alive(pid, rec.get("create_time")) if comp.argv else None
+        detail = res.detail
         if res.ok:
             health = "healthy"
+            han = ((res.report or {}).get("detail") or {}).get("han") or {}
+            if han.get("state") == "boxed":  # `install: boxed`, not in the device log yet
+                detail = "boxed"
         elif comp.argv and not alive:
             health = {"restarting": "restarting", None: "starting"}.get(rec.get("state"), "down")
             if rec.get("desired") == "stopped":
@@ -131,7 +135,7 @@ async def status(state: StateDir) -> RigStatus:
                 health,
                 uptime,
                 max(rec.get("restarts", 0), 0),
-                res.detail,
+                detail,
                 res.checks,
                 res.report,
             )

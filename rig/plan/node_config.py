@@ -54,7 +54,7 @@ def han_config(rig: Rig, state: StateDir, node: Node) -> HanConfig:
             device_log=tuple(
                 DeviceLogEntry(d.eui, d.role.value.upper(), d.install_code)
                 for d in rig.devices_of(node)
-                if d.install_code is not None
+                if d.install_code is not None and not d.boxed  # boxed: not until 8.11
             ),
         )
     esme = next((d.eui for d in rig.devices_of(hub) if d.role is Role.ESME), None)
@@ -142,4 +142,5 @@ def node_config(plan: Plan, rig: Rig, state: StateDir, node: Node, data_dir: str
         pins=node.gpio.pins(),
         wan=wan_link,
         gbcs=gbcs_config(rig, pki, node),
+        boxed=node.boxed,
     )

@@ -1,0 +1,88 @@
+"""Installing a device from its box (issue 16, so far): a node with `install: boxed` is on
+the bench and powered but neither in the DCC's inventory nor in the hub's device log, and
+`rig status` shows it "boxed"; 12.2 pre-notifies it (Pending); 8.11 adds it to the CHF's
+device log with its install code (CCS01), which the DCC records as Whitelisted once the
+hub answers success; the meter then joins the HAN with its install code, and the hub's
+device log (8.9) shows it joined. A read of it is still refused E5 (not commissioned).
+
+On the running rig of tests/rigs/dcc.yaml, whose esme2 is boxed (run once per session: the
+meter is installed afterwards).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import rig_cli, wait_for
+
+from rig.dccuser.tasks import send_request
+from rig.description import DescriptionError, parse_rig
+from rig.protocol.eui import Eui64
+from tests.test_description import GOOD, IC, add_node
+from tests.test_inventory import _inventory_status, _serviced, _template_for
+
+ESME2 = Eui64.parse("00-DB-12-34-56-78-90-B0")
+
+
+# --- the description ------------------------------------------------------------------------
+def test_a_boxed_meter_is_a_second_meter_a_hub_may_have() -> None:
+    boxed = f"{{name: gsme2, role: gsme, eui: 00-DB-12-34-56-78-90-B1, install_code: {IC}, "
+    rig = parse_rig(add_node(GOOD, boxed + "install: boxed}"))
+    assert [n.boxed for n in rig.nodes if n.name == "gsme2"] == [True]
+    with pytest.raises(DescriptionError, match="'wrapped': write one of installed, boxed"):
+        parse_rig(add_node(GOOD, boxed + "install: wrapped}"))
+    with pytest.raises(DescriptionError, match="a chf is not boxed"):
+        parse_rig(GOOD.replace("role: chf,", "role: chf, install: boxed,", 1))
+
+
+# --- on the running rig ---------------------------------------------------------------------
+def _node(env, name: str) -> dict:
+    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
+    return {c["name"]: c for c in json.loads(proc.stdout)["components"]}[name]
+
+
+def _han_state(env, name: str) -> str | None:
+    detail = (_node(env, name).get("report") or {}).get("detail") or {}
+    return (detail.get("han") or {}).get("state")
+
+
+def test_from_the_box_to_the_hans_device_log(dcc_rig) -> None:
+    env = dcc_rig
+    rig, state = env["rig"], env["state"]
+    node = next(n for n in rig.nodes if n.name == "esme2")
+    assert node.boxed and node.install_code is not None
+    # boxed: healthy, not joined, unknown to the DCC
+    assert _node(env, "esme2")["health"] == "healthy"
+    assert _node(env, "esme2")["detail"] == "boxed" and _han_state(env, "esme2") == "boxed"
+    assert _inventory_status(env, ESME2) is None
+
+    # 12.2: Pending
+    body = _template_for("12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML", ESME2)
+    assert _serviced(env, "supplier-a", "12.2", body)[1] == "I0"
+    assert _inventory_status(env, ESME2) == "Pending"
+
+    # 8.11 (CCS01): the hub adds it with its install code (DUIS carries it without its CRC)
+    install_code = node.install_code[:-2].hex().upper()
+    added = send_request(
+        rig,
+        state,
+        "8.11",
+        "chf",
+        {"DeviceID": ESME2.duis, "InstallCode": install_code, "JoinTimePeriod": "600"},
+        user="supplier-a",
+    )
+    assert added.response_code == "I0" and added.values["result"] == 0, added
+    assert _inventory_status(env, ESME2) == "Whitelisted"
+
+    # it joins the HAN with its install code; the hub's device log shows it joined
+    assert wait_for(lambda: _han_state(env, "esme2") == "joined", 60, 1.0)
+    assert _node(env, "esme2")["detail"] != "boxed"
+    log = send_request(rig, state, "8.9", "chf", {}, user="supplier-a")
+    assert log.response_code == "I0", log
+    entry = next(d for d in log.values["devices"] if d["eui"] == ESME2.duis)
+    assert entry["joined"], entry
+
+    # not commissioned yet: a meter read is refused E5
+    read = send_request(rig, state, "4.1.1", "esme2", {}, user="supplier-a")
+    assert read.acknowledgement == "E5", read
