@@ -15,6 +15,9 @@ whole image (:func:`rig.protocol.firmware.image_hash`, which CS06 names), its pr
 when it is to be activated (None: when 11.3 says); :meth:`Firmware.activate` makes it the
 running one.
 
+An image still arriving over the HAN is a :class:`Download`: its bytes and offset kept in the
+state folder, so the transfer resumes after an outage or a power cut (nodes.han.ota).
+
 The ESME serves the version as the value of COSEM object 0-0:0.2.1.255 (ECS52), the GSME
 as its Metering cluster's CurrentMeterID (GCS38): :func:`serve_firmware`.
 """
@@ -22,6 +25,7 @@ as its Metering cluster's CurrentMeterID (GCS38): :func:`serve_firmware`.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,3 +145,80 @@ def serve_firmware(meter: Any) -> Firmware:
     if isinstance(zcl, ZclServer):
         zcl.attribute(gbz.METERING, CURRENT_METER_ID, lambda: octet_string_value(firmware.octets))
     return firmware
+
+
+DOWNLOAD_FILE = "firmware-download.json"
+DOWNLOAD_DATA = "firmware-download.bin"
+
+
+class Download:
+    """An image partly received over the HAN, kept in the device's state folder so a HAN or
+    WAN outage, or a power cut, resumes the transfer where it stopped.
+
+    The bytes go to ``firmware-download.bin`` (appended, flushed to disk) before
+    ``firmware-download.json`` (written whole, :func:`rig.runtime.files.write_json`) records
+    the new offset; the JSON is the truth and bytes past its offset are ignored, so a cut
+    between the two writes loses at most one block. ``image`` names what is downloaded (for
+    OTA: manufacturer code, image type, file version, size): another image restarts at 0.
+    """
+
+    def __init__(self, folder: Path, device: str = "") -> None:
+        self.meta, self.blob, self.device = folder / DOWNLOAD_FILE, folder / DOWNLOAD_DATA, device
+        saved = read_json(self.meta, {}) or {}
+        self.image: str | None = saved.get("image")
+        offset = int(saved.get("offset", 0))
+        have = self.blob.stat().st_size if self.blob.exists() else 0
+        self.offset = min(offset, have)  # a blob shorter than the record: resume from it
+
+    def begin(self, image: str) -> int:
+        """The offset to continue ``image`` from: where it stopped, or 0 for another image."""
+        if image != self.image:
+            if self.image is not None:
+                log.info(
+                    "firmware.download_restarted",
+                    extra={"device": self.device, "image": image, "was": self.image},
+                )
+            self.image, self.offset = image, 0
+            self.blob.parent.mkdir(parents=True, exist_ok=True)
+            self.blob.write_bytes(b"")
+            self._save()
+        elif not self.blob.exists():
+            self.offset = 0
+            self.blob.parent.mkdir(parents=True, exist_ok=True)
+            self.blob.write_bytes(b"")
+            self._save()
+        elif self.offset:
+            log.info(
+                "firmware.download_resumed",
+                extra={"device": self.device, "image": image, "offset": self.offset},
+            )
+        return self.offset
+
+    def append(self, offset: int, data: bytes) -> None:
+        """Keep ``data``, the bytes at ``offset`` (which must be where the download stands)."""
+        if self.image is None or offset != self.offset:
+            raise ValueError(
+                f"a block at offset {offset} does not continue the download at {self.offset}: "
+                "ask for the block at the download's offset"
+            )
+        with self.blob.open("r+b") as fh:
+            fh.seek(offset)
+            fh.truncate()
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.offset += len(data)
+        self._save()
+
+    def data(self) -> bytes:
+        """The bytes received so far."""
+        return self.blob.read_bytes()[: self.offset] if self.blob.exists() else b""
+
+    def clear(self) -> None:
+        """Forget the download (after it verified, or was refused)."""
+        self.image, self.offset = None, 0
+        self.meta.unlink(missing_ok=True)
+        self.blob.unlink(missing_ok=True)
+
+    def _save(self) -> None:
+        write_json(self.meta, {"image": self.image, "offset": self.offset})

@@ -36,6 +36,10 @@ ZIGBEE_EPOCH = 946_684_800  # 2000-01-01, the origin of ZCL UTCTime
 Basic = general.Basic
 Time = general.Time
 KeepAlive = general.KeepAlive
+# 0x0019, firmware over the HAN: zigpy's own declaration reads the rig's OTA frames byte for
+# byte (tests/test_firmware_image.py), so the HAN application decodes them like any other
+# cluster's; the typed codecs and the OTA file format are in rig.protocol.zigbee.ota
+Ota = general.Ota
 Metering = zse.Metering
 
 
@@ -317,5 +321,5 @@ class Messaging(zse.Messaging):
 # Keyed by plain int: the cluster ids callers look up come off the air as ints.
 CLUSTERS: Final[dict[int, type[Cluster]]] = {
     c.cluster_id: c
-    for c in (Basic, Time, KeepAlive, Metering, Prepayment, Price, Messaging, Tunneling)
+    for c in (Basic, Time, KeepAlive, Ota, Metering, Prepayment, Price, Messaging, Tunneling)
 }
