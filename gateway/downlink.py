@@ -310,7 +310,9 @@ class Downlink:
             req.service_reference,
             hub.hex,
             received + self.config.response_time(device.type),
-            None if (effect := effect_of(a.srv.variant, req.body)) is None else effect.to_json(),
+            None
+            if (effect := effect_of(a.srv.variant, req.body, device.eui)) is None
+            else effect.to_json(),
         )
         crashpoint("before-commit", rid)
         with self.store.transaction():

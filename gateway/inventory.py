@@ -200,9 +200,13 @@ class Effect:
         return inventory.set_status(self.device, self.status)
 
 
-def effect_of(srv: str, body: etree._Element) -> Effect | None:
-    """What a successful answer to ``srv`` with this body changes in the inventory: 8.11
-    adding a Pending device to the CHF's device log makes it Whitelisted."""
+def effect_of(srv: str, body: etree._Element, target: Eui64) -> Effect | None:
+    """What a successful answer to ``srv`` (to ``target``, with this body) changes in the
+    inventory: 8.11 adding a Pending device to the CHF's device log makes it Whitelisted;
+    8.1.1 commissioning a Whitelisted or InstalledNotCommissioned device makes it
+    Commissioned."""
+    if srv == "8.1.1":
+        return Effect(target, COMMISSIONED, (WHITELISTED, INSTALLED))
     if srv != "8.11" or text(body, "sr:RequestType") != "Add":
         return None
     try:

@@ -22,7 +22,7 @@ from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
 from rig.protocol.duis.message import RequestId, Response, now
 from rig.protocol.eui import Eui64
-from rig.protocol.gbcs import dlms
+from rig.protocol.gbcs import dlms, gbz
 from rig.protocol.gbcs.alerts import alert_code
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 
@@ -150,9 +150,16 @@ class Uplink:
 
 
 def _succeeded(msg: GbcsMessage) -> bool:
-    """Whether a DLMS answer reports every part done (the DCC reads the answers to what the
-    ACB itself originated, such as the CHF's device log commands)."""
+    """Whether an answer reports every part done: a DLMS access-response's results all 0, or
+    a GBZ answer without a failing Default Response (the DCC reads the results of the
+    answers that change its inventory, never their values)."""
     try:
+        if msg.payload[:2] == gbz.PROFILE_ID.to_bytes(2, "big"):
+            return all(
+                gbz.parse_default_response(c.payload)[1] == gbz.ZCL_SUCCESS
+                for c in gbz.decode(msg.payload).components
+                if c.encrypted is None and c.zcl.command == gbz.DEFAULT_RESPONSE
+            )
         apdu = dlms.decode(msg.payload)
     except DecodeError:
         return False

@@ -22,6 +22,7 @@ from typing import Any
 
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
 from nodes.han.app import DEVICE_ENDPOINT
+from nodes.roles.clock import serve_clock
 from nodes.roles.credit import (
     NOT_AUTHENTIC,
     Credit,
@@ -76,6 +77,7 @@ class ElectricityMeter(TunnelledDevice):
         )
         self.cosem.method(cosem.DISCONNECT_SCRIPTS, self._run_script)
         self.firmware = serve_firmware(self)  # its running version (ECS52)
+        serve_clock(self)  # its clock (8.1.1 commissioning)
         self.credit: Credit | None = None
         self.prepay_daily: DailyReadLog | None = None
         if self.gbcs is not None:

@@ -33,6 +33,7 @@ from nodes.gbcs.zcl_server import ZclServer
 from nodes.han.app import GPF_ENDPOINT
 from nodes.han.tunnel import TunnelError
 from nodes.radio import DeliveryError
+from nodes.roles.clock import serve_clock
 from nodes.roles.credit import (
     Applied,
     Credit,
@@ -103,6 +104,7 @@ class GasMeter(TunnelledDevice):
         for attribute in GAS_REGISTERS:
             self.zcl.attribute(gbz.METERING, attribute, values[attribute.name])
         self.firmware = serve_firmware(self)  # its running version (GCS38)
+        serve_clock(self)  # its clock (8.1.1 commissioning)
         self.credit: Credit | None = None
         self.utrn_entry: UtrnEntry | None = None
         self.prepay_daily: DailyReadLog | None = None
