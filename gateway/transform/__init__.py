@@ -7,6 +7,7 @@ device type, which is true when a use case is declared for it and has a transfor
 
 from gateway.transform import (
     chf,
+    commission,
     debt,
     firmware,
     fixed,
@@ -21,6 +22,7 @@ from gateway.transform.registry import TransformInput, served, transform_for, tr
 __all__ = [
     "TransformInput",
     "chf",
+    "commission",
     "debt",
     "firmware",
     "fixed",

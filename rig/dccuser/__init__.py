@@ -3,6 +3,7 @@
 # the readers of each family register themselves with rig.dccuser.readers on import
 from rig.dccuser import (
     read_chf,
+    read_commission,
     read_firmware,
     read_gas_logs,
     read_gas_prepayment,
@@ -12,6 +13,7 @@ from rig.dccuser import (
 
 __all__ = [
     "read_chf",
+    "read_commission",
     "read_firmware",
     "read_gas_logs",
     "read_gas_prepayment",

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from rig.protocol.gbcs import access, cosem, gbz
 from rig.protocol.gbcs import catalogue_chf as chf
+from rig.protocol.gbcs import catalogue_commission as commission
 from rig.protocol.gbcs import catalogue_firmware as firmware
 from rig.protocol.gbcs import catalogue_gas_logs as gas_logs
 from rig.protocol.gbcs import catalogue_prepay_config as prepay_config
@@ -263,5 +264,6 @@ CATALOGUE = Catalogue(
         *gas_logs.USE_CASES,
         *chf.USE_CASES,
         *firmware.USE_CASES,
+        *commission.USE_CASES,
     ]
 )

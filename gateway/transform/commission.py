@@ -1,0 +1,3 @@
+"""Transforms of commissioning and firmware activation: 8.1.1 (ECS70, GCS28), 11.3 (CS06)."""
+
+from __future__ import annotations
