@@ -32,8 +32,6 @@ from nodes.gpio import Wiring
 from nodes.roles.chf import CommsHub
 from rig.dccuser.readers import read
 from rig.dccuser.tasks import send_request
-from rig.protocol.codec import unhex
-from rig.protocol.duis.message import parse_document
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import dlms, security
 from rig.protocol.gbcs.catalogue import CATALOGUE
@@ -52,6 +50,7 @@ from rig.protocol.gbcs.usecase import check_command, for_unknown_remote_party, g
 from rig.protocol.smki import Usage
 from rig.runtime.mqtt import MqttTls
 from rig.runtime.records import KeyPair
+from tests.test_gas_prepayment import _rtds, _template, store  # noqa: F401 (store: a fixture)
 
 SUPPLIER = Eui64.parse("90-B3-D5-1F-30-01-00-00")  # RTDS's DCC User
 ACB = Eui64.parse("90-B3-D5-1F-30-00-00-02")
@@ -66,23 +65,6 @@ COMMANDS = [
     (CCS06, "CCS06_8.9_SUCCESS", "8.9_CCS06/CCS06_8.9_SUCCESS"),
     (CCS07, "CCS07_8.9_SUCCESS", "8.9_CCS07/CCS07_8.9_SUCCESS"),
 ]
-
-
-def _rtds(name: str) -> GbcsMessage:
-    folder, file = name.split("/")
-    path = vectors("gbcs", "rtds-4.5.0", folder) / f"{file}_GBCS.HEX"
-    return GbcsMessage.decode(unhex(path.read_text()))
-
-
-def _template(name: str):
-    return parse_document(vectors("duis", "templates", f"{name}_REQUEST_DUIS.XML").read_bytes())
-
-
-@pytest.fixture(scope="module")
-def store():
-    from rig.pki.keystores import load
-
-    return load([vectors("gbcs", "rtds-keystore"), vectors("gbcs", "device-keys")])
 
 
 def _acb_command(uc, template: str, acb_counter: int) -> GbcsMessage:
