@@ -192,7 +192,7 @@ def test_the_firmware_state_is_kept_and_its_first_version_is_the_descriptions(
         Firmware(path, DEFAULT_VERSION)
 
 
-async def test_a_version_in_the_esmes_state_is_what_11_2_reads(pki, tmp_path: Path) -> None:  # noqa: F811
+async def test_a_version_in_the_esmes_state_is_what_11_2_reads(pki, tmp_path: Path) -> None:
     """The real ESME role, its keys from the test rig's PKI: the version its state folder
     holds (not its description's) is ECS52's answer, and its health detail's."""
     rig, authority = pki
@@ -228,7 +228,7 @@ async def test_a_version_in_the_esmes_state_is_what_11_2_reads(pki, tmp_path: Pa
 
 
 async def test_the_gsme_answers_gcs38_in_rtdss_structure_from_its_firmware(
-    pki,  # noqa: F811
+    pki,
     tmp_path: Path,
 ) -> None:
     """A GSME described with a version runs it from first power-on; one set in its state

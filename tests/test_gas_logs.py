@@ -68,7 +68,7 @@ def _read_credits(counter: int):
     return fn(GCS15E, given)
 
 
-def test_read_billing_data_log_is_the_rtds_gcs15e_command(store) -> None:  # noqa: F811
+def test_read_billing_data_log_is_the_rtds_gcs15e_command(store) -> None:
     msg = _read_credits(1002)
     rtds = _rtds(f"{FOLDER}_SUCCESS_COMMAND")
     acb = store.private(ACB, Usage.KA).private_key
@@ -104,7 +104,7 @@ RTDS_START = gbz.zigbee_time(dt.datetime(2014, 12, 1, tzinfo=dt.UTC))  # RTDS's 
 
 
 async def test_the_gsme_lists_its_last_five_top_ups_in_rtdss_structure(
-    gas: Gas,  # noqa: F811 (the imported fixture)
+    gas: Gas,
 ) -> None:
     utrns = []
     for n, block in enumerate(range(6, 12)):  # six top-ups of £1..£6: the log keeps five
@@ -125,7 +125,7 @@ async def test_the_gsme_lists_its_last_five_top_ups_in_rtdss_structure(
 
 
 async def test_the_gsme_answers_a_period_without_top_ups_not_found(
-    gas: Gas,  # noqa: F811 (the imported fixture)
+    gas: Gas,
 ) -> None:
     assert gas.read(await gas.ask(CS01B, gas.utrn(2, 6).encode()))["result"] == 0
     now = gbz.zigbee_time(dt.datetime.now(dt.UTC))
@@ -186,7 +186,7 @@ def _encrypted_shape(msg) -> list:
     ]
 
 
-def test_read_daily_read_log_is_the_rtds_gcs16b_command(store) -> None:  # noqa: F811
+def test_read_daily_read_log_is_the_rtds_gcs16b_command(store) -> None:
     fn = transform_for(GCS16B)
     assert fn is not None
     given = TransformInput(_template("GCS16b_4.14_KRP_SUCCESS"), 1006, RTDS_SUPPLIER, GSME)
@@ -201,7 +201,7 @@ def test_read_daily_read_log_is_the_rtds_gcs16b_command(store) -> None:  # noqa:
     assert {(a.start, a.end, a.cause) for a in asked} == {(*RTDS_PERIOD, SNAPSHOT_GENERAL)}
 
 
-async def test_the_gsme_answers_rtdss_period_in_rtdss_structure(gas: Gas) -> None:  # noqa: F811
+async def test_the_gsme_answers_rtdss_period_in_rtdss_structure(gas: Gas) -> None:
     daily = gas.gsme.prepay_daily
     assert daily is not None
     day = 86_400
@@ -237,7 +237,7 @@ async def test_the_gsme_answers_rtdss_period_in_rtdss_structure(gas: Gas) -> Non
     assert out["days"][0]["snapshot_id"] == out["days"][1]["snapshot_id"] + 1
 
 
-async def test_the_gsme_snapshots_its_registers_on_its_first_wake_of_a_day(gas: Gas) -> None:  # noqa: F811
+async def test_the_gsme_snapshots_its_registers_on_its_first_wake_of_a_day(gas: Gas) -> None:
     daily = gas.gsme.prepay_daily
     assert daily is not None
     assert gas.read(await gas.ask(CS01B, gas.utrn(3, 6).encode()))["result"] == 0

@@ -98,7 +98,7 @@ def test_a_future_dated_or_electricity_update_for_a_gsme_is_refused(template, co
 
 # --- the GSME ------------------------------------------------------------------------------------
 @pytest.fixture
-async def gas(pki, tmp_path):  # noqa: F811 (pki is the imported fixture)
+async def gas(pki, tmp_path):
     setup = Gas(pki, tmp_path)
     yield setup
     await setup.close()

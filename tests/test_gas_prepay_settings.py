@@ -92,7 +92,7 @@ def test_update_debt_with_elec_recovery_for_a_gsme_is_refused() -> None:
     ],
 )
 def test_read_prepay_values_is_the_rtds_gcs14_command_from_dccs_templates(
-    store,  # noqa: F811 (the imported fixture)
+    store,
     variant: str,
     counter: int,
     meter: str,
@@ -112,7 +112,7 @@ def test_read_prepay_values_is_the_rtds_gcs14_command_from_dccs_templates(
 
 @pytest.mark.parametrize(("variant", "counter"), [("SUCCESS", 1000), ("NOT_FOUND", 1001)])
 def test_read_prepayment_configuration_is_the_rtds_gcs21b_command(
-    store,  # noqa: F811 (the imported fixture)
+    store,
     variant: str,
     counter: int,
 ) -> None:
@@ -162,7 +162,7 @@ def test_a_change_the_engine_cannot_apply_is_refused(change: gbz.ChangeDebt, why
 
 
 @pytest.fixture
-async def gas(pki, tmp_path):  # noqa: F811 (pki is the imported fixture)
+async def gas(pki, tmp_path):
     setup = Gas(pki, tmp_path)
     yield setup
     await setup.close()
