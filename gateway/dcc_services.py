@@ -10,29 +10,40 @@ The inventory's services: 8.2 Read Inventory; 12.2 Device Pre-notification (a de
 enters the inventory Pending, and SMKI then publishes its certificates); 8.3 Decommission
 Device (its responsible supplier: Decommissioned, and later requests to it are E5); 8.4
 Update Inventory (a status DUIS lets a user set, or DeleteDevice of a Pending device).
+
+The firmware service: 11.1 Update Firmware (:func:`update_firmware`) keeps the image and
+hands it to :mod:`gateway.firmware`, which distributes it to each device's hub.
 """
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
 from gateway.config import DeviceConfig
+from gateway.firmware import FirmwareDistributor
 from gateway.inventory import (
+    COMMISSIONED,
     DECOMMISSIONED,
+    INSTALLED,
     PENDING,
     SETTABLE,
     STATUSES,
     WITHDRAWN,
     Inventory,
 )
+from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
 from rig.protocol.duis.bodies import InventoryDevice, dsp_inventory
 from rig.protocol.duis.message import Request
 from rig.protocol.duis.xml import NS, text
 from rig.protocol.eui import Eui64, EuiError
+from rig.protocol.firmware import file_version_of
+from rig.protocol.zigbee.ota import OtaFile
 from rig.runtime.registry import Registry
 
 
@@ -43,6 +54,7 @@ class DccState:
 
     devices: Inventory
     boxed: Mapping[Eui64, DeviceConfig] = field(default_factory=dict)
+    firmware: FirmwareDistributor | None = None  # 11.1's image store and distribution
 
 
 class ServiceRefused(Exception):
@@ -174,3 +186,102 @@ def update_inventory(request: Request, dcc: DccState) -> None:
     raise ServiceRefused(
         codes.NOT_SERVED, "this rig's 8.4 updates a device's status or deletes it; nothing done"
     )
+
+
+FIRMWARE_TARGETS = ("ESME", "GSME")  # the devices this rig's hubs update over the HAN
+UPDATABLE = (COMMISSIONED, INSTALLED)  # statuses 11.1 sends firmware to
+
+
+@dcc_service("11.1")
+def update_firmware(request: Request, dcc: DccState) -> etree._Element | None:
+    """11.1 Update Firmware: the DCC keeps the image and distributes it to the hub of each
+    listed device, which serves it over the HAN; the device verifies it (8F72 / 8F1C).
+
+    The image must be a ZigBee OTA file whose file version is the FirmwareVersion given
+    (E100 otherwise, with what is wrong); the DCC does not check the manufacturer's
+    signature, which is the device's to check. Each listed device is checked as DUIS's
+    DSPUpdateFirmwareWarning has it: one not in the inventory, not an ESME or GSME, or whose
+    responsible supplier is not the sender, is listed in InvalidDeviceIDList; one not
+    Commissioned or Installed Not Commissioned in NotCommissionedDeviceIDList; neither gets
+    the image. The others do, and the answer is I0 (with the warning when some were left
+    out). When no device is left the request is refused with the first one's code: E19
+    unknown, E11 not a meter, E4 not its supplier, E5 its status; nothing is kept."""
+    if dcc.firmware is None:
+        raise ServiceRefused(codes.NOT_SERVED, "this gateway distributes no firmware")
+    image = _firmware_image(request)
+    sender = request.request_id.originator
+    invalid: list[str] = []
+    not_commissioned: list[str] = []
+    refusals: list[tuple[str, str]] = []
+    by_hub: dict[Eui64, list[Eui64]] = {}
+    for item in (text(request.body, "sr:DeviceIDList") or "").split(","):
+        try:
+            eui = Eui64.parse(item.strip())
+        except EuiError as exc:
+            raise ServiceRefused(codes.NOT_DUIS, f"DeviceIDList: {exc}") from None
+        device = dcc.devices.get(eui)
+        refusal = _firmware_refusal(eui, device, sender)
+        if refusal is not None:
+            (not_commissioned if refusal[0] == codes.DEVICE_STATUS else invalid).append(eui.duis)
+            refusals.append(refusal)
+            continue
+        assert device is not None and device.hub is not None
+        by_hub.setdefault(device.hub, []).append(eui)
+    if not by_hub:
+        code = refusals[0][0] if refusals else codes.NOT_DUIS
+        reasons = "; ".join(r for _, r in refusals) or "DeviceIDList names no device"
+        raise ServiceRefused(code, f"no device takes this firmware: {reasons}")
+    version = text(request.body, "sr:FirmwareVersion") or ""
+    dcc.firmware.accept(image, version, by_hub, str(request.request_id))
+    if not invalid and not not_commissioned:
+        return None
+    warning = etree.Element(f"{{{NS['sr']}}}DSPUpdateFirmwareWarning")
+    for name, euis in (
+        ("InvalidDeviceIDList", invalid),
+        ("NotCommissionedDeviceIDList", not_commissioned),
+    ):
+        if euis:
+            etree.SubElement(warning, f"{{{NS['sr']}}}{name}").text = ",".join(euis)
+    return warning
+
+
+def _firmware_image(request: Request) -> bytes:
+    """The request's image, once it reads as an OTA file of the version it says (E100)."""
+    try:
+        data = b64decode(text(request.body, "sr:FirmwareImage") or "", validate=True)
+        header = OtaFile.decode(data).header
+    except binascii.Error as exc:
+        raise ServiceRefused(codes.NOT_DUIS, f"FirmwareImage is not base64: {exc}") from None
+    except DecodeError as exc:
+        raise ServiceRefused(
+            codes.NOT_DUIS, f"FirmwareImage is not a ZigBee OTA file the DCC can read: {exc}"
+        ) from None
+    version = text(request.body, "sr:FirmwareVersion") or ""
+    try:
+        wanted: int | None = file_version_of(version)
+    except ValueError:
+        wanted = None
+    if wanted != header.file_version:
+        raise ServiceRefused(
+            codes.NOT_DUIS,
+            f"FirmwareVersion {version!r} is not the image's OTA file version "
+            f"{header.file_version:08X}: give the version the image carries",
+        )
+    return data
+
+
+def _firmware_refusal(
+    eui: Eui64, device: DeviceConfig | None, sender: Eui64
+) -> tuple[str, str] | None:
+    """Why ``device`` does not get the firmware (its DUIS code and the reason), or None."""
+    if device is None:
+        return codes.DEVICE_UNKNOWN, f"{eui.duis} is not in the inventory"
+    if device.type not in FIRMWARE_TARGETS or device.hub is None:
+        return codes.WRONG_DEVICE_TYPE, f"{eui.duis} is a {device.type}: 11.1 here updates meters"
+    if device.supplier != sender:
+        return codes.NOT_AUTHORISED_FOR_DEVICE, (
+            f"{sender.duis} is not the responsible supplier of {eui.duis}"
+        )
+    if device.status not in UPDATABLE:
+        return codes.DEVICE_STATUS, f"{eui.duis} is {device.status}"
+    return None

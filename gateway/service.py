@@ -15,7 +15,8 @@ timeouts, a limit on slow connections).
 
 DUIS port: ``POST /api/v1/serviceS|serviceT|serviceD`` and ``GET /health``. SMKI port:
 ``POST /services/certificatesearch|retrievecertificate``. One MQTT session to the broker,
-an SQLite store in the state folder, an outbox worker delivering to each DCC User.
+an SQLite store in the state folder, an outbox worker delivering to each DCC User, and the
+firmware distributor sending 11.1's images to the hubs (:mod:`gateway.firmware`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextlib
 import logging
 import signal
 import time
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -34,11 +36,13 @@ from gateway.credentials import dcc_credential, load_keys
 from gateway.deadlines import Deadlines
 from gateway.delivery import Delivery
 from gateway.downlink import Downlink
+from gateway.firmware import FirmwareDistributor
 from gateway.outbox import Outbox
 from gateway.smki_service import SmkiService
 from gateway.store import STORE_FILE, Store
 from gateway.uplink import Uplink
 from gateway.wan import WanRouter
+from rig.protocol.eui import Eui64
 from rig.protocol.smki import Usage
 from rig.runtime import http
 from rig.runtime.health import HEALTH_PATH, HealthReport, Heartbeat
@@ -72,8 +76,17 @@ class GatewayService:
         )
         uplink = Uplink(self.store, users, self.deadlines, self.outbox)
         self.wan.on_uplink, self.wan.on_trace = uplink.on_uplink, uplink.on_trace
-        self.wan.on_back_online = self.downlink.publisher.redeliver  # a hub's lost link
+        self.firmware = FirmwareDistributor(self.store, self.wan)  # 11.1's images
+        self.downlink.dcc = replace(self.downlink.dcc, firmware=self.firmware)
+        self.wan.on_firmware_held = self.firmware.on_held
+        self.wan.on_back_online = self._hub_back  # a hub's lost link
         self.delivery = Delivery(self.store, config.delivery, self.outbox.wakeup)
+
+    async def _hub_back(self, hub: Eui64) -> int:
+        """A hub back online: the commands it may have missed again, and its firmware
+        distribution resumes from what it holds."""
+        await self.firmware.back_online(hub)
+        return await self.downlink.publisher.redeliver(hub)
 
     def report(self) -> HealthReport:
         return self.heartbeat.report(
@@ -85,6 +98,7 @@ class GatewayService:
                 "outbox": self.store.outbox_summary(),
                 "to_publish": self.store.owed_to_wan(time.time()),
                 "redelivered": self.downlink.publisher.redelivered,
+                "firmware": self.firmware.detail(),
                 "store": str(self.store.path),
             },
         )
@@ -121,6 +135,7 @@ class GatewayService:
             asyncio.create_task(self.heartbeat.run()),
             asyncio.create_task(self.wan.run()),
             asyncio.create_task(self.downlink.publisher.run()),
+            asyncio.create_task(self.firmware.run()),
             asyncio.create_task(self.delivery.run()),
         ]
         duis = http.application("DUIS", client_max_size=self.config.max_body * 4)

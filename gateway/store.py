@@ -1,5 +1,6 @@
 """The gateway's embedded SQLite store: request envelopes, hop timelines, audit, counters,
-pre-commands awaiting signature, commands awaiting a device's answer, and the outbox.
+pre-commands awaiting signature, commands awaiting a device's answer, the outbox, and the
+firmware images of 11.1 with how far each hub has received them.
 
 System data only. Requests are kept as envelopes (IDs, SRV, message code, parties, times,
 outcome). The bytes of a message are kept only while the DCC still owes them to someone:
@@ -51,6 +52,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     body BLOB, attempts INTEGER DEFAULT 0, next_at REAL, state TEXT, created REAL,
     last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
+CREATE TABLE IF NOT EXISTS firmware_images (
+    image TEXT PRIMARY KEY, version TEXT, size INTEGER, data BLOB, received REAL);
+CREATE TABLE IF NOT EXISTS firmware_distributions (
+    hub TEXT, image TEXT, devices TEXT, held INTEGER DEFAULT 0, request_id TEXT,
+    started REAL, finished REAL, PRIMARY KEY (hub, image));
 """
 
 
@@ -83,6 +89,19 @@ class Outstanding:
 
     pending: Pending
     command: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """A firmware image on its way to one hub (11.1): what the hub said it holds of it."""
+
+    hub: str  # hex EUI-64
+    image: str  # SHA-256 of the image, hex
+    devices: tuple[str, ...]  # DUIS EUI-64s the hub stages it for
+    held: int
+    size: int
+    request_id: str
+    finished: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +346,57 @@ class Store:
             (hub, now),
         ).fetchall()
         return [Outstanding(Pending(*row[:9]), bytes(row[9])) for row in rows]
+
+    # --- firmware images and their distribution to the hubs (11.1) -------------------------
+    def put_firmware(self, image: str, version: str, data: bytes) -> None:
+        """Keep an image (by its SHA-256, hex) until every hub has it."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO firmware_images VALUES (?, ?, ?, ?, ?)",
+            (image, version, len(data), data, time.time()),
+        )
+
+    def firmware(self, image: str) -> bytes | None:
+        row = self.db.execute("SELECT data FROM firmware_images WHERE image=?", (image,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def distribute(self, hub: str, image: str, devices: list[str], request_id: str) -> None:
+        """Send ``image`` to ``hub`` for ``devices`` (added to those it was already sent for;
+        what the hub holds is kept, so a distribution under way goes on)."""
+        row = self.db.execute(
+            "SELECT devices FROM firmware_distributions WHERE hub=? AND image=?", (hub, image)
+        ).fetchone()
+        if row is None:
+            self.db.execute(
+                "INSERT INTO firmware_distributions VALUES (?, ?, ?, 0, ?, ?, NULL)",
+                (hub, image, json.dumps(devices), request_id, time.time()),
+            )
+            return
+        merged = sorted(set(json.loads(row[0])) | set(devices))
+        self.db.execute(
+            "UPDATE firmware_distributions SET devices=?, request_id=?, finished=NULL "
+            "WHERE hub=? AND image=?",
+            (json.dumps(merged), request_id, hub, image),
+        )
+
+    def distributions(self, *, open_only: bool = False) -> list[Distribution]:
+        """The distributions (unfinished ones only with ``open_only``), oldest first."""
+        rows = self.db.execute(
+            "SELECT d.hub, d.image, d.devices, d.held, i.size, d.request_id, d.finished "
+            "FROM firmware_distributions d JOIN firmware_images i ON i.image = d.image "
+            + ("WHERE d.finished IS NULL " if open_only else "")
+            + "ORDER BY d.started"
+        ).fetchall()
+        return [
+            Distribution(hub, image, tuple(json.loads(devices)), held, size, rid, finished)
+            for hub, image, devices, held, size, rid, finished in rows
+        ]
+
+    def firmware_held(self, hub: str, image: str, held: int, finished: float | None) -> None:
+        """What ``hub`` says it holds of ``image``; ``finished`` when it holds all of it."""
+        self.db.execute(
+            "UPDATE firmware_distributions SET held=?, finished=? WHERE hub=? AND image=?",
+            (held, finished, hub, image),
+        )
 
     # --- outbox ------------------------------------------------------------------------------
     def enqueue(self, user: str, url: str, request_id: str | None, kind: str, body: bytes) -> int:

@@ -7,7 +7,8 @@ commands on a hub's down topic (QoS 1, persistent session, a message expiry equa
 request's remaining target response time, so a hub that comes back too late never acts
 on a command already reported as failed) and hands what hubs send up (GBCS responses
 and alerts, hop traces) to its owner, acknowledging each QoS 1 message to the broker only
-after its owner has handled (committed) it.
+after its owner has handled (committed) it. Firmware images (11.1) go down in chunks on a
+hub's firmware topic; what the hub holds of each comes back on its firmware-held topic.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 UplinkHandler = Callable[[Eui64, bytes], Awaitable[None]]
 TraceHandler = Callable[[Eui64, dict], Awaitable[None]]
 BackOnlineHandler = Callable[[Eui64], Awaitable[object]]
+FirmwareHeldHandler = Callable[[Eui64, wan.FirmwareHeld], Awaitable[None]]
 
 
 class WanUnavailable(RuntimeError):
@@ -62,6 +64,7 @@ class WanRouter:
         self.on_uplink = on_uplink
         self.on_trace = on_trace
         self.on_back_online = on_back_online
+        self.on_firmware_held: FirmwareHeldHandler | None = None
         self.connected = asyncio.Event()
         self.client: aiomqtt.Client | None = None
         self.last_error = "not connected yet"
@@ -99,6 +102,17 @@ class WanRouter:
         except (aiomqtt.MqttError, OSError) as exc:
             raise WanUnavailable(str(exc)) from None
 
+    async def send_firmware(self, hub: Eui64, chunk: wan.FirmwareChunk) -> None:
+        """Publish one firmware chunk to a hub (QoS 1, no expiry: a chunk queued for a hub
+        that is away is answered when it is back); WanUnavailable without a broker."""
+        client = self.client
+        if client is None or not self.connected.is_set():
+            raise WanUnavailable(self.last_error)
+        try:
+            await client.publish(wan.firmware_topic(hub), chunk.encode(), qos=1, timeout=5)
+        except (aiomqtt.MqttError, OSError) as exc:
+            raise WanUnavailable(str(exc)) from None
+
     async def run(self) -> None:
         backoff = 0.5
         connect = Properties(PacketTypes.CONNECT)
@@ -125,6 +139,7 @@ class WanRouter:
                     await client.subscribe(f"{wan.ROOT}/+/beat", qos=0)
                     await client.subscribe(f"{wan.ROOT}/+/up", qos=1)
                     await client.subscribe(f"{wan.ROOT}/+/trace", qos=0)
+                    await client.subscribe(f"{wan.ROOT}/+/firmware-held", qos=1)
                     self.client, backoff = client, 0.5
                     self.connected.set()
                     log.info("wan.connected", extra={"broker": f"{self.cfg.host}:{self.cfg.port}"})
@@ -171,6 +186,13 @@ class WanRouter:
             presence.last_beat = time.monotonic()
         elif kind == "up" and self.on_uplink is not None:
             await self.on_uplink(hub, payload)
+        elif kind == "firmware-held" and self.on_firmware_held is not None:
+            try:
+                held = wan.FirmwareHeld.decode(payload)
+            except wan.WanRecordError as exc:
+                log.warning("hub.bad_firmware_held", extra={"device": hub.duis, "error": str(exc)})
+                return
+            await self.on_firmware_held(hub, held)
         elif kind == "trace" and self.on_trace is not None:
             try:
                 data = json.loads(payload)

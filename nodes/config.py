@@ -98,6 +98,9 @@ class GbcsConfig:
     trusted: tuple[TrustedCert, ...]
     alerts_to: Eui64 | None = None  # the network operator its power alerts go to (CHF: ACB)
     supplier: Eui64 | None = None  # the responsible supplier: UTRNs keyed in locally are its
+    # meters: the device manufacturer's certificate, whose key its firmware images verify
+    # against (11.1; 8F72 verified, 8F1C refused)
+    manufacturer: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

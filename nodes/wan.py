@@ -12,6 +12,9 @@ connection dies with no MQTT goodbye (the broker publishes the hub's will, "offl
 link stays down for the seconds asked, then reconnects. Armed with
 :meth:`WanLink.drop_after_command`, the drop happens right after the hub has forwarded
 the next command from the WAN onto the HAN.
+
+Firmware chunks (11.1) arrive on the hub's firmware topic and go to ``on_firmware``; the
+hub's answer, what it holds (:meth:`WanLink.send_held`), goes up like a response (QoS 1).
 """
 
 from __future__ import annotations
@@ -55,11 +58,14 @@ class WanLink:
         cfg: MqttTls,
         chf: Eui64,
         on_command: Callable[[bytes, float | None], Awaitable[None]] | None = None,
+        on_firmware: Callable[[wan.FirmwareChunk], Awaitable[None]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.chf = chf
         self.identity = wan.hub_identity(chf)
         self.on_command = on_command
+        self.on_firmware = on_firmware
+        self.sessions = 0  # MQTT sessions opened: each reconnect after a loss is one more
         self.connected = False
         self.last_error = "not connected yet"
         self.commands_received = 0
@@ -75,6 +81,11 @@ class WanLink:
     def send_up(self, gbcs: bytes) -> None:
         """A GBCS response or alert for the gateway (QoS 1)."""
         self._out.append((wan.up_topic(self.chf), gbcs, 1))
+        self._more.set()
+
+    def send_held(self, held: wan.FirmwareHeld) -> None:
+        """What the hub holds of a firmware image, for the gateway (QoS 1)."""
+        self._out.append((wan.firmware_held_topic(self.chf), held.encode(), 1))
         self._more.set()
 
     def trace(self, hop: str, device: Eui64, user: Eui64, counter: int) -> None:
@@ -178,6 +189,8 @@ class WanLink:
             self._client = client
             await client.publish(wan.status_topic(self.chf), wan.ONLINE, qos=1, retain=True)
             await client.subscribe(wan.down_topic(self.chf), qos=1)
+            await client.subscribe(wan.firmware_topic(self.chf), qos=1)
+            self.sessions += 1
             self.connected = True
             log.info(
                 "wan.connected",
@@ -187,6 +200,9 @@ class WanLink:
             sender = asyncio.create_task(self._sender(client))
             try:
                 async for message in client.messages:
+                    if str(message.topic) == wan.firmware_topic(self.chf):
+                        await self._firmware(bytes(message.payload))
+                        continue
                     self.commands_received += 1
                     log.info(
                         "wan.command",
@@ -204,6 +220,17 @@ class WanLink:
             finally:
                 beats.cancel()
                 sender.cancel()
+
+    async def _firmware(self, payload: bytes) -> None:
+        try:
+            chunk = wan.FirmwareChunk.decode(payload)
+        except wan.WanRecordError as exc:
+            log.warning(
+                "wan.bad_firmware_chunk", extra={"device": self.chf.duis, "error": str(exc)}
+            )
+            return
+        if self.on_firmware is not None:
+            await self.on_firmware(chunk)
 
     async def _beats(self, client: aiomqtt.Client) -> None:
         while True:

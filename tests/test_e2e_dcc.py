@@ -226,7 +226,6 @@ def test_bad_input_gets_its_duis_code_an_audit_entry_and_loses_nothing(env) -> N
 @pytest.mark.parametrize(
     ("template", "srv", "url", "cv", "target"),
     [
-        ("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML", "11.1", "serviceD", 8, DCC),
         (
             "8.14.1_COMMUNICATIONS_HUB_STATUS_UPDATE_INSTALL_SUCCESS_REQUEST_DUIS.XML",
             "8.14.1",

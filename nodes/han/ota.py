@@ -51,6 +51,7 @@ from rig.protocol.firmware import (
     file_version_of,
     verify_image,
 )
+from rig.protocol.gbcs.catalogue import FIRMWARE_VERIFICATION_FAILED, FIRMWARE_VERIFIED
 from rig.protocol.gbcs.catalogue_firmware import normal_version
 from rig.protocol.zigbee import mac, zcl
 from rig.protocol.zigbee.ota import (
@@ -75,8 +76,8 @@ from rig.protocol.zigbee.se import ZIGBEE_EPOCH
 
 log = logging.getLogger("nodes.han.ota")
 
-IMAGE_VERIFIED: Final = 0x8F72
-IMAGE_VERIFICATION_FAILED: Final = 0x8F1C
+IMAGE_VERIFIED: Final = FIRMWARE_VERIFIED  # 0x8F72, declared with the generic alerts
+IMAGE_VERIFICATION_FAILED: Final = FIRMWARE_VERIFICATION_FAILED  # 0x8F1C
 TRANSFER_COMPLETE: Final = 0x8F8A  # see the module docstring: the outcome each names is
 TRANSFER_FAILED: Final = 0x8F89  # the rig's reading, not established from GBCS text
 TRANSFER_EVENTS: Final = {"complete": TRANSFER_COMPLETE, "failed": TRANSFER_FAILED}

@@ -5,9 +5,17 @@ log, opens GB-HRGP tunnels to them and moves GBCS messages with ``exchange``.
 Endpoint 1 is the CHF (Basic, Time, Keep-Alive, Tunneling); endpoint 2 is the
 GPF, whose Metering mirror holds what the sleepy GSME reports, for the IHD to read.
 
-``POST /wan/drop?seconds=S[&after_command=1]`` on the node loses the WAN link for S
-seconds, at once or right after the next command from the WAN is on the HAN
-(``rig wan drop``).
+``POST /wan/drop?seconds=S[&after_command=1|&after_chunks=N]`` on the node loses the WAN
+link for S seconds, at once, right after the next command from the WAN is on the HAN
+(``rig wan drop``), or once N more firmware chunks are kept (a drop in the middle of a
+distribution).
+
+Firmware (11.1): the DCC sends an image in chunks on the hub's firmware topic; the hub
+keeps them on disk (:class:`nodes.roles.firmware.HubImages`, resumable across a WAN outage
+or a restart), answers each with what it holds, and once the image is whole stages it in
+its OTA Upgrade server (endpoint 1) for the devices the DCC named, then sends an Image
+Notify to those that listen (not the sleepy GSME, which asks on its wakes). A device that
+verified an image is not offered it again, even after a restart.
 
 Its own GBCS end (issue 16): a command addressed to the CHF itself, from the ACB for a DCC
 User, is served from its COSEM objects, the ZigBee network control of its device log
@@ -33,12 +41,14 @@ from aiohttp import web
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
 from nodes.gbcs.endpoint import GbcsEndpoint
 from nodes.gbcs.zcl_server import ZclServer
+from nodes.han import ota as han_ota  # a module: nodes.han.ota imports nodes.roles
 from nodes.han.app import CHF_ENDPOINT, GPF_ENDPOINT
 from nodes.han.device_log import DeviceLog
 from nodes.han.relay import HanRelay
 from nodes.han.tunnel import TunnelError, TunnelServer
 from nodes.radio import ApsMessage, DeliveryError, NetworkSettings
 from nodes.roles.base import Route
+from nodes.roles.firmware import HubImage, HubImages
 from nodes.roles.han import HanRole
 from nodes.wan import WanLink
 from rig.protocol.codec import DecodeError
@@ -47,6 +57,7 @@ from rig.protocol.gbcs import catalogue_chf as chf
 from rig.protocol.gbcs import dlms
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import Cra, GbcsMessage, GroupingHeader
+from rig.protocol.wan import FirmwareChunk
 from rig.protocol.zigbee import se, zcl
 from rig.protocol.zigbee.se import NOTIFICATION_SCHEME_B, TUNNEL_MESSAGE_PENDING, ZIGBEE_EPOCH
 from rig.protocol.zigbee.zcl import ZclFrame
@@ -105,6 +116,67 @@ class CommsHub(HanRole):
             if section is not None
             else None
         )
+        # firmware from the DCC (11.1), served over the HAN
+        self.ota = han_ota.OtaServer(self.app, endpoint=CHF_ENDPOINT, on_event=self._ota_event)
+        self.images = HubImages(self.config.state_dir / "firmware-wan", self.config.eui.duis)
+        self._staged: dict[Eui64, str] = {}  # device -> the image staged for it
+        self._drop_after_chunks: tuple[int, float] | None = None  # (chunks left, seconds)
+        for record in self.images.complete():
+            self._stage(record, notify=False)  # told again once the HAN is up (start)
+
+    # --- firmware from the DCC (11.1) ----------------------------------------------------------
+    async def _firmware_chunk(self, chunk: FirmwareChunk) -> None:
+        """A chunk of an image from the DCC: kept if it continues what the hub holds,
+        answered with what it holds; a whole image is staged for its devices."""
+        held, completed = self.images.take(chunk, self.wan.sessions)
+        self.wan.send_held(held)
+        log.debug(
+            "firmware.chunk",
+            extra={"device": self.config.eui.duis, "offset": chunk.offset, "held": held.held},
+        )
+        if held.complete:
+            record = self.images.images[chunk.image]
+            self._stage(record, notify=True, only_new=not completed)
+        if chunk.data and self._drop_after_chunks is not None:
+            left, seconds = self._drop_after_chunks
+            self._drop_after_chunks = (left - 1, seconds) if left > 1 else None
+            if left <= 1:
+                self.wan.drop(seconds)
+
+    def _stage(self, record: HubImage, *, notify: bool, only_new: bool = False) -> None:
+        """Offer ``record``'s image to each of its devices that has not verified it yet, and
+        (``notify``) tell those that listen."""
+        data: bytes | None = None
+        for duis in record.devices:
+            eui = Eui64.parse(duis)
+            if record.done(duis) or (only_new and self._staged.get(eui) == record.image):
+                continue
+            if data is None:
+                data = self.images.data(record.image)
+            self.ota.stage(eui, data)
+            self._staged[eui] = record.image
+            if notify and not self._sleepy(eui):
+                self.spawn(self._notify(eui), f"image notify {duis}")
+
+    async def _notify(self, device: Eui64) -> None:
+        try:
+            await self.ota.notify(device)
+        except (DeliveryError, TimeoutError) as exc:  # it asks again on its own
+            log.warning("ota.notify_failed", extra={"device": device.duis, "error": str(exc)})
+
+    def _ota_event(self, code: int, detail: dict[str, Any]) -> None:
+        """A device ended a transfer: an image it verified or refused is not offered to it
+        again (a sleepy device asks at every wake)."""
+        status = detail.get("status")
+        if code != han_ota.TRANSFER_COMPLETE or status not in ("SUCCESS", "INVALID_IMAGE"):
+            return
+        device = Eui64.parse(str(detail["device"]))
+        image = self._staged.get(device)
+        if image is None:
+            return
+        self.images.finished(image, device.duis, verified=status == "SUCCESS")
+        if status != "SUCCESS":
+            self.ota.unstage(device)
 
     # --- the device log as COSEM objects (CCS01, CCS02, CCS06, CCS07) ------------------------
     def _device_log_objects(self) -> CosemServer:
@@ -217,8 +289,11 @@ class CommsHub(HanRole):
         await self.radio.form(settings, self.device_log)
         await self.radio.permit_joining(365 * 24 * 3600)  # the device log is the gate
         self.han_state = "formed"
-        self.wan = WanLink(wan, self.config.eui, self._from_wan)
+        self.wan = WanLink(wan, self.config.eui, self._from_wan, self._firmware_chunk)
         self.spawn(self.wan.run(), "wan")
+        for device in self._staged:  # images staged before a restart: tell who listens
+            if not self._sleepy(device):
+                self.spawn(self._notify(device), f"image notify {device.duis}")
         self.spawn(self._leds(), "leds")
 
     async def _from_wan(self, gbcs: bytes, deadline: float | None = None) -> None:
@@ -331,8 +406,20 @@ class CommsHub(HanRole):
                 {"error": f"give ?seconds=S, more than 0 and at most {MAX_DROP_S:g}"}, status=400
             )
         after = request.query.get("after_command", "0").lower() in ("1", "true", "yes")
+        chunks = request.query.get("after_chunks")
         dropped = None
-        if after:
+        if chunks is not None:
+            if not chunks.isdigit() or int(chunks) < 1:
+                return web.json_response(
+                    {"error": "give ?after_chunks=N, a whole number of chunks from 1"},
+                    status=400,
+                )
+            self._drop_after_chunks = (int(chunks), seconds)
+            log.info(
+                "wan.drop_armed",
+                extra={"device": self.config.eui.duis, "seconds": seconds, "chunks": chunks},
+            )
+        elif after:
             link.drop_after_command(seconds)
         else:
             dropped = link.drop(seconds)
@@ -341,6 +428,7 @@ class CommsHub(HanRole):
                 "hub": self.config.eui.duis,
                 "seconds": seconds,
                 "after_command": after,
+                "after_chunks": None if chunks is None else int(chunks),
                 # at once: whether a live session was cut (False: the link was down already)
                 "dropped": dropped,
             }
@@ -371,6 +459,9 @@ class CommsHub(HanRole):
             "wan_duplicates_dropped": self.duplicates_dropped,
             "wan_drops": self.wan.drops,
             "wan_drop_armed_s": self.wan.drop_armed,
+            "wan_sessions": self.wan.sessions,
+            "firmware_wan": self.images.detail(),
+            "ota": self.ota.detail(),
             "gbcs": None
             if self.gbcs is None
             else {"accepted": self.gbcs.accepted, "discarded": self.gbcs.discarded},

@@ -9,6 +9,11 @@ it was last alive (saved every ``KEEP_ALIVE_S``) survive a power cut; when power
 back it raises ECS80 "supply outage restored" to its network operator, with alert code
 0x8F35 after an outage under 3 minutes and 0x8F36 ("Outage >= 3 minutes") after a longer
 one, the outage running from when it was last alive to now.
+
+Firmware (11.1): told by the hub's Image Notify, and once after its tunnel opens, it asks
+the hub's OTA Upgrade server for a newer image, fetches it (resumably) and verifies the
+manufacturer's signature; the image is then held pending (11.3 activates it) and 0x8F72
+goes to its supplier, or it is refused, the running version unchanged, and 0x8F1C goes.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
+from nodes.han import ota as han_ota  # a module: nodes.han.ota imports nodes.roles
 from nodes.han.app import DEVICE_ENDPOINT
 from nodes.roles.clock import serve_clock
 from nodes.roles.credit import (
@@ -30,7 +36,7 @@ from nodes.roles.credit import (
     TopUpRefused,
     meter_credit,
 )
-from nodes.roles.firmware import serve_firmware
+from nodes.roles.firmware import manufacturer_key, serve_firmware
 from nodes.roles.prepay_han import serve_prepayment
 from nodes.roles.prepay_logs import DailyReadLog, serve_prepay_logs
 from nodes.roles.prepay_objects import serve_debt, serve_prepay_config
@@ -41,6 +47,8 @@ from rig.protocol.gbcs import alerts, cosem, dlms
 from rig.protocol.gbcs.catalogue import (
     BELOW_DISABLEMENT_THRESHOLD,
     ECS80,
+    FIRMWARE_VERIFICATION_FAILED,
+    FIRMWARE_VERIFIED,
     SUPPLY_ARMED,
     SUPPLY_INTERRUPTED,
 )
@@ -55,6 +63,8 @@ KEEP_ALIVE_S = 2.0
 # Metering's SupplyStatus (SE 1.4 attribute 0x0014) for the load switch's state
 SUPPLY_STATUS = {SupplyState.DISABLED: 0, SupplyState.ARMED: 1, SupplyState.ENABLED: 2}
 CREDIT_TICK_S = 0.5  # how often consumption comes off the credit (and the credit is checked)
+FIRMWARE_TRIES = 5  # a firmware transfer the HAN broke off is taken up again this often
+FIRMWARE_RETRY_S = 2.0
 
 
 class ElectricityMeter(TunnelledDevice):
@@ -77,6 +87,12 @@ class ElectricityMeter(TunnelledDevice):
         )
         self.cosem.method(cosem.DISCONNECT_SCRIPTS, self._run_script)
         self.firmware = serve_firmware(self)  # its running version (ECS52)
+        self.ota: han_ota.OtaClient | None = None  # its OTA Upgrade client (11.1)
+        self._updating = asyncio.Lock()
+        key = manufacturer_key(self)
+        if key is not None and self.gbcs is not None:
+            self.ota = han_ota.OtaClient(self.app, self.firmware, key, on_event=self._on_ota_event)
+            self.ota.on_notify(lambda server: self.spawn(self.update_firmware(), "firmware"))
         serve_clock(self)  # its clock (8.1.1 commissioning)
         self.credit: Credit | None = None
         self.prepay_daily: DailyReadLog | None = None
@@ -245,6 +261,33 @@ class ElectricityMeter(TunnelledDevice):
             },
         )
 
+    # --- firmware over the HAN (11.1) ------------------------------------------------------------
+    async def update_firmware(self) -> han_ota.Outcome | None:
+        """Ask the hub for a newer image and fetch it, taking a transfer the HAN broke off
+        up again a few times; one update at a time. None without an OTA client."""
+        if self.ota is None:
+            return None
+        async with self._updating:
+            for _ in range(FIRMWARE_TRIES):
+                result = await self.ota.update(self.chf)
+                if result.outcome is not han_ota.Outcome.INCOMPLETE:
+                    break
+                await asyncio.sleep(FIRMWARE_RETRY_S)
+        log.info(
+            "firmware.update",
+            extra={
+                "device": self.config.eui.duis,
+                "outcome": result.outcome.value,
+                "reason": result.reason,
+            },
+        )
+        return result.outcome
+
+    def _on_ota_event(self, code: int, detail: dict[str, Any]) -> None:
+        """The image verified (0x8F72) or not (0x8F1C): the supplier hears of it."""
+        if code in (FIRMWARE_VERIFIED, FIRMWARE_VERIFICATION_FAILED):
+            self.spawn(self._raise(code), f"firmware alert {code:04X}")
+
     # --- the load switch and the registers ----------------------------------------------------
     def _drive(self, state: SupplyState) -> None:
         self.metering()  # bank the energy used up to the switch
@@ -305,7 +348,10 @@ class ElectricityMeter(TunnelledDevice):
         }
 
     async def run(self) -> None:
-        """Power is back: tell the network operator how long it was out (ECS80)."""
+        """Power is back: tell the network operator how long it was out (ECS80); ask the
+        hub whether it has firmware waiting."""
+        if self.ota is not None:
+            self.spawn(self.update_firmware(), "firmware")
         gbcs, was_alive = self.gbcs, self.last_alive
         if gbcs is None or gbcs.alerts_to is None or was_alive is None:
             return
@@ -337,5 +383,6 @@ class ElectricityMeter(TunnelledDevice):
             "prepayment": None if self.credit is None else self.credit.state(),
             "local_entry": self.local_entry.state(time.time()),
             "firmware": self.firmware.state(),
+            "ota": None if self.ota is None else self.ota.detail(),
             "gbcs": self.gbcs_detail(),
         }

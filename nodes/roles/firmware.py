@@ -20,15 +20,24 @@ state folder, so the transfer resumes after an outage or a power cut (nodes.han.
 
 The ESME serves the version as the value of COSEM object 0-0:0.2.1.255 (ECS52), the GSME
 as its Metering cluster's CurrentMeterID (GCS38): :func:`serve_firmware`.
+
+A hub keeps the images the DCC sends it over the WAN in chunks (11.1) in
+:class:`HubImages`: each image's bytes so far (a :class:`Download`, so a WAN outage or a
+restart resumes where it stopped), then, once all of it is there and its SHA-256 is the
+one the DCC named, the whole image and the devices it is for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodes.gbcs.cosem_server import CosemServer
 from nodes.gbcs.zcl_server import ZclServer
@@ -40,7 +49,8 @@ from rig.protocol.gbcs.catalogue_firmware import (
     version_octets,
 )
 from rig.protocol.gbcs.dlms import Data, DataType
-from rig.runtime.files import read_json, write_json
+from rig.protocol.wan import FirmwareChunk, FirmwareHeld
+from rig.runtime.files import read_json, write_atomic, write_json
 
 log = logging.getLogger("nodes.firmware")
 FIRMWARE_FILE = "firmware.json"
@@ -125,6 +135,25 @@ class Firmware:
             "profile": self.profile,
             "pending": None if self.pending is None else asdict(self.pending),
         }
+
+
+def manufacturer_key(meter: Any) -> ec.EllipticCurvePublicKey | None:
+    """The key ``meter``'s firmware images verify against: its manufacturer's, from the
+    certificate its GBCS configuration names (None: it takes no firmware over the HAN)."""
+    section = meter.config.gbcs
+    path = None if section is None else section.manufacturer
+    if path is None:
+        return None
+    try:
+        key = x509.load_pem_x509_certificate(path.read_bytes()).public_key()
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"{path}: not the manufacturer's certificate ({exc}); run `rig pki init` and "
+            "`rig up` again"
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError(f"{path}: the manufacturer's key is not an EC key")
+    return key
 
 
 def serve_firmware(meter: Any) -> Firmware:
@@ -222,3 +251,146 @@ class Download:
 
     def _save(self) -> None:
         write_json(self.meta, {"image": self.image, "offset": self.offset})
+
+
+HUB_IMAGES_FILE = "images.json"
+
+
+@dataclass(slots=True)
+class HubImage:
+    """One image a hub receives from the DCC, and what it knows of its arrival."""
+
+    image: str  # SHA-256 of the whole image, hex (the DCC's name for it)
+    size: int
+    devices: list[str] = field(default_factory=list)  # DUIS EUI-64s to serve it to
+    complete: bool = False
+    received: int = 0  # bytes of chunk data that arrived, again or not
+    duplicates: int = 0  # of which the hub held already
+    session_starts: list[int] = field(default_factory=list)  # first offset in each session
+    last_session: int = 0
+    delivered: list[str] = field(default_factory=list)  # devices that verified it
+    refused: list[str] = field(default_factory=list)  # devices whose check it failed
+
+    def detail(self, held: int) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "held": held,
+            "complete": self.complete,
+            "devices": list(self.devices),
+            "received": self.received,
+            "duplicates": self.duplicates,
+            "session_starts": list(self.session_starts),
+            "delivered": list(self.delivered),
+            "refused": list(self.refused),
+        }
+
+    def done(self, device: str) -> bool:
+        """``device`` ended its transfer of this image: verified or refused it."""
+        return device in self.delivered or device in self.refused
+
+
+class HubImages:
+    """The images a hub receives from the DCC in chunks (11.1), kept in ``folder``:
+    ``images.json`` (what each is, written whole), a :class:`Download` per image under
+    way, and ``<image>.ota`` once complete and checked against its SHA-256."""
+
+    def __init__(self, folder: Path, device: str = "") -> None:
+        self.folder, self.device = folder, device
+        self.index = folder / HUB_IMAGES_FILE
+        saved = read_json(self.index, {}) or {}
+        self.images = {k: HubImage(**v) for k, v in saved.items()}
+        for record in self.images.values():
+            record.last_session = 0  # sessions count from 1 again in this process
+        self._downloads: dict[str, Download] = {}
+
+    def _download(self, image: str) -> Download:
+        download = self._downloads.get(image)
+        if download is None:
+            download = Download(self.folder / image[:16], self.device)
+            download.begin(image)
+            self._downloads[image] = download
+        return download
+
+    def held(self, image: str) -> int:
+        record = self.images.get(image)
+        if record is None:
+            return 0
+        return record.size if record.complete else self._download(image).offset
+
+    def take(self, chunk: FirmwareChunk, session: int) -> tuple[FirmwareHeld, bool]:
+        """Keep ``chunk`` if it continues what the hub holds (a chunk already held is
+        counted, one past a gap dropped): what the hub now holds, and whether this chunk
+        completed the image. No data: only the answer."""
+        record = self.images.get(chunk.image)
+        if record is None or record.size != chunk.size:
+            record = self.images[chunk.image] = HubImage(chunk.image, chunk.size)
+        record.devices = sorted(set(record.devices) | {d.duis for d in chunk.devices})
+        if session != record.last_session:
+            record.session_starts.append(chunk.offset)
+            record.last_session = session
+        completed = False
+        record.received += len(chunk.data)
+        if record.complete:
+            record.duplicates += len(chunk.data)
+        elif chunk.data:
+            download = self._download(chunk.image)
+            held, end = download.offset, chunk.offset + len(chunk.data)
+            if chunk.offset <= held < end:
+                record.duplicates += held - chunk.offset
+                download.append(held, chunk.data[held - chunk.offset :])
+            elif end <= held:
+                record.duplicates += len(chunk.data)
+            else:
+                log.warning(
+                    "firmware.chunk_gap",
+                    extra={"device": self.device, "offset": chunk.offset, "held": held},
+                )
+            if download.offset >= record.size:
+                completed = self._complete(record, download)
+        self._save()
+        return FirmwareHeld(chunk.image, self.held(chunk.image), record.size), completed
+
+    def _complete(self, record: HubImage, download: Download) -> bool:
+        data = download.data()[: record.size]
+        if hashlib.sha256(data).hexdigest() != record.image:
+            log.warning(
+                "firmware.image_corrupt",
+                extra={"device": self.device, "image": record.image, "bytes": len(data)},
+            )
+            download.clear()
+            download.begin(record.image)
+            return False
+        write_atomic(self.path(record.image), data)
+        download.clear()
+        self._downloads.pop(record.image, None)
+        record.complete = True
+        log.info(
+            "firmware.image_received",
+            extra={"device": self.device, "image": record.image, "bytes": record.size},
+        )
+        return True
+
+    def path(self, image: str) -> Path:
+        return self.folder / f"{image}.ota"
+
+    def data(self, image: str) -> bytes:
+        return self.path(image).read_bytes()
+
+    def complete(self) -> list[HubImage]:
+        """The images held whole, oldest first."""
+        return [r for r in self.images.values() if r.complete]
+
+    def finished(self, image: str, device: str, *, verified: bool) -> None:
+        """``device`` verified ``image``, or refused it: either way it is not offered to it
+        again, even after a restart."""
+        record = self.images.get(image)
+        if record is None or record.done(device):
+            return
+        (record.delivered if verified else record.refused).append(device)
+        self._save()
+
+    def detail(self) -> dict[str, Any]:
+        return {k: r.detail(self.held(k)) for k, r in self.images.items()}
+
+    def _save(self) -> None:
+        write_json(self.index, {k: asdict(r) for k, r in self.images.items()})

@@ -18,6 +18,11 @@ UTRN is checked and applied once (:mod:`nodes.roles.utrn_entry`); one keyed in a
 PPMID counts towards the local-entry lockout the ESME has too
 (:class:`~nodes.roles.prepay_han.LocalEntryLock`). Its alerts are GBZ generic alerts, sent
 while it is awake (a sleeping device hears no acknowledgement).
+
+Firmware (11.1): at each wake it asks the hub's OTA Upgrade server for a newer image and
+fetches at most :data:`OTA_BLOCKS_PER_WAKE` blocks of it, so a transfer spreads over
+wakes and resumes where the last one stopped; a verified image is held pending (0x8F72),
+a refused one discarded (0x8F1C), the alert sent in the same wake.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nodes.gbcs.zcl_server import ZclServer
+from nodes.han import ota as han_ota  # a module: nodes.han.ota imports nodes.roles
 from nodes.han.app import GPF_ENDPOINT
 from nodes.han.tunnel import TunnelError
 from nodes.radio import DeliveryError
@@ -41,7 +47,7 @@ from nodes.roles.credit import (
     TopUpRefused,
     meter_credit,
 )
-from nodes.roles.firmware import serve_firmware
+from nodes.roles.firmware import manufacturer_key, serve_firmware
 from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
 from nodes.roles.prepay_han import RESULT_OF_ALERT, LocalEntryLock
@@ -53,6 +59,8 @@ from rig.protocol.gbcs import gbz
 from rig.protocol.gbcs.catalogue import (
     BELOW_DISABLEMENT_THRESHOLD,
     CATALOGUE,
+    FIRMWARE_VERIFICATION_FAILED,
+    FIRMWARE_VERIFIED,
     GAS_REGISTERS,
     SUPPLY_ARMED,
     SUPPLY_INTERRUPTED,
@@ -72,6 +80,8 @@ DIVISOR = 1000  # the register counts dm3
 # Regulations 1996: m3 x volume correction 1.02264 x calorific value / 3.6), with a typical
 # calorific value of 39.4 MJ/m3: 1.02264 x 39.4 / 3.6 = 11.19, the customary 11.2 kWh/m3
 KWH_PER_M3 = 11.2
+OTA_BLOCKS_PER_WAKE = 64  # image blocks fetched in one wake at most
+OTA_BUDGET_S = 5.0  # and for at most this long
 
 
 class GasMeter(TunnelledDevice):
@@ -104,6 +114,11 @@ class GasMeter(TunnelledDevice):
         for attribute in GAS_REGISTERS:
             self.zcl.attribute(gbz.METERING, attribute, values[attribute.name])
         self.firmware = serve_firmware(self)  # its running version (GCS38)
+        self.ota: han_ota.OtaClient | None = None  # its OTA Upgrade client (11.1), run while awake
+        self.ota_outcome: str | None = None  # what the last wake's update came to
+        key = manufacturer_key(self)
+        if key is not None and self.gbcs is not None:
+            self.ota = han_ota.OtaClient(self.app, self.firmware, key, on_event=self._on_ota_event)
         serve_clock(self)  # its clock (8.1.1 commissioning)
         self.credit: Credit | None = None
         self.utrn_entry: UtrnEntry | None = None
@@ -309,6 +324,33 @@ class GasMeter(TunnelledDevice):
             log.info("gbcs.alert_sent", extra={**extra, "to": recipient.duis})
         return sent
 
+    # --- firmware over the HAN (11.1) ------------------------------------------------------------
+    def _on_ota_event(self, code: int, detail: dict[str, Any]) -> None:
+        """The image verified (0x8F72) or not (0x8F1C): the supplier hears of it."""
+        if code in (FIRMWARE_VERIFIED, FIRMWARE_VERIFICATION_FAILED):
+            self._raise(code)
+
+    async def update_firmware(self) -> None:
+        """While awake: fetch what the hub has for it, within this wake's block budget."""
+        if self.ota is None:
+            return
+        result = await self.ota.update(
+            self.chf, budget_s=OTA_BUDGET_S, max_blocks=OTA_BLOCKS_PER_WAKE
+        )
+        self.ota_outcome = result.outcome.value
+        if result.outcome is not han_ota.Outcome.NO_IMAGE:
+            log.info(
+                "firmware.update",
+                extra={
+                    "device": self.config.eui.duis,
+                    "outcome": result.outcome.value,
+                    "offset": result.offset,
+                    "bytes": result.size,
+                },
+            )
+        if result.outcome in (han_ota.Outcome.VERIFIED, han_ota.Outcome.REFUSED):
+            await self.send_alerts()
+
     # --- the wake cycle -------------------------------------------------------------------------
     async def run(self) -> None:
         while True:
@@ -318,7 +360,7 @@ class GasMeter(TunnelledDevice):
 
     async def wake_cycle(self) -> None:
         """Wake: report to the GPF mirror; pull GBCS while the CHF has some; send the alerts
-        raised; sleep again."""
+        raised; fetch firmware the hub has for it; sleep again."""
         await self.radio.wake()
         self.wakes += 1
         self.last_wake = time.time()
@@ -349,6 +391,7 @@ class GasMeter(TunnelledDevice):
                     "han.gbcs_pull_done", extra={"device": self.config.eui.duis, "messages": got}
                 )
             await self.send_alerts()
+            await self.update_firmware()
         except (DeliveryError, TimeoutError, TunnelError) as exc:
             log.warning(
                 "han.wake_failed", extra={"device": self.config.eui.duis, "error": str(exc)}
@@ -383,5 +426,8 @@ class GasMeter(TunnelledDevice):
             "local_entry": self.local_entry.state(time.time()),
             "alerts_waiting": len(self.alerts_waiting),
             "firmware": self.firmware.state(),
+            "ota": None
+            if self.ota is None
+            else {**self.ota.detail(), "last_outcome": self.ota_outcome},
             "gbcs": self.gbcs_detail(),
         }

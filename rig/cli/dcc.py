@@ -4,12 +4,14 @@ rig supplier send 4.1.1 --target esme            read the electricity registers
 rig supplier send 7.2 --target esme --json       disable supply (critical: transform, sign, send)
 rig supplier send 8.2 --param DeviceID=chf       read the inventory
 rig supplier inbox --user network-operator       what the DCC delivered (responses, alerts)
+rig supplier firmware --target esme --image fw.ota   11.1: firmware to the meter, via its hub
 rig trace 90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1732350000000
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import json
 import sys
@@ -19,13 +21,20 @@ from typing import Any
 
 import aiohttp
 import click
+from lxml import etree
 from rich.table import Table
 
 from rig.cli.common import console, out, rig_options
 from rig.dccuser.client import DccUser, DccUserError, Outcome
-from rig.dccuser.tasks import default_user, send_request, top_up, trace_of
+from rig.dccuser.tasks import default_user, device_of, send_request, top_up, trace_of
 from rig.description.model import Rig
+from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
+from rig.protocol.duis.message import RequestId
+from rig.protocol.duis.xml import NS, SR, parse
+from rig.protocol.eui import Eui64
+from rig.protocol.firmware import image_hash
+from rig.protocol.zigbee.ota import OtaFile
 from rig.state import StateDir
 
 
@@ -116,6 +125,100 @@ def supplier_topup(
         console.print(f"UTRN {outcome.utrn}", highlight=False)
         print_outcome(outcome)
     sys.exit(0 if outcome.ok and outcome.values.get("result") == 0 else 1)
+
+
+def firmware_body(image: bytes, version: str, devices: list[Eui64]) -> etree._Element:
+    """The body of 11.1 Update Firmware (DUIS ``UpdateFirmware``): the image (base64), its
+    version (8 hex digits) and the devices, comma-separated."""
+    body = etree.Element(f"{{{SR}}}UpdateFirmware", nsmap={"sr": SR})
+    etree.SubElement(body, f"{{{SR}}}FirmwareImage").text = base64.b64encode(image).decode()
+    etree.SubElement(body, f"{{{SR}}}FirmwareVersion").text = version
+    etree.SubElement(body, f"{{{SR}}}DeviceIDList").text = ",".join(d.duis for d in devices)
+    return body
+
+
+def update_firmware(
+    rig: Rig, state: StateDir, targets: list[str], image: bytes, user: str | None = None
+) -> Outcome:
+    """11.1 Update Firmware of ``image`` for ``targets`` (node names or EUI-64s), sent by
+    ``user`` (by default the first target's supplier): the DCC's synchronous answer, with
+    the devices it left out (DSPUpdateFirmwareWarning) in ``values``."""
+    devices = [device_of(rig, t) for t in targets]
+    try:
+        header = OtaFile.decode(image).header
+    except DecodeError as exc:
+        raise DccUserError(f"the image is not a ZigBee OTA file: {exc}") from None
+    version = f"{header.file_version:08X}"
+    client = DccUser.from_state(state.root, user or default_user(rig, devices[0]))
+    counter = client.next_counter()
+    signed = client.request("11.1", client.dcc, 8, counter, firmware_body(image, version, devices))
+
+    async def post() -> tuple[str, str, bytes]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            return await client.post(session, "serviceD", signed)
+
+    code, reason, reply = asyncio.run(post())
+    outcome = Outcome(str(RequestId(client.eui, client.dcc, counter)), "11.1", code, reason)
+    outcome.values = {
+        "firmware_version": version,
+        "image_hash": image_hash(image).hex(),
+        "bytes": len(image),
+    }
+    if reply.startswith(b"<"):
+        warning = (
+            parse(reply)
+            .getroot()
+            .find("sr:Body/sr:ResponseMessage/sr:DSPUpdateFirmwareWarning", NS)
+        )
+        for item in [] if warning is None else list(warning):
+            outcome.values[etree.QName(item).localname] = (item.text or "").split(",")
+    return outcome
+
+
+@supplier.command("firmware")
+@rig_options
+@click.option(
+    "--target", "targets", required=True, multiple=True, help="meter: node name or EUI-64"
+)
+@click.option(
+    "--image",
+    "image_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the OTA file (`rig firmware make`)",
+)
+@click.option("--activate-at", help="when to activate it: 11.3 Activate Firmware's job")
+@request_options
+def supplier_firmware(
+    rig: Rig,
+    state: StateDir,
+    targets: tuple[str, ...],
+    image_path: Path,
+    activate_at: str | None,
+    user: str | None,
+    wait: float,
+    as_json: bool,
+) -> None:
+    """11.1 Update Firmware: the DCC keeps the image and sends it to the target's hub,
+    which serves it over the HAN; the meter verifies it and alerts its supplier (8F72
+    verified, 8F1C refused). Exit 1 unless the DCC answers I0."""
+    del wait  # 11.1 has a synchronous answer only; the meter's alert follows in the inbox
+    if activate_at is not None:
+        console.print(
+            f"note: activation at {activate_at} is 11.3 Activate Firmware, not sent here: "
+            "send 11.3 once the meter holds the image (its 8F72 alert)",
+            highlight=False,
+        )
+    try:
+        outcome = update_firmware(rig, state, list(targets), image_path.read_bytes(), user)
+    except (DccUserError, KeyError) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    if as_json:
+        out.print_json(json.dumps(outcome.to_json()))
+    else:
+        print_outcome(outcome)
+    sys.exit(0 if outcome.acknowledgement == codes.SUCCESS else 1)
 
 
 def print_outcome(o: Outcome) -> None:

@@ -5,8 +5,8 @@ client ID (``use_identity_as_username`` + ``use_username_as_clientid``), so no
 client can take over another's session. The ACL, one block per identity:
 
 * ``dcc-gateway`` (the DCC) reads and writes the whole WAN tree ``dcc/#``;
-* each hub ``chf-<EUI>`` reads its own down topic and writes its own up, status, beat
-  and trace topics, and nothing else;
+* each hub ``chf-<EUI>`` reads its own down and firmware topics and writes its own up,
+  status, beat, trace and firmware-held topics, and nothing else;
 * the controller's observers ``rig-observer-1`` .. ``rig-observer-8`` (``rig status``'s
   broker probe, ``rig wan watch``) read ``dcc/#`` and ``$SYS/#`` and write nothing: a
   publish from one is dropped by the broker. Each controller process takes a free one
@@ -41,6 +41,8 @@ def render_acl(hubs: list[Eui64]) -> str:
             f"topic write {wan.status_topic(hub)}",
             f"topic write {wan.beat_topic(hub)}",
             f"topic write {wan.trace_topic(hub)}",
+            f"topic read {wan.firmware_topic(hub)}",
+            f"topic write {wan.firmware_held_topic(hub)}",
         ]
     return "\n".join(lines) + "\n"
 

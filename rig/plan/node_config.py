@@ -73,7 +73,8 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
     """A device's GBCS keys (its own DS/KA) and whom it trusts: a meter the ACB and the DCC
     Users, a GSME also the KA keys of the PPMIDs on its hub (their PCS01 and PCS02); a
     PPMID the KA keys of the GSMEs on its hub (their answers); a CHF the ACB, which
-    originates its commands and receives its answers and CS14 alerts."""
+    originates its commands and receives its answers and CS14 alerts. A meter also gets
+    the manufacturer's certificate, its firmware images' signer."""
     if node.role not in (Role.ESME, Role.GSME, Role.PPMID, Role.CHF):
         return None
 
@@ -103,6 +104,7 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
     if node.role is Role.GSME:
         trusted += neighbours(Role.PPMID)
     operator = network_operator(rig, node)
+    maker = pki.manufacturer().cert  # the key its firmware images verify against (11.1)
     return GbcsConfig(
         own(Usage.DS),
         own(Usage.KA),
@@ -110,6 +112,7 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
         tuple(trusted),
         operator.eui if operator else None,
         supplier.eui if (supplier := responsible_supplier(rig, node)) else None,
+        maker if maker.exists() else None,
     )
 
 

@@ -196,6 +196,10 @@ EMERGENCY_CREDIT_EXHAUSTED = 0x81AA
 BELOW_DISABLEMENT_THRESHOLD = 0x8F0F  # the credit fell below the disablement threshold
 SUPPLY_INTERRUPTED = 0x8F57  # the meter opened its load switch (valve) for want of credit
 SUPPLY_ARMED = 0x8F32  # credit is back: the consumer may restore the supply
+# what a meter raises when it has verified an image it received over the HAN (11.1),
+# critical, as generic alerts (DUIS: FirmwareVerificationDeviceAlert)
+FIRMWARE_VERIFIED = 0x8F72  # "Firmware Verification Successful"
+FIRMWARE_VERIFICATION_FAILED = 0x8F1C  # "Firmware Verification Failed"
 # GBCS's generic DLMS alerts (RTDS NA_GCA-DLMS, NA_GNCA-DLMS; not in DCC's use-case table):
 # the body is the alert code and the date-time; a critical one is signed, else MAC'd
 GCA = UseCase(
@@ -213,6 +217,8 @@ GCA = UseCase(
         BELOW_DISABLEMENT_THRESHOLD,
         SUPPLY_INTERRUPTED,
         SUPPLY_ARMED,
+        FIRMWARE_VERIFIED,
+        FIRMWARE_VERIFICATION_FAILED,
     ),
 )
 GNCA = UseCase(
