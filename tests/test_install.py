@@ -3,7 +3,8 @@ the bench and powered but neither in the DCC's inventory nor in the hub's device
 `rig status` shows it "boxed"; 12.2 pre-notifies it (Pending); 8.11 adds it to the CHF's
 device log with its install code (CCS01), which the DCC records as Whitelisted once the
 hub answers success; the meter then joins the HAN with its install code, and the hub's
-device log (8.9) shows it joined. A read of it is still refused E5 (not commissioned).
+device log (8.9) shows it joined. A read of it is still refused E5 (not commissioned) until
+8.1.1 (ECS70) commissions it: 8.2 then shows it Commissioned, and the read answers.
 
 On the running rig of tests/rigs/dcc.yaml, whose esme2 is boxed (run once per session: the
 meter is installed afterwards).
@@ -11,6 +12,7 @@ meter is installed afterwards).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -86,3 +88,46 @@ def test_from_the_box_to_the_hans_device_log(dcc_rig) -> None:
     # not commissioned yet: a meter read is refused E5
     read = send_request(rig, state, "4.1.1", "esme2", {}, user="supplier-a")
     assert read.acknowledgement == "E5", read
+
+    # 8.1.1 (ECS70, critical: the DCC User signs the pre-command): the meter's clock lies in
+    # the validity interval, so it answers success, and the DCC records it Commissioned
+    before = dt.datetime.now(dt.UTC)
+    commissioned = send_request(rig, state, "8.1.1", "esme2", {}, user="supplier-a")
+    assert commissioned.response_code == "I0", commissioned
+    assert commissioned.values["result"] == 0 and commissioned.values["clock_status"] == 0
+    device_time = dt.datetime.fromisoformat(commissioned.values["device_time"])
+    assert before - dt.timedelta(seconds=5) <= device_time <= dt.datetime.now(dt.UTC)
+    assert _inventory_status(env, ESME2) == "Commissioned"
+
+    # now a read answers, with its registers
+    read = send_request(rig, state, "4.1.1", "esme2", {}, user="supplier-a")
+    assert read.response_code == "I0", read
+    assert read.values["active_import_wh"] >= 0 and "reactive_import_varh" in read.values
+
+
+def test_activating_an_image_the_meter_does_not_hold_changes_nothing(dcc_rig) -> None:
+    """11.3 (CS06, critical, ASN.1) through the DCC to the ESME, for an image it was never
+    sent: answered (I0) with result 1 and the running version, which 11.2 still reads."""
+    rig, state = dcc_rig["rig"], dcc_rig["state"]
+    before = send_request(rig, state, "11.2", "esme", {}, user="supplier-a")
+    assert before.response_code == "I0", before
+    activation = send_request(
+        rig, state, "11.3", "esme", {"FirmwareHash": "AB" * 32}, user="supplier-a"
+    )
+    assert activation.response_code == "I0", activation
+    assert activation.values["result"] == 1
+    assert activation.values["firmware_version"] == before.values["firmware_version"]
+    after = send_request(rig, state, "11.2", "esme", {}, user="supplier-a")
+    assert after.values["firmware_version"] == before.values["firmware_version"]
+
+
+def test_the_gsmes_clock_answers_commissioning(dcc_rig) -> None:
+    """8.1.1 for a GSME (GCS28, critical, ASN.1) through the DCC and the hub: the gas meter
+    answers 0 with its time, which lies in the validity interval."""
+    rig, state = dcc_rig["rig"], dcc_rig["state"]
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    outcome = send_request(rig, state, "8.1.1", "gsme", {})  # from its supplier
+    assert outcome.response_code == "I0", outcome
+    assert outcome.values["result"] == 0
+    device_time = dt.datetime.fromisoformat(outcome.values["device_time"])
+    assert before - dt.timedelta(seconds=5) <= device_time <= dt.datetime.now(dt.UTC)

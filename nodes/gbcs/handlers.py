@@ -159,3 +159,7 @@ def handler_for(uc: UseCase) -> Handler:
     if handler is None:
         raise DecodeError(f"{uc.name}: no handler on this device", 0)
     return handler
+
+
+# the handlers of the ASN.1 use cases (CS06, GCS28), registered once this module is complete
+from nodes.gbcs import activation  # noqa: E402, F401

@@ -8,6 +8,7 @@ document is the caller's (:mod:`rig.protocol.duis.schema`).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -192,6 +193,12 @@ UPDATE_PREPAY_LIMITS = (("MaxMeterBalance", "100000000"), ("MaxCreditThreshold",
 # JoinTimePeriod in seconds) or removes (RequestType=Remove) the device DeviceID
 REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in ("8.9", "8.11")})
 JOIN_TIME_PERIOD_S = "3600"  # DUIS: at most 3600
+# 8.1.1 Commission Device: the clock's CurrentDateTime (by default the time the body is
+# built) and TolerancePeriod (seconds, at most 86400), from params
+REQUEST_BODIES["8.1.1"] = SRV_BODIES["8.1.1"]
+TOLERANCE_PERIOD_S = "300"
+# 11.3 Activate Firmware, at once: the image's FirmwareHash (SHA-256, 64 hex digits) from params
+REQUEST_BODIES["11.3"] = SRV_BODIES["11.3"]
 
 
 def request_body(
@@ -240,6 +247,13 @@ def request_body(
             etree.SubElement(period, f"{_E}{element}").text = value
     if srv in ("8.9", "8.11"):
         _device_log(srv, body, params or {})
+    if srv == "8.1.1":
+        _synchronise_clock(body, params or {})
+    if srv == "11.3":
+        image_hash = (params or {}).get("FirmwareHash", "").strip().upper()
+        if len(image_hash) != 64:
+            raise KeyError("SRV 11.3 needs FirmwareHash: the image's SHA-256, 64 hex digits")
+        etree.SubElement(body, f"{_E}FirmwareHash").text = image_hash
     if srv == "4.14" and (params or {}).get("KAPublicSecurityCredentials"):
         # from a supplier that is not the device's known remote party (the URP variant)
         credentials = etree.SubElement(body, f"{_E}KAPublicSecurityCredentials")
@@ -273,6 +287,15 @@ def _device_log(srv: str, body: etree._Element, params: Mapping[str, str]) -> No
     period = params.get("JoinTimePeriod", JOIN_TIME_PERIOD_S)
     etree.SubElement(add, f"{_E}JoinTimePeriod").text = period
     etree.SubElement(add, f"{_E}InstallCode").text = code
+
+
+def _synchronise_clock(body: etree._Element, params: Mapping[str, str]) -> None:
+    """8.1.1's CommissionDeviceSynchroniseClock: ``CurrentDateTime`` (UTC; by default now)
+    and ``TolerancePeriod`` (seconds)."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-4] + "Z"
+    etree.SubElement(body, f"{_E}CurrentDateTime").text = params.get("CurrentDateTime", now)
+    tolerance = params.get("TolerancePeriod", TOLERANCE_PERIOD_S)
+    etree.SubElement(body, f"{_E}TolerancePeriod").text = tolerance
 
 
 def _update_prepay_configuration(body: etree._Element, params: Mapping[str, str]) -> None:

@@ -345,3 +345,19 @@ def protected_restrictions(argument: Data) -> tuple[tuple[int, Data], ...]:
     parameter lists: (0, null-data) for the whole attribute."""
     listed = argument.value[0].value
     return tuple((int(o.value[4].value[0].value), o.value[4].value[1]) for o in listed)
+
+
+# --- the clock (class 8, 0-0:1.0.0.255): ECS70 Set Clock (8.1.1 Commission Device) ---------
+CLOCK_CLASS = 8
+CLOCK = obis("0-0:1.0.0")
+CLOCK_TIME = Attribute(CLOCK_CLASS, CLOCK, 2)  # time: a COSEM date-time
+CLOCK_STATUS = Attribute(CLOCK_CLASS, CLOCK, 4)  # status: unsigned, bits (0: the time is good)
+CLOCK_BASE = Attribute(CLOCK_CLASS, CLOCK, 9)  # clock_base: enum
+ADJUST_TO_PRESET_TIME = Method(CLOCK_CLASS, CLOCK, 4)  # integer 0
+PRESET_ADJUSTING_TIME = Method(CLOCK_CLASS, CLOCK, 5)  # (preset_time, validity start, end)
+RADIO_CONTROLLED = 5  # clock_base: what ECS70 sets (RTDS 8.1.1_ECS70Commission)
+# the clock status bits (Blue Book class 8): its value is invalid, doubtful
+CLOCK_INVALID, CLOCK_DOUBTFUL = 0x01, 0x02
+# a COSEM date-time none of whose fields is specified (ECS70's preset_time: the device keeps
+# its own time, which must lie in the validity interval)
+UNSPECIFIED_DATE_TIME = bytes.fromhex("ffffffffffffffffff8000ff")

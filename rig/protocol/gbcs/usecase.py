@@ -30,7 +30,7 @@ from enum import StrEnum
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.protocol.codec import DecodeError
-from rig.protocol.gbcs import access, cosem, dlms, gbz, security
+from rig.protocol.gbcs import access, asn1, cosem, dlms, gbz, security
 from rig.protocol.gbcs.dlms import AccessRequest, AccessResponse, Data, RequestKind, RequestSpec
 from rig.protocol.gbcs.frame import Cra, GbcsMessage, OtherInformation
 
@@ -187,8 +187,29 @@ class ZclBatch:
         return all(self.parts[i].repeated or indices.count(i) == 1 for i in runs)
 
 
+@dataclass(frozen=True, slots=True)
+class Der:
+    """An ASN.1 DER command (GCS28, CS06): one SEQUENCE whose fields are of the universal
+    types ``fields`` (tag numbers: 2 INTEGER, 4 OCTET STRING, 24 GeneralizedTime), in
+    order, every value taken from the request. Its argument is the payload, whole."""
+
+    fields: tuple[int, ...]
+
+    def check(self, payload: bytes) -> bool:
+        """Whether ``payload`` is one SEQUENCE of these fields."""
+        try:
+            elements = asn1.decode(payload).elements
+        except DecodeError:
+            return False
+        if len(elements) != 1 or (elements[0].cls, elements[0].number) != (0, 16):
+            return False
+        found = [(c.cls, c.constructed, c.number) for c in elements[0].children]
+        return found == [(0, False, n) for n in self.fields]
+
+
 Request = (
     Get
+    | Der
     | Action
     | ProtectedRead
     | access.Access
@@ -412,6 +433,10 @@ def command_payload(
             len(req.parts),
             [_gbz_part(part, n, n == len(req.parts) - 1) for n, part in enumerate(req.parts)],
         ).encode()
+    if isinstance(req, Der):
+        if not isinstance(argument, bytes) or not req.check(argument):
+            raise ValueError(f"{uc.name} takes a DER SEQUENCE of types {req.fields}")
+        return argument
     if isinstance(req, access.Access):
         if argument is not None and not isinstance(argument, Mapping):
             raise ValueError(f"{uc.name} takes named values from the request")
@@ -484,6 +509,8 @@ def given_argument(uc: UseCase, payload: bytes) -> Argument | None:
     when the declaration fixes it (or the payload is not one access-request action, or not
     one GBZ component)."""
     req = uc.request
+    if isinstance(req, Der):
+        return payload
     if isinstance(req, access.Access):
         return access.given_values(req, payload) if req.names else None
     if isinstance(req, ZclCommands):
