@@ -24,6 +24,7 @@ from rig.protocol.duis.message import RequestId, Response, now
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import dlms, gbz
 from rig.protocol.gbcs.alerts import alert_code
+from rig.protocol.gbcs.catalogue_commission import answer_fields, integer_of
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 
 log = logging.getLogger("gateway.uplink")
@@ -150,10 +151,15 @@ class Uplink:
 
 
 def _succeeded(msg: GbcsMessage) -> bool:
-    """Whether an answer reports every part done: a DLMS access-response's results all 0, or
-    a GBZ answer without a failing Default Response (the DCC reads the results of the
-    answers that change its inventory, never their values)."""
+    """Whether an answer reports every part done: a DLMS access-response's results all 0, a
+    GBZ answer without a failing Default Response, or an ASN.1 answer whose last field, its
+    result, is 0 (GCS28) (the DCC reads the results of the answers that change its
+    inventory, never their values)."""
     try:
+        if msg.payload[:1] == b"\x30":  # a DER SEQUENCE: the GSME's GCS28 answer
+            fields = answer_fields(msg.payload)
+            last = fields[-1] if fields else None
+            return last is not None and (last.cls, last.number) == (0, 2) and integer_of(last) == 0
         if msg.payload[:2] == gbz.PROFILE_ID.to_bytes(2, "big"):
             return all(
                 gbz.parse_default_response(c.payload)[1] == gbz.ZCL_SUCCESS

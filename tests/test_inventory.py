@@ -215,3 +215,17 @@ def test_pre_notify_then_decommission_a_device_through_the_dcc(dcc_rig) -> None:
     assert other[1] == "E4", other
     assert _serviced(env, "supplier-a", "8.3", decommission)[1] == "I0"
     assert _inventory_status(env, eui) == DECOMMISSIONED
+
+
+@pytest.mark.parametrize(
+    "name", ["8.1.1_ECS70Commission/ECS70Commission", "8.1.1_GCS28Commission/GCS28Commission"]
+)
+def test_the_dcc_reads_success_from_rtdss_answers(name: str) -> None:
+    """What moves a device on in the inventory: RTDS's success answer (DLMS, ASN.1) is a
+    success, its error answer is not."""
+    from gateway.uplink import _succeeded
+    from rig.protocol.gbcs.frame import GbcsMessage
+    from tests.test_usecases import _rtds
+
+    assert _succeeded(GbcsMessage.decode(_rtds(f"{name}_8.1.1_SUCCESS_RESPONSE")))
+    assert not _succeeded(GbcsMessage.decode(_rtds(f"{name}_8.1.1_ERROR_RESPONSE")))
