@@ -81,16 +81,11 @@ def supplier_send(
         kv = dict(p.split("=", 1) for p in params)
     except ValueError:
         raise click.BadParameter("write --param as key=value") from None
-    try:
-        outcome = send_request(rig, state, srv_variant, target, kv, user, wait)
-    except (DccUserError, KeyError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
-    if as_json:
-        out.print_json(json.dumps(outcome.to_json()))
-    else:
-        print_outcome(outcome)
-    sys.exit(0 if outcome.ok else 1)
+    _report(
+        lambda: send_request(rig, state, srv_variant, target, kv, user, wait),
+        as_json,
+        lambda o: o.ok,
+    )
 
 
 @supplier.command("topup")
@@ -209,8 +204,17 @@ def supplier_firmware(
             "send 11.3 once the meter holds the image (its 8F72 alert)",
             highlight=False,
         )
+    _report(
+        lambda: update_firmware(rig, state, list(targets), image_path.read_bytes(), user),
+        as_json,
+        lambda o: o.acknowledgement == codes.SUCCESS,
+    )
+
+
+def _report(send: Callable[[], Outcome], as_json: bool, ok: Callable[[Outcome], bool]) -> None:
+    """Send, print the outcome (JSON or a summary), exit 0 when ``ok`` says it went well."""
     try:
-        outcome = update_firmware(rig, state, list(targets), image_path.read_bytes(), user)
+        outcome = send()
     except (DccUserError, KeyError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(1)
@@ -218,7 +222,7 @@ def supplier_firmware(
         out.print_json(json.dumps(outcome.to_json()))
     else:
         print_outcome(outcome)
-    sys.exit(0 if outcome.acknowledgement == codes.SUCCESS else 1)
+    sys.exit(0 if ok(outcome) else 1)
 
 
 def print_outcome(o: Outcome) -> None:
