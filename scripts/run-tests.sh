@@ -34,8 +34,12 @@ fi
 own_log=$(mktemp -t rig-tests-own-rigs.XXXXXX)
 echo "run-tests: the modules with rigs of their own run alongside (${OWN_RIGS[*]});" \
   "their output follows"
+# job control on while it starts: a plain `&` would make it ignore SIGINT, which its tests
+# send to the processes they start (a capture they end with Ctrl-C)
+set -m
 .venv/bin/python -m pytest -p no:cacheprovider "${OWN_RIGS[@]}" >"$own_log" 2>&1 &
 own_pid=$!
+set +m
 trap 'kill "$own_pid" 2>/dev/null' EXIT  # interrupted: stop the other stream too
 ignored=()
 for module in "${OWN_RIGS[@]}"; do ignored+=("--ignore=$module"); done

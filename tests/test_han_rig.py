@@ -137,6 +137,9 @@ def test_1500_bytes_through_the_tunnel_under_loss_gsme_pull_and_a_clean_capture(
     capture = subprocess.Popen(
         [str(BIN / "rig"), "han", "capture", "--rig", RIG, "--seconds", "120", "--out", str(pcap)],
         env={**os.environ, "RIG_STATE_DIR": str(rig_state)},
+        # SIGINT ends it below: a suite run in the background (ignoring SIGINT, as a shell's
+        # `&` makes it) must not pass that on to the capture
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         time.sleep(1)
