@@ -28,6 +28,7 @@ from nodes.roles.firmware import HubImages
 from rig.cli.dcc import firmware_body
 from rig.cli.fault import node_request
 from rig.dccuser.client import DccUser
+from rig.dccuser.tasks import send_request
 from rig.protocol import wan
 from rig.protocol.duis import codes
 from rig.protocol.duis.message import Request, RequestId
@@ -400,6 +401,21 @@ def test_a_tampered_image_is_refused_and_a_good_one_held_pending(env, tmp_path: 
     hub = detail(env, "chf")
     assert hub["ota"][ESME.duis]["outcome"] == "SUCCESS"
     assert hub["firmware_wan"][firmware["pending"]["hash"]]["delivered"] == [ESME.duis]
+
+    # 11.3 (CS06) activates it: the running version changes, 8F43 reaches the supplier, and
+    # 11.2 reads the new version
+    since = time.time() - 1
+    activation = send_request(
+        env["rig"], env["state"], "11.3", "esme",
+        {"FirmwareHash": firmware["pending"]["hash"].upper()}, user="supplier-a",
+    )  # fmt: skip
+    assert activation.response_code == "I0", activation
+    assert activation.values["result"] == 0, activation.values
+    assert activation.values["firmware_version"] == "00000002"
+    assert wait_for(lambda: "8F43" in alerts(env, "supplier-a", ESME, since), 40)
+    assert detail(env, "esme")["firmware"]["version"] == "00000002"
+    read = send_request(env["rig"], env["state"], "11.2", "esme", {}, user="supplier-a")
+    assert read.values["firmware_version"] == "00000002", read
 
 
 def test_the_gas_meter_takes_its_image_on_its_wakes(env, tmp_path: Path) -> None:

@@ -80,6 +80,9 @@ async def activate_firmware(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> Gbcs
     else:
         firmware.activate()  # logs firmware.running
         result = ACTIVATED
+        announce = getattr(ctx.device, "firmware_activated", None)
+        if callable(announce):
+            announce()  # the meter tells its supplier (0x8F43)
     return _answer(uc, cmd, ctx, activation_answer(result, firmware.octets))
 
 

@@ -47,6 +47,7 @@ from rig.protocol.gbcs import alerts, cosem, dlms
 from rig.protocol.gbcs.catalogue import (
     BELOW_DISABLEMENT_THRESHOLD,
     ECS80,
+    FIRMWARE_ACTIVATED,
     FIRMWARE_VERIFICATION_FAILED,
     FIRMWARE_VERIFIED,
     SUPPLY_ARMED,
@@ -282,6 +283,10 @@ class ElectricityMeter(TunnelledDevice):
             },
         )
         return result.outcome
+
+    def firmware_activated(self) -> None:
+        """11.3 made the pending image the running one: the supplier hears of it (0x8F43)."""
+        self.spawn(self._raise(FIRMWARE_ACTIVATED), "firmware alert 8F43")
 
     def _on_ota_event(self, code: int, detail: dict[str, Any]) -> None:
         """The image verified (0x8F72) or not (0x8F1C): the supplier hears of it."""

@@ -200,6 +200,9 @@ SUPPLY_ARMED = 0x8F32  # credit is back: the consumer may restore the supply
 # critical, as generic alerts (DUIS: FirmwareVerificationDeviceAlert)
 FIRMWARE_VERIFIED = 0x8F72  # "Firmware Verification Successful"
 FIRMWARE_VERIFICATION_FAILED = 0x8F1C  # "Firmware Verification Failed"
+# a meter that activated the pending image (11.3, CS06): the code issue 16 names; not in the
+# reference data (mapping table, RTDS, DUIS schemas)
+FIRMWARE_ACTIVATED = 0x8F43
 # GBCS's generic DLMS alerts (RTDS NA_GCA-DLMS, NA_GNCA-DLMS; not in DCC's use-case table):
 # the body is the alert code and the date-time; a critical one is signed, else MAC'd
 GCA = UseCase(
@@ -219,6 +222,7 @@ GCA = UseCase(
         SUPPLY_ARMED,
         FIRMWARE_VERIFIED,
         FIRMWARE_VERIFICATION_FAILED,
+        FIRMWARE_ACTIVATED,
     ),
 )
 GNCA = UseCase(
