@@ -406,12 +406,16 @@ def test_a_top_up_through_the_dcc_adds_exactly_its_value_once(env) -> None:
         assert isinstance(values["meter_balance_pence"], int)
         return values["meter_balance_millipence"]
 
-    # the balance falls with consumption: 3600 W at 28.5 p/kWh is 28.5 millipence a second
+    # the balance falls with consumption: 3600 W at 28.5 p/kWh is 28.5 millipence a second.
+    # Each read is taken somewhere inside its CLI call (seconds on a loaded machine), so the
+    # time between the two is bounded by the calls' ends and starts, plus a credit tick
+    s0 = time.monotonic()
     first, t0 = balance(), time.monotonic()
     time.sleep(3)
+    s1 = time.monotonic()
     second, t1 = balance(), time.monotonic()
     spent = first - second
-    assert 0.5 * 28.5 * (t1 - t0 - 1) < spent < 28.5 * (t1 - t0 + 1), spent
+    assert 0.5 * 28.5 * (s1 - t0 - 1) < spent < 28.5 * (t1 - s0 + 1), (spent, t1 - s0, s1 - t0)
 
     assert send(env, "7.2", "esme").response_code == "I0"  # no load: nothing is spent
     try:
