@@ -74,7 +74,7 @@ class GatewayService:
             self.outbox,
             self.deadlines,
         )
-        uplink = Uplink(self.store, users, self.deadlines, self.outbox)
+        uplink = Uplink(self.store, users, self.deadlines, self.outbox, self.downlink.dcc.devices)
         self.wan.on_uplink, self.wan.on_trace = uplink.on_uplink, uplink.on_trace
         self.firmware = FirmwareDistributor(self.store, self.wan)  # 11.1's images
         self.downlink.dcc = replace(self.downlink.dcc, firmware=self.firmware)

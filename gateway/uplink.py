@@ -37,12 +37,13 @@ class Uplink:
         users: Mapping[Eui64, UserConfig],
         deadlines: Deadlines,
         outbox: Outbox,
+        inventory: Inventory,
     ) -> None:
         self.store = store
         self.users = users
         self.deadlines = deadlines
         self.outbox = outbox
-        self.inventory = Inventory(store.db, ())  # what a successful answer changes
+        self.inventory = inventory  # the DCC's, which a successful answer may change
 
     async def on_uplink(self, hub: Eui64, payload: bytes) -> None:
         try:

@@ -38,6 +38,7 @@ from rig.protocol.gbcs.catalogue_prepay_logs import ECS19, ECS21B
 from rig.protocol.gbcs.frame import GbcsMessage, OtherInformation
 from rig.protocol.gbcs.usecase import check_command, for_unknown_remote_party
 from rig.protocol.smki import Usage
+from tests.test_gas_prepayment import store  # noqa: F401 (a fixture)
 from tests.test_prepay_reads import _credit, _Meter, _template
 from tests.test_usecases import ACB, ESME, SUPPLIER, _context, _rtds
 
@@ -45,14 +46,6 @@ GAS_SUPPLIER = Eui64.parse("90-B3-D5-1F-30-03-00-00")  # RTDS's GCS16b URP sende
 GSME_A3 = Eui64.parse("00-DB-12-34-56-78-90-A3")  # RTDS's GCS16b URP target
 ECS21B_URP = "4.14_ECS21b/ECS21b_4.14_URP_SUCCESS"
 GCS16B_URP = "4.14_GCS16b/GCS16b_4.14_URP_SUCCESS"
-
-
-@pytest.fixture(scope="module")
-def store():
-    from rig.pki.keystores import load
-    from tests.conftest import vectors
-
-    return load([vectors("gbcs", "rtds-keystore"), vectors("gbcs", "device-keys")])
 
 
 def _message(name: str) -> GbcsMessage:
