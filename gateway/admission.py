@@ -7,8 +7,9 @@ command variant and the variant suits the SRV (critical only as 4 then 5); the r
 the variant (not yet 2, 3, 6, 7: local delivery); the role may send the SRV; the rig serves
 the SRV (a non-device SRV has a DCC service, a device SRV a use case with a transform for
 the target's type); the target exists, suits the SRV and is in a state that allows it;
-the sender is responsible for it, or (for a use case an unknown remote party may send,
-4.14) offers a KA certificate SMKI holds for it, which the ACB then carries to the device.
+the sender is responsible for it, or is a supplier of its kind gaining it (6.23, the change
+of supplier), or (for a use case an unknown remote party may send, 4.14) offers a KA
+certificate SMKI holds for it, which the ACB then carries to the device.
 The RequestID counter is checked here and taken by the caller in the transaction that
 records the request, so a refused request does not burn a counter. A refusal names what
 the request named (:class:`Named`), even one that is not valid DUIS, so the sender gets a
@@ -40,6 +41,11 @@ from rig.protocol.smki import Usage
 
 SUPPLIER_ROLES = {"IS", "GS", "ES"}
 NETWORK_ROLES = {"ED", "GT"}
+# SRVs the gaining supplier sends before it is responsible (6.23: the change of supplier),
+# and the role a gaining supplier of each device type has
+GAINING_SUPPLIER_SRVS = {"6.23"}
+GAINING_ROLE = {"ESME": "IS", "GSME": "GS"}
+HOSTED = ("GPF", "PPMID")  # devices whose suppliers are those of the meters on their hub
 
 
 _SRV = re.compile(r"^[0-9]{1,2}(\.[0-9]{1,2}){0,2}$")
@@ -250,6 +256,8 @@ def admit(
     )
     if responsible == sender or sender in hub_suppliers(device, devices, user.role):
         return Admitted(request, service, user, device, use_case)
+    if service.variant in GAINING_SUPPLIER_SRVS and user.role == GAINING_ROLE.get(device.type):
+        return Admitted(request, service, user, device, use_case)  # the gaining supplier
     offered = text(request.body, "sr:KAPublicSecurityCredentials")
     if not use_case.unknown_remote_party or not offered:
         how = (
@@ -269,11 +277,15 @@ def admit(
 def hub_suppliers(
     device: DeviceConfig, devices: Mapping[Eui64, DeviceConfig], role: str
 ) -> set[Eui64]:
-    """The suppliers responsible for a comms hub (CHF): those of the meters on it, when
-    the sender has a supplier role (the CHF names no supplier of its own)."""
-    if device.type != "CHF" or role not in SUPPLIER_ROLES:
+    """The suppliers responsible for a comms hub, its CHF or the GPF it hosts, or a PPMID on
+    it: those of the meters on the hub, when the sender has a supplier role (none of them
+    names a supplier of its own)."""
+    if role not in SUPPLIER_ROLES:
         return set()
-    return {d.supplier for d in devices.values() if d.hub == device.eui and d.supplier}
+    hub = device.eui if device.type == "CHF" else device.hub if device.type in HOSTED else None
+    if hub is None:
+        return set()
+    return {d.supplier for d in devices.values() if d.hub == hub and d.supplier}
 
 
 def remote_party_certificate(offered: str, request: Request, keys: KeyStore) -> bytes:

@@ -20,6 +20,8 @@ from rig.runtime import records
 from rig.runtime.mqtt import MqttTls
 
 DCC_ACB = Eui64(bytes.fromhex("90B3D51F30000002"))  # DCC's access control broker in RTDS
+# DCC's transitional change of supplier party (signs 6.23's CS02b), in RTDS and ZAZ1
+DCC_TRANSCOS = Eui64(bytes.fromhex("90B3D51F30000004"))
 RETRY_S = (2.0, 10.0, 60.0, 200.0)  # waits between attempts: all within 300 s
 FAILED_KEEP_S = 2 * 24 * 3600.0  # how long the failed queue is kept
 POST_TIMEOUT_S = 10.0
@@ -76,6 +78,7 @@ class GatewayConfig:
     srv_matrix: Path  # DCC's SRV matrix (duis-request-matrix.json)
     hubs: tuple[Eui64, ...] = ()
     acb_eui: Eui64 = DCC_ACB
+    transcos_eui: Eui64 = DCC_TRANSCOS
     users: tuple[UserConfig, ...] = ()
     devices: tuple[DeviceConfig, ...] = ()
     # devices on the bench the inventory does not hold yet (``install: boxed``): what the

@@ -11,8 +11,12 @@ enters the inventory Pending, and SMKI then publishes its certificates); 8.3 Dec
 Device (its responsible supplier: Decommissioned, and later requests to it are E5); 8.4
 Update Inventory (a status DUIS lets a user set, or DeleteDevice of a Pending device).
 
-The firmware service: 11.1 Update Firmware (:func:`update_firmware`) keeps the image and
-hands it to :mod:`gateway.firmware`, which distributes it to each device's hub.
+The hub's status: 8.14.1-8.14.4 Communications Hub Status Update, in
+:mod:`gateway.hub_status` (imported at the end of this module, which registers them).
+
+The firmware services: 11.1 Update Firmware (:func:`update_firmware`, to meters) and 11.4
+Update PPMID Firmware (:func:`update_ppmid_firmware`) keep the image and hand it to
+:mod:`gateway.firmware`, which distributes it to each device's hub.
 """
 
 from __future__ import annotations
@@ -188,8 +192,9 @@ def update_inventory(request: Request, dcc: DccState) -> None:
     )
 
 
-FIRMWARE_TARGETS = ("ESME", "GSME")  # the devices this rig's hubs update over the HAN
-UPDATABLE = (COMMISSIONED, INSTALLED)  # statuses 11.1 sends firmware to
+FIRMWARE_TARGETS = ("ESME", "GSME")  # the devices this rig's hubs update over the HAN (11.1)
+PPMID_FIRMWARE_TARGETS = ("PPMID",)  # 11.4's
+UPDATABLE = (COMMISSIONED, INSTALLED)  # statuses 11.1 and 11.4 send firmware to
 
 
 @dcc_service("11.1")
@@ -206,6 +211,24 @@ def update_firmware(request: Request, dcc: DccState) -> etree._Element | None:
     the image. The others do, and the answer is I0 (with the warning when some were left
     out). When no device is left the request is refused with the first one's code: E19
     unknown, E11 not a meter, E4 not its supplier, E5 its status; nothing is kept."""
+    return _distribute(request, dcc, FIRMWARE_TARGETS, "DSPUpdateFirmwareWarning")
+
+
+@dcc_service("11.4")
+def update_ppmid_firmware(request: Request, dcc: DccState) -> etree._Element | None:
+    """11.4 Update PPMID Firmware: as 11.1 (the image kept, sent to each PPMID's hub in
+    chunks, served over the HAN), for PPMIDs only; the PPMID verifies the image, activates
+    it and raises CS09. A listed device that is not a PPMID is E11 (InvalidDeviceIDList of
+    DSPUpdatePPMIDFirmwareWarning); a PPMID's responsible suppliers are its own, if the
+    inventory names one, and those of the meters on its hub (E4 for any other sender)."""
+    return _distribute(request, dcc, PPMID_FIRMWARE_TARGETS, "DSPUpdatePPMIDFirmwareWarning")
+
+
+def _distribute(
+    request: Request, dcc: DccState, targets: tuple[str, ...], warning_name: str
+) -> etree._Element | None:
+    """The image of ``request`` to the hub of each listed device of one of the ``targets``
+    types (see :func:`update_firmware`); the warning ``warning_name`` lists those left out."""
     if dcc.firmware is None:
         raise ServiceRefused(codes.NOT_SERVED, "this gateway distributes no firmware")
     image = _firmware_image(request)
@@ -220,7 +243,7 @@ def update_firmware(request: Request, dcc: DccState) -> etree._Element | None:
         except EuiError as exc:
             raise ServiceRefused(codes.NOT_DUIS, f"DeviceIDList: {exc}") from None
         device = dcc.devices.get(eui)
-        refusal = _firmware_refusal(eui, device, sender)
+        refusal = _firmware_refusal(eui, device, sender, targets, dcc)
         if refusal is not None:
             (not_commissioned if refusal[0] == codes.DEVICE_STATUS else invalid).append(eui.duis)
             refusals.append(refusal)
@@ -235,7 +258,7 @@ def update_firmware(request: Request, dcc: DccState) -> etree._Element | None:
     dcc.firmware.accept(image, version, by_hub, str(request.request_id))
     if not invalid and not not_commissioned:
         return None
-    warning = etree.Element(f"{{{NS['sr']}}}DSPUpdateFirmwareWarning")
+    warning = etree.Element(f"{{{NS['sr']}}}{warning_name}")
     for name, euis in (
         ("InvalidDeviceIDList", invalid),
         ("NotCommissionedDeviceIDList", not_commissioned),
@@ -271,17 +294,40 @@ def _firmware_image(request: Request) -> bytes:
 
 
 def _firmware_refusal(
-    eui: Eui64, device: DeviceConfig | None, sender: Eui64
+    eui: Eui64,
+    device: DeviceConfig | None,
+    sender: Eui64,
+    targets: tuple[str, ...],
+    dcc: DccState,
 ) -> tuple[str, str] | None:
     """Why ``device`` does not get the firmware (its DUIS code and the reason), or None."""
     if device is None:
         return codes.DEVICE_UNKNOWN, f"{eui.duis} is not in the inventory"
-    if device.type not in FIRMWARE_TARGETS or device.hub is None:
-        return codes.WRONG_DEVICE_TYPE, f"{eui.duis} is a {device.type}: 11.1 here updates meters"
-    if device.supplier != sender:
+    if device.type not in targets or device.hub is None:
+        return codes.WRONG_DEVICE_TYPE, (
+            f"{eui.duis} is a {device.type}: this SRV updates a {' or '.join(targets)}"
+        )
+    if sender not in _firmware_suppliers(device, dcc):
         return codes.NOT_AUTHORISED_FOR_DEVICE, (
             f"{sender.duis} is not the responsible supplier of {eui.duis}"
         )
     if device.status not in UPDATABLE:
         return codes.DEVICE_STATUS, f"{eui.duis} is {device.status}"
     return None
+
+
+def _firmware_suppliers(device: DeviceConfig, dcc: DccState) -> set[Eui64]:
+    """Who may update ``device``'s firmware: its responsible supplier; for a PPMID (which the
+    inventory may name none for) also those of the meters on its hub."""
+    suppliers = {device.supplier} if device.supplier else set()
+    if device.type in PPMID_FIRMWARE_TARGETS:
+        suppliers |= {
+            d.supplier
+            for d in dcc.devices.values()
+            if d.hub == device.hub and d.type in FIRMWARE_TARGETS and d.supplier
+        }
+    return suppliers
+
+
+# 8.14.x Communications Hub Status Update, registered once this module is complete
+from gateway import hub_status  # noqa: E402, F401

@@ -64,7 +64,7 @@ class Deadlines:
             reason = codes.MEANING[code] + ("" if published else " (never sent: the WAN was down)")
             self.store.hop(p.request_id, "deadline", code=code)
             self.store.finish(p.request_id, "failed", code, reason)
-            user = Eui64.parse(p.user)
+            user = RequestId.parse(p.request_id).originator  # not a DCC party that sent it
             self.store.audit(user.duis, p.request_id, "deadline", code, reason)
             response = Response(
                 code,

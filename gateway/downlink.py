@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from gateway.admission import Admitted, Refused, admit
@@ -29,7 +30,7 @@ from gateway.outbox import Outbox
 from gateway.publisher import Publisher
 from gateway.store import Pending, Store
 from gateway.transform import TransformInput, transform_for
-from gateway.transform.registry import Transform, TransformRefused
+from gateway.transform.registry import Peer, Transform, TransformRefused
 from gateway.wan import WanRouter
 from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
@@ -192,7 +193,8 @@ class Downlink:
         transform = transform_for(uc)
         assert transform is not None  # admission checked the rig serves it
         if req.command_variant == 4:  # the pre-command, for the user to sign
-            pre = _transformed(transform, uc, TransformInput(req, counter, sender, device.eui))
+            given = TransformInput(req, counter, sender, device.eui, self._peer)
+            pre = _transformed(transform, uc, given)
             crashpoint("before-commit", str(req.request_id))
             with self.store.transaction():
                 self._take_counter(a)
@@ -211,8 +213,13 @@ class Downlink:
             command = self._signed_pre_command(a)
         elif a.remote_party_cert is not None or uc.acb_originated:
             command = self._for_unknown_remote_party(a, transform)
+        elif uc.signed_by is not None:
+            command = self._by_dcc_party(a, transform)
+        elif uc.acb_own:
+            command = self._by_acb(a, transform)
         else:
-            command = _transformed(transform, uc, TransformInput(req, counter, sender, device.eui))
+            given = TransformInput(req, counter, sender, device.eui, self._peer)
+            command = _transformed(transform, uc, given)
         self._send(url, a, uc, command, received)
         return self._ack(a, codes.ACKNOWLEDGED)
 
@@ -226,9 +233,45 @@ class Downlink:
         acb = self.config.acb_eui
         counter = self.store.next_counter(f"{acb.duis} (ACB)", int(time.time() * 1000))
         rid = req.request_id
-        given = TransformInput(req, counter, rid.originator, device.eui)
+        given = TransformInput(req, counter, rid.originator, device.eui, self._peer)
         command = _transformed(transform, uc, given)
         return for_unknown_remote_party(command, acb.raw, counter, rid.counter, cert)
+
+    def _by_dcc_party(self, a: Admitted, transform: Transform) -> GbcsMessage:
+        """The command a DCC party originates and signs for the DCC User (6.23's CS02b: the
+        transitional CoS party, with its own counter); the device answers that party, and
+        the DCC hands the answer to the User."""
+        req, uc, device = a.request, a.use_case, a.device
+        assert uc is not None and device is not None
+        party = self.config.transcos_eui
+        try:
+            key = dcc_key(self.keys, self.config, Usage.DS, party)
+        except ValueError as exc:
+            raise Refused(codes.NOT_SERVED, str(exc), req) from None
+        counter = self.store.next_counter(f"{party.duis} (TransCoS)", int(time.time() * 1000))
+        command = _transformed(transform, uc, TransformInput(req, counter, party, device.eui))
+        return security.sign_message(command, key)
+
+    def _by_acb(self, a: Admitted, transform: Transform) -> GbcsMessage:
+        """The command the ACB originates in its own name, with its own counter, for the
+        DCC User (6.24.1's CS02a, CS02f); the device answers the ACB, and the DCC hands the
+        answer to the User."""
+        req, uc, device = a.request, a.use_case, a.device
+        assert uc is not None and device is not None
+        acb = self.config.acb_eui
+        counter = self.store.next_counter(f"{acb.duis} (ACB)", int(time.time() * 1000))
+        given = TransformInput(req, counter, acb, device.eui, self._peer)
+        return _transformed(transform, uc, given)
+
+    def _peer(self, eui: Eui64) -> Peer:
+        """What the DCC holds of another device a request names: its inventory type and
+        its KA certificate from SMKI."""
+        device = self.dcc.devices.get(eui)
+        ka = self.keys.find(eui, Usage.KA)
+        return Peer(
+            None if device is None else device.type,
+            None if ka is None else ka.certificate.public_bytes(serialization.Encoding.DER),
+        )
 
     def _dcc_service(self, url: str, a: Admitted, received: float) -> Reply:
         service = service_for(a.srv.variant)
@@ -301,17 +344,20 @@ class Downlink:
         maced = security.apply_mac(command, self.acb_ka, device_ka.public_key).encode()
         hub = device.hub or device.eui
         rid = str(req.request_id)
+        # the answer names whoever originated the command: the User (its RequestID counter),
+        # or the DCC party that did for it (its own counter)
+        by_party = uc.signed_by is not None or uc.acb_own
         pending = Pending(
             device.eui.hex,
-            req.request_id.counter,
-            req.request_id.originator.hex,
+            command.header.counter if by_party else req.request_id.counter,
+            Eui64(command.header.originator).hex if by_party else req.request_id.originator.hex,
             rid,
             a.srv.variant,
             req.service_reference,
             hub.hex,
             received + self.config.response_time(device.type),
             None
-            if (effect := effect_of(a.srv.variant, req.body, device.eui)) is None
+            if (effect := effect_of(a.srv.variant, req.body, device.eui, a.user.eui)) is None
             else effect.to_json(),
         )
         crashpoint("before-commit", rid)

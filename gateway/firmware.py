@@ -11,6 +11,15 @@ chunk lost with the link is sent again; after a WAN outage, a hub restart or a g
 restart the first chunk carries no data (how much do you hold?) and the distribution
 resumes from the hub's answer, not from 0. The hub stages a complete image for the devices
 named (:mod:`nodes.roles.chf`).
+
+How each device's transfer over the HAN ended comes back from the hub as CCS08 (0x0128, to
+the ACB): :func:`transfer_dcc_alert` makes it the DCC Alert DUIS defines for it,
+CommsHubAlert with its FirmwareTransferAlert, for the DCC User whose 11.1 sent the image.
+
+11.4 Update PPMID Firmware distributes a PPMID's image the same way. The PPMID activates it
+once verified and tells the ACB with CS09 (0x012B): :func:`ppmid_activation_dcc_alert`
+makes it the DCC Alert DUIS defines for it, PPMIDAlert with its PPMIDFirmwareUpgradeAlert,
+for the DCC User whose 11.4 sent the image.
 """
 
 from __future__ import annotations
@@ -23,11 +32,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
+
 from gateway.store import Distribution, Store
 from gateway.wan import WanRouter, WanUnavailable
 from rig.protocol import wan
+from rig.protocol.codec import DecodeError
+from rig.protocol.duis.message import RequestId, Response, now
+from rig.protocol.duis.xml import SR
 from rig.protocol.eui import Eui64
 from rig.protocol.firmware import image_hash
+from rig.protocol.gbcs.catalogue_firmware import (
+    ppmid_activation_of,
+    transfer_alert_of,
+    version_of,
+)
+from rig.protocol.gbcs.frame import GbcsMessage
 
 log = logging.getLogger("gateway.firmware")
 CHUNK_SIZE = 1024  # bytes of image a chunk
@@ -35,6 +55,11 @@ ANSWER_TIMEOUT_S = 3.0  # a chunk the hub has not answered by then is sent again
 IDLE_S = 1.0
 
 Key = tuple[str, str]  # (hub hex, image)
+# The DCCAlertCode of CommsHubAlert: the schema allows N1 to N65 and names none per alert
+# type; the rig's pick, one constant to correct against DUIS's table of DCC Alerts.
+FIRMWARE_TRANSFER_DCC_ALERT = "N56"
+PPMID_ACTIVATION_DCC_ALERT = "N57"  # PPMIDAlert's (CS09): the rig's pick too, as above
+_E = f"{{{SR}}}"
 
 
 @dataclass(slots=True)
@@ -184,3 +209,98 @@ class FirmwareDistributor:
                 "resumed_from": list(sending.resumed_from),
             }
         return out
+
+
+def _element(parent: etree._Element, name: str, value: str) -> None:
+    etree.SubElement(parent, f"{_E}{name}").text = value
+
+
+def transfer_dcc_alert(store: Store, hub: Eui64, msg: GbcsMessage) -> tuple[Eui64, Response] | None:
+    """The DCC Alert for a hub's CCS08 and the DCC User it goes to: the one whose 11.1 sent
+    the hub the image for that device (the latest such). None, logged, when the alert cannot
+    be read or no 11.1 sent the device an image through this hub."""
+    try:
+        alert = transfer_alert_of(msg.payload)
+        outcome = alert.outcome
+    except (DecodeError, IndexError, ValueError) as exc:
+        log.warning("firmware.bad_transfer_alert", extra={"device": hub.duis, "error": str(exc)})
+        return None
+    device = Eui64(alert.device)
+    request = _sent_by(store, hub, device, alert.alert_code)
+    if request is None:
+        return None
+    body = etree.Element(f"{_E}DCCAlert", nsmap={"sr": SR})
+    comms_hub = etree.SubElement(body, f"{_E}CommsHubAlert")
+    _element(comms_hub, "CommsHubDeviceID", hub.duis)
+    _element(comms_hub, "AlertCode", f"{alert.alert_code:04X}")
+    _element(comms_hub, "TimeStamp", alert.when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    transfer = etree.SubElement(comms_hub, f"{_E}FirmwareTransferAlert")
+    _element(transfer, "UpdateFirmwareRequestID", str(request))
+    _element(transfer, "OtherDeviceID", device.duis)
+    _element(transfer, "FirmwareVersion", version_of(alert.version))
+    _element(transfer, "TransferResponseCode", outcome)
+    response = Response(
+        "I0",
+        now(),
+        "DCCAlertMessage",
+        None,
+        RequestId(Eui64(msg.header.recipient), request.originator, msg.header.counter),
+        alert_code=FIRMWARE_TRANSFER_DCC_ALERT,
+        content=body,
+    )
+    return request.originator, response
+
+
+def _sent_by(store: Store, hub: Eui64, device: Eui64, code: int) -> RequestId | None:
+    """The request (11.1 or 11.4, the latest) that sent ``device`` an image through ``hub``;
+    None, logged, when none did."""
+    sent = [d for d in store.distributions() if d.hub == hub.hex and device.duis in d.devices]
+    if not sent:
+        log.warning(
+            "firmware.alert_unmatched",
+            extra={"device": device.duis, "hub": hub.duis, "alert_code": f"{code:04X}"},
+        )
+        return None
+    return RequestId.parse(sent[-1].request_id)
+
+
+def ppmid_activation_dcc_alert(
+    store: Store, hub: Eui64, msg: GbcsMessage
+) -> tuple[Eui64, Response] | None:
+    """The DCC Alert for a PPMID's CS09 and the DCC User it goes to: the one whose 11.4 sent
+    the PPMID the image through ``hub`` (the latest such). None, logged, when the alert
+    cannot be read or no 11.4 sent the PPMID an image."""
+    device = Eui64(msg.header.originator)
+    try:
+        alert = ppmid_activation_of(msg.payload)
+        outcome = alert.outcome
+    except (DecodeError, IndexError, ValueError) as exc:
+        log.warning(
+            "firmware.bad_activation_alert", extra={"device": device.duis, "error": str(exc)}
+        )
+        return None
+    request = _sent_by(store, hub, device, alert.alert_code)
+    if request is None:
+        return None
+    body = etree.Element(f"{_E}DCCAlert", nsmap={"sr": SR})
+    ppmid = etree.SubElement(body, f"{_E}PPMIDAlert")
+    _element(ppmid, "DeviceID", device.duis)
+    _element(ppmid, "DeviceAlertCode", f"{alert.alert_code:04X}")
+    _element(ppmid, "Timestamp", alert.when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    upgrade = etree.SubElement(ppmid, f"{_E}PPMIDFirmwareUpgradeAlert")
+    _element(upgrade, "FirmwareVersion", version_of(alert.version))
+    _element(upgrade, "ActivateImageResultCode", outcome)
+    response = Response(
+        "I0",
+        now(),
+        "DCCAlertMessage",
+        None,
+        RequestId(Eui64(msg.header.recipient), request.originator, msg.header.counter),
+        alert_code=PPMID_ACTIVATION_DCC_ALERT,
+        content=body,
+    )
+    log.info(
+        "firmware.ppmid_activated",
+        extra={"device": device.duis, "version": version_of(alert.version), "outcome": outcome},
+    )
+    return request.originator, response

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from gateway.config import DeviceConfig
-from rig.protocol.duis.xml import text
+from rig.protocol.duis.xml import NS, text
 from rig.protocol.eui import Eui64, EuiError
 
 PENDING = "Pending"
@@ -177,34 +177,49 @@ class Inventory(Mapping[Eui64, DeviceConfig]):
 # --- what a device's successful answer changes ----------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Effect:
-    """A status change the DCC records when the device answers a request with success:
-    ``device`` moves to ``status`` if it is in one of ``before``."""
+    """A change the DCC records when the device answers a request with success: ``device``
+    moves to ``status`` if it is in one of ``before``; or (``supplier``) its responsible
+    supplier becomes that user (6.23's change of supplier)."""
 
     device: Eui64
-    status: str
+    status: str | None
     before: tuple[str, ...]
+    supplier: Eui64 | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"device": self.device.hex, "status": self.status, "before": self.before})
+        raw = {"device": self.device.hex, "status": self.status, "before": self.before}
+        if self.supplier is not None:
+            raw["supplier"] = self.supplier.hex
+        return json.dumps(raw)
 
     @classmethod
     def from_json(cls, data: str) -> Effect:
         raw = json.loads(data)
-        return cls(Eui64.parse(raw["device"]), raw["status"], tuple(raw["before"]))
+        supplier = _eui(raw.get("supplier"))
+        return cls(Eui64.parse(raw["device"]), raw["status"], tuple(raw["before"]), supplier)
 
     def apply(self, inventory: Inventory) -> DeviceConfig | None:
         """The device as changed, or None when it is no longer in a status ``before``."""
         held = inventory.get(self.device)
-        if held is None or held.status not in self.before:
+        if held is None:
+            return None
+        if self.supplier is not None:
+            changed = replace(held, supplier=self.supplier)
+            inventory.put(changed)
+            return changed
+        if self.status is None or held.status not in self.before:
             return None
         return inventory.set_status(self.device, self.status)
 
 
-def effect_of(srv: str, body: etree._Element, target: Eui64) -> Effect | None:
-    """What a successful answer to ``srv`` (to ``target``, with this body) changes in the
-    inventory: 8.11 adding a Pending device to the CHF's device log makes it Whitelisted;
-    8.1.1 commissioning a Whitelisted or InstalledNotCommissioned device makes it
-    Commissioned."""
+def effect_of(srv: str, body: etree._Element, target: Eui64, sender: Eui64) -> Effect | None:
+    """What a successful answer to ``srv`` (to ``target``, with this body, from ``sender``)
+    changes in the inventory: 8.11 adding a Pending device to the CHF's device log makes it
+    Whitelisted; 8.1.1 commissioning a Whitelisted or InstalledNotCommissioned device makes
+    it Commissioned; 6.23 executed now makes the sender (the gaining supplier) the device's
+    responsible supplier."""
+    if srv == "6.23" and body.find("sr:ExecutionDateTime", NS) is None:
+        return Effect(target, None, (), supplier=sender)
     if srv == "8.1.1":
         return Effect(target, COMMISSIONED, (WHITELISTED, INSTALLED))
     if srv != "8.11" or text(body, "sr:RequestType") != "Add":

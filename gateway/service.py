@@ -40,6 +40,7 @@ from gateway.firmware import FirmwareDistributor
 from gateway.outbox import Outbox
 from gateway.smki_service import SmkiService
 from gateway.store import STORE_FILE, Store
+from gateway.transform.restore import LogArchive, use_archive
 from gateway.uplink import Uplink
 from gateway.wan import WanRouter
 from rig.protocol.eui import Eui64
@@ -74,7 +75,12 @@ class GatewayService:
             self.outbox,
             self.deadlines,
         )
-        uplink = Uplink(self.store, users, self.deadlines, self.outbox, self.downlink.dcc.devices)
+        # the device logs the hubs report (uplink), which 8.12's transforms restore from
+        archive = LogArchive(self.store.db)
+        use_archive(archive)
+        uplink = Uplink(
+            self.store, users, self.deadlines, self.outbox, self.downlink.dcc.devices, archive
+        )
         self.wan.on_uplink, self.wan.on_trace = uplink.on_uplink, uplink.on_trace
         self.firmware = FirmwareDistributor(self.store, self.wan)  # 11.1's images
         self.downlink.dcc = replace(self.downlink.dcc, firmware=self.firmware)

@@ -3,7 +3,10 @@ for its DCC User, device alerts queued for their recipient, and hop traces for t
 timeline. The gateway reads only the grouping header (who, which message code, which
 counter), never a payload's content, except the results of an answer to a command the ACB
 itself originated (the CHF's device log): a success there changes the inventory (8.11
-adding a Pending device makes it Whitelisted)."""
+adding a Pending device makes it Whitelisted); and the device logs the hubs report, which
+the DCC archives for 8.12's restores (:class:`gateway.transform.restore.LogArchive`): a
+CHF's CS14 (to the ACB: recorded, delivered to no DCC User) and CCS07 answer, a GPF's
+GCS59 answer."""
 
 from __future__ import annotations
 
@@ -15,16 +18,21 @@ from typing import Any
 from gateway.config import UserConfig
 from gateway.crashpoints import crashpoint
 from gateway.deadlines import Deadlines
+from gateway.firmware import ppmid_activation_dcc_alert, transfer_dcc_alert
 from gateway.inventory import Effect, Inventory
 from gateway.outbox import Outbox
 from gateway.store import Store
+from gateway.transform.restore import LogArchive
 from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
 from rig.protocol.duis.message import RequestId, Response, now
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import dlms, gbz
 from rig.protocol.gbcs.alerts import alert_code
-from rig.protocol.gbcs.catalogue_commission import answer_fields, integer_of
+from rig.protocol.gbcs.catalogue_chf import CS14
+from rig.protocol.gbcs.catalogue_commission import answer_fields, asn1_alert_code, integer_of
+from rig.protocol.gbcs.catalogue_credentials import CREDENTIAL_UPDATES, outcome_of
+from rig.protocol.gbcs.catalogue_firmware import CS09, FIRMWARE_TRANSFER_ALERT
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 
 log = logging.getLogger("gateway.uplink")
@@ -38,12 +46,29 @@ class Uplink:
         deadlines: Deadlines,
         outbox: Outbox,
         inventory: Inventory,
+        archive: LogArchive | None = None,
     ) -> None:
         self.store = store
         self.users = users
         self.deadlines = deadlines
         self.outbox = outbox
         self.inventory = inventory  # the DCC's, which a successful answer may change
+        self.archive = archive  # the DCC's copy of the device logs the hubs report
+
+    def _archive(self, hub: Eui64, msg: GbcsMessage) -> None:
+        """Keep the device log ``msg`` reports, if it is from ``hub`` or a device the
+        inventory has on it (a hub reports no other hub's log)."""
+        device = Eui64(msg.header.originator)
+        known = self.inventory.get(device)
+        if self.archive is None or (device != hub and (known is None or known.hub != hub)):
+            return
+        kept = self.archive.keep_reported(hub, msg)
+        if kept is not None:
+            log.info(
+                "archive.device_log",
+                extra={"device": device.duis, "hub": hub.duis, "kind": kept,
+                       "message_code": f"{msg.message_code:04X}"},
+            )  # fmt: skip
 
     async def on_uplink(self, hub: Eui64, payload: bytes) -> None:
         try:
@@ -83,8 +108,10 @@ class Uplink:
                     },
                 )
                 return
+            requester = RequestId.parse(p.request_id).originator  # a DCC party answered for it
             self.store.hop(p.request_id, "wan.response", hub=hub.duis)
             self.store.finish(p.request_id, "responded", codes.SUCCESS)
+            self._archive(hub, msg)  # a CCS07 or GCS59 answer: the log it reports
             if p.effect is not None and _succeeded(msg):
                 changed = Effect.from_json(p.effect).apply(self.inventory)
                 if changed is not None:
@@ -95,23 +122,56 @@ class Uplink:
                 now(),
                 "ResponseMessage",
                 RequestId.parse(p.request_id),
-                RequestId(device, user, counter),
+                RequestId(device, requester, counter),
                 p.service_reference,
                 p.srv,
                 gbcs_payload=payload,
             )
-            self.outbox.queue(user, p.request_id, "response", response)
+            self.outbox.queue(requester, p.request_id, "response", response)
         log.info("duis.response", extra={"request_id": p.request_id, "device": device.duis})
 
     def _alert(self, hub: Eui64, msg: GbcsMessage, payload: bytes) -> None:
         h = msg.header
         device, user = Eui64(h.originator), Eui64(h.recipient)
+        if h.message_code == FIRMWARE_TRANSFER_ALERT:  # CCS08, to the ACB: a DCC Alert
+            found = transfer_dcc_alert(self.store, hub, msg)
+            if found is not None:
+                self._queue_alert(hub, msg, found[0], found[1], found[1].alert_code or "")
+            return
+        if h.message_code == CS09.message_code:  # the PPMID's, to the ACB: a DCC Alert
+            found = ppmid_activation_dcc_alert(self.store, hub, msg)
+            if found is not None:
+                self._queue_alert(hub, msg, found[0], found[1], found[1].alert_code or "")
+            return
+        if h.message_code == CS14.message_code:  # to the ACB: the DCC keeps the log
+            with self.store.transaction():
+                self._archive(hub, msg)
+            return
         if user not in self.users:
             log.warning(
                 "wan.alert_for_unknown_user", extra={"device": device.duis, "user": user.duis}
             )
             return
-        code = f"{alert_code(msg) or 0:04X}"
+        code = f"{alert_code(msg) or asn1_alert_code(msg.payload) or 0:04X}"  # 0x00CA: ASN.1
+        alert = Response(
+            codes.SUCCESS,
+            now(),
+            "DeviceAlertMessage",
+            None,
+            RequestId(device, user, h.counter),
+            gbcs_payload=payload,
+            alert_code=code,
+        )
+        self._queue_alert(hub, msg, user, alert, code)
+
+    def _queue_alert(
+        self, hub: Eui64, msg: GbcsMessage, user: Eui64, response: Response, code: str
+    ) -> None:
+        """Record an alert and queue it for ``user``: together, and only once."""
+        h = msg.header
+        device = Eui64(h.originator)
+        # recorded by its raiser's counter: a DCC alert's own ID names the DCC, so two devices'
+        # alerts with the same counter (a hub's CCS08, a PPMID's CS09) would collide in it
         alert_id = RequestId(device, user, h.counter)
         with self.store.transaction():  # recorded and queued together, and only once
             if self.store.request(str(alert_id)) is not None:
@@ -130,17 +190,11 @@ class Uplink:
                 response_code=codes.SUCCESS,
             )
             self.store.hop(str(alert_id), "wan.alert", hub=hub.duis, alert_code=code)
-            response = Response(
-                codes.SUCCESS,
-                now(),
-                "DeviceAlertMessage",
-                None,
-                alert_id,
-                gbcs_payload=payload,
-                alert_code=code,
-            )
             self.outbox.queue(user, None, "alert", response)
-        log.info("duis.device_alert", extra={"device": device.duis, "alert_code": code})
+        log.info(
+            "duis.device_alert" if response.kind == "DeviceAlertMessage" else "duis.dcc_alert",
+            extra={"device": device.duis, "alert_code": code},
+        )
 
     async def on_trace(self, hub: Eui64, data: dict[str, Any]) -> None:
         try:
@@ -157,6 +211,9 @@ def _succeeded(msg: GbcsMessage) -> bool:
     result, is 0 (GCS28) (the DCC reads the results of the answers that change its
     inventory, never their values)."""
     try:
+        if msg.message_code in CREDENTIAL_UPDATES:  # CS02b: every replacement's status 0
+            outcome = outcome_of(msg.payload)
+            return outcome is not None and outcome.succeeded
         if msg.payload[:1] == b"\x30":  # a DER SEQUENCE: the GSME's GCS28 answer
             fields = answer_fields(msg.payload)
             last = fields[-1] if fields else None

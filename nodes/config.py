@@ -86,6 +86,10 @@ class TrustedCert:
     eui: Eui64
     usage: Usage
     cert: Path
+    # the trust anchor cell it seeds: the remote party role (GBCS RemotePartyRole: supplier 2,
+    # network operator 3, ACB 4, transitional CoS 5), PP_KA the supplier's top-up cell;
+    # None: a HAN peer's key (a GSME's PPMID), not a cell
+    role: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,8 @@ class NodeConfig:
     pins: dict[str, str] = field(default_factory=dict)  # function -> pin ("relay": "GPIO17")
     wan: MqttTls | None = None  # CHF: its WAN link to the DCC's broker
     gbcs: GbcsConfig | None = None  # meters, PPMID, CHF: GBCS keys and trusted parties
+    # CHF hosting a GPF (gpf_eui): the GPF's own GBCS keys and trust anchor cells (the ACB)
+    gpf_gbcs: GbcsConfig | None = None
     # `install: boxed`: powered on the bench, not in the CHF's device log until 8.11 adds
     # it; it keeps trying to join, and reports "boxed" (healthy) until it has
     boxed: bool = False

@@ -3,11 +3,11 @@
 # includes tests/test_architecture.py, which enforces ARCHITECTURE.md's import rules).
 #
 # With no arguments the suite runs as two streams side by side: the modules that start
-# virtual rigs of their own (deploy, lifecycle, the HAN rig, the prepayment rig: each on
-# its own subnet) in one, everything else (the session's dcc rig and the in-process tests)
-# in the other. Most of the suite waits on rigs, not on the CPU, so this roughly halves
-# the wall time; the first stream's output follows the second's. With arguments, pytest
-# runs once with them (e.g. one file).
+# virtual rigs of their own (deploy, lifecycle, the HAN, prepayment, change of supplier and
+# gas install rigs: each on its own subnet) in one, everything else (the session's dcc rig
+# and the in-process tests) in the other. Most of the suite waits on rigs, not on the CPU,
+# so this roughly halves the wall time; the first stream's output follows the second's.
+# With arguments, pytest runs once with them (e.g. one file).
 #
 # pytest exits 5 when it collected nothing: that is a broken test tree, never a pass.
 set -uo pipefail
@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check . || exit 1
 .venv/bin/mypy || exit 1
 
-OWN_RIGS=(tests/test_deploy.py tests/test_lifecycle.py tests/test_han_rig.py tests/test_prepay_rig.py)
+OWN_RIGS=(tests/test_deploy.py tests/test_lifecycle.py tests/test_han_rig.py tests/test_prepay_rig.py
+  tests/test_cos_rig.py tests/test_gas_install_rig.py)
 
 checked() {  # pytest's exit code, with "no tests collected" (5) a failure
   if [[ $1 -eq 5 ]]; then

@@ -177,3 +177,39 @@ async def collect_mqtt(client, seconds: float) -> list[tuple[str, bytes]]:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(read(), seconds)
     return got
+
+
+def device_alerts(state: Path, user: str, device, since: float = 0.0) -> list[str]:
+    """The alert codes ``device`` raised that reached ``user``'s inbox, each authenticated,
+    in order, received at or after ``since`` (wall clock)."""
+    return _alerts(state, user, "DeviceAlertMessage", since, device)
+
+
+def dcc_alerts(state: Path, user: str, since: float = 0.0) -> list[str]:
+    """The DCC's own alert codes (N-codes) in ``user``'s inbox since ``since``, in order."""
+    return _alerts(state, user, "DCCAlertMessage", since)
+
+
+def _alerts(state: Path, user: str, kind: str, since: float, device=None) -> list[str]:
+    import asyncio
+
+    import aiohttp
+
+    from rig.dccuser.client import DccUser
+
+    client = DccUser.from_state(state, user)
+
+    async def read() -> list[str]:
+        async with aiohttp.ClientSession() as session:
+            entries = await client.inbox(session, kind=kind)
+        found = []
+        for e in entries:
+            if Path(e["file"]).stat().st_mtime < since:
+                continue
+            doc = client.verify(Path(e["file"]).read_bytes())
+            sender = doc.response_id.originator if doc.response_id else None
+            if device is None or sender == device:
+                found.append(doc.alert_code)
+        return found
+
+    return asyncio.run(read())

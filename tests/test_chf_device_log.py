@@ -44,6 +44,7 @@ from rig.protocol.gbcs.catalogue_chf import (
     LogBackup,
     RegisterDevice,
 )
+from rig.protocol.gbcs.catalogue_credentials import RemotePartyRole
 from rig.protocol.gbcs.dlms import Data
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import check_command, for_unknown_remote_party, given_argument
@@ -198,7 +199,14 @@ class Hub:
             KeyPair(tmp / "ds.key", tmp / "ds.key"),
             KeyPair(tmp / "ka.key", tmp / "ka.key"),
             ACB,
-            (TrustedCert(ACB, Usage.KA, keystore / "90b3d51f30000002-ka.pem"),),
+            (
+                TrustedCert(
+                    ACB,
+                    Usage.KA,
+                    keystore / "90b3d51f30000002-ka.pem",
+                    RemotePartyRole.ACCESS_CONTROL_BROKER,
+                ),
+            ),
             ACB,
         )
         han = HanConfig(

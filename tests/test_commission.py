@@ -1,8 +1,9 @@
 """Commissioning (8.1.1) and firmware activation (11.3) against RTDS 4.5.0: ECS70, GCS28 and
-CS06 (immediate) from DCC's templates to RTDS's pre-commands byte for byte; answered by the
-meters as RTDS answers (the ESME's clock, the GSME's time, the ESME's pending image) and
-read back by the DCC User; refused when the clock is outside the validity interval, the
-image is not the one held, or the activation is future-dated."""
+CS06 (immediate, future-dated, cancelled) from DCC's templates to RTDS's pre-commands byte
+for byte; answered by the meters as RTDS answers (the ESME's clock, the GSME's time, the
+ESME's pending image) and read back by the DCC User; refused when the clock is outside the
+validity interval or the image is not the one held. The future-dated activation itself:
+tests/test_firmware_activation.py."""
 
 from __future__ import annotations
 
@@ -198,14 +199,30 @@ def test_activate_firmware_is_the_rtds_cs06_pre_command_from_dccs_template() -> 
     assert served(cat.CATALOGUE, "11.3", "ESME") is CS06
 
 
-@pytest.mark.parametrize("variant", ["FUTURE_DATED_SUCCESS", "CANCELLATION_SUCCESS"])
-def test_future_dated_activation_is_refused_by_the_dcc_and_the_meter(variant) -> None:
-    with pytest.raises(TransformRefused, match="ExecutionDateTime") as refused:
-        _transform(CS06, f"CS06_11.3_{variant}_REQUEST_DUIS.XML", 1001, ESME)
-    assert refused.value.code == "E17"
-    # forced past the DCC, RTDS's future-dated command is not the one the meter serves
-    with pytest.raises(DecodeError, match="not the one GBCS defines"):
-        check_command(GbcsMessage.decode(_rtds(f"{CS06_FOLDER}_{variant}_COMMAND")), cat.CATALOGUE)
+@pytest.mark.parametrize(
+    ("variant", "counter"),
+    [("FUTURE_DATED_SUCCESS", 1001), ("CANCELLATION_SUCCESS", 1002)],
+)
+def test_future_dated_activation_and_its_cancellation_are_rtds_from_dccs_template(
+    variant, counter
+) -> None:
+    # DUIS's ExecutionDateTime after the counter; its 3000-12-31 cancellation as 9999-12-31
+    rtds = GbcsMessage.decode(_rtds(f"{CS06_FOLDER}_{variant}_PRECOMMAND"))
+    ours = _transform(CS06, f"CS06_11.3_{variant}_REQUEST_DUIS.XML", counter, ESME)
+    assert ours.is_pre_command and ours.encode() == rtds.encode()
+    signed = GbcsMessage.decode(_rtds(f"{CS06_FOLDER}_{variant}_COMMAND"))
+    assert check_command(signed, cat.CATALOGUE) is CS06
+
+
+def test_an_execution_date_time_that_is_not_one_is_refused() -> None:
+    request = _template("CS06_11.3_FUTURE_DATED_SUCCESS_REQUEST_DUIS.XML")
+    when = request.body.find("{*}ExecutionDateTime")
+    assert when is not None
+    when.text = "soon"
+    fn = transform_for(CS06)
+    assert fn is not None
+    with pytest.raises(TransformRefused, match="ExecutionDateTime 'soon'"):
+        fn(CS06, TransformInput(request, 1001, SUPPLIER, ESME))
 
 
 # --- GCS28 and CS06: the meters answer ------------------------------------------------------------

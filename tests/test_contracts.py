@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import RIGS
 
-from gateway.config import GatewayConfig
+from gateway.config import DCC_TRANSCOS, GatewayConfig
 from nodes.config import NodeConfig
 from rig.dccuser.config import DccUsersConfig
 from rig.description import load_rig
@@ -21,6 +21,7 @@ from rig.plan.make import make_plan
 from rig.plan.model import PlanError, wan_hosts
 from rig.plan.render import render
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs.catalogue_credentials import RemotePartyRole
 from rig.runtime import records
 from rig.runtime.records import RecordError
 from rig.state import StateDir
@@ -49,7 +50,28 @@ def test_every_rendered_config_reads_back_as_its_record(rendered: StateDir) -> N
     assert ihd.han.esme == Eui64.parse("00-DB-12-34-56-78-90-A0") and ihd.gbcs is None
     ppmid = NodeConfig.load(rendered.component("ppmid") / "node.json")  # PCS01 to the GSME
     assert ppmid.han.gsme == gsme.eui and ppmid.gbcs is not None
-    assert [(t.eui, t.usage.value) for t in ppmid.gbcs.trusted] == [(gsme.eui, "ka")]
+    # its trust anchor cells (the ACB, the TransCoS party, its ESME's supplier: no ED or GT
+    # for a PPMID on this rig), then the GSME's KA key, a HAN peer's and no cell
+    rig = load_rig(RIGS / "dcc.yaml")
+    acb, supplier = rig.acb_eui, rig.user("supplier-a").eui
+    assert [(t.eui, t.usage.value, t.role) for t in ppmid.gbcs.trusted] == [
+        (acb, "ka", RemotePartyRole.ACCESS_CONTROL_BROKER),
+        (DCC_TRANSCOS, "ds", RemotePartyRole.TRANSITIONAL_COS),
+        (supplier, "ds", RemotePartyRole.SUPPLIER),
+        (supplier, "ka", RemotePartyRole.SUPPLIER),
+        (supplier, "pp-ka", RemotePartyRole.SUPPLIER),
+        (gsme.eui, "ka", None),
+    ]
+    assert all(t.cert.is_file() for t in ppmid.gbcs.trusted)
+    # the GPF the CHF hosts: its own keys, issued for its EUI, and the ACB's KA cell
+    gpf = chf.gpf_gbcs
+    assert chf.gpf_eui is not None and gpf is not None and gpf.acb == acb
+    assert chf.gpf_eui.hex in gpf.ds.key.name and chf.gpf_eui.hex in gpf.ka.cert.name
+    assert gpf.ds.key.is_file() and gpf.ka.key.is_file()
+    assert [(t.eui, t.usage.value, t.role) for t in gpf.trusted] == [
+        (acb, "ka", RemotePartyRole.ACCESS_CONTROL_BROKER)
+    ]
+    assert gsme.gpf_gbcs is None
     assert (ppmid.eui, "ka") in [(t.eui, t.usage.value) for t in gsme.gbcs.trusted]
     gateway = GatewayConfig.load(rendered.component("gateway") / "gateway.json")
     assert gateway.duis_schema.is_file() and gateway.srv_matrix.is_file()

@@ -12,22 +12,20 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-import aiohttp
 import pytest
-from conftest import rig_cli, wait_for
+from conftest import dcc_alerts, device_alerts, rig_cli, wait_for
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
 from gateway.config import DeviceConfig
 from gateway.dcc_services import DccState, ServiceRefused, service_for
-from gateway.firmware import FirmwareDistributor
+from gateway.firmware import FIRMWARE_TRANSFER_DCC_ALERT, FirmwareDistributor
 from gateway.inventory import DECOMMISSIONED, Inventory
 from gateway.store import Store
 from gateway.wan import WanRouter, WanUnavailable
 from nodes.roles.firmware import HubImages
 from rig.cli.dcc import firmware_body
 from rig.cli.fault import node_request
-from rig.dccuser.client import DccUser
 from rig.dccuser.tasks import send_request
 from rig.protocol import wan
 from rig.protocol.duis import codes
@@ -357,21 +355,7 @@ def send(env, target: str, path: Path, *options: str) -> dict:
 
 def alerts(env, user: str, device: Eui64, since: float) -> list[str]:
     """The alert codes ``device`` raised that reached ``user`` since ``since``."""
-    client = DccUser.from_state(env["dir"], user)
-
-    async def read() -> list[str]:
-        async with aiohttp.ClientSession() as session:
-            entries = await client.inbox(session, kind="DeviceAlertMessage")
-        found = []
-        for e in entries:
-            if Path(e["file"]).stat().st_mtime < since:
-                continue
-            doc = client.verify(Path(e["file"]).read_bytes())
-            if doc.response_id and doc.response_id.originator == device:
-                found.append(doc.alert_code)
-        return found
-
-    return asyncio.run(read())
+    return device_alerts(env["dir"], user, device, since)
 
 
 def test_a_tampered_image_is_refused_and_a_good_one_held_pending(env, tmp_path: Path) -> None:
@@ -470,3 +454,50 @@ def test_a_distribution_cut_by_a_wan_outage_resumes_where_the_hub_stood(
     gateway = detail(env, "gateway")["firmware"][HUB.duis][name]
     assert gateway["held"] == len(data) and gateway["finished"]
     assert max(gateway["resumed_from"]) >= 3 * chunk, gateway
+
+
+def test_an_image_activates_at_its_future_time_and_not_before(env, tmp_path: Path) -> None:
+    """`rig supplier firmware --activate-at`: 11.1 over a HAN that loses 10% of the ESME's
+    frames, then, once the ESME holds the image (8F72), 11.3 future-dated (CS06 with its
+    execution date-time): Command Accepted; 11.2 reads the old version until that time and
+    the new one after it, and the meter's 0x00CA alert (8F66) reaches the supplier."""
+    before = detail(env, "esme")["firmware"]["version"]
+    image = make(env, tmp_path, "later.ota", "--version", "00000005")
+    lead_s = 45  # the distribution over the HAN and the 11.3 fit well inside it
+    at = int(time.time()) + lead_s  # to the second, as GBCS's GeneralizedTime carries it
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    since = time.time() - 1
+    lossy = cli(env, "han", "fault", "loss", "esme", "0.1")
+    assert lossy.returncode == 0, lossy.stdout + lossy.stderr
+    try:
+        proc = cli(
+            env, "supplier", "firmware", "--target", "esme", "--image", str(image),
+            "--activate-at", when, "--json", timeout=lead_s + 60,
+        )  # fmt: skip
+    finally:
+        cli(env, "han", "clear")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    outcome = json.loads(proc.stdout)
+    activation = outcome["values"]["activation"]["esme"]
+    assert activation["response_code"] == "I0" and activation["accepted"] is True, activation
+    assert activation["execution_date_time"] == when
+    assert time.time() < at, f"the 11.3 was answered after its time {when}: raise lead_s"
+    held = detail(env, "esme")["firmware"]
+    assert held["pending"]["version"] == "00000005" and held["scheduled"]["counter"] > 0
+    read = send_request(env["rig"], env["state"], "11.2", "esme", {}, user="supplier-a")
+    assert read.values["firmware_version"] == before, read  # not before its time
+    assert time.time() < at, "11.2 was read after the activation time: raise lead_s"
+
+    assert wait_for(lambda: "8F66" in alerts(env, "supplier-a", ESME, since), lead_s + 30)
+    assert time.time() >= at
+    read = send_request(env["rig"], env["state"], "11.2", "esme", {}, user="supplier-a")
+    assert read.values["firmware_version"] == "00000005", read
+    after = detail(env, "esme")["firmware"]
+    assert after["version"] == "00000005" and after["scheduled"] is None
+    # the hub's CCS08 for that transfer reached the supplier as a DCC Alert
+    assert wait_for(lambda: transfer_alerts(env, "supplier-a", since), 30)
+
+
+def transfer_alerts(env, user: str, since: float) -> list[str]:
+    """The DCC Alerts (CCS08's) ``user`` received since ``since``: their DCCAlertCode."""
+    return [c for c in dcc_alerts(env["dir"], user, since) if c == FIRMWARE_TRANSFER_DCC_ALERT]

@@ -13,16 +13,13 @@ Everything is checked where a lab would: the relay pin, the alerts in the suppli
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
 
-import aiohttp
 import pytest
-from conftest import rig_cli, running_rig, wait_for
+from conftest import device_alerts, rig_cli, running_rig, wait_for
 
-from rig.dccuser.client import DccUser
 from rig.dccuser.tasks import send_request
 from rig.protocol.eui import Eui64
 
@@ -52,19 +49,7 @@ def esme(env) -> dict:
 
 def alerts(env, user: str = "supplier-a") -> list[str]:
     """The alert codes the ESME raised that reached ``user``, authenticated, in order."""
-    client = DccUser.from_state(env["dir"], user)
-
-    async def read() -> list[str]:
-        async with aiohttp.ClientSession() as session:
-            entries = await client.inbox(session, kind="DeviceAlertMessage")
-        codes = []
-        for e in entries:
-            doc = client.verify(Path(e["file"]).read_bytes())
-            if doc.response_id and doc.response_id.originator == ESME:
-                codes.append(doc.alert_code)
-        return codes
-
-    return asyncio.run(read())
+    return device_alerts(env["dir"], user, ESME)
 
 
 def wait_alert(env, code: str, count: int = 1, within: float = 30) -> None:

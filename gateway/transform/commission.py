@@ -1,9 +1,10 @@
 """Transforms of commissioning and firmware activation, critical (the pre-commands the DCC
 User signs), as RTDS 4.5.0 has them: 8.1.1 Commission Device into ECS70 (an ESME) or GCS28
 (a GSME), the clock's validity interval from the body's CurrentDateTime and
-TolerancePeriod; 11.3 Activate Firmware into CS06, the image named by its FirmwareHash. An
-11.3 with an ExecutionDateTime (future-dated, or its cancellation) is refused E17: the rig
-serves the immediate variant only."""
+TolerancePeriod; 11.3 Activate Firmware into CS06, the image named by its FirmwareHash, at
+once or, with an ExecutionDateTime, future-dated: the date-time follows the counter, and
+DUIS's cancellation date (3000-12-31T00:00:00Z, :data:`DUIS_CANCEL`) becomes GBCS's
+9999-12-31T23:59:59Z, as RTDS has them."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ import datetime as dt
 from gateway.transform.registry import (
     TransformInput,
     TransformRefused,
-    immediate_only,
     number,
     transforms,
 )
 from rig.protocol.duis import codes
 from rig.protocol.duis.xml import text
 from rig.protocol.gbcs.catalogue_commission import (
+    CANCEL,
     CS06,
     ECS70,
     GCS28,
@@ -29,17 +30,19 @@ from rig.protocol.gbcs.catalogue_commission import (
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import UseCase, command
 
+DUIS_CANCEL = dt.datetime(3000, 12, 31, tzinfo=dt.UTC)  # an ExecutionDateTime that cancels
 
-def current_date_time(given: TransformInput) -> dt.datetime:
-    """The CurrentDateTime of the body (CommissionDeviceSynchroniseClock), UTC (one without
+
+def current_date_time(given: TransformInput, element: str = "CurrentDateTime") -> dt.datetime:
+    """The CurrentDateTime (or another date-time ``element``) of the body, UTC (one without
     a zone is taken as UTC)."""
-    raw = text(given.request.body, "sr:CurrentDateTime") or ""
+    raw = text(given.request.body, f"sr:{element}") or ""
     try:
         when = dt.datetime.fromisoformat(raw)
     except ValueError:
         raise TransformRefused(
             codes.NOT_DUIS,
-            f"CurrentDateTime {raw!r} is not a date-time: give one like 2015-01-01T00:00:00Z",
+            f"{element} {raw!r} is not a date-time: give one like 2015-01-01T00:00:00Z",
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
@@ -65,7 +68,10 @@ def commission_gsme(uc: UseCase, given: TransformInput) -> GbcsMessage:
 @transforms(CS06)
 def activate_firmware(uc: UseCase, given: TransformInput) -> GbcsMessage:
     body = given.request.body
-    immediate_only(body, "11.3")
     image_hash = bytes.fromhex(text(body, "sr:FirmwareHash") or "")  # the schema: 32 bytes
-    payload = activate_firmware_payload(image_hash, given.counter)
+    execute_at = None
+    if text(body, "sr:ExecutionDateTime") is not None:
+        execute_at = current_date_time(given, "ExecutionDateTime")
+        execute_at = CANCEL if execute_at == DUIS_CANCEL else execute_at
+    payload = activate_firmware_payload(image_hash, given.counter, execute_at)
     return command(uc, given.counter, given.originator.raw, given.device.raw, payload)

@@ -17,6 +17,19 @@ from rig.runtime.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
+class Peer:
+    """What the DCC holds of another device a request names (8.7's OtherDeviceID): its type
+    in the inventory (None: not in it) and its KA certificate in SMKI (DER), if any."""
+
+    device_type: str | None
+    ka_certificate: bytes | None = None
+
+
+def _no_peer(_eui: Eui64) -> Peer:
+    return Peer(None)
+
+
+@dataclass(frozen=True, slots=True)
 class TransformInput:
     """What a transform works from: the admitted request and who it is from and to."""
 
@@ -24,6 +37,7 @@ class TransformInput:
     counter: int  # the RequestID counter, which becomes the GBCS originator counter
     originator: Eui64  # the DCC User
     device: Eui64  # the target device
+    peer: Callable[[Eui64], Peer] = _no_peer  # what the DCC holds of another device
 
 
 class TransformRefused(ValueError):

@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodes.gbcs.cosem_server import CosemServer, Invocation
+from nodes.gbcs.trust import TrustAnchors
 from nodes.gbcs.zcl_server import ZclServer
 from rig.protocol import smki
 from rig.protocol.codec import DecodeError
@@ -60,6 +61,20 @@ class Context:
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     # the device's own next originator counter (it answers an unknown remote party with it)
     originator_counter: Callable[[], int] | None = None
+    # its trust anchor cells (:class:`nodes.gbcs.trust.TrustAnchors`; CS02b replaces them)
+    anchors: TrustAnchors | None = None
+    # how the device raises a generic alert with a code (to its supplier): the join service's
+    # 8F49/8F48, 8F4B/8F4A; None: it raises none
+    raise_alert: Callable[[int], None] | None = None
+
+    def alert(self, code: int) -> None:
+        if self.raise_alert is not None:
+            self.raise_alert(code)
+
+    # the last counter it accepted from a remote party, 0: none yet (CS02a's sequence numbers)
+    seq_number: Callable[[Eui64], int] | None = None
+    # its own certificate of a key usage, DER; None: it holds none (CS02e)
+    own_certificate: Callable[[Usage], bytes | None] | None = None
 
     def requester_ka(self, uc: UseCase, cmd: GbcsMessage) -> ec.EllipticCurvePublicKey | None:
         """The requester's KA key, when the answer is MAC'd or encrypted for it."""
@@ -162,4 +177,4 @@ def handler_for(uc: UseCase) -> Handler:
 
 
 # the handlers of the ASN.1 use cases (CS06, GCS28), registered once this module is complete
-from nodes.gbcs import activation  # noqa: E402, F401
+from nodes.gbcs import activation, credentials, join  # noqa: E402, F401

@@ -25,6 +25,7 @@ from typing import Any
 from nodes.config import DeviceLogEntry
 from rig.protocol.eui import Eui64
 from rig.protocol.install_code import with_crc
+from rig.protocol.zigbee.mac import CAP_RX_ON_WHEN_IDLE
 from rig.protocol.zigbee.security import link_key_from_install_code
 from rig.runtime.files import read_json, write_json
 
@@ -43,6 +44,7 @@ class Entry:
     short: int | None = None
     joined_at: float | None = None
     join_until: float | None = None  # added by CCS01: may join until then (None: any time)
+    sleepy: bool = False  # joined with its receiver off when idle (a GSME): it polls, GETs
 
 
 @dataclass
@@ -154,7 +156,16 @@ class DeviceLog:
             self.refused.append({"eui": eui.duis, "time": time.time(), "reason": reason})
             self.save()
             log.warning("han.join_refused", extra={"device": eui.duis, "reason": reason})
+        elif entry is not None:
+            # what the device says of itself: one CCS01 added has no type to tell it is sleepy
+            entry.sleepy = not capability & CAP_RX_ON_WHEN_IDLE
+            self.save()
         return key
+
+    def sleepy(self, eui: Eui64) -> bool:
+        """Whether the device joined with its receiver off when idle, or is a GSME."""
+        entry = self.entries.get(eui)
+        return entry is not None and (entry.sleepy or entry.device_type == "GSME")
 
     def joined(self, eui: Eui64, short: int) -> None:
         entry = self.entries.get(eui)

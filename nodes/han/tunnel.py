@@ -4,7 +4,9 @@ Each device requests a tunnel to the CHF (protocol 6, manufacturer 0xFFFF,
 max transfer 1500). The CHF sends a GBCS message with PUT and waits for the
 device's PUT in return; for the sleepy GSME it queues the message instead and
 hands it over when the GSME asks with GET (GET-RESPONSE, with the number still
-queued). Messages to one device move whole and in order.
+queued). Messages to one device move whole and in order. A message longer than the
+tunnel's 1500 octets crosses in General Block Transfer blocks (:mod:`rig.protocol.gbcs.gbt`),
+one PUT (or queued GET-RESPONSE) each, put back together by the receiver.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from pathlib import Path
 
 from nodes.han.app import CHF_ENDPOINT, HanApp
 from nodes.radio.api import ApsMessage
+from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import gbt
+from rig.protocol.gbcs.frame import Cra, GbcsMessage
 from rig.protocol.zigbee import zcl
 from rig.protocol.zigbee.se import (
     GB_HRGP_PROTOCOL_ID,
@@ -49,6 +54,7 @@ class _Peer:
     outbox: deque[bytes] = field(default_factory=deque)  # queued for a sleepy device's GET
     waiting: deque[asyncio.Future[bytes]] = field(default_factory=deque)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    blocks: gbt.Reassembly = field(default_factory=gbt.Reassembly)  # a long message's GBT
 
 
 class TunnelServer:
@@ -141,10 +147,14 @@ class TunnelServer:
                     },
                 )
         elif message.command is TunnelCommand.PUT:
+            whole = _whole(peer.blocks, message.message, msg.peer)
+            if whole is None:
+                return
+            message = TunnelMessage(TunnelCommand.PUT, whole)
             self.delivered += 1
             while peer.waiting and peer.waiting[0].done():
                 peer.waiting.popleft()
-            if peer.waiting:
+            if peer.waiting and not _is_alert(whole):  # an alert is never the answer
                 peer.waiting.popleft().set_result(message.message)
             elif self.on_unsolicited is not None:
                 await self.on_unsolicited(msg.peer, message.message)
@@ -163,9 +173,9 @@ class TunnelServer:
         )
 
     def _peer(self, device: Eui64, gbcs: bytes) -> _Peer:
-        if len(gbcs) > MAX_TRANSFER_SIZE:
+        if len(gbcs) > gbt.MAX_MESSAGE:
             raise TunnelError(
-                f"a GBCS message on the HAN is at most {MAX_TRANSFER_SIZE} bytes, not {len(gbcs)}"
+                f"a GBCS message on the HAN is at most {gbt.MAX_MESSAGE} bytes, not {len(gbcs)}"
             )
         peer = self.peers.get(device)
         if peer is None:
@@ -175,14 +185,15 @@ class TunnelServer:
     async def _put(self, device: Eui64, peer: _Peer, gbcs: bytes) -> str:
         """PUT to an awake device, or queue for a sleepy one's GET; says which."""
         if peer.sleepy:
-            peer.outbox.append(gbcs)
+            peer.outbox.extend(gbt.blocks(gbcs, MAX_TRANSFER_SIZE))
             self._save()
             log.info(
                 "han.gbcs_queued",
                 extra={"device": device.duis, "bytes": len(gbcs), "queued": len(peer.outbox)},
             )
             return "queued"
-        await self._transfer(device, peer, TunnelMessage(TunnelCommand.PUT, gbcs))
+        for part in gbt.blocks(gbcs, MAX_TRANSFER_SIZE):
+            await self._transfer(device, peer, TunnelMessage(TunnelCommand.PUT, part))
         return "sent"
 
     async def send(self, device: Eui64, gbcs: bytes) -> str:
@@ -215,6 +226,7 @@ class TunnelClient:
         self.tunnel_id: int | None = None
         self.received = 0
         self._pulled: asyncio.Queue[TunnelMessage] = asyncio.Queue()
+        self._blocks = gbt.Reassembly()
         app.handle(TUNNEL, "transfer_data", self._on_data)
 
     async def open(self) -> None:
@@ -260,14 +272,18 @@ class TunnelClient:
             await self._process(message.message)
 
     async def _process(self, gbcs: bytes) -> None:
+        whole = _whole(self._blocks, gbcs, self.chf)
+        if whole is None:
+            return
         self.received += 1
-        answer = await self.handler(gbcs)
+        answer = await self.handler(whole)
         if answer is not None:
-            await self._send(TunnelMessage(TunnelCommand.PUT, answer))
+            await self.put(answer)
 
     async def put(self, gbcs: bytes) -> None:
-        """An unsolicited message (an alert) to the CHF."""
-        await self._send(TunnelMessage(TunnelCommand.PUT, gbcs))
+        """A message to the CHF (an answer, an alert): in GBT blocks when it is long."""
+        for part in gbt.blocks(gbcs, MAX_TRANSFER_SIZE):
+            await self._send(TunnelMessage(TunnelCommand.PUT, part))
 
     async def pull(self) -> int:
         """GET until the CHF has nothing left; answer each message with PUT. How many came."""
@@ -280,3 +296,23 @@ class TunnelClient:
                 await self._process(got.message)
             if got.remaining == 0:
                 return count
+
+
+def _whole(blocks: gbt.Reassembly, data: bytes, sender: Eui64) -> bytes | None:
+    """``data`` itself, or (a GBT block) the message its blocks make once the last one is
+    in; None while blocks are due, or when one is out of order (logged, the rest dropped)."""
+    if not gbt.is_block(data):
+        return data
+    try:
+        return blocks.add(data)
+    except DecodeError as exc:
+        log.warning("han.gbt_dropped", extra={"device": sender.duis, "error": str(exc)})
+        return None
+
+
+def _is_alert(data: bytes) -> bool:
+    """Whether a device's message is a GBCS alert (it goes up, whatever command waits)."""
+    try:
+        return GbcsMessage.decode(data).cra is Cra.ALERT
+    except DecodeError:
+        return False

@@ -21,8 +21,14 @@ Its own GBCS end (issue 16): a command addressed to the CHF itself, from the ACB
 User, is served from its COSEM objects, the ZigBee network control of its device log
 (:mod:`rig.protocol.gbcs.catalogue_chf`): CCS01 adds a device and opens joining for it,
 CCS02 removes one (whose frames it then refuses), CCS06 lists the log, CCS07 backs up the
-log and the historic log. The answer goes up the WAN, then, when the log changed, the
+log and the historic log, CCS03 restores a failed hub's log into an empty one
+(:class:`RestoredDevices`). The answer goes up the WAN, then, when the log changed, the
 CS14 alert (0x8F12) with the log, to the ACB.
+
+The GPF's GBCS end (issue 16): GCS59 restores a failed GPF's device log into the GPF's
+(:class:`GpfDeviceLog`), answered with each entry's join response code. It needs the GPF's
+own keys (``gpf_gbcs`` of the node config, kept apart in ``gpf-gbcs/`` of its state);
+without them a command to the GPF is dropped, logged.
 """
 
 from __future__ import annotations
@@ -33,13 +39,15 @@ import logging
 import math
 import time
 from collections import deque
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
 from nodes.gbcs.endpoint import GbcsEndpoint
+from nodes.gbcs.handlers import Context, handles
 from nodes.gbcs.zcl_server import ZclServer
 from nodes.han import ota as han_ota  # a module: nodes.han.ota imports nodes.roles
 from nodes.han.app import CHF_ENDPOINT, GPF_ENDPOINT
@@ -48,19 +56,23 @@ from nodes.han.relay import HanRelay
 from nodes.han.tunnel import TunnelError, TunnelServer
 from nodes.radio import ApsMessage, DeliveryError, NetworkSettings
 from nodes.roles.base import Route
-from nodes.roles.firmware import HubImage, HubImages
+from nodes.roles.firmware import HubImage, HubImages, transfer_alert
 from nodes.roles.han import HanRole
 from nodes.wan import WanLink
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import catalogue_chf as chf
+from rig.protocol.gbcs import catalogue_restore as restore
 from rig.protocol.gbcs import dlms
+from rig.protocol.gbcs.catalogue_join import JoinResult
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import Cra, GbcsMessage, GroupingHeader
+from rig.protocol.gbcs.usecase import UseCase, protect, response_shell, with_payload
 from rig.protocol.wan import FirmwareChunk
 from rig.protocol.zigbee import se, zcl
 from rig.protocol.zigbee.se import NOTIFICATION_SCHEME_B, TUNNEL_MESSAGE_PENDING, ZIGBEE_EPOCH
 from rig.protocol.zigbee.zcl import ZclFrame
+from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.chf")
 SEEN_COMMANDS = 4096  # recent (device, originator, counter): a WAN redelivery is dropped here
@@ -71,6 +83,93 @@ MAX_DROP_S = 3600.0  # a WAN drop asked for over HTTP lasts at most this
 def _utc(seconds: float) -> dt.datetime:
     """A Unix time as a UTC datetime (what a COSEM date-time is made from)."""
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+class RestoredDevices:
+    """The devices CCS03 restored into the CHF device log with the hash of their TC link key
+    (a hash gives no key back: such a device joins once 8.11 gives its install code), and
+    the failed hub's extended PAN ID; kept in the CHF's state."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        data = read_json(path, {}) or {}
+        self.extended_pan_id: str | None = data.get("extended_pan_id")
+        self.devices: dict[Eui64, bytes] = {
+            Eui64.parse(eui): bytes.fromhex(hashed)
+            for eui, hashed in data.get("devices", {}).items()
+        }
+
+    def save(self) -> None:
+        devices = {eui.duis: hashed.hex() for eui, hashed in self.devices.items()}
+        write_json(self.path, {"extended_pan_id": self.extended_pan_id, "devices": devices})
+
+    def discard(self, eui: Eui64) -> bool:
+        if self.devices.pop(eui, None) is None:
+            return False
+        self.save()
+        return True
+
+
+@dataclass
+class GpfDeviceLog:
+    """The GPF device log: each device's EUI and GBCS device type; kept in the CHF's state."""
+
+    path: Path
+    entries: dict[Eui64, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> GpfDeviceLog:
+        data = read_json(path, {}) or {}
+        entries = {Eui64.parse(e["eui"]): int(e["device_type"]) for e in data.get("entries", [])}
+        return cls(path, entries)
+
+    def save(self) -> None:
+        entries = [{"eui": e.duis, "device_type": t} for e, t in self.entries.items()]
+        write_json(self.path, {"entries": entries})
+
+    def restore(
+        self, entries: tuple[restore.GpfEntry, ...]
+    ) -> tuple[tuple[restore.GpfEntry, int], ...]:
+        """GCS59: each entry of the failed GPF's log added, with its join response code (an
+        entry already here keeps its place; one here with another device type is refused,
+        as a join is: 3)."""
+        results = []
+        for entry in entries:
+            eui = Eui64(entry.eui)
+            held = self.entries.setdefault(eui, entry.device_type)
+            code = JoinResult.SUCCESS if held == entry.device_type else JoinResult.INCOMPATIBLE
+            results.append((entry, int(code)))
+        self.save()
+        log.info(
+            "gpf.device_log_restored",
+            extra={"devices": [Eui64(e.eui).duis for e, c in results if not c]},
+        )
+        return tuple(results)
+
+
+@dataclass
+class GasProxy:
+    """The GPF as its GBCS end serves it: no COSEM objects or ZCL attributes of its own
+    over GBCS here, its device log."""
+
+    device_log: GpfDeviceLog
+    cosem: CosemServer | None = None
+    zcl: ZclServer | None = None
+
+
+@handles(restore.GCS59)
+async def restore_gpf_device_log(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
+    """GCS59 on the GPF: the entries restored, answered with each one's join response code."""
+    gpf = ctx.device
+    if not isinstance(gpf, GasProxy):
+        raise DecodeError(f"{uc.name}: only the GPF restores a GPF device log", 0)
+    try:
+        entries = restore.gpf_restore_entries(cmd.payload)
+    except ValueError as exc:
+        raise DecodeError(f"{uc.name}: {exc}", 0) from None
+    payload = restore.gpf_restore_answer(gpf.device_log.restore(entries))
+    shell = response_shell(cmd, uc, ctx.now())
+    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
 
 
 class CommsHub(HanRole):
@@ -107,6 +206,16 @@ class CommsHub(HanRole):
         self.app.reports[(GPF_ENDPOINT, se.Metering.cluster_id)] = self._on_gsme_report
         self.join_timeout = DEFAULT_JOIN_TIMEOUT_S
         self._registered: Eui64 | None = None  # added by the CCS01 being served
+        self.restored = RestoredDevices(self.config.state_dir / "restored-device-log.json")
+        self.gpf_log = GpfDeviceLog.load(self.config.state_dir / "gpf-device-log.json")
+        # the GPF's GBCS end: its own keys and state, when the node config carries them
+        self.gpf_gbcs: GbcsEndpoint | None = None
+        if self.config.gpf_eui is not None and self.config.gpf_gbcs is not None:
+            gpf_state = self.config.state_dir / "gpf-gbcs"
+            gpf_state.mkdir(parents=True, exist_ok=True)
+            self.gpf_gbcs = GbcsEndpoint(
+                self.config.gpf_eui, "GPF", self.config.gpf_gbcs, gpf_state
+            )
         self._log_changed = False
         self.cosem: CosemServer | None = self._device_log_objects()
         self.zcl: ZclServer | None = None
@@ -166,7 +275,10 @@ class CommsHub(HanRole):
 
     def _ota_event(self, code: int, detail: dict[str, Any]) -> None:
         """A device ended a transfer: an image it verified or refused is not offered to it
-        again (a sleepy device asks at every wake)."""
+        again (a sleepy device asks at every wake). CCS08 tells the ACB how it ended."""
+        alert = transfer_alert(self.gbcs, self.config.eui, code, detail) if self.gbcs else None
+        if alert is not None:
+            self.wan.send_up(alert)
         status = detail.get("status")
         if code != han_ota.TRANSFER_COMPLETE or status not in ("SUCCESS", "INVALID_IMAGE"):
             return
@@ -192,6 +304,7 @@ class CommsHub(HanRole):
         server.attribute(chf.ACTIVE_DEVICES, self._active_devices)
         server.method(chf.BACKUP_LOG, lambda _a, _i: self._backup(historic=False))
         server.method(chf.BACKUP_HISTORIC_LOG, lambda _a, _i: self._backup(historic=True))
+        server.method(restore.RESTORE_LOG, self._restore_log)
         return server
 
     def _register_device(self, argument: Data, _invocation: Invocation) -> None:
@@ -203,15 +316,48 @@ class CommsHub(HanRole):
             raise CosemError(Result.TYPE_UNMATCHED, f"register_device: {exc}") from None
         self._registered = eui if added else None
         self._log_changed |= added
+        if added:
+            self.restored.discard(eui)  # its install code given: it may join now
 
     def _unregister_device(self, argument: Data, _invocation: Invocation) -> None:
         if argument.type is not DataType.OCTET_STRING or len(argument.value) != 8:
             raise CosemError(Result.TYPE_UNMATCHED, "unregister_device takes an EUI-64")
         eui = Eui64(bytes(argument.value))
+        if self.restored.discard(eui):
+            self._log_changed = True
+            return
         if not self.device_log.remove(eui):
             # as RTDS's CCS02 error answers (action-result 1)
             raise CosemError(Result.HARDWARE_FAULT, f"{eui.duis} is not in the CHF device log")
         self._log_changed = True
+
+    def _restore_log(self, argument: Data, _invocation: Invocation) -> None:
+        """CCS03: a failed hub's log restored into this one, which must be empty (a restore
+        is for the hub that replaces it); each device keeps its TC link key's hash."""
+        try:
+            pan = restore.RestorePan.from_data(argument)
+        except ValueError as exc:
+            raise CosemError(Result.TYPE_UNMATCHED, f"restore_PAN: {exc}") from None
+        if self.device_log.entries or self.restored.devices:
+            held = len(self.device_log.entries) + len(self.restored.devices)
+            # as RTDS's CCS03 error answers (action-result 1)
+            raise CosemError(
+                Result.HARDWARE_FAULT,
+                f"restore_PAN: the CHF device log holds {held} devices; only an empty log "
+                "is restored (remove them with 8.11 first)",
+            )
+        self.restored.extended_pan_id = pan.extended_pan_id.hex().upper()
+        self.restored.devices = {Eui64(eui): hashed for eui, hashed in pan.devices}
+        self.restored.save()
+        self._log_changed = True
+        log.info(
+            "han.device_log_restored",
+            extra={
+                "device": self.config.eui.duis,
+                "devices": [e.duis for e in self.restored.devices],
+                "extended_pan_id": self.restored.extended_pan_id,
+            },
+        )
 
     def _set_timeout(self, value: Data) -> None:
         if value.type is not DataType.LONG_UNSIGNED:
@@ -241,6 +387,8 @@ class CommsHub(HanRole):
                     successes=min(link.frames_in, 255),
                 )
             devices.append(device.to_data())
+        for eui in self.restored.devices:  # in the log, not (yet) on this HAN
+            devices.append(chf.ActiveDevice(eui.raw, chf.REGISTERED).to_data())
         return Data(DataType.ARRAY, devices)
 
     def _backup(self, *, historic: bool) -> Data:
@@ -255,6 +403,7 @@ class CommsHub(HanRole):
             )
         else:
             devices = tuple((eui.raw, log_.hashed_link_key(eui)) for eui in log_.entries)
+            devices += tuple((eui.raw, hashed) for eui, hashed in self.restored.devices.items())
         changed = dlms.date_time(_utc(log_.changed))
         return chf.LogBackup(changed, self.config.han.extended_pan_id.raw, devices)
 
@@ -279,8 +428,20 @@ class CommsHub(HanRole):
             self.wan.send_up(self.gbcs.alert(chf.CS14, fields, recipient=self.gbcs.acb))
             log.info("gbcs.alert", extra={"device": self.config.eui.duis, "alert_code": "8F12"})
 
+    async def _serve_gpf(self, gbcs: bytes) -> None:
+        """A command to the GPF: served from its device log, answered up the WAN."""
+        if self.gpf_gbcs is None:
+            log.warning(
+                "gbcs.no_credentials",
+                extra={"device": str(self.config.gpf_eui), "reason": "no GPF keys on this node"},
+            )
+            return
+        answer = await self.gpf_gbcs.handle(gbcs, GasProxy(self.gpf_log))
+        if answer is not None:
+            self.wan.send_up(answer)
+
     def _sleepy(self, eui: Eui64) -> bool:
-        return self.device_log.device_type(eui) == "GSME"
+        return self.device_log.sleepy(eui)
 
     async def start(self) -> None:
         han, wan = self.config.han, self.config.wan
@@ -327,6 +488,10 @@ class CommsHub(HanRole):
         if device == self.config.eui:  # the CHF's own use cases
             self._seen.append(key)
             await self._serve(gbcs, h)
+            return
+        if device == self.config.gpf_eui:  # the GPF's, on this node
+            self._seen.append(key)
+            await self._serve_gpf(gbcs)
             return
         if device.duis in self.device_log.removed:
             log.warning("han.removed_device", extra={"device": device.duis})
@@ -442,6 +607,13 @@ class CommsHub(HanRole):
         d["han"].update(
             device_log=self.device_log.summary(),
             historic_device_log=[h.eui for h in self.device_log.historic],
+            restored_device_log={
+                "extended_pan_id": self.restored.extended_pan_id,
+                "devices": [e.duis for e in self.restored.devices],
+            },
+            gpf_device_log=[
+                {"eui": e.duis, "device_type": t} for e, t in self.gpf_log.entries.items()
+            ],
             refused=self.device_log.refused[-10:],
             tunnels={
                 e.duis: {"id": p.tunnel_id, "queued": len(p.outbox)}

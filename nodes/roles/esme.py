@@ -25,7 +25,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from nodes.gbcs.activation import resume_activation
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
+from nodes.gbcs.credentials import resume_credentials
 from nodes.han import ota as han_ota  # a module: nodes.han.ota imports nodes.roles
 from nodes.han.app import DEVICE_ENDPOINT
 from nodes.roles.clock import serve_clock
@@ -37,6 +39,7 @@ from nodes.roles.credit import (
     meter_credit,
 )
 from nodes.roles.firmware import manufacturer_key, serve_firmware
+from nodes.roles.join_log import open_join_log
 from nodes.roles.prepay_han import serve_prepayment
 from nodes.roles.prepay_logs import DailyReadLog, serve_prepay_logs
 from nodes.roles.prepay_objects import serve_debt, serve_prepay_config
@@ -95,6 +98,7 @@ class ElectricityMeter(TunnelledDevice):
             self.ota = han_ota.OtaClient(self.app, self.firmware, key, on_event=self._on_ota_event)
             self.ota.on_notify(lambda server: self.spawn(self.update_firmware(), "firmware"))
         serve_clock(self)  # its clock (8.1.1 commissioning)
+        self.join_log = open_join_log(self.config)  # the devices it has joined (8.7, 8.8, CS07)
         self.credit: Credit | None = None
         self.prepay_daily: DailyReadLog | None = None
         if self.gbcs is not None:
@@ -136,6 +140,8 @@ class ElectricityMeter(TunnelledDevice):
         )
         await super().start()
         self.spawn(self._keep_alive(), "keep-alive")
+        resume_activation(self)  # a future-dated 11.3 held across the power cut
+        resume_credentials(self)  # and a future-dated CS02b (6.15.1)
 
     # --- the COSEM objects ------------------------------------------------------------------
     def _import_registers(self) -> Data:

@@ -15,6 +15,10 @@ whole image (:func:`rig.protocol.firmware.image_hash`, which CS06 names), its pr
 when it is to be activated (None: when 11.3 says); :meth:`Firmware.activate` makes it the
 running one.
 
+A future-dated 11.3 (CS06 with an execution date-time) is a :class:`ScheduledActivation`,
+kept in the same state file so it survives a power cut; :mod:`nodes.gbcs.activation` carries
+it out at its time.
+
 An image still arriving over the HAN is a :class:`Download`: its bytes and offset kept in the
 state folder, so the transfer resumes after an outage or a power cut (nodes.han.ota).
 
@@ -24,11 +28,16 @@ as its Metering cluster's CurrentMeterID (GCS38): :func:`serve_firmware`.
 A hub keeps the images the DCC sends it over the WAN in chunks (11.1) in
 :class:`HubImages`: each image's bytes so far (a :class:`Download`, so a WAN outage or a
 restart resumes where it stopped), then, once all of it is there and its SHA-256 is the
-one the DCC named, the whole image and the devices it is for.
+one the DCC named, the whole image and the devices it is for. How each device's transfer
+over the HAN ended goes to the ACB as CCS08 (:func:`transfer_alert`).
+
+A PPMID (11.4) activates an image as soon as it has verified it and tells the ACB with CS09
+(:func:`activation_alert`): the version running after it and whether it activated.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -39,15 +48,29 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from nodes.gbcs.activation import ScheduledActivation
 from nodes.gbcs.cosem_server import CosemServer
 from nodes.gbcs.zcl_server import ZclServer
+from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import cosem, gbz
 from rig.protocol.gbcs.catalogue_firmware import (
+    ACTIVATE_RESULTS,
     CURRENT_METER_ID,
+    FILE_TRANSFER_FAILURE,
+    FILE_TRANSFER_SUCCESS,
+    IMAGE_DISCARDED,
+    PPMID_FIRMWARE_ACTIVATED,
+    TRANSFER_FAILED,
+    TRANSFER_RESPONSES,
+    TRANSFER_SUCCESSFUL,
     normal_version,
     octet_string_value,
+    ppmid_activation_alert,
+    ppmid_activation_payload,
+    transfer_alert_payload,
     version_octets,
 )
+from rig.protocol.gbcs.catalogue_firmware import transfer_alert as ccs08
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.wan import FirmwareChunk, FirmwareHeld
 from rig.runtime.files import read_json, write_atomic, write_json
@@ -86,6 +109,8 @@ class Firmware:
             self.version = normal_version(str(saved.get("version", initial_version)))
             pending = saved.get("pending")
             self.pending = None if not pending else PendingImage.from_json(pending)
+            scheduled = saved.get("scheduled")
+            self.scheduled = None if not scheduled else ScheduledActivation.from_json(scheduled)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(
                 f"{path}: not a firmware state ({exc}); fix it, or delete it for the device "
@@ -126,6 +151,16 @@ class Firmware:
         image, self.pending = self.pending, None
         self.run(image.version, image.profile)
 
+    def schedule(self, activation: ScheduledActivation | None) -> None:
+        """Hold a future-dated activation (one at a time: a later CS06 replaces it), or
+        (None) forget it."""
+        self.scheduled = activation
+        self.save()
+        log.info(
+            "firmware.scheduled" if activation else "firmware.schedule_cleared",
+            extra={"device": self.device, **(asdict(activation) if activation else {})},
+        )
+
     def save(self) -> None:
         write_json(self.path, self.state())
 
@@ -134,6 +169,7 @@ class Firmware:
             "version": self.version,
             "profile": self.profile,
             "pending": None if self.pending is None else asdict(self.pending),
+            "scheduled": None if self.scheduled is None else asdict(self.scheduled),
         }
 
 
@@ -394,3 +430,61 @@ class HubImages:
 
     def _save(self) -> None:
         write_json(self.index, {k: asdict(r) for k, r in self.images.items()})
+
+
+def transfer_response(code: int, status: str | None) -> int:
+    """CCS08's response code for how a device ended an OTA transfer (the hub's OTA event
+    ``code``, :data:`nodes.han.ota.TRANSFER_EVENTS`, and the Upgrade End Request's
+    ``status``): transferred and verified, discarded by the device (INVALID_IMAGE), or
+    broken off."""
+    if code == TRANSFER_SUCCESSFUL and status == "SUCCESS":
+        return FILE_TRANSFER_SUCCESS
+    if code == TRANSFER_SUCCESSFUL and status == "INVALID_IMAGE":
+        return IMAGE_DISCARDED
+    return FILE_TRANSFER_FAILURE
+
+
+def transfer_alert(gbcs: Any, hub: Eui64, code: int, detail: dict[str, Any]) -> bytes | None:
+    """CCS08 (0x0128) from ``hub`` to its ACB for an OTA transfer that ended (the OTA server's
+    event ``code`` and ``detail``), signed with the hub's DS key and counted with its alert
+    counter (``gbcs``, its :class:`nodes.gbcs.endpoint.GbcsEndpoint`); None for an event
+    that ends no transfer."""
+    if code not in (TRANSFER_SUCCESSFUL, TRANSFER_FAILED) or "device" not in detail:
+        return None
+    response = transfer_response(code, detail.get("status"))
+    version = bytes.fromhex(str(detail.get("file_version", "00000000")))
+    device = Eui64.parse(str(detail["device"]))
+    payload = transfer_alert_payload(dt.datetime.now(dt.UTC), device.raw, version, response)
+    counter = gbcs._next_counter()  # the hub's alert counter, persisted first
+    msg = ccs08(counter, hub.raw, gbcs.acb.raw, payload, gbcs.ds)
+    log.info(
+        "gbcs.alert",
+        extra={
+            "device": hub.duis,
+            "use_case": "CCS08",
+            "alert_code": f"{TRANSFER_SUCCESSFUL if response == 0 else TRANSFER_FAILED:04X}",
+            "target": device.duis,
+            "response": TRANSFER_RESPONSES[response],
+        },
+    )
+    return msg.encode()
+
+
+def activation_alert(gbcs: Any, device: Eui64, version: bytes, result: int) -> bytes:
+    """CS09 (0x012B) from a PPMID to its ACB: it ran the activation of an image (``result``
+    0 activated, 1 not) and now runs ``version`` (4 octets); signed with its DS key and
+    counted with its alert counter (``gbcs``, its :class:`nodes.gbcs.endpoint.GbcsEndpoint`)."""
+    payload = ppmid_activation_payload(dt.datetime.now(dt.UTC), version, result)
+    counter = gbcs._next_counter()  # the device's alert counter, persisted first
+    msg = ppmid_activation_alert(counter, device.raw, gbcs.acb.raw, payload, gbcs.ds)
+    log.info(
+        "gbcs.alert",
+        extra={
+            "device": device.duis,
+            "use_case": "CS09",
+            "alert_code": f"{PPMID_FIRMWARE_ACTIVATED:04X}",
+            "version": version.hex().upper(),
+            "result": ACTIVATE_RESULTS[result],
+        },
+    )
+    return msg.encode()

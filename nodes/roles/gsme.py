@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from nodes.gbcs.credentials import resume_credentials
 from nodes.gbcs.zcl_server import ZclServer
 from nodes.han import ota as han_ota  # a module: nodes.han.ota imports nodes.roles
 from nodes.han.app import GPF_ENDPOINT
@@ -50,6 +51,7 @@ from nodes.roles.credit import (
 from nodes.roles.firmware import manufacturer_key, serve_firmware
 from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
+from nodes.roles.join_log import open_join_log
 from nodes.roles.prepay_han import RESULT_OF_ALERT, LocalEntryLock
 from nodes.roles.prepay_logs import DailyReadLog
 from nodes.roles.tunnelled import TunnelledDevice
@@ -114,6 +116,7 @@ class GasMeter(TunnelledDevice):
         for attribute in GAS_REGISTERS:
             self.zcl.attribute(gbz.METERING, attribute, values[attribute.name])
         self.firmware = serve_firmware(self)  # its running version (GCS38)
+        self.join_log = open_join_log(self.config)  # the devices it has joined (8.7, 8.8, CS07)
         self.ota: han_ota.OtaClient | None = None  # its OTA Upgrade client (11.1), run while awake
         self.ota_outcome: str | None = None  # what the last wake's update came to
         key = manufacturer_key(self)
@@ -149,6 +152,7 @@ class GasMeter(TunnelledDevice):
             "button.restore", lambda: loop.call_soon_threadsafe(self.restore_pressed)
         )
         await super().start()
+        resume_credentials(self)  # a future-dated CS02b (6.15.1) held across the power cut
 
     def _valve(self, open_: bool) -> None:
         self.valve_open = open_

@@ -7,6 +7,13 @@ and the emergency credit button sends Select Available Emergency Credit; the gas
 On the virtual rig the keypad is the node's HTTP server (``POST /ppmid/topup?code=...``,
 ``POST /ppmid/emergency-credit``, what ``rig ppmid`` drives); on a Pi the emergency
 credit button (``button.emergency_credit``) does the same as the second.
+
+Firmware (11.4 Update PPMID Firmware): told by the hub's Image Notify, and once after its
+tunnel opens, it asks the hub's OTA Upgrade server for a newer image, fetches it (resumably)
+and verifies the manufacturer's signature. A verified image is activated at once and CS09
+(0x012B, 8F8B) tells the ACB the version it now runs; a refused one is discarded, the running
+version unchanged (the hub's CCS08 says so). 11.2 reads the version (CS08,
+:mod:`nodes.gbcs.activation`).
 """
 
 from __future__ import annotations
@@ -20,11 +27,15 @@ from typing import Any
 
 from aiohttp import web
 
+from nodes.han import ota as han_ota  # a module: nodes.han.ota imports nodes.roles
 from nodes.radio import DeliveryError
 from nodes.roles.base import Route
 from nodes.roles.display import LocalDisplay
+from nodes.roles.firmware import activation_alert, manufacturer_key, serve_firmware
+from nodes.roles.join_log import open_join_log
 from nodes.roles.ppmid_gas import GasKeypad, GasKeypadError
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs.catalogue_firmware import ACTIVATION_FAILURE, ACTIVATION_SUCCESS
 from rig.protocol.gbcs.cosem import MILLIPENCE  # the Consumer Top Up Response's unit (PCS01)
 from rig.protocol.zigbee import se, zcl
 from rig.protocol.zigbee.se import ZIGBEE_EPOCH, OriginatingDevice, TopUpResult
@@ -50,6 +61,8 @@ WHY = {
     "in a row; try again later or top up through the supplier",
     TopUpResult.REJECTED_TOP_UP_VALUE_TOO_LARGE: "the top-up is above the meter's limit",
 }
+FIRMWARE_TRIES = 5  # a firmware transfer the HAN broke off is taken up again this often
+FIRMWARE_RETRY_S = 2.0
 
 
 class KeypadError(Exception):
@@ -66,6 +79,14 @@ class PrepaymentInterface(LocalDisplay, GasKeypad):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.last_entry: dict[str, Any] | None = None
+        self.join_log = open_join_log(self.config)  # the devices it has joined (8.7, 8.8, CS07)
+        self.firmware = serve_firmware(self)  # its running version (CS08)
+        self.ota: han_ota.OtaClient | None = None  # its OTA Upgrade client (11.4)
+        self._updating = asyncio.Lock()
+        key = manufacturer_key(self)
+        if key is not None and self.gbcs is not None:
+            self.ota = han_ota.OtaClient(self.app, self.firmware, key)
+            self.ota.on_notify(lambda server: self.spawn(self.update_firmware(), "firmware"))
 
     async def start(self) -> None:
         await super().start()
@@ -75,6 +96,55 @@ class PrepaymentInterface(LocalDisplay, GasKeypad):
             "button.emergency_credit",
             lambda: loop.call_soon_threadsafe(self._emergency_credit_pressed),
         )
+
+    async def run(self) -> None:
+        """Its tunnel is open: ask the hub whether it has firmware waiting, then show the
+        meters."""
+        if self.ota is not None:
+            self.spawn(self.update_firmware(), "firmware")
+        await super().run()
+
+    # --- firmware over the HAN (11.4) -----------------------------------------------------------
+    async def update_firmware(self) -> han_ota.Outcome | None:
+        """Ask the hub for a newer image and fetch it, taking a transfer the HAN broke off
+        up again a few times; a verified image is activated at once (CS09). One update at a
+        time; None without an OTA client."""
+        if self.ota is None:
+            return None
+        async with self._updating:
+            for _ in range(FIRMWARE_TRIES):
+                result = await self.ota.update(self.chf)
+                if result.outcome is not han_ota.Outcome.INCOMPLETE:
+                    break
+                await asyncio.sleep(FIRMWARE_RETRY_S)
+            if result.outcome is han_ota.Outcome.VERIFIED:
+                await self.activate_firmware()
+        log.info(
+            "firmware.update",
+            extra={
+                "device": self.config.eui.duis,
+                "outcome": result.outcome.value,
+                "reason": result.reason,
+            },
+        )
+        return result.outcome
+
+    async def activate_firmware(self) -> bool:
+        """Run the image held (verified), and tell the ACB with CS09: 0 and the new version,
+        or 1 and the version unchanged when it cannot be run."""
+        assert self.gbcs is not None
+        try:
+            self.firmware.activate()
+            result = ACTIVATION_SUCCESS
+        except (ValueError, OSError) as exc:
+            log.warning(
+                "firmware.activation_failed",
+                extra={"device": self.config.eui.duis, "error": str(exc)},
+            )
+            result = ACTIVATION_FAILURE
+        alert = activation_alert(self.gbcs, self.config.eui, self.firmware.octets, result)
+        await self.send_up(alert)
+        return result == ACTIVATION_SUCCESS
 
     # --- the keypad's actions -----------------------------------------------------------------
     async def top_up(self, code: str, target: str = "esme") -> dict[str, Any]:
@@ -175,7 +245,12 @@ class PrepaymentInterface(LocalDisplay, GasKeypad):
         return await _answer(lambda: self.emergency_credit(_target(request)))
 
     def detail(self) -> dict[str, Any]:
-        return {**super().detail(), "keypad": self.last_entry}
+        return {
+            **super().detail(),
+            "keypad": self.last_entry,
+            "firmware": self.firmware.state(),
+            "ota": None if self.ota is None else self.ota.detail(),
+        }
 
 
 def _top_up(answer: zcl.ZclFrame) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from nodes.gbcs.cosem_server import CosemServer
@@ -19,6 +20,7 @@ from nodes.han.tunnel import TunnelClient, TunnelError
 from nodes.radio import DeliveryError
 from nodes.roles.han import JoiningRole
 from rig.protocol.codec import DecodeError
+from rig.protocol.eui import Eui64
 from rig.protocol.gbcs.frame import GbcsMessage
 
 log = logging.getLogger("nodes.han")
@@ -40,6 +42,9 @@ class TunnelledDevice(JoiningRole):
         )
         self.behaviour = self.config.behaviour
         self.tunnel_ready = asyncio.Event()
+        self._alerting: set[asyncio.Future[None]] = set()
+        if self.gbcs is not None:  # a command refused for its authentication: 8F3D, 8F53
+            self.gbcs.on_refused = self._on_refused
 
     async def on_joined(self) -> None:
         self.tunnel = TunnelClient(self.app, self.chf, self.handle_gbcs)
@@ -80,6 +85,23 @@ class TunnelledDevice(JoiningRole):
             extra={"device": self.config.eui.duis, "bytes": len(message), "message_code": what},
         )
         return message if self.behaviour.loopback else None
+
+    def _raise(self, code: int, recipient: Eui64 | None = None) -> Awaitable[None] | None:
+        """Raise a generic alert with ``code`` to ``recipient`` (by default the responsible
+        supplier): the meters say how; another device only logs it."""
+        log.warning(
+            "gbcs.alert_unsent",
+            extra={"device": self.config.eui.duis, "alert_code": f"{code:04X}"},
+        )
+        return None
+
+    def _on_refused(self, code: int) -> None:
+        """The GBCS end refused a command for its authentication: the supplier hears."""
+        raised = self._raise(code)
+        if raised is not None:
+            task = asyncio.ensure_future(raised)
+            self._alerting.add(task)
+            task.add_done_callback(self._alerting.discard)
 
     def gbcs_detail(self) -> dict[str, int] | None:
         if self.gbcs is None:

@@ -5,6 +5,8 @@ rig supplier send 7.2 --target esme --json       disable supply (critical: trans
 rig supplier send 8.2 --param DeviceID=chf       read the inventory
 rig supplier inbox --user network-operator       what the DCC delivered (responses, alerts)
 rig supplier firmware --target esme --image fw.ota   11.1: firmware to the meter, via its hub
+rig supplier firmware --target ppmid --image fw.ota  11.4: firmware to the PPMID, via its hub
+rig supplier change-supplier --target esme --to supplier-b   6.23: supplier-b gains the meter
 rig trace 90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1732350000000
 """
 
@@ -15,6 +17,7 @@ import base64
 import datetime as dt
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from rich.table import Table
 from rig.cli.common import console, out, rig_options
 from rig.dccuser.client import DccUser, DccUserError, Outcome
 from rig.dccuser.tasks import default_user, device_of, send_request, top_up, trace_of
-from rig.description.model import Rig
+from rig.description.model import Rig, Role
 from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
 from rig.protocol.duis.message import RequestId
@@ -122,38 +125,83 @@ def supplier_topup(
     sys.exit(0 if outcome.ok and outcome.values.get("result") == 0 else 1)
 
 
-def firmware_body(image: bytes, version: str, devices: list[Eui64]) -> etree._Element:
-    """The body of 11.1 Update Firmware (DUIS ``UpdateFirmware``): the image (base64), its
-    version (8 hex digits) and the devices, comma-separated."""
-    body = etree.Element(f"{{{SR}}}UpdateFirmware", nsmap={"sr": SR})
+@supplier.command("change-supplier")
+@rig_options
+@click.option("--target", required=True, help="meter: node name (esme, gsme) or EUI-64")
+@click.option("--to", "to", required=True, help="the gaining supplier: DCC User name or EUI")
+@click.option("--wait", default=90.0, show_default=True, help="seconds to wait for the answer")
+@click.option("--json", "as_json", is_flag=True)
+def supplier_change(
+    rig: Rig, state: StateDir, target: str, to: str, wait: float, as_json: bool
+) -> None:
+    """6.23 Update Security Credentials (CoS) from the gaining supplier: the DCC's TransCoS
+    party signs the CS02b that puts its certificates into the meter, and the DCC's
+    inventory then names it the responsible supplier."""
+    _report(
+        lambda: send_request(rig, state, "6.23", target, {}, to, wait),
+        as_json,
+        lambda o: o.ok and o.values.get("result") == 0,
+    )
+
+
+# the SRV that updates a device's firmware, its body's element and its warning's (DUIS)
+FIRMWARE_SRVS = {
+    "11.1": ("UpdateFirmware", "DSPUpdateFirmwareWarning"),
+    "11.4": ("UpdatePPMIDFirmware", "DSPUpdatePPMIDFirmwareWarning"),
+}
+
+
+def firmware_body(
+    image: bytes, version: str, devices: list[Eui64], srv: str = "11.1"
+) -> etree._Element:
+    """The body of 11.1 Update Firmware (DUIS ``UpdateFirmware``) or 11.4 Update PPMID
+    Firmware (``UpdatePPMIDFirmware``, the same fields): the image (base64), its version
+    (8 hex digits) and the devices, comma-separated."""
+    body = etree.Element(f"{{{SR}}}{FIRMWARE_SRVS[srv][0]}", nsmap={"sr": SR})
     etree.SubElement(body, f"{{{SR}}}FirmwareImage").text = base64.b64encode(image).decode()
     etree.SubElement(body, f"{{{SR}}}FirmwareVersion").text = version
     etree.SubElement(body, f"{{{SR}}}DeviceIDList").text = ",".join(d.duis for d in devices)
     return body
 
 
+def firmware_srv(rig: Rig, devices: list[Eui64]) -> str:
+    """11.4 when every device is a PPMID the description names, else 11.1 (DccUserError for
+    PPMIDs and other devices together: one request each)."""
+    ppmids = {n.eui for n in rig.by_role(Role.PPMID)}
+    if not ppmids.intersection(devices):
+        return "11.1"
+    if not ppmids.issuperset(devices):
+        raise DccUserError(
+            "11.4 updates PPMIDs and 11.1 the meters: send the PPMIDs and the meters apart"
+        )
+    return "11.4"
+
+
 def update_firmware(
     rig: Rig, state: StateDir, targets: list[str], image: bytes, user: str | None = None
 ) -> Outcome:
-    """11.1 Update Firmware of ``image`` for ``targets`` (node names or EUI-64s), sent by
-    ``user`` (by default the first target's supplier): the DCC's synchronous answer, with
-    the devices it left out (DSPUpdateFirmwareWarning) in ``values``."""
+    """11.1 Update Firmware (11.4 Update PPMID Firmware for PPMIDs) of ``image`` for
+    ``targets`` (node names or EUI-64s), sent by ``user`` (by default the first target's
+    supplier): the DCC's synchronous answer, with the devices it left out (its warning) in
+    ``values``."""
     devices = [device_of(rig, t) for t in targets]
+    srv = firmware_srv(rig, devices)
     try:
         header = OtaFile.decode(image).header
     except DecodeError as exc:
         raise DccUserError(f"the image is not a ZigBee OTA file: {exc}") from None
     version = f"{header.file_version:08X}"
-    client = DccUser.from_state(state.root, user or default_user(rig, devices[0]))
+    client = DccUser.from_state(state.root, user or default_user(rig, devices[0], state))
     counter = client.next_counter()
-    signed = client.request("11.1", client.dcc, 8, counter, firmware_body(image, version, devices))
+    body = firmware_body(image, version, devices, srv)
+    signed = client.request(srv, client.dcc, 8, counter, body)
 
     async def post() -> tuple[str, str, bytes]:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
             return await client.post(session, "serviceD", signed)
 
     code, reason, reply = asyncio.run(post())
-    outcome = Outcome(str(RequestId(client.eui, client.dcc, counter)), "11.1", code, reason)
+    outcome = Outcome(str(RequestId(client.eui, client.dcc, counter)), srv, code, reason)
     outcome.values = {
         "firmware_version": version,
         "image_hash": image_hash(image).hex(),
@@ -163,7 +211,7 @@ def update_firmware(
         warning = (
             parse(reply)
             .getroot()
-            .find("sr:Body/sr:ResponseMessage/sr:DSPUpdateFirmwareWarning", NS)
+            .find(f"sr:Body/sr:ResponseMessage/sr:{FIRMWARE_SRVS[srv][1]}", NS)
         )
         for item in [] if warning is None else list(warning):
             outcome.values[etree.QName(item).localname] = (item.text or "").split(",")
@@ -173,7 +221,11 @@ def update_firmware(
 @supplier.command("firmware")
 @rig_options
 @click.option(
-    "--target", "targets", required=True, multiple=True, help="meter: node name or EUI-64"
+    "--target",
+    "targets",
+    required=True,
+    multiple=True,
+    help="meter or PPMID (11.4): node name or EUI-64",
 )
 @click.option(
     "--image",
@@ -182,7 +234,11 @@ def update_firmware(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="the OTA file (`rig firmware make`)",
 )
-@click.option("--activate-at", help="when to activate it: 11.3 Activate Firmware's job")
+@click.option(
+    "--activate-at",
+    help="then activate it at this time (ISO 8601, UTC; or +SECONDS from now): 11.3 "
+    "future-dated, sent to each target once it holds the image (its 8F72)",
+)
 @request_options
 def supplier_firmware(
     rig: Rig,
@@ -196,19 +252,103 @@ def supplier_firmware(
 ) -> None:
     """11.1 Update Firmware: the DCC keeps the image and sends it to the target's hub,
     which serves it over the HAN; the meter verifies it and alerts its supplier (8F72
-    verified, 8F1C refused). Exit 1 unless the DCC answers I0."""
-    del wait  # 11.1 has a synchronous answer only; the meter's alert follows in the inbox
-    if activate_at is not None:
-        console.print(
-            f"note: activation at {activate_at} is 11.3 Activate Firmware, not sent here: "
-            "send 11.3 once the meter holds the image (its 8F72 alert)",
-            highlight=False,
-        )
-    _report(
-        lambda: update_firmware(rig, state, list(targets), image_path.read_bytes(), user),
-        as_json,
-        lambda o: o.acknowledgement == codes.SUCCESS,
-    )
+    verified, 8F1C refused). To PPMIDs, 11.4 Update PPMID Firmware: the PPMID verifies
+    the image and activates it at once (CS09, a PPMIDAlert from the DCC). With
+    --activate-at (meters only), then 11.3 Activate Firmware, future-dated,
+    to each target that verified it within --wait seconds: the meter answers Command
+    Accepted and, at that time, alerts 8F66 (activated) or 8F67. Exit 1 unless the DCC
+    answers I0 (and, with --activate-at, every 11.3 is accepted)."""
+    try:
+        when = None if activate_at is None else execution_time(activate_at)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--activate-at") from None
+    image = image_path.read_bytes()
+
+    def send() -> Outcome:
+        outcome = update_firmware(rig, state, list(targets), image, user)
+        if when is not None and outcome.acknowledgement == codes.SUCCESS:
+            outcome.values["activation"] = activate_when_held(
+                rig, state, list(targets), image, when, user, wait
+            )
+        return outcome
+
+    def ok(o: Outcome) -> bool:
+        activations = o.values.get("activation", {})
+        accepted = all(a.get("response_code") == codes.SUCCESS for a in activations.values())
+        return o.acknowledgement == codes.SUCCESS and accepted and (when is None or activations)
+
+    _report(send, as_json, ok)
+
+
+def execution_time(text: str) -> str:
+    """An ExecutionDateTime as DUIS writes it (UTC, ``Z``) from ISO 8601 (UTC when no zone
+    is given) or ``+SECONDS`` from now (ValueError, saying what to write, otherwise)."""
+    try:
+        if text.startswith("+"):
+            when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=float(text[1:]))
+        else:
+            when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: give one like 2030-01-15T09:00:00Z, or +60 (seconds)"
+        ) from None
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def activate_when_held(
+    rig: Rig,
+    state: StateDir,
+    targets: list[str],
+    image: bytes,
+    when: str,
+    user: str | None,
+    wait: float,
+) -> dict[str, dict[str, Any]]:
+    """Per target: wait (up to ``wait`` s) for its verdict on ``image`` (8F72 verified, 8F1C
+    refused), then, verified, send it 11.3 future-dated at ``when``: what each came to."""
+    devices = {t: device_of(rig, t) for t in targets}
+    sender = user or default_user(rig, next(iter(devices.values())), state)
+    verdicts = asyncio.run(_verdicts(state, sender, set(devices.values()), time.time() - 1, wait))
+    name = image_hash(image).hex().upper()
+    done: dict[str, dict[str, Any]] = {}
+    for target, device in devices.items():
+        verdict = verdicts.get(device)
+        if verdict != "8F72":
+            done[target] = {"alert": verdict, "reason": "the meter does not hold the image"}
+            continue
+        params = {"FirmwareHash": name, "ExecutionDateTime": when}
+        sent = send_request(rig, state, "11.3", target, params, sender, wait)
+        done[target] = {
+            "execution_date_time": when,
+            "request_id": sent.request_id,
+            "acknowledgement": sent.acknowledgement,
+            "response_code": sent.response_code,
+            **sent.values,
+        }
+    return done
+
+
+async def _verdicts(
+    state: StateDir, user: str, devices: set[Eui64], since: float, wait: float
+) -> dict[Eui64, str]:
+    """The firmware verdict (8F72 or 8F1C) each of ``devices`` sent ``user`` after ``since``,
+    as they come within ``wait`` seconds."""
+    client = DccUser.from_state(state.root, user)
+    found: dict[Eui64, str] = {}
+    deadline = time.monotonic() + wait
+    async with aiohttp.ClientSession() as session:
+        while set(found) != devices and time.monotonic() < deadline:
+            for entry in await client.inbox(session, kind="DeviceAlertMessage", wait=1.0):
+                path = Path(entry["file"])
+                if path.stat().st_mtime < since:
+                    continue
+                doc = client.verify(path.read_bytes())
+                device = doc.response_id.originator if doc.response_id else None
+                if device in devices and doc.alert_code in ("8F72", "8F1C"):
+                    found[device] = doc.alert_code
+            await asyncio.sleep(0.5)
+    return found
 
 
 def _report(send: Callable[[], Outcome], as_json: bool, ok: Callable[[Outcome], bool]) -> None:

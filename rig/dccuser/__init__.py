@@ -4,9 +4,11 @@
 from rig.dccuser import (
     read_chf,
     read_commission,
+    read_credentials,
     read_firmware,
     read_gas_logs,
     read_gas_prepayment,
+    read_join,
     read_prepay_config,
     read_prepay_logs,
 )
@@ -14,9 +16,11 @@ from rig.dccuser import (
 __all__ = [
     "read_chf",
     "read_commission",
+    "read_credentials",
     "read_firmware",
     "read_gas_logs",
     "read_gas_prepayment",
+    "read_join",
     "read_prepay_config",
     "read_prepay_logs",
 ]

@@ -123,6 +123,26 @@ class DccUser:
         assert cred is not None
         return cred
 
+    def cos_certificates(self) -> dict[str, str]:
+        """6.23's certificates: this user's own DS, KA and top-up KA, and the certification
+        path (the CA that issued them), base64 DER."""
+
+        def b64(cert: x509.Certificate) -> str:
+            return base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
+
+        given = {
+            element: b64(cred.certificate)
+            for element, usage in (
+                ("DigitalSigningCertificate", Usage.DS),
+                ("KeyAgreementCertificate", Usage.KA),
+                ("KeyAgreementTopUpCertificate", Usage.PP_KA),
+            )
+            if (cred := self.keys.find(self.eui, usage)) is not None
+        }
+        if self.config.issuing_ca is not None:
+            given["CertificationPath"] = b64(_pem(self.config.issuing_ca))
+        return given
+
     def next_counter(self) -> int:
         """Milliseconds since the epoch, strictly above the last counter this user sent (a
         DUIS RequestID counter, as DCC's own tools make them)."""
@@ -239,6 +259,8 @@ class DccUser:
             # not the device's known remote party: the device encrypts for this certificate
             ka = self.keys.get(self.eui, Usage.KA).certificate.public_bytes(Encoding.DER)
             params["KAPublicSecurityCredentials"] = base64.b64encode(ka).decode()
+        if srv == "6.23":  # the gaining supplier sends its own certificates
+            params = {**self.cos_certificates(), **params}
         body = body_for(srv, params)
         counter = counter or self.next_counter()
         rid = str(RequestId(self.eui, target, counter))

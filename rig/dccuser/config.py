@@ -54,6 +54,9 @@ class DccUsersConfig:
     dcc: DccIdentity
     gateway: GatewayUrls
     receiver: str  # the Receive Response Service's own URL
+    # the SMKI CA certificate that issued the users' certificates: the certification path a
+    # gaining supplier sends with them (6.23); None when the rig does not hold it
+    issuing_ca: Path | None = None
     version: int = VERSION
 
     def client(self, user: str) -> Client | None:

@@ -1,12 +1,15 @@
 """The DCC User's readers of the communications hub function's use cases (the CHF device log:
-8.11 CCS01, CCS02; 8.9 CCS06, CCS07; the CS14 alert), issue 16 (registered with
+8.11 CCS01, CCS02; 8.9 CCS06, CCS07; the CS14 alert; 8.12.1 CCS03 and the GPF's 8.12.2
+GCS59, which restore device logs), issue 16 (registered with
 :func:`rig.dccuser.readers.reads`).
 
 ``result`` is 0 when every part of the command succeeded, else the first part's code that
 did not (DLMS action or data-access result: CCS02 answers 1 for a device not in the log);
 ``results`` lists them all. CCS06 lists the devices of the log (EUI, in the log, on the
 HAN, status bits, LQI, when last heard); CCS07 and CS14 the logs' backups (EUI and the
-hash of its TC link key, empty before it has one)."""
+hash of its TC link key, empty before it has one); GCS59 each restored entry of the GPF
+device log (EUI, device type) with its join response code, and ``result`` the first code
+that is not 0."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from rig.protocol.gbcs.catalogue_chf import (
     ActiveDevice,
     LogBackup,
 )
+from rig.protocol.gbcs.catalogue_restore import CCS03, GCS59, gpf_restore_results
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.reading import access_response, alert_fields
 from rig.protocol.gbcs.usecase import UseCase
@@ -52,7 +56,7 @@ def backup_json(backup: LogBackup) -> dict[str, Any]:
     }
 
 
-@reads(CCS01, CCS02)
+@reads(CCS01, CCS02, CCS03)
 def device_log_updated(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
     return _results(msg)
 
@@ -97,3 +101,13 @@ def device_log_changed(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[
     raised, backup = apdu.body.value[1:]
     out.update(raised=_when(raised.value), device_log=backup_json(LogBackup.from_data(backup)))
     return out
+
+
+@reads(GCS59)
+def gpf_device_log_restored(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    results = gpf_restore_results(msg.payload)
+    entries = [
+        {"eui": Eui64(e.eui).duis, "device_type": e.device_type, "join_response": code}
+        for e, code in results
+    ]
+    return {"result": next((c for _, c in results if c), 0), "entries": entries}

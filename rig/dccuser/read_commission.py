@@ -13,6 +13,7 @@ from typing import Any
 from rig.dccuser.readers import ReadKeys, reads
 from rig.protocol.gbcs import dlms
 from rig.protocol.gbcs.catalogue_commission import (
+    ACCEPTED,
     CS06,
     ECS70,
     GCS28,
@@ -53,5 +54,22 @@ def set_gsme_clock(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str,
 
 @reads(CS06)
 def activate_firmware(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    if msg.payload == ACCEPTED:
+        return {"accepted": True}
     result, version = answer_fields(msg.payload)
     return {"result": integer_of(result), "firmware_version": version_of(version.value)}
+
+
+def future_activation(payload: bytes) -> dict[str, Any]:
+    """The 0x00CA alert's payload read: ``alert_code`` (8F66 activated, 8F67 not),
+    ``execution_date_time``, ``counter`` (of the CS06 it carried out), ``result`` (0, or 2)
+    and ``firmware_version`` (running after it)."""
+    code, when, counter, outcome = answer_fields(payload)
+    result, version = outcome.children
+    return {
+        "alert_code": f"{integer_of(code):04X}",
+        "execution_date_time": time_of(when).isoformat(),
+        "counter": integer_of(counter),
+        "result": integer_of(result),
+        "firmware_version": version_of(version.value),
+    }

@@ -1,7 +1,8 @@
-"""The DCC User's readers of the meters' firmware use cases (11.2 Read Firmware Version: ECS52,
-GCS38), issue 16 (registered with :func:`rig.dccuser.readers.reads`): ``result`` (0: read;
-else the DLMS Data-Access-Result or the ZCL status the device answered) and
-``firmware_version``, the running version as DUIS writes it (8 hex digits, ``0123ABCD``)."""
+"""The DCC User's readers of the firmware use cases of 11.2 Read Firmware Version (ECS52,
+GCS38, and CS08 for a PPMID), issue 16 (registered with :func:`rig.dccuser.readers.reads`):
+``result`` (0: read; else the DLMS Data-Access-Result, the ZCL status or CS08's result the
+device answered) and ``firmware_version``, the running version as DUIS writes it (8 hex
+digits, ``0123ABCD``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from rig.dccuser.readers import ReadKeys, reads
 from rig.protocol.codec import DecodeError
 from rig.protocol.gbcs import gbz
 from rig.protocol.gbcs.catalogue_firmware import (
+    CS08,
     CURRENT_METER_ID,
     ECS52,
     GCS38,
     octet_string_of,
+    ppmid_version_of,
     version_of,
 )
 from rig.protocol.gbcs.frame import GbcsMessage
@@ -49,4 +52,17 @@ def gsme_firmware_version(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> di
         status = component.payload[2] if len(component.payload) > 2 else None
         return {"result": status}
     octets = octet_string_of(values[CURRENT_METER_ID.name])
+    return {"result": 0, "firmware_version": version_of(octets)}
+
+
+@reads(CS08)
+def ppmid_firmware_version(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    """The PPMID's answer: the version and its result (RTDS's error: 1 and ``00000000``,
+    which is not a version it runs, so it is not given)."""
+    try:
+        octets, result = ppmid_version_of(msg.payload)
+    except (IndexError, ValueError) as exc:
+        raise DecodeError(f"CS08's answer is not a version and a result: {exc}", 0) from None
+    if result != 0:
+        return {"result": result}
     return {"result": 0, "firmware_version": version_of(octets)}

@@ -79,7 +79,10 @@ def read(
     except DecodeError as exc:
         raise ReadError(str(exc)) from None
     out = header(uc, msg)
-    out["authenticated_by"] = authenticate(msg, user_ka, device_ka, device_ds)
+    if uc.acb_own and msg.mac is not None and msg.kind == "response":
+        out["authenticated_by"] = "acb"  # the ACB asked in its own name: its MAC to check
+    else:
+        out["authenticated_by"] = authenticate(msg, user_ka, device_ka, device_ds)
     reader = _READERS.get(uc.name) or _generic
     try:
         out.update(reader(uc, msg, ReadKeys(user_ka, device_ka, device_ds)))

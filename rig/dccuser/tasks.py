@@ -4,6 +4,7 @@ name, top up a meter, read a request's hop timeline from the gateway's store."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import click
@@ -28,7 +29,14 @@ def device_of(rig: Rig, text: str) -> Eui64:
         raise click.BadParameter(f"{text!r} is neither a node name nor an EUI-64") from None
 
 
-def default_user(rig: Rig, target: Eui64 | None) -> str:
+def default_user(rig: Rig, target: Eui64 | None, state: StateDir | None = None) -> str:
+    """Who sends for ``target`` when no user is named: its responsible supplier as the
+    DCC's inventory holds it (a change of supplier moves it), else as the description
+    names it, else the rig's first supplier."""
+    held = None if state is None or target is None else responsible_supplier(state, target)
+    user = next((u for u in rig.users if u.eui == held), None)
+    if user is not None:
+        return user.name
     node = next((n for n in rig.nodes if n.eui == target), None)
     if node is not None and node.supplier:
         return node.supplier
@@ -56,7 +64,7 @@ def send_request(
     if service.non_device and device is not None:
         params.setdefault("DeviceID", device.duis)
         device = None
-    client = DccUser.from_state(state.root, user or default_user(rig, device))
+    client = DccUser.from_state(state.root, user or default_user(rig, device, state))
     return asyncio.run(client.send(srv_variant, device, params, wait=wait))
 
 
@@ -72,8 +80,26 @@ def top_up(
 ) -> Outcome:
     """`rig supplier topup` for Python callers: 2.2 with a UTRN made (or given)."""
     device = device_of(rig, target)
-    client = DccUser.from_state(state.root, user or default_user(rig, device))
+    client = DccUser.from_state(state.root, user or default_user(rig, device, state))
     return asyncio.run(client.top_up(device, pounds=pounds, utrn_code=utrn_code, wait=wait))
+
+
+def responsible_supplier(state: StateDir, device: Eui64) -> Eui64 | None:
+    """The device's responsible supplier in the DCC's inventory (None: no gateway store, or
+    the device is not in it)."""
+    path = state.component("gateway") / "data" / STORE_FILE
+    if not path.exists():
+        return None
+    store = Store(path)
+    try:
+        row = store.db.execute(
+            "SELECT supplier FROM inventory WHERE eui=?", (device.hex,)
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        store.close()
+    return Eui64.parse(row[0]) if row and row[0] else None
 
 
 def trace_of(state: StateDir, request_id: str) -> dict[str, Any] | None:

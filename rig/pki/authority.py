@@ -4,7 +4,8 @@ Two trust domains, as in the real system, and the device manufacturer's key:
 
 * SMKI (``pki/smki``): a root and an issuing CA; for every DCC User DS, KA and
   XML-signing certificates (suppliers also a prepayment KA); for the DCC's
-  access control broker DS, KA and the XML-signing certificate of DCC responses;
+  access control broker DS, KA and the XML-signing certificate of DCC responses; for its
+  transitional change of supplier party (TransCoS) a DS certificate (it signs 6.23's CS02b);
   DS and KA certificates for every Type 1 device (CHF, GPF, ESME, GSME, PPMID).
   An IHD is a Type 2 device: it has no SMKI certificates, only an install code.
 * WAN TLS (``pki/wan``): a CA, the broker's server certificate and one client
@@ -33,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from gateway.config import DCC_TRANSCOS
 from rig.description.model import Rig, Role, User, UserRole
 from rig.pki.keystores import read_zaz1, zaz1_usage
 from rig.protocol import smki
@@ -171,6 +173,9 @@ class Pki:
         created += self._ensure_org(
             rig.acb_eui, OrgRole.ACCESS_CONTROL_BROKER, None, keystore, with_pp=False
         )
+        created += self._ensure_org(
+            DCC_TRANSCOS, OrgRole.TRANSITIONAL_COS, None, keystore, with_pp=False, only=Usage.DS
+        )
         created += self._ensure_devices(rig)
         created += self._ensure_manufacturer(rig.name if keystore is None else "zaz1")
         created += self._ensure_wan(rig, sorted(set(wan_hosts)))
@@ -222,10 +227,24 @@ class Pki:
         _save(to or self.org(eui, usage), cert, key)
 
     def _ensure_org(
-        self, eui: Eui64, role: OrgRole, user: User | None, keystore: dict | None, *, with_pp: bool
+        self,
+        eui: Eui64,
+        role: OrgRole,
+        user: User | None,
+        keystore: dict | None,
+        *,
+        with_pp: bool,
+        only: Usage | None = None,
     ) -> list[str]:
         usages = [Usage.DS, Usage.KA, Usage.XML] + ([Usage.PP_KA] if with_pp else [])
-        who = user.name if user else "access control broker"
+        usages = usages if only is None else [only]
+        who = (
+            user.name
+            if user
+            else "access control broker"
+            if role is OrgRole.ACCESS_CONTROL_BROKER
+            else "transitional CoS party"
+        )
         created = []
         for usage in usages:
             cred = self.org(eui, usage)

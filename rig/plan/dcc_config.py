@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.config import DEFAULT_RESPONSE_S, CertConfig, DeviceConfig, GatewayConfig, UserConfig
+from gateway.config import (
+    DCC_TRANSCOS,
+    DEFAULT_RESPONSE_S,
+    CertConfig,
+    DeviceConfig,
+    GatewayConfig,
+    UserConfig,
+)
 from rig.dccuser.config import Client, DccIdentity, DccUsersConfig, GatewayUrls
 from rig.description.model import Rig, Role, User
 from rig.pki.authority import Pki
@@ -60,7 +67,9 @@ def certificates(pki: Pki, rig: Rig) -> tuple[CertConfig, ...]:
     out = []
     for row in pki.inventory():
         usage = Usage(row["usage"])
-        is_dcc = row["eui"] == rig.acb_eui.duis and usage in (Usage.KA, Usage.XML)
+        is_dcc = (row["eui"] == rig.acb_eui.duis and usage in (Usage.KA, Usage.XML)) or (
+            row["eui"] == DCC_TRANSCOS.duis and usage is Usage.DS  # it signs 6.23's CS02b
+        )
         out.append(
             CertConfig(
                 Eui64.parse(row["eui"]),
@@ -143,4 +152,5 @@ def dcc_users(plan: Plan, rig: Rig, state: StateDir) -> DccUsersConfig:
             f"http://{gateway}:{plan.ports['smki']}/services",
         ),
         receiver=rrs_url(plan),
+        issuing_ca=pki.smki_issuing.cert if pki.smki_issuing.cert.exists() else None,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
+from gateway.config import DCC_TRANSCOS
 from nodes.config import (
     Behaviour,
     DeviceLogEntry,
@@ -25,9 +26,13 @@ from rig.pki.authority import Pki
 from rig.plan import han_keys
 from rig.plan.model import Plan, air_control_url, broker_link
 from rig.protocol import wan
+from rig.protocol.gbcs.catalogue_credentials import RemotePartyRole
 from rig.protocol.smki import Usage
 from rig.runtime.records import KeyPair
 from rig.state import StateDir
+
+SUPPLIER, NETWORK_OPERATOR = RemotePartyRole.SUPPLIER, RemotePartyRole.NETWORK_OPERATOR
+ACB, TRANSITIONAL_COS = RemotePartyRole.ACCESS_CONTROL_BROKER, RemotePartyRole.TRANSITIONAL_COS
 
 
 def network_operator(rig: Rig, node: Node) -> User | None:
@@ -37,7 +42,13 @@ def network_operator(rig: Rig, node: Node) -> User | None:
 
 
 def responsible_supplier(rig: Rig, node: Node) -> User | None:
-    """The supplier responsible for a meter (IS for electricity, GS for gas)."""
+    """The supplier responsible for a meter: the one it names, else the rig's (IS for
+    electricity, GS for gas); for a PPMID, its hub's ESME's."""
+    if node.role is Role.PPMID and node.hub:
+        esme = next((d for d in rig.devices_of(rig.node(node.hub)) if d.role is Role.ESME), None)
+        return responsible_supplier(rig, esme) if esme else None
+    if node.supplier is not None:
+        return rig.user(node.supplier)
     wanted = UserRole.IS if node.role is Role.ESME else UserRole.GS
     return next((u for u in rig.users if u.role is wanted), None)
 
@@ -70,11 +81,13 @@ def han_config(rig: Rig, state: StateDir, node: Node) -> HanConfig:
 
 
 def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
-    """A device's GBCS keys (its own DS/KA) and whom it trusts: a meter the ACB and the DCC
-    Users, a GSME also the KA keys of the PPMIDs on its hub (their PCS01 and PCS02); a
-    PPMID the KA keys of the GSMEs on its hub (their answers); a CHF the ACB, which
-    originates its commands and receives its answers and CS14 alerts. A meter also gets
-    the manufacturer's certificate, its firmware images' signer."""
+    """A device's GBCS keys (its own DS/KA) and whom it trusts, as the trust anchor cells it
+    starts with: a CHF the ACB, which originates its commands and receives its answers and
+    CS14 alerts; a meter or PPMID the ACB, the transitional CoS party, its responsible
+    supplier and its network operator (no other DCC User: the others reach it through the
+    ACB, as unknown remote parties). A GSME also trusts the KA keys of the PPMIDs on its
+    hub (their PCS01 and PCS02), a PPMID those of the GSMEs (their answers). A meter or a
+    PPMID also gets the manufacturer's certificate, its firmware images' signer."""
     if node.role not in (Role.ESME, Role.GSME, Role.PPMID, Role.CHF):
         return None
 
@@ -90,29 +103,54 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
             if d.role is role
         ]
 
-    if node.role is Role.PPMID:  # it sends PCS01 and PCS02 and reads the GSME's answers
-        return GbcsConfig(own(Usage.DS), own(Usage.KA), rig.acb_eui, tuple(neighbours(Role.GSME)))
-    trusted = [TrustedCert(rig.acb_eui, Usage.KA, pki.org(rig.acb_eui, Usage.KA).cert)]
+    # its trust anchor cells: the ACB (it MACs every command); the transitional CoS party
+    # (it signs 6.23's CS02b); the responsible supplier and the network operator
+    cells = [TrustedCert(rig.acb_eui, Usage.KA, pki.org(rig.acb_eui, Usage.KA).cert, ACB)]
     if node.role is Role.CHF:
-        return GbcsConfig(own(Usage.DS), own(Usage.KA), rig.acb_eui, tuple(trusted), rig.acb_eui)
-    trusted += [
-        TrustedCert(u.eui, usage, pki.org(u.eui, usage).cert)
-        for u in rig.users
-        for usage in (Usage.DS, Usage.KA, Usage.PP_KA)  # a supplier's UTRNs: its PP-KA key
-        if usage is not Usage.PP_KA or pki.org(u.eui, usage).cert.exists()
-    ]
-    if node.role is Role.GSME:
-        trusted += neighbours(Role.PPMID)
+        return GbcsConfig(own(Usage.DS), own(Usage.KA), rig.acb_eui, tuple(cells), rig.acb_eui)
+    if (transcos := pki.org(DCC_TRANSCOS, Usage.DS).cert).exists():
+        cells.append(TrustedCert(DCC_TRANSCOS, Usage.DS, transcos, TRANSITIONAL_COS))
+    supplier = responsible_supplier(rig, node)
     operator = network_operator(rig, node)
-    maker = pki.manufacturer().cert  # the key its firmware images verify against (11.1)
+    for party, role, usages in (
+        (supplier, SUPPLIER, (Usage.DS, Usage.KA, Usage.PP_KA)),  # PP-KA: its UTRNs
+        (operator, NETWORK_OPERATOR, (Usage.DS, Usage.KA)),
+    ):
+        if party is None:
+            continue
+        cells += [
+            TrustedCert(party.eui, usage, cert, role)
+            for usage in usages
+            if (cert := pki.org(party.eui, usage).cert).exists()
+        ]
+    maker = pki.manufacturer().cert  # the key its firmware images verify against (11.1, 11.4)
+    if node.role is Role.PPMID:  # it sends PCS01 and PCS02 and reads the GSME's answers
+        return GbcsConfig(
+            own(Usage.DS), own(Usage.KA), rig.acb_eui, (*cells, *neighbours(Role.GSME)),
+            manufacturer=maker if maker.exists() else None,
+        )  # fmt: skip
+    if node.role is Role.GSME:  # its PPMIDs' PCS01 and PCS02
+        cells += neighbours(Role.PPMID)
     return GbcsConfig(
         own(Usage.DS),
         own(Usage.KA),
         rig.acb_eui,
-        tuple(trusted),
+        tuple(cells),
         operator.eui if operator else None,
-        supplier.eui if (supplier := responsible_supplier(rig, node)) else None,
+        supplier.eui if supplier else None,
         maker if maker.exists() else None,
+    )
+
+
+def gpf_gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
+    """The GBCS keys of the GPF a CHF hosts (its own DS/KA, issued for ``gpf_eui``) and its
+    trust anchor cell: the ACB, which MACs every command to it and receives its answers."""
+    if node.role is not Role.CHF or node.gpf_eui is None:
+        return None
+    ds, ka = pki.device(node.gpf_eui, Usage.DS), pki.device(node.gpf_eui, Usage.KA)
+    acb = TrustedCert(rig.acb_eui, Usage.KA, pki.org(rig.acb_eui, Usage.KA).cert, ACB)
+    return GbcsConfig(
+        KeyPair(ds.cert, ds.key), KeyPair(ka.cert, ka.key), rig.acb_eui, (acb,), rig.acb_eui
     )
 
 
@@ -145,5 +183,6 @@ def node_config(plan: Plan, rig: Rig, state: StateDir, node: Node, data_dir: str
         pins=node.gpio.pins(),
         wan=wan_link,
         gbcs=gbcs_config(rig, pki, node),
+        gpf_gbcs=gpf_gbcs_config(rig, pki, node),
         boxed=node.boxed,
     )

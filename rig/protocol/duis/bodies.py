@@ -181,6 +181,7 @@ GAS_DEBT_RECOVERY = (("DebtRecoveryRate", "0"), ("DebtRecoveryRatePeriod", "DAIL
 # schema order, each with its default (millipence: the rig's ESME's own defaults), and a
 # non-disablement calendar of no special days and one switch that applies on no day
 REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in ("2.1", "4.13")})
+REQUEST_BODIES["6.23"] = SRV_BODIES["6.23"]
 UPDATE_PREPAY_VALUES = (
     ("DebtRecoveryRateCap", "0"),
     ("EmergencyCreditLimit", "500000"),
@@ -197,8 +198,15 @@ JOIN_TIME_PERIOD_S = "3600"  # DUIS: at most 3600
 # built) and TolerancePeriod (seconds, at most 86400), from params
 REQUEST_BODIES["8.1.1"] = SRV_BODIES["8.1.1"]
 TOLERANCE_PERIOD_S = "300"
-# 11.3 Activate Firmware, at once: the image's FirmwareHash (SHA-256, 64 hex digits) from params
+# 11.3 Activate Firmware: the image's FirmwareHash (SHA-256, 64 hex digits) and, future-dated,
+# its ExecutionDateTime, from params
 REQUEST_BODIES["11.3"] = SRV_BODIES["11.3"]
+# 8.7.1/8.7.2 Join Service and 8.8.1/8.8.2 Unjoin Service: the OtherDeviceID, from params
+JOIN_SRVS = ("8.7.1", "8.7.2", "8.8.1", "8.8.2")
+REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in JOIN_SRVS})
+# 6.24.1 / 6.24.2 Retrieve Device Security Credentials: the RemotePartyRole(s) wanted
+# (comma-separated DUIS names, by default the supplier's) or the CredentialType, from params
+REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in ("6.24.1", "6.24.2")})
 
 
 def request_body(
@@ -249,16 +257,74 @@ def request_body(
         _device_log(srv, body, params or {})
     if srv == "8.1.1":
         _synchronise_clock(body, params or {})
+    if srv in JOIN_SRVS:
+        try:
+            other = Eui64.parse((params or {}).get("OtherDeviceID", "")).duis
+        except ValueError as exc:
+            raise KeyError(f"SRV {srv} needs OtherDeviceID (an EUI-64): {exc}") from None
+        etree.SubElement(body, f"{_E}OtherDeviceID").text = other
     if srv == "11.3":
         image_hash = (params or {}).get("FirmwareHash", "").strip().upper()
         if len(image_hash) != 64:
             raise KeyError("SRV 11.3 needs FirmwareHash: the image's SHA-256, 64 hex digits")
+        execute_at = (params or {}).get("ExecutionDateTime")  # 3000-12-31T00:00:00Z: cancel
+        if execute_at:  # future-dated
+            etree.SubElement(body, f"{_E}ExecutionDateTime").text = execute_at
         etree.SubElement(body, f"{_E}FirmwareHash").text = image_hash
     if srv == "4.14" and (params or {}).get("KAPublicSecurityCredentials"):
         # from a supplier that is not the device's known remote party (the URP variant)
         credentials = etree.SubElement(body, f"{_E}KAPublicSecurityCredentials")
         credentials.text = (params or {})["KAPublicSecurityCredentials"]
+    if srv == "6.23":
+        _update_credentials_cos(body, params or {})
+    if srv == "6.24.1":
+        for role in (params or {}).get("RemotePartyRole", "Supplier").split(","):
+            etree.SubElement(body, f"{_E}RemotePartyRole").text = role.strip()
+    if srv == "6.24.2":
+        credential_type = (params or {}).get("CredentialType", "Digital Signature")
+        etree.SubElement(body, f"{_E}CredentialType").text = credential_type
+    if srv in HUB_LOG_AND_STATUS_SRVS:
+        _hub_log_and_status(srv, body, params or {})
+    if srv in OWN_CREDENTIAL_SRVS:
+        _own_credentials(srv, body, params or {})
     return body
+
+
+# 6.23's replacement certificates (base64 DER), in schema order, and whether each is needed
+COS_CERTIFICATES = (
+    ("DigitalSigningCertificate", True),
+    ("KeyAgreementCertificate", False),
+    ("KeyAgreementTopUpCertificate", False),
+)
+
+
+def _update_credentials_cos(body: etree._Element, given: Mapping[str, str]) -> None:
+    """6.23 from the gaining supplier: its floor sequence numbers, its own certificates
+    (``DigitalSigningCertificate``...), the certification path (``CertificationPath``:
+    base64 certificates separated by spaces), ``ApplyTimeBasedCPVChecks`` and ``ImportMPxN``."""
+    if given.get("ExecutionDateTime"):
+        etree.SubElement(body, f"{_E}ExecutionDateTime").text = given["ExecutionDateTime"]
+    etree.SubElement(body, f"{_E}SupplierFloorSeqNumber").text = given.get(
+        "SupplierFloorSeqNumber", "0"
+    )
+    etree.SubElement(body, f"{_E}SupplierPrepaymentTopUpFloorSeqNumber").text = given.get(
+        "SupplierPrepaymentTopUpFloorSeqNumber", "0"
+    )
+    certs = etree.SubElement(body, f"{_E}SupplierReplacementCertificates")
+    for element, needed in COS_CERTIFICATES:
+        if given.get(element):
+            etree.SubElement(certs, f"{_E}{element}").text = given[element]
+        elif needed:
+            raise KeyError(f"SRV 6.23 needs {element}: the gaining supplier's own, base64 DER")
+    path = etree.SubElement(body, f"{_E}CertificationPathCertificates")
+    for cert in given.get("CertificationPath", "").split():
+        etree.SubElement(path, f"{_E}Certificate").text = cert
+    if not len(path):
+        raise KeyError("SRV 6.23 needs CertificationPath: the CA certificate(s) that issued them")
+    etree.SubElement(body, f"{_E}ApplyTimeBasedCPVChecks").text = given.get(
+        "ApplyTimeBasedCPVChecks", "true"
+    )
+    etree.SubElement(body, f"{_E}ImportMPxN").text = given.get("ImportMPxN", "1312345678333")
 
 
 def _device_log(srv: str, body: etree._Element, params: Mapping[str, str]) -> None:
@@ -404,3 +470,141 @@ def read_inventory(root: etree._Element) -> list[dict[str, str]]:
         {etree.QName(f).localname: (f.text or "") for f in dev}
         for dev in root.iterfind("sr:Body/sr:ResponseMessage/sr:DSPInventory/sr:Device", NS)
     ]
+
+
+# 8.12.1 / 8.12.2 Restore HAN / GPF Device Log (the failed device, from params) and 8.14.1-4
+# Communications Hub Status Update (DeviceID, the hub, from params; the rest from params or
+# the defaults of DCC's templates), issue 16: each element in schema order, its default
+# (None: required, no default; "": optional, left out unless given) and whether it is an EUI
+HUB_LOG_AND_STATUS: dict[str, tuple[tuple[str, str | None, bool], ...]] = {
+    "8.12.1": (("OldCHFID", None, True),),
+    "8.12.2": (("OldGPFID", None, True),),
+    "8.14.1": (
+        ("DeviceID", None, True),
+        ("CHFInstallType", "New CHF Install", False),
+        ("InstallDateTime", "", False),
+        ("UserRefID", "", False),
+        ("MPxN", "1000999888", False),
+        ("GISData", "", False),
+        ("AerialInstall", "false", False),
+        ("CHFLocation", "Indoors on external wall", False),
+        ("AdditionalInformation", "", False),
+    ),
+    "8.14.2": (
+        ("DeviceID", None, True),
+        ("CHFInstallType", "CHF Install - no SM WAN", False),
+        ("InstallDateTime", "", False),
+        ("UserRefID", "", False),
+        ("MPxN", "1000999888", False),
+        ("GISData", "", False),
+        ("AerialInstall", "false", False),
+        ("CHFLocation", "Indoors on external wall", False),
+        ("PremiseType", "Detached / Semi Detached", False),
+        ("MetalObstructionCheck", "false", False),
+        ("ConnectivityObstructionCheck", "false", False),
+        ("SharedObstructionCheck", "false", False),
+        ("AdditionalInformation", "", False),
+    ),
+    "8.14.3": (
+        ("DeviceID", None, True),
+        ("CHFFaultReturnType", "Fault identified post installation", False),
+        ("UserRefDateTime", "", False),
+        ("UserRefID", "", False),
+        ("OtherDeviceID", None, True),
+        ("IncidentReference", "", False),
+        ("CHFConnectionMethod", "Hot-shoe", False),
+        ("CHFFaultReason", "SM WAN Fault", False),
+        ("AdditionalInformation", "", False),
+    ),
+    "8.14.4": (
+        ("DeviceID", None, True),
+        ("CHFNoFaultReturnType", "No Fault Return (general)", False),
+        ("UserRefDateTime", "", False),
+        ("UserRefID", "", False),
+        ("IncidentReference", "", False),
+        ("AdditionalInformation", "", False),
+    ),
+}
+HUB_LOG_AND_STATUS_SRVS = tuple(HUB_LOG_AND_STATUS)
+REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in HUB_LOG_AND_STATUS_SRVS})
+
+
+def _hub_log_and_status(srv: str, body: etree._Element, given: Mapping[str, str]) -> None:
+    """8.12.1's ``OldCHFID`` / 8.12.2's ``OldGPFID``: the failed hub's CHF or GPF whose log
+    the DCC restores (an EUI-64, required). 8.14.x: ``DeviceID`` the hub's CHF (required;
+    `rig supplier send` sets it from --target); 8.14.1 and 8.14.2 ``CHFInstallType``,
+    ``InstallDateTime``, ``UserRefID``, ``MPxN``, ``GISData``, ``AerialInstall``,
+    ``CHFLocation`` (8.14.2 also ``PremiseType``, ``MetalObstructionCheck``,
+    ``ConnectivityObstructionCheck``, ``SharedObstructionCheck``); 8.14.3
+    ``CHFFaultReturnType``, ``OtherDeviceID`` (the device the hub was on, an EUI-64,
+    required), ``CHFConnectionMethod``, ``CHFFaultReason``; 8.14.4 ``CHFNoFaultReturnType``;
+    8.14.3 and 8.14.4 ``UserRefDateTime``, ``UserRefID``, ``IncidentReference``; every 8.14
+    ``AdditionalInformation``. The DUIS names and enumerations; unnamed ones take the
+    defaults of :data:`HUB_LOG_AND_STATUS`, optional ones are left out."""
+    for element, default, eui in HUB_LOG_AND_STATUS[srv]:
+        value = given.get(element, default)
+        if value is None:
+            what = "an EUI-64" if eui else "a value"
+            raise KeyError(f"SRV {srv} needs {element} ({what}): give --param {element}=...")
+        if not value:
+            continue
+        if eui:
+            try:
+                value = Eui64.parse(value).duis
+            except ValueError as exc:
+                raise KeyError(f"SRV {srv}: {element} is not an EUI-64: {exc}") from None
+        etree.SubElement(body, f"{_E}{element}").text = value
+
+
+# 6.15.1 Update Security Credentials (KRP), 6.21 Request Handover of DCC Controlled Device,
+# 6.15.2 Update Security Credentials (Device), 6.17 Issue Security Credentials: from params
+OWN_CREDENTIAL_SRVS = ("6.15.1", "6.15.2", "6.17", "6.21")
+REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in OWN_CREDENTIAL_SRVS})
+
+
+def _own_credentials(srv: str, body: etree._Element, given: Mapping[str, str]) -> None:
+    """6.15.1 and 6.21: ``RemotePartyRole`` (Supplier, the default, or NetworkOperator),
+    ``RemotePartyFloorSeqNumber`` and a supplier's ``RemotePartyPrepaymentTopUpFloorSeqNumber``
+    (0), the party's own certificates (as 6.23's: ``DigitalSigningCertificate``...),
+    ``CertificationPath`` (base64 certificates separated by spaces) and
+    ``ApplyTimeBasedCPVChecks`` (true); 6.15.1 also ``ExecutionDateTime`` (future-dated;
+    3000-12-31T00:00:00Z cancels). 6.15.2: ``DeviceCertificate`` (base64 DER). 6.17:
+    ``CredentialType`` (Digital Signature, the default, or Key Agreement)."""
+    if srv == "6.15.2":
+        if not given.get("DeviceCertificate"):
+            raise KeyError("SRV 6.15.2 needs DeviceCertificate: the device's own, base64 DER")
+        etree.SubElement(body, f"{_E}DeviceCertificate").text = given["DeviceCertificate"]
+        return
+    if srv == "6.17":
+        credential_type = given.get("CredentialType", "Digital Signature")
+        etree.SubElement(body, f"{_E}CredentialType").text = credential_type
+        return
+    role = given.get("RemotePartyRole", "Supplier")
+    if srv == "6.15.1" and given.get("ExecutionDateTime"):
+        etree.SubElement(body, f"{_E}ExecutionDateTime").text = given["ExecutionDateTime"]
+    etree.SubElement(body, f"{_E}RemotePartyRole").text = role
+    etree.SubElement(body, f"{_E}RemotePartyFloorSeqNumber").text = given.get(
+        "RemotePartyFloorSeqNumber", "0"
+    )
+    if role == "Supplier":
+        etree.SubElement(body, f"{_E}RemotePartyPrepaymentTopUpFloorSeqNumber").text = given.get(
+            "RemotePartyPrepaymentTopUpFloorSeqNumber", "0"
+        )
+    certs = etree.SubElement(body, f"{_E}ReplacementCertificates")
+    if srv == "6.15.1":
+        certs = etree.SubElement(certs, f"{_E}SupplierOrNetworkOperatorCertificates")
+    for element, needed in COS_CERTIFICATES:
+        if role != "Supplier" and element == "KeyAgreementTopUpCertificate":
+            continue
+        if given.get(element):
+            etree.SubElement(certs, f"{_E}{element}").text = given[element]
+        elif needed:
+            raise KeyError(f"SRV {srv} needs {element}: the party's own, base64 DER")
+    path = etree.SubElement(body, f"{_E}CertificationPathCertificates")
+    for cert in given.get("CertificationPath", "").split():
+        etree.SubElement(path, f"{_E}Certificate").text = cert
+    if not len(path):
+        raise KeyError(f"SRV {srv} needs CertificationPath: the CA certificate(s) that issued them")
+    etree.SubElement(body, f"{_E}ApplyTimeBasedCPVChecks").text = given.get(
+        "ApplyTimeBasedCPVChecks", "true"
+    )

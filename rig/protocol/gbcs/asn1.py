@@ -143,3 +143,37 @@ def decode(data: bytes, *, base: int = 0) -> DerPayload:
     while not r.at_end():
         elements.append(Tlv.decode(r))
     return DerPayload(tuple(elements))
+
+
+# --- building values (the rig's own payloads) -------------------------------------------------
+SEQUENCE, INTEGER, OCTET_STRING, BIT_STRING, NULL, ENUMERATED, GENERALIZED_TIME = (
+    16,
+    2,
+    4,
+    3,
+    5,
+    10,
+    24,
+)
+
+
+def integer(n: int, number: int = INTEGER, cls: int = 0) -> Tlv:
+    """An INTEGER (or ENUMERATED, or an implicitly tagged one), DER: the shortest two's
+    complement."""
+    width = max(1, (n.bit_length() + 8) // 8)
+    return Tlv(cls, False, number, n.to_bytes(width, "big", signed=True))
+
+
+def octets(value: bytes) -> Tlv:
+    return Tlv(0, False, OCTET_STRING, value)
+
+
+def sequence(*children: Tlv, length_width: int = 0, number: int = SEQUENCE, cls: int = 0) -> Tlv:
+    """A SEQUENCE (or an implicitly tagged constructed value) of ``children``; a
+    ``length_width`` of 2 writes its length long-form as some devices do (``30 82 00 CA``)."""
+    return Tlv(cls, True, number, children=tuple(children), length_width=length_width)
+
+
+def int_value(field: Tlv) -> int:
+    """The value of an INTEGER or ENUMERATED (or an implicitly tagged one)."""
+    return int.from_bytes(field.value, "big", signed=True)

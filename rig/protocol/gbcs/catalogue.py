@@ -35,10 +35,13 @@ from __future__ import annotations
 from rig.protocol.gbcs import access, cosem, gbz
 from rig.protocol.gbcs import catalogue_chf as chf
 from rig.protocol.gbcs import catalogue_commission as commission
+from rig.protocol.gbcs import catalogue_credentials as credentials
 from rig.protocol.gbcs import catalogue_firmware as firmware
 from rig.protocol.gbcs import catalogue_gas_logs as gas_logs
+from rig.protocol.gbcs import catalogue_join as join
 from rig.protocol.gbcs import catalogue_prepay_config as prepay_config
 from rig.protocol.gbcs import catalogue_prepay_logs as prepay_logs
+from rig.protocol.gbcs import catalogue_restore as restore
 from rig.protocol.gbcs.catalogue_gas import GAS_PREPAYMENT
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.usecase import (
@@ -203,6 +206,15 @@ FIRMWARE_VERIFICATION_FAILED = 0x8F1C  # "Firmware Verification Failed"
 # a meter that activated the pending image (11.3, CS06): the code issue 16 names; not in the
 # reference data (mapping table, RTDS, DUIS schemas)
 FIRMWARE_ACTIVATED = 0x8F43
+# what a meter raises when it refuses a command at its own layer (nodes.gbcs.endpoint): a
+# signature that does not verify with a trust anchor ("Trusted Source Authentication
+# Failure"), a MAC or an originator it does not know ("Failed Authentication or
+# Authorisation not covered by other codes"); GBCS Table 16.2
+TRUSTED_SOURCE_AUTHENTICATION_FAILURE = 0x8F3D
+AUTHENTICATION_FAILURE = 0x8F53
+# the join service's outcomes (8.7.x, 8.8.x): joining failed, succeeded; unjoining failed,
+# succeeded
+JOIN_FAILED, JOIN_SUCCEEDED, UNJOIN_FAILED, UNJOIN_SUCCEEDED = 0x8F48, 0x8F49, 0x8F4A, 0x8F4B
 # GBCS's generic DLMS alerts (RTDS NA_GCA-DLMS, NA_GNCA-DLMS; not in DCC's use-case table):
 # the body is the alert code and the date-time; a critical one is signed, else MAC'd
 GCA = UseCase(
@@ -223,6 +235,12 @@ GCA = UseCase(
         FIRMWARE_VERIFIED,
         FIRMWARE_VERIFICATION_FAILED,
         FIRMWARE_ACTIVATED,
+        TRUSTED_SOURCE_AUTHENTICATION_FAILURE,
+        AUTHENTICATION_FAILURE,
+        JOIN_FAILED,
+        JOIN_SUCCEEDED,
+        UNJOIN_FAILED,
+        UNJOIN_SUCCEEDED,
     ),
 )
 GNCA = UseCase(
@@ -275,5 +293,8 @@ CATALOGUE = Catalogue(
         *chf.USE_CASES,
         *firmware.USE_CASES,
         *commission.USE_CASES,
+        *join.USE_CASES,
+        *restore.USE_CASES,
+        *credentials.USE_CASES,
     ]
 )

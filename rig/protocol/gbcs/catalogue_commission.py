@@ -23,19 +23,26 @@ status; the interval runs from CurrentDateTime to CurrentDateTime + TolerancePer
 CS06 names the image by its SHA-256 and repeats the originator counter
 (:func:`activate_firmware_payload`); it is answered, dated, with a result and the version
 running after it (:func:`activation_answer`; RTDS's error: 1 and the version unchanged).
-RTDS also has it future-dated (a GeneralizedTime after the counter, answered NULL, then
-alert 0x00CA 8F66/8F67) and cancelled (9999-12-31T23:59:59Z): the rig serves the immediate
-variant only (the declaration is two fields; the DCC refuses an ExecutionDateTime, E17).
-DCC's mapping table names one CS06; the rig declares it for the ESME, RTDS's target.
+Future-dated, a GeneralizedTime follows the counter (:func:`execution_of`); the meter
+answers NULL, "Command Accepted" (:data:`ACCEPTED`), holds it, and at that time raises the
+Future Dated Firmware Activation Alert (message code 0x00CA, :func:`future_activation_alert`):
+8F66 and 0 with the new version, or 8F67 and 2 with the version unchanged (RTDS's error:
+the image named was not the one held). The date-time 9999-12-31T23:59:59Z cancels what it
+holds (:data:`CANCEL`), answered NULL too. DCC's mapping table names one CS06; the rig
+declares it for the ESME, RTDS's target.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from rig.protocol.gbcs import access, asn1, cosem, dlms
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from rig.protocol.codec import DecodeError
+from rig.protocol.gbcs import access, asn1, cosem, dlms, security
 from rig.protocol.gbcs.asn1 import Tlv
 from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.gbcs.frame import Cra, GbcsMessage
 from rig.protocol.gbcs.usecase import Der, Form, Protection, UseCase
 
 ESME, GSME = "ESME", "GSME"
@@ -76,7 +83,7 @@ CS06 = UseCase(
     0x0012,
     ESME,
     Form.ASN1,
-    Der((4, 2)),  # the image's hash, the originator counter (immediate: no date-time)
+    Der((4, 2), optional=(24,)),  # the image's hash, the originator counter, future-dated: when
     srvs=("11.3",),
     critical=True,
     response=Protection.SIGNATURE,
@@ -124,6 +131,11 @@ def validity_interval(argument: Data) -> tuple[dt.datetime, dt.datetime]:
 
 # --- the ASN.1 payloads (GCS28, CS06) ----------------------------------------------------------
 ACTIVATED, NOT_ACTIVATED = 0, 1  # CS06's answer: the image is running; it is not (RTDS: 1)
+NOT_ACTIVATED_AT_TIME = 2  # future-dated, the image named was not held then (RTDS's 8F67: 2)
+FUTURE_DATED_ACTIVATION = 0x00CA  # message code of the Future Dated Firmware Activation Alert
+FUTURE_DATED_SUCCESS, FUTURE_DATED_FAILURE = 0x8F66, 0x8F67  # its alert codes
+CANCEL = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)  # a future-dated CS06 cancelled
+ACCEPTED = b"\x05\x00"  # NULL: "Command Accepted", the answer to a future-dated CS06
 CLOCK_SET, OUTSIDE_INTERVAL = 0, 2  # GCS28's answer: in the interval; not (RTDS's error: 2)
 _SEQUENCE, _INTEGER, _OCTETS, _TIME = 16, 2, 4, 24
 
@@ -158,6 +170,48 @@ def activate_firmware_payload(
     if execute_at is not None:
         parts.append(generalized_time(execute_at))
     return _sequence(*parts)
+
+
+def execution_of(payload: bytes) -> dt.datetime | None:
+    """When a future-dated CS06 payload says to activate (:data:`CANCEL`: cancel); None for
+    an immediate one."""
+    fields = _fields(payload)
+    return time_of(fields[2]) if len(fields) > 2 else None
+
+
+def future_activation_payload(
+    executed_at: dt.datetime, counter: int, result: int, version: bytes
+) -> bytes:
+    """The 0x00CA alert's payload: the alert code (8F66 for :data:`ACTIVATED`, else 8F67),
+    the execution date-time, the counter of the CS06 it executes, and the outcome (the
+    result and the version running after it)."""
+    code = FUTURE_DATED_SUCCESS if result == ACTIVATED else FUTURE_DATED_FAILURE
+    outcome = Tlv(0, True, _SEQUENCE, children=(_integer(result), Tlv(0, False, _OCTETS, version)))
+    return _sequence(_integer(code), generalized_time(executed_at), _integer(counter), outcome)
+
+
+def future_activation_alert(
+    counter: int,
+    device: bytes,
+    recipient: bytes,
+    payload: bytes,
+    device_ds: ec.EllipticCurvePrivateKey,
+) -> GbcsMessage:
+    """The Future Dated Firmware Activation Alert (0x00CA) to the CS06's requester, with the
+    device's alert ``counter``, signed with its DS key as RTDS's is (general signing, no
+    date-time)."""
+    msg = GbcsMessage.build(Cra.ALERT, counter, device, recipient, FUTURE_DATED_ACTIVATION, payload)
+    return security.sign_message(msg, device_ds)
+
+
+def asn1_alert_code(payload: bytes) -> int | None:
+    """The alert code an ASN.1 alert (0x00CA, CCS08's 0x0128) opens its SEQUENCE with, or
+    None when the payload is not one."""
+    try:
+        first = _fields(payload)[0]
+    except (DecodeError, IndexError, ValueError):
+        return None
+    return integer_of(first) if (first.cls, first.number) == (0, _INTEGER) else None
 
 
 def activation_answer(result: int, version: bytes) -> bytes:

@@ -223,8 +223,8 @@ _MESSAGE_CODES: dict[int, tuple[str, str]] = {
     0x00FC: ("GCS24a", "Set Uncontrolled Gas Flow Rate and Supply Tamper State on the GSME"),
     0x00FD: ("ECS35g", "Read Auxiliary Controller Event Log"),
     0x00FE: ("CCS07", "Read CHF Device Logs"),
-    0x0102: ("CS02b", "Update Security Credentials"),
-    0x0103: ("CS02b", "Update Security Credentials"),
+    0x0102: ("CS02bSupplierBySupplier", "Update security credentials (KRP): SupplierBySupplier"),
+    0x0103: ("CS02bNOByNO", "Update security credentials (KRP): NOByNO"),
     0x0104: ("CS02bACBByACB", "Update security credentials (KRP): ACBByACB"),
     0x0105: ("CS02bWPByWP", "Update security credentials (KRP): WPByWP"),
     0x0106: ("CS02bTransCoSByTransCoS", "Update security credentials (KRP): TransCoSByTransCoS"),
@@ -294,6 +294,12 @@ ALERT_CODES: dict[int, str] = {
     0x8F0F: "Credit below the disablement threshold",
     0x8F57: "Supply interrupted",
     0x8F32: "Supply armed",
+    0x8F3D: "Trusted Source Authentication Failure",
+    0x8F53: "Failed Authentication or Authorisation not covered by other codes",
+    0x8F48: "Device joining failed",
+    0x8F49: "Device joining succeeded",
+    0x8F4A: "Device unjoining failed",
+    0x8F4B: "Device unjoining succeeded",
 }
 
 

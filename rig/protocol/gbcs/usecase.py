@@ -194,17 +194,28 @@ class Der:
     order, every value taken from the request. Its argument is the payload, whole."""
 
     fields: tuple[int, ...]
+    # trailing fields that may be absent (a future-dated command's execution date-time)
+    optional: tuple[int, ...] = ()
+    # the payload is its one field alone, not in a SEQUENCE (CS04AC: an OCTET STRING; CS07: NULL)
+    bare: bool = False
 
     def check(self, payload: bytes) -> bool:
-        """Whether ``payload`` is one SEQUENCE of these fields."""
+        """Whether ``payload`` is one SEQUENCE of these fields (16 SEQUENCE and 17 SET are
+        constructed, the others primitive), followed by a leading run of the optional ones;
+        a bare one: its one field alone."""
         try:
             elements = asn1.decode(payload).elements
         except DecodeError:
             return False
+        if self.bare:
+            found = [(e.cls, e.constructed, e.number) for e in elements]
+            return found == [(0, t in (16, 17), t) for t in self.fields[:1]]
         if len(elements) != 1 or (elements[0].cls, elements[0].number) != (0, 16):
             return False
         found = [(c.cls, c.constructed, c.number) for c in elements[0].children]
-        return found == [(0, False, n) for n in self.fields]
+        n = len(self.fields)
+        wanted = [(0, t in (16, 17), t) for t in (*self.fields, *self.optional)]
+        return n <= len(found) <= len(wanted) and found == wanted[: len(found)]
 
 
 Request = (
@@ -252,6 +263,14 @@ class UseCase:
     # supplementary remote party with its RequestID counter and no certificate; the device
     # answers the ACB, naming them (the CHF's commands: CCS01, CCS02, CCS06, CCS07)
     acb_originated: bool = False
+    # the other device types that run it too (CS02x on every device with credentials)
+    also_for: tuple[str, ...] = ()
+    # the DCC party that originates and signs it instead of the DCC User: "TransCoS" (CS02b
+    # SupplierByTransCoS, 6.23); the device checks that party's signature (its trust anchor)
+    signed_by: str | None = None
+    # the ACB originates it in its own name (its own counter, its KA cell authorises it, no
+    # DCC User named: 6.24.1's CS02a, CS02f); the device answers the ACB, the DCC the User
+    acb_own: bool = False
 
     def __post_init__(self) -> None:
         if self.alert_code is not None and not self.alert_codes:
@@ -267,6 +286,17 @@ class UseCase:
     @property
     def is_alert(self) -> bool:
         return self.request is None
+
+    @property
+    def device_types(self) -> tuple[str, ...]:
+        """The device types that run it."""
+        return (self.device_type, *self.also_for)
+
+    @property
+    def signed(self) -> bool:
+        """Whether the command carries a signature: the DCC User's (critical) or the DCC
+        party's that originates it (``signed_by``)."""
+        return self.critical or self.signed_by is not None
 
     def declared_code(self, code: int | None = None) -> int:
         """The alert code to raise: ``code``, which this use case must declare, or (when
@@ -301,7 +331,7 @@ class Catalogue:
         self.all = tuple(use_cases)
         self.by_code = {u.message_code: u for u in self.all}
         self.by_name = {u.name: u for u in self.all}
-        self._by_srv = {(srv, u.device_type): u for u in self.all for srv in u.srvs}
+        self._by_srv = {(srv, t): u for u in self.all for srv in u.srvs for t in u.device_types}
         if len(self.by_code) != len(self.all) or len(self.by_name) != len(self.all):
             raise ValueError("two use cases share a message code or a name")
 

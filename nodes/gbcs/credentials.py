@@ -1,0 +1,457 @@
+"""A device's handlers of the security credential use cases (CS02x); issue 16.
+
+CS02b SupplierByTransCoS (6.23, the change of supplier): the GBCS end has checked TransCoS's
+signature against its cell and its counter; the device then checks the command names that
+counter as the authorising party's sequence number and replaces only supplier cells, puts
+each certificate fit for its cell into it (:meth:`nodes.gbcs.trust.TrustAnchors.replace`),
+and answers, signed and dated, with each replacement's outcome as RTDS's ESME does.
+
+CS02a / CS02f (6.24.1) and CS02e (6.24.2): the device reads back its cells (for each role
+asked, the sequence number it is at and each cell's subject and key identifier) and its own
+certificates, as RTDS's ESME answers them.
+
+CS02b SupplierBySupplier / NOByNO (6.15.1, and 6.21's handover from the ACB): a party
+replaces its own cells, immediately, future-dated (held in the trust anchor state, carried
+out at its time with the 0x00CB alert) or cancelled. CS02d (6.15.2): the device takes a
+certificate of its own for a key pair it holds; CS02c (6.17): it generates a key pair and
+answers a PKCS#10 request for it. See the section below for each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from nodes.gbcs import activation  # its module: handlers imports both (a cycle)
+from nodes.gbcs.handlers import Context, handles
+from nodes.gbcs.trust import TrustAnchors, key_id
+from rig.protocol import smki
+from rig.protocol.codec import DecodeError
+from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import security
+from rig.protocol.gbcs.catalogue_credentials import (
+    CANCEL,
+    CS02A,
+    CS02B_NO_BY_NO,
+    CS02B_SUPPLIER_BY_SUPPLIER,
+    CS02B_SUPPLIER_BY_TRANSCOS,
+    CS02C,
+    CS02D,
+    CS02E,
+    CS02F,
+    EXECUTED,
+    FUTURE_DATED_CREDENTIALS,
+    NOT_EXECUTED,
+    OWN_CREDENTIALS,
+    CellDetails,
+    CertificateError,
+    CertificateUpdate,
+    CredentialsQuery,
+    ExecutionOutcome,
+    RemotePartyRole,
+    ReplacementMode,
+    RoleCredentials,
+    StatusCode,
+    UpdateSecurityCredentials,
+    certificate_answer,
+    certificate_update_answer,
+    credentials_answer,
+    credentials_details,
+    future_credentials_payload,
+    requested_usage,
+)
+from rig.protocol.gbcs.frame import Cra, GbcsMessage
+from rig.protocol.gbcs.usecase import UseCase, protect, response_shell, with_payload
+from rig.protocol.smki import Usage
+
+log = logging.getLogger("nodes.gbcs")
+
+
+@handles(CS02B_SUPPLIER_BY_TRANSCOS)
+async def update_supplier_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
+    if ctx.anchors is None:
+        raise DecodeError(f"{uc.name}: this device holds no trust anchors", 0)
+    update = UpdateSecurityCredentials.decode(cmd.payload)
+    if update.mode is not ReplacementMode.SUPPLIER_BY_TRANSCOS:
+        raise DecodeError(f"{uc.name}: replacement mode {update.mode.name}", 0)
+    if update.seq_number != cmd.header.counter:
+        raise DecodeError(
+            f"{uc.name}: it names sequence number {update.seq_number}, not its counter", 0
+        )
+    if any(r.cell.role is not RemotePartyRole.SUPPLIER for r in update.replacements):
+        raise DecodeError(f"{uc.name}: TransCoS replaces the supplier's cells only", 0)
+    if update.execute_at is not None:
+        raise DecodeError(f"{uc.name}: future-dated credentials are not held yet", 0)
+    outcomes = ctx.anchors.replace(update.replacements, update.path)
+    outcome = ExecutionOutcome(update.seq_number, update.mode, update.changes, outcomes)
+    log.info(
+        "gbcs.credentials_updated",
+        extra={"use_case": uc.name, "succeeded": outcome.succeeded, "counter": update.seq_number},
+    )
+    shell = response_shell(cmd, uc, ctx.now())
+    payload = credentials_answer(outcome)
+    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+
+
+# --- CS02a, CS02f, CS02e: the device's credentials read back ------------------------------------
+# the roles a use case does not answer for (OTHER): CS02a knows no load controller, and
+# CS02f does not give the transitional CoS party's (RTDS's ESME: 127)
+_NOT_ANSWERED = {
+    CS02A.name: frozenset({RemotePartyRole.LOAD_CONTROLLER}),
+    CS02F.name: frozenset({RemotePartyRole.TRANSITIONAL_COS}),
+}
+# the roles whose party the device holds no sequence number for: the ACB's counters are the
+# DCC's own, not a remote party's (RTDS's devices answer 0 for it while the ACB asks)
+_NO_SEQ_NUMBER = frozenset({RemotePartyRole.ACCESS_CONTROL_BROKER})
+
+
+def _role_credentials(
+    uc: UseCase, role: RemotePartyRole, anchors: TrustAnchors, ctx: Context
+) -> RoleCredentials:
+    if role in _NOT_ANSWERED[uc.name]:
+        return RoleCredentials(role, StatusCode.OTHER)
+    held = sorted(
+        ((c, cert) for c, cert in anchors.cells.items() if c.role is role),
+        key=lambda held: (held[0].usage is not Usage.DS, held[0].top_up),
+    )
+    if not held:
+        return RoleCredentials(role, StatusCode.TRUST_ANCHOR_NOT_FOUND)
+    party = anchors.holder(role)
+    seq = 0
+    if role not in _NO_SEQ_NUMBER and party is not None and ctx.seq_number is not None:
+        seq = ctx.seq_number(party)
+    cells = tuple(CellDetails(c, smki.eui_of(cert).raw, key_id(cert)) for c, cert in held)
+    return RoleCredentials(role, StatusCode.SUCCESS, seq, cells)
+
+
+@handles(CS02A, CS02F)
+async def provide_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
+    if ctx.anchors is None:
+        raise DecodeError(f"{uc.name}: this device holds no trust anchors", 0)
+    query = CredentialsQuery.decode(cmd.payload)
+    authorising = ctx.anchors.cells.get(query.authorising)
+    if authorising is None or smki.eui_of(authorising).raw != cmd.header.originator:
+        raise DecodeError(
+            f"{uc.name}: the authorising cell ({query.authorising}) is not its sender's", 0
+        )
+    answers = tuple(_role_credentials(uc, r, ctx.anchors, ctx) for r in query.roles)
+    log.info(
+        "gbcs.credentials_read",
+        extra={
+            "use_case": uc.name,
+            "roles": [f"{a.role.name.lower()} {a.status.name}" for a in answers],
+        },
+    )
+    shell = response_shell(cmd, uc, ctx.now())
+    payload = credentials_details(answers)
+    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+
+
+@handles(CS02E)
+async def provide_device_certificate(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
+    usage = requested_usage(cmd.payload)
+    answer: bytes | CertificateError = CertificateError.INVALID_KEY_USAGE
+    if usage is not None:
+        held = ctx.own_certificate(usage) if ctx.own_certificate is not None else None
+        answer = CertificateError.NO_CERTIFICATE if held is None else held
+    log.info(
+        "gbcs.certificate_read",
+        extra={
+            "use_case": uc.name,
+            "usage": None if usage is None else usage.value,
+            "error": None if isinstance(answer, bytes) else answer.name,
+        },
+    )
+    shell = response_shell(cmd, uc, ctx.now())
+    payload = certificate_answer(answer)
+    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+
+
+# --- CS02b by the party itself (6.15.1, 6.21), future-dated; CS02d; CS02c ----------------------
+# A party replacing its own cells (the supplier's, the network operator's; on a handover the
+# ACB that holds them): the GBCS end has checked the originator's signature against a DS cell
+# of its; the device checks that cell is the authorising one the command names, that the
+# replacements are of its role, and that the sequence number is the counter. Immediate, it
+# replaces them (:meth:`TrustAnchors.replace`) and answers the outcome; future-dated it
+# answers Command Accepted, holds the command in its trust anchor state (a power cut keeps
+# it) and at its time (the handler's clock, polled as a future-dated CS06 is:
+# :mod:`nodes.gbcs.activation`) carries it out and sends the requester the 0x00CB alert;
+# dated 9999-12-31T23:59:59Z it drops the one held. After a restart,
+# :func:`resume_credentials` arms what the state holds (for the meter's start to call).
+@dataclass(frozen=True, slots=True)
+class HeldUpdate:
+    """A future-dated CS02b the device accepted and holds until its time."""
+
+    payload: bytes  # the command's payload (UpdateSecurityCredentials)
+    at: float  # UTC seconds since the Unix epoch
+    requester: str  # the command's originator (DUIS EUI-64), to whom the alert goes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"payload": self.payload.hex(), "at": self.at, "requester": self.requester}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HeldUpdate:
+        return cls(bytes.fromhex(data["payload"]), float(data["at"]), str(data["requester"]))
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _authorised(
+    uc: UseCase, update: UpdateSecurityCredentials, cmd: GbcsMessage, ctx: Context
+) -> TrustAnchors:
+    """The device's trust anchors, once the command is its originator's own replacement."""
+    if ctx.anchors is None:
+        raise DecodeError(f"{uc.name}: this device holds no trust anchors", 0)
+    own = OWN_CREDENTIALS.get(update.authorising.role)
+    if own is None or own != (uc, update.mode) or update.authorising.usage is not Usage.DS:
+        raise DecodeError(f"{uc.name}: replacement mode {update.mode.name}", 0)
+    if update.seq_number != cmd.header.counter:
+        raise DecodeError(
+            f"{uc.name}: it names sequence number {update.seq_number}, not its counter", 0
+        )
+    held = ctx.anchors.cells.get(update.authorising)
+    if held is None or smki.eui_of(held).raw != cmd.header.originator:
+        raise DecodeError(f"{uc.name}: the authorising cell is not its originator's", 0)
+    if any(r.cell.role is not update.authorising.role for r in update.replacements):
+        raise DecodeError(f"{uc.name}: a party replaces its own role's cells only", 0)
+    return ctx.anchors
+
+
+def _execute(anchors: TrustAnchors, update: UpdateSecurityCredentials) -> ExecutionOutcome:
+    outcomes = anchors.replace(update.replacements, update.path)
+    outcome = ExecutionOutcome(update.seq_number, update.mode, (update.own_change,), outcomes)
+    log.info(
+        "gbcs.credentials_updated",
+        extra={
+            "role": update.authorising.role.name.lower(),
+            "succeeded": outcome.succeeded,
+            "counter": update.seq_number,
+        },
+    )
+    return outcome
+
+
+@handles(CS02B_SUPPLIER_BY_SUPPLIER, CS02B_NO_BY_NO)
+async def update_own_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
+    update = UpdateSecurityCredentials.decode(cmd.payload)
+    anchors = _authorised(uc, update, cmd, ctx)
+    outcome = None
+    if update.execute_at == CANCEL:
+        dropped = anchors.held is not None
+        anchors.hold(None)
+        log.info("gbcs.credentials_cancelled", extra={"use_case": uc.name, "held": dropped})
+    elif update.execute_at is not None:
+        if ctx.originator_counter is None:
+            raise DecodeError(f"{uc.name}: this device cannot raise the update's alert", 0)
+        held = HeldUpdate(
+            cmd.payload, update.execute_at.timestamp(), Eui64(cmd.header.originator).duis
+        )
+        anchors.hold(held.to_json())
+        log.info(
+            "gbcs.credentials_held",
+            extra={"use_case": uc.name, "at": update.execute_at.isoformat()},
+        )
+        signer = activation.AlertSigner(Eui64(cmd.header.recipient), ctx.ds, ctx.originator_counter)
+        arm_credentials(ctx.device, anchors, signer, ctx.now)
+    else:
+        outcome = _execute(anchors, update)
+    shell = response_shell(cmd, uc, ctx.now())
+    payload = credentials_answer(outcome)
+    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+
+
+def execute_if_due(
+    anchors: TrustAnchors, signer: activation.AlertSigner, now: dt.datetime
+) -> bytes | None:
+    """Carry out the held future-dated CS02b if its time has come (``now``): the 0x00CB
+    alert to its requester, or None when nothing is due."""
+    if anchors.held is None:
+        return None
+    held = HeldUpdate.from_json(anchors.held)
+    if now.timestamp() < held.at:
+        return None
+    anchors.hold(None)  # it runs once
+    update = UpdateSecurityCredentials.decode(held.payload)
+    outcome = _execute(anchors, update)
+    executed = dt.datetime.fromtimestamp(held.at, dt.UTC)
+    to = Eui64.parse(held.requester)
+    alert = GbcsMessage.build(
+        Cra.ALERT,
+        signer.next_counter(),
+        signer.eui.raw,
+        to.raw,
+        FUTURE_DATED_CREDENTIALS,
+        future_credentials_payload(executed, outcome),
+    )
+    log.info(
+        "gbcs.alert",
+        extra={
+            "device": signer.eui.duis,
+            "use_case": update.mode.name,
+            "alert_code": f"{EXECUTED if outcome.succeeded else NOT_EXECUTED:04X}",
+            "to": to.duis,
+        },
+    )
+    return security.sign_message(alert, signer.ds).encode()
+
+
+async def carry_out_credentials(
+    device: Any, anchors: TrustAnchors, signer: activation.AlertSigner, clock: activation.Clock
+) -> None:
+    """Wait for the held CS02b's time on ``clock``, carry it out and send the alert up
+    (``device.send_up``). A CS02b that replaces or cancels it while waiting is taken as it is."""
+    while (held := anchors.held) is not None:
+        alert = execute_if_due(anchors, signer, clock())
+        if alert is None:
+            wait = float(held["at"]) - clock().timestamp()
+            await asyncio.sleep(max(0.0, min(activation.POLL_S, wait)))
+            continue
+        await device.send_up(alert)
+
+
+_timers: weakref.WeakKeyDictionary[Any, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+
+
+def arm_credentials(
+    device: Any,
+    anchors: TrustAnchors,
+    signer: activation.AlertSigner,
+    clock: activation.Clock = _utc_now,
+) -> None:
+    """Have ``device`` carry out its held CS02b at its time (once: a timer running already
+    takes a new one as it comes)."""
+    timer = _timers.get(device)
+    if timer is not None and not timer.done():
+        return
+    task = asyncio.get_running_loop().create_task(
+        carry_out_credentials(device, anchors, signer, clock), name="future-dated credentials"
+    )
+    _timers[device] = task
+    tasks = getattr(device, "_tasks", None)
+    if isinstance(tasks, list):
+        tasks.append(task)  # cancelled with the device's own when it stops
+
+
+def resume_credentials(device: Any, clock: activation.Clock = _utc_now) -> None:
+    """After a restart: arm the CS02b the device's trust anchor state holds, if any (its
+    GBCS end signs and counts the alert)."""
+    gbcs = getattr(device, "gbcs", None)
+    if gbcs is None or gbcs.trust.held is None:
+        return
+    arm_credentials(
+        device, gbcs.trust, activation.AlertSigner(gbcs.eui, gbcs.ds, gbcs._next_counter), clock
+    )
+
+
+@handles(CS02D)
+async def update_device_certificate(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
+    """CS02d: the device takes a certificate of its own, for a key pair it holds (the one
+    its current certificate of that usage certifies, or CS02c's pending one)."""
+    result = _certificate_update(cmd, ctx)
+    log.info("gbcs.device_certificate", extra={"use_case": uc.name, "result": result.name})
+    shell = response_shell(cmd, uc, ctx.now())
+    payload = certificate_update_answer(result)
+    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+
+
+def _public(key: Any) -> bytes:
+    return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+
+
+def _certificate_update(cmd: GbcsMessage, ctx: Context) -> CertificateUpdate:
+    try:
+        cert = x509.load_der_x509_certificate(cmd.payload)
+    except ValueError:
+        return CertificateUpdate.BAD_CERTIFICATE
+    try:
+        usage = smki.usage_of(cert)
+    except smki.ProfileError:
+        return CertificateUpdate.INVALID_KEY_USAGE
+    if usage not in (Usage.DS, Usage.KA):
+        return CertificateUpdate.INVALID_KEY_USAGE
+    try:
+        subject = smki.eui_of(cert)
+    except smki.ProfileError:
+        return CertificateUpdate.BAD_CERTIFICATE
+    if subject.raw != cmd.header.recipient:
+        return CertificateUpdate.NOT_THIS_DEVICE
+    held = []
+    current = ctx.own_certificate(usage) if ctx.own_certificate is not None else None
+    if current is not None:
+        held.append(_public(x509.load_der_x509_certificate(current).public_key()))
+    pending = ctx.anchors.pending_keys.get(usage.value) if ctx.anchors is not None else None
+    if pending is not None:
+        key = serialization.load_pem_private_key(pending.encode(), None)
+        held.append(_public(key.public_key()))
+    if _public(cert.public_key()) not in held:
+        return CertificateUpdate.KEY_PAIR_MISMATCH
+    if ctx.anchors is not None:
+        ctx.anchors.keep_own(
+            usage, certificate=cert.public_bytes(serialization.Encoding.PEM).decode()
+        )
+    return CertificateUpdate.SUCCESS
+
+
+@handles(CS02C)
+async def issue_security_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
+    """CS02c: the device generates a key pair of the usage asked for, keeps it (pending
+    until CS02d brings its certificate) and answers a PKCS#10 certification request for it:
+    no subject, its key usage and its hardwareModuleName (its EUI-64), as RTDS's ESME does;
+    an error INTEGER for a usage neither DS nor KA (1)."""
+    usage = requested_usage(cmd.payload)
+    answer: bytes | CertificateError = CertificateError.INVALID_KEY_USAGE
+    if usage is not None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        answer = certification_request(Eui64(cmd.header.recipient), usage, key)
+        if ctx.anchors is not None:
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            ctx.anchors.keep_own(usage, pending_key=pem.decode())
+    log.info(
+        "gbcs.key_pair_issued",
+        extra={
+            "use_case": uc.name,
+            "usage": None if usage is None else usage.value,
+            "error": None if isinstance(answer, bytes) else answer.name,
+        },
+    )
+    shell = response_shell(cmd, uc, ctx.now())
+    payload = certificate_answer(answer)
+    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+
+
+def certification_request(eui: Eui64, usage: Usage, key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The PKCS#10 request (DER) for ``key``: an empty subject, the key usage and the
+    device's hardwareModuleName requested as critical extensions, signed ECDSA-SHA256."""
+    key_usage = x509.KeyUsage(
+        digital_signature=usage is Usage.DS,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=usage is Usage.KA,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .add_extension(key_usage, critical=True)
+        .add_extension(x509.SubjectAlternativeName([smki.hardware_module_name(eui)]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.DER)

@@ -1,0 +1,182 @@
+"""Installing a gas meter from its box through the DCC (issue 16), on its own virtual rig
+(tests/rigs/gas-install.yaml): the boxed GSME is neither in the DCC's inventory nor in the
+hub's device log; 12.2 pre-notifies it (8.2: Pending) and a read of it is refused E5; 8.11
+(CCS01) adds it to the hub's device log with its install code (8.2: Whitelisted); it joins
+the HAN, which a capture of the air shows (tshark dissects its association and the hub's
+transport of the network key to it); 8.7.1 (CS03C) joins it to the PPMID and 8.7.2 (CS03B)
+to the IHD, which CS07 lists; 8.1.1 (GCS28) commissions it (8.2: Commissioned); and the
+same read then answers with its gas register.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import BIN, rig_cli, running_rig, wait_for
+from lxml import etree
+
+from rig.dccuser.tasks import send_request
+from rig.protocol.eui import Eui64
+from tests.test_install import _han_state, _node
+from tests.test_inventory import _inventory_status, _serviced, _template_for
+
+RIG = Path(__file__).parent / "rigs" / "gas-install.yaml"
+GSME = Eui64.parse("00-DB-12-34-56-78-93-A1")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.mktemp("gas-install")
+    rig_file = base / "gas-install.yaml"
+    rig_file.write_text(RIG.read_text())
+    yield from running_rig(rig_file, base / "state", ("ppmid", "ihd"))
+
+
+def _eui(env, name: str) -> Eui64:
+    return next(n.eui for n in env["rig"].nodes if n.name == name)
+
+
+def _start_capture(env, pcap: Path) -> subprocess.Popen:
+    """`rig han capture` until SIGINT (120 s is only a cap)."""
+    args = ["han", "capture", "--rig", str(env["file"]), "--seconds", "120", "--out", str(pcap)]
+    return subprocess.Popen(
+        [str(BIN / "rig"), *args],
+        env={**os.environ, "RIG_STATE_DIR": str(env["dir"])},
+        # a suite run in the background ignores SIGINT; the capture must not inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _tshark_fields(env, pcap: Path, display_filter: str, *fields: str) -> list[list[str]]:
+    """The frames of ``pcap`` that match ``display_filter`` (decrypted with the HAN's keys),
+    each as its ``fields``."""
+    keys = rig_cli("han", "key", "--rig", str(env["file"]), "--tshark", state=env["dir"])
+    assert keys.returncode == 0, keys.stdout + keys.stderr
+    args = ["tshark", "-r", str(pcap), *shlex.split(keys.stdout), "-Y", display_filter]
+    args += ["-T", "fields", "-E", "separator=|"]
+    for field in fields:
+        args += ["-e", field]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=60).stdout
+    return [line.split("|") for line in out.splitlines() if line.strip()]
+
+
+def _by_gas_supplier(env, srv: str, target: str, params: dict[str, str] | None = None):
+    return send_request(env["rig"], env["state"], srv, target, params or {}, user="supplier-b")
+
+
+def _volume_dm3(env) -> int:
+    """The GSME's own consumption register (dm3), as the node reports it."""
+    return (_node(env, "gsme").get("report") or {}).get("detail", {})["volume_dm3"]
+
+
+def _gsme_prenotification() -> etree._Element:
+    """DCC's 12.2 template (an ESME's) made the boxed GSME's: its EUI and type, no variant."""
+    body = _template_for("12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML", GSME)
+    ns = {"sr": body.nsmap["sr"]}
+    body.find("sr:DeviceType", ns).text = "GSME"
+    variant = body.find("sr:ESMEVariant", ns)
+    if variant is not None:
+        body.remove(variant)
+    return body
+
+
+@pytest.mark.skipif(
+    shutil.which("tshark") is None,
+    reason="tshark is not installed (scripts/bootstrap.sh installs it): the join is not seen",
+)
+def test_a_gas_meter_from_its_box_to_commissioned(env, tmp_path: Path) -> None:
+    node = next(n for n in env["rig"].nodes if n.name == "gsme")
+    assert node.boxed and node.install_code is not None and node.eui == GSME
+    # boxed: healthy, not joined, unknown to the DCC
+    assert _node(env, "gsme")["health"] == "healthy"
+    assert _node(env, "gsme")["detail"] == "boxed" and _han_state(env, "gsme") == "boxed"
+    assert _inventory_status(env, GSME) is None
+
+    # 12.2 (DCC's template) by its gas supplier: Pending; a read is refused, not commissioned
+    assert _serviced(env, "supplier-b", "12.2", _gsme_prenotification())[1] == "I0"
+    assert _inventory_status(env, GSME) == "Pending"
+    refused = _by_gas_supplier(env, "4.1.1", "gsme")
+    assert refused.acknowledgement == "E5" and "Pending" in refused.reason, refused
+
+    # 8.11 (CCS01) with its install code (DUIS carries it without its CRC), the air recorded
+    pcap = tmp_path / "join.pcap"
+    capture = _start_capture(env, pcap)
+    try:
+        # recording once the air has sent the pcap file header (24 bytes)
+        recording = wait_for(lambda: pcap.exists() and pcap.stat().st_size >= 24, 15, 0.1)
+        assert recording, "rig han capture wrote no pcap header: does the air answer?"
+        install_code = node.install_code[:-2].hex().upper()
+        added = _by_gas_supplier(
+            env,
+            "8.11",
+            "chf",
+            {"DeviceID": GSME.duis, "InstallCode": install_code, "JoinTimePeriod": "600"},
+        )
+        assert added.response_code == "I0" and added.values["result"] == 0, added
+        assert _inventory_status(env, GSME) == "Whitelisted"
+        # it joins the HAN with its install code and opens its tunnel
+        assert wait_for(lambda: _han_state(env, "gsme") == "joined", 60, 1.0)
+        assert _node(env, "gsme")["detail"] != "boxed"
+    finally:
+        capture.send_signal(signal.SIGINT)
+        capture.wait(30)
+    # seen in the air, dissected clean: its association request, the hub's transport of the
+    # network key to it (APS, decrypted only with its install-code link key) and its device
+    # announce (under the network key)
+    assert _tshark_fields(env, pcap, "_ws.malformed", "frame.number") == []
+    mac = str(GSME).lower().replace("-", ":")
+    associate = _tshark_fields(env, pcap, "wpan.cmd == 0x01", "wpan.src64")
+    assert [mac] in associate, associate
+    keyed = _tshark_fields(
+        env, pcap, "zbee_aps.cmd.id == 0x05", "zbee_aps.cmd.key_type", "zbee_aps.cmd.dst"
+    )
+    assert ["0x01", mac] in keyed, keyed
+    announced = _tshark_fields(env, pcap, "zbee_aps.zdp_cluster == 0x0013", "zbee_zdp.ext_addr")
+    assert [mac] in announced, announced
+
+    # the hub's device log (8.9) shows it joined; still refused: not commissioned
+    log = _by_gas_supplier(env, "8.9", "chf")
+    assert log.response_code == "I0", log
+    entry = next(d for d in log.values["devices"] if d["eui"] == GSME.duis)
+    assert entry["joined"], entry
+    refused = _by_gas_supplier(env, "4.1.1", "gsme")
+    assert refused.acknowledgement == "E5" and "Whitelisted" in refused.reason, refused
+
+    # 8.7.1 (CS03C, Method C) joins it to the PPMID, 8.7.2 (CS03B, Method B) to the IHD
+    ppmid, ihd = _eui(env, "ppmid"), _eui(env, "ihd")
+    joined = _by_gas_supplier(env, "8.7.1", "gsme", {"OtherDeviceID": ppmid.duis})
+    assert joined.response_code == "I0", joined
+    assert joined.values["use_case"] == "CS03C" and joined.values["result"] == 0, joined
+    joined = _by_gas_supplier(env, "8.7.2", "gsme", {"OtherDeviceID": ihd.duis})
+    assert joined.response_code == "I0", joined
+    assert joined.values["use_case"] == "CS03B" and joined.values["result"] == 0, joined
+    listed = _by_gas_supplier(env, "8.9", "gsme")
+    assert listed.values["use_case"] == "CS07" and listed.values["result"] == 0, listed
+    assert {"eui": ppmid.duis, "device_type": "PPMID"} in listed.values["devices"]
+    assert {"eui": ihd.duis, "device_type": "TYPE_2"} in listed.values["devices"]
+
+    # 8.1.1 (GCS28, critical): its clock lies in the validity interval; Commissioned
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    commissioned = _by_gas_supplier(env, "8.1.1", "gsme")
+    assert commissioned.response_code == "I0", commissioned
+    assert commissioned.values["result"] == 0, commissioned
+    device_time = dt.datetime.fromisoformat(commissioned.values["device_time"])
+    assert before - dt.timedelta(seconds=5) <= device_time <= dt.datetime.now(dt.UTC)
+    assert _inventory_status(env, GSME) == "Commissioned"
+    # the hub held its commands for its GETs: a sleepy device, though CCS01 gave no type
+    chf_log = (env["dir"] / "logs" / "chf.log").read_text()
+    assert f"han.gbcs_queued device={GSME.duis}" in chf_log
+
+    # the read refused before now answers with its gas register, as the meter counts it
+    low = _volume_dm3(env)
+    read = _by_gas_supplier(env, "4.1.1", "gsme")
+    assert read.response_code == "I0", read
+    assert read.values["use_case"] == "GCS13a", read
+    assert low <= read.values["volume_m3"] * 1000 <= _volume_dm3(env), read
