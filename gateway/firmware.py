@@ -239,16 +239,21 @@ def transfer_dcc_alert(store: Store, hub: Eui64, msg: GbcsMessage) -> tuple[Eui6
     _element(transfer, "OtherDeviceID", device.duis)
     _element(transfer, "FirmwareVersion", version_of(alert.version))
     _element(transfer, "TransferResponseCode", outcome)
-    response = Response(
+    return request.originator, _dcc_alert(msg, request, FIRMWARE_TRANSFER_DCC_ALERT, body)
+
+
+def _dcc_alert(msg: GbcsMessage, request: RequestId, code: str, body: etree._Element) -> Response:
+    """The DCC Alert ``code`` with ``body``, for the sender of ``request``, raised by the
+    device's ``msg`` (to the ACB)."""
+    return Response(
         "I0",
         now(),
         "DCCAlertMessage",
         None,
         RequestId(Eui64(msg.header.recipient), request.originator, msg.header.counter),
-        alert_code=FIRMWARE_TRANSFER_DCC_ALERT,
+        alert_code=code,
         content=body,
     )
-    return request.originator, response
 
 
 def _sent_by(store: Store, hub: Eui64, device: Eui64, code: int) -> RequestId | None:
@@ -290,15 +295,7 @@ def ppmid_activation_dcc_alert(
     upgrade = etree.SubElement(ppmid, f"{_E}PPMIDFirmwareUpgradeAlert")
     _element(upgrade, "FirmwareVersion", version_of(alert.version))
     _element(upgrade, "ActivateImageResultCode", outcome)
-    response = Response(
-        "I0",
-        now(),
-        "DCCAlertMessage",
-        None,
-        RequestId(Eui64(msg.header.recipient), request.originator, msg.header.counter),
-        alert_code=PPMID_ACTIVATION_DCC_ALERT,
-        content=body,
-    )
+    response = _dcc_alert(msg, request, PPMID_ACTIVATION_DCC_ALERT, body)
     log.info(
         "firmware.ppmid_activated",
         extra={"device": device.duis, "version": version_of(alert.version), "outcome": outcome},

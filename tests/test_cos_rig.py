@@ -101,6 +101,12 @@ def test_a_change_of_supplier_locks_out_the_losing_supplier_at_both_layers(env) 
         "supplier KA (top-up)": (a, b, "SUCCESS"),
     }
 
+    # the meter's trust anchors (6.24.1, CS02a) name supplier-b in the supplier cells
+    anchors = send(env, "6.24.1", "supplier-b")
+    assert anchors["response_code"] == "I0", anchors
+    supplier = next(c for c in anchors["values"]["credentials"] if c["role"] == "supplier")
+    assert {c["subject"] for c in supplier["cells"]} == {b}, supplier
+
     # the DCC: supplier-a is no longer responsible
     refused = send(env, "7.2", "supplier-a")
     assert refused["acknowledgement"] == "E4", refused

@@ -16,10 +16,11 @@ import shlex
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, rig_cli, running_rig, wait_for
+from conftest import BIN, device_alerts, rig_cli, running_rig, wait_for
 from lxml import etree
 
 from rig.dccuser.tasks import send_request
@@ -151,6 +152,7 @@ def test_a_gas_meter_from_its_box_to_commissioned(env, tmp_path: Path) -> None:
 
     # 8.7.1 (CS03C, Method C) joins it to the PPMID, 8.7.2 (CS03B, Method B) to the IHD
     ppmid, ihd = _eui(env, "ppmid"), _eui(env, "ihd")
+    since = time.time() - 1
     joined = _by_gas_supplier(env, "8.7.1", "gsme", {"OtherDeviceID": ppmid.duis})
     assert joined.response_code == "I0", joined
     assert joined.values["use_case"] == "CS03C" and joined.values["result"] == 0, joined
@@ -161,6 +163,10 @@ def test_a_gas_meter_from_its_box_to_commissioned(env, tmp_path: Path) -> None:
     assert listed.values["use_case"] == "CS07" and listed.values["result"] == 0, listed
     assert {"eui": ppmid.duis, "device_type": "PPMID"} in listed.values["devices"]
     assert {"eui": ihd.duis, "device_type": "TYPE_2"} in listed.values["devices"]
+    # each join told the gas supplier (8F49, the GSME's GBZ alert, sent on its wakes)
+    assert wait_for(
+        lambda: device_alerts(env["dir"], "supplier-b", GSME, since).count("8F49") == 2, 30
+    )
 
     # 8.1.1 (GCS28, critical): its clock lies in the validity interval; Commissioned
     before = dt.datetime.now(dt.UTC).replace(microsecond=0)

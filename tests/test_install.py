@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
-from conftest import rig_cli, wait_for
+from conftest import device_alerts, rig_cli, wait_for
 
 from rig.dccuser.tasks import send_request
 from rig.description import DescriptionError, parse_rig
@@ -25,6 +26,8 @@ from tests.test_description import GOOD, IC, add_node
 from tests.test_inventory import _inventory_status, _serviced, _template_for
 
 ESME2 = Eui64.parse("00-DB-12-34-56-78-90-B0")
+PPMID = Eui64.parse("00-DB-12-34-56-78-90-A4")
+IHD = Eui64.parse("00-DB-12-34-56-78-90-A5")
 
 
 # --- the description ------------------------------------------------------------------------
@@ -88,6 +91,19 @@ def test_from_the_box_to_the_hans_device_log(dcc_rig) -> None:
     # not commissioned yet: a meter read is refused E5
     read = send_request(rig, state, "4.1.1", "esme2", {}, user="supplier-a")
     assert read.acknowledgement == "E5", read
+
+    # the join service (8.7.1 with the PPMID: CS03A1; 8.7.2 with the IHD: CS03B); the meter
+    # lists both (8.9: CS07) and tells its supplier each time (8F49)
+    since = time.time() - 1
+    for srv, other, use_case in (("8.7.1", PPMID, "CS03A1"), ("8.7.2", IHD, "CS03B")):
+        joined = send_request(rig, state, srv, "esme2", {"OtherDeviceID": other.duis})
+        assert joined.response_code == "I0", joined
+        assert (joined.values["use_case"], joined.values["result"]) == (use_case, 0), joined
+    listed = send_request(rig, state, "8.9", "esme2", {}, user="supplier-a")
+    assert {d["eui"] for d in listed.values["devices"]} >= {PPMID.duis, IHD.duis}, listed
+    assert wait_for(
+        lambda: device_alerts(env["dir"], "supplier-a", ESME2, since).count("8F49") == 2, 30
+    )
 
     # 8.1.1 (ECS70, critical: the DCC User signs the pre-command): the meter's clock lies in
     # the validity interval, so it answers success, and the DCC records it Commissioned

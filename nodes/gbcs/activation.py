@@ -64,7 +64,7 @@ from rig.protocol.gbcs.catalogue_firmware import (
     ppmid_version_answer,
 )
 from rig.protocol.gbcs.frame import GbcsMessage
-from rig.protocol.gbcs.usecase import UseCase, protect, response_shell, with_payload
+from rig.protocol.gbcs.usecase import UseCase
 
 log = logging.getLogger("nodes.gbcs")
 
@@ -207,11 +207,6 @@ def resume_activation(device: Any, clock: Clock = _utc_now) -> None:
     arm(device, AlertSigner(gbcs.eui, gbcs.ds, gbcs._next_counter), clock)
 
 
-def _answer(uc: UseCase, cmd: GbcsMessage, ctx: Context, payload: bytes) -> GbcsMessage:
-    shell = response_shell(cmd, uc, ctx.now())
-    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
-
-
 @handles(CS06)
 async def activate_firmware(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
     firmware: Activatable | None = getattr(ctx.device, "firmware", None)
@@ -226,7 +221,7 @@ async def activate_firmware(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> Gbcs
         raise DecodeError(f"{uc.name}: it names counter {counter}, not its own", 0)
     if execute_at is not None:
         _hold(firmware, image_hash, execute_at, cmd, ctx)
-        return _answer(uc, cmd, ctx, ACCEPTED)
+        return ctx.answer(uc, cmd, ACCEPTED)
     pending = firmware.pending
     if pending is None or pending.hash.lower() != image_hash.hex():
         log.warning(
@@ -240,7 +235,7 @@ async def activate_firmware(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> Gbcs
         announce = getattr(ctx.device, "firmware_activated", None)
         if callable(announce):
             announce()  # the meter tells its supplier (0x8F43)
-    return _answer(uc, cmd, ctx, activation_answer(result, firmware.octets))
+    return ctx.answer(uc, cmd, activation_answer(result, firmware.octets))
 
 
 def _hold(
@@ -278,7 +273,7 @@ async def set_gsme_clock(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMes
             "clock.outside_validity",
             extra={"time": now.isoformat(), "start": start.isoformat(), "end": end.isoformat()},
         )
-    return _answer(uc, cmd, ctx, clock_answer(now, result))
+    return ctx.answer(uc, cmd, clock_answer(now, result))
 
 
 @handles(CS08)
@@ -288,5 +283,5 @@ async def read_ppmid_firmware_version(uc: UseCase, cmd: GbcsMessage, ctx: Contex
     octets = getattr(firmware, "octets", None)
     if not isinstance(octets, bytes):
         log.warning("firmware.version_unreadable", extra={"use_case": uc.name})
-        return _answer(uc, cmd, ctx, ppmid_version_answer(bytes(VERSION_OCTETS), READ_FAILURE))
-    return _answer(uc, cmd, ctx, ppmid_version_answer(octets, READ_SUCCESS))
+        return ctx.answer(uc, cmd, ppmid_version_answer(bytes(VERSION_OCTETS), READ_FAILURE))
+    return ctx.answer(uc, cmd, ppmid_version_answer(octets, READ_SUCCESS))

@@ -69,7 +69,7 @@ from rig.protocol.gbcs.catalogue_credentials import (
     requested_usage,
 )
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
-from rig.protocol.gbcs.usecase import UseCase, protect, response_shell, with_payload
+from rig.protocol.gbcs.usecase import UseCase
 from rig.protocol.smki import Usage
 
 log = logging.getLogger("nodes.gbcs")
@@ -96,9 +96,7 @@ async def update_supplier_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Contex
         "gbcs.credentials_updated",
         extra={"use_case": uc.name, "succeeded": outcome.succeeded, "counter": update.seq_number},
     )
-    shell = response_shell(cmd, uc, ctx.now())
-    payload = credentials_answer(outcome)
-    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+    return ctx.answer(uc, cmd, credentials_answer(outcome))
 
 
 # --- CS02a, CS02f, CS02e: the device's credentials read back ------------------------------------
@@ -150,9 +148,7 @@ async def provide_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> Gb
             "roles": [f"{a.role.name.lower()} {a.status.name}" for a in answers],
         },
     )
-    shell = response_shell(cmd, uc, ctx.now())
-    payload = credentials_details(answers)
-    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+    return ctx.answer(uc, cmd, credentials_details(answers))
 
 
 @handles(CS02E)
@@ -170,9 +166,7 @@ async def provide_device_certificate(uc: UseCase, cmd: GbcsMessage, ctx: Context
             "error": None if isinstance(answer, bytes) else answer.name,
         },
     )
-    shell = response_shell(cmd, uc, ctx.now())
-    payload = certificate_answer(answer)
-    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+    return ctx.answer(uc, cmd, certificate_answer(answer))
 
 
 # --- CS02b by the party itself (6.15.1, 6.21), future-dated; CS02d; CS02c ----------------------
@@ -265,9 +259,7 @@ async def update_own_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Context) ->
         arm_credentials(ctx.device, anchors, signer, ctx.now)
     else:
         outcome = _execute(anchors, update)
-    shell = response_shell(cmd, uc, ctx.now())
-    payload = credentials_answer(outcome)
-    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+    return ctx.answer(uc, cmd, credentials_answer(outcome))
 
 
 def execute_if_due(
@@ -359,9 +351,7 @@ async def update_device_certificate(uc: UseCase, cmd: GbcsMessage, ctx: Context)
     its current certificate of that usage certifies, or CS02c's pending one)."""
     result = _certificate_update(cmd, ctx)
     log.info("gbcs.device_certificate", extra={"use_case": uc.name, "result": result.name})
-    shell = response_shell(cmd, uc, ctx.now())
-    payload = certificate_update_answer(result)
-    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+    return ctx.answer(uc, cmd, certificate_update_answer(result))
 
 
 def _public(key: Any) -> bytes:
@@ -428,9 +418,7 @@ async def issue_security_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Context
             "error": None if isinstance(answer, bytes) else answer.name,
         },
     )
-    shell = response_shell(cmd, uc, ctx.now())
-    payload = certificate_answer(answer)
-    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+    return ctx.answer(uc, cmd, certificate_answer(answer))
 
 
 def certification_request(eui: Eui64, usage: Usage, key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -71,6 +71,14 @@ class Context:
         if self.raise_alert is not None:
             self.raise_alert(code)
 
+    def answer(self, uc: UseCase, cmd: GbcsMessage, payload: bytes) -> GbcsMessage:
+        """The device's answer to ``cmd`` carrying ``payload``, protected as ``uc`` declares
+        (signed, MAC'd for the requester, dated)."""
+        shell = response_shell(cmd, uc, self.now())
+        return protect(
+            uc, with_payload(shell, payload), self.ds, self.ka, self.requester_ka(uc, cmd)
+        )
+
     # the last counter it accepted from a remote party, 0: none yet (CS02a's sequence numbers)
     seq_number: Callable[[Eui64], int] | None = None
     # its own certificate of a key usage, DER; None: it holds none (CS02e)

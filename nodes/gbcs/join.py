@@ -44,7 +44,7 @@ from rig.protocol.gbcs.catalogue_join import (
     result_answer,
 )
 from rig.protocol.gbcs.frame import GbcsMessage
-from rig.protocol.gbcs.usecase import UseCase, protect, response_shell, with_payload
+from rig.protocol.gbcs.usecase import UseCase
 from rig.protocol.smki import Usage
 
 log = logging.getLogger("nodes.gbcs")
@@ -65,11 +65,6 @@ def _join_log(uc: UseCase, ctx: Context) -> Joinable:
     if found is None:
         raise DecodeError(f"{uc.name}: this device keeps no join log", 0)
     return found
-
-
-def _answer(uc: UseCase, cmd: GbcsMessage, ctx: Context, payload: bytes) -> GbcsMessage:
-    shell = response_shell(cmd, uc, ctx.now())
-    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
 
 
 def _is_ka_certificate(der: bytes | None) -> bool:
@@ -113,7 +108,7 @@ async def join_device(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessag
     else:
         log.warning("join.failed", extra=extra)
     ctx.alert(JOIN_SUCCEEDED if result is JoinResult.SUCCESS else JOIN_FAILED)
-    return _answer(uc, cmd, ctx, result_answer(result))
+    return ctx.answer(uc, cmd, result_answer(result))
 
 
 @handles(*UNJOINS)
@@ -126,7 +121,7 @@ async def unjoin_device(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMess
     result = joins.unjoin(entity, uc.name)
     log.info("unjoin.done", extra={"use_case": uc.name, "other": entity.hex(), "result": result})
     ctx.alert(UNJOIN_SUCCEEDED if result == 0 else UNJOIN_FAILED)
-    return _answer(uc, cmd, ctx, result_answer(result))
+    return ctx.answer(uc, cmd, result_answer(result))
 
 
 @handles(CS07)
@@ -136,5 +131,5 @@ async def read_join_details(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> Gbcs
         entries = [(e.eui.raw, e.device_type) for e in joins.entries()]
     except OSError as exc:
         log.warning("join_details.unreadable", extra={"error": str(exc)})
-        return _answer(uc, cmd, ctx, join_details_answer(ReadResult.READ_FAILURE, None))
-    return _answer(uc, cmd, ctx, join_details_answer(ReadResult.SUCCESS, entries))
+        return ctx.answer(uc, cmd, join_details_answer(ReadResult.READ_FAILURE, None))
+    return ctx.answer(uc, cmd, join_details_answer(ReadResult.SUCCESS, entries))

@@ -67,7 +67,7 @@ from rig.protocol.gbcs import dlms
 from rig.protocol.gbcs.catalogue_join import JoinResult
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import Cra, GbcsMessage, GroupingHeader
-from rig.protocol.gbcs.usecase import UseCase, protect, response_shell, with_payload
+from rig.protocol.gbcs.usecase import UseCase
 from rig.protocol.wan import FirmwareChunk
 from rig.protocol.zigbee import se, zcl
 from rig.protocol.zigbee.se import NOTIFICATION_SCHEME_B, TUNNEL_MESSAGE_PENDING, ZIGBEE_EPOCH
@@ -168,8 +168,7 @@ async def restore_gpf_device_log(uc: UseCase, cmd: GbcsMessage, ctx: Context) ->
     except ValueError as exc:
         raise DecodeError(f"{uc.name}: {exc}", 0) from None
     payload = restore.gpf_restore_answer(gpf.device_log.restore(entries))
-    shell = response_shell(cmd, uc, ctx.now())
-    return protect(uc, with_payload(shell, payload), ctx.ds, ctx.ka, ctx.requester_ka(uc, cmd))
+    return ctx.answer(uc, cmd, payload)
 
 
 class CommsHub(HanRole):
