@@ -213,3 +213,47 @@ def _alerts(state: Path, user: str, kind: str, since: float, device=None) -> lis
         return found
 
     return asyncio.run(read())
+
+
+def start_han_capture(env, pcap: Path) -> subprocess.Popen:
+    """`rig han capture` of ``env``'s rig into ``pcap`` until SIGINT (120 s is only a cap)."""
+    import signal
+
+    args = ["han", "capture", "--rig", str(env["file"]), "--seconds", "120", "--out", str(pcap)]
+    return subprocess.Popen(
+        [str(BIN / "rig"), *args],
+        env={**os.environ, "RIG_STATE_DIR": str(env["dir"])},
+        # a suite run in the background ignores SIGINT; the capture must not inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def tshark_fields(env, pcap: Path, display_filter: str, *fields: str) -> list[list[str]]:
+    """The frames of ``pcap`` that match ``display_filter`` (decrypted with the HAN's keys),
+    each as its ``fields``."""
+    import shlex
+
+    keys = rig_cli("han", "key", "--rig", str(env["file"]), "--tshark", state=env["dir"])
+    assert keys.returncode == 0, keys.stdout + keys.stderr
+    args = ["tshark", "-r", str(pcap), *shlex.split(keys.stdout), "-Y", display_filter]
+    args += ["-T", "fields", "-E", "separator=|"]
+    for field in fields:
+        args += ["-e", field]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=60).stdout
+    return [line.split("|") for line in out.splitlines() if line.strip()]
+
+
+def assert_joined_in_air(env, pcap: Path, device) -> None:
+    """``device`` joined as the air recorded it, dissected clean by tshark: its association
+    request, the hub's transport of the network key to it (APS, decrypted only with its
+    install-code link key) and its device announce (under the network key)."""
+    assert tshark_fields(env, pcap, "_ws.malformed", "frame.number") == []
+    mac = str(device).lower().replace("-", ":")
+    associate = tshark_fields(env, pcap, "wpan.cmd == 0x01", "wpan.src64")
+    assert [mac] in associate, associate
+    keyed = tshark_fields(
+        env, pcap, "zbee_aps.cmd.id == 0x05", "zbee_aps.cmd.key_type", "zbee_aps.cmd.dst"
+    )
+    assert ["0x01", mac] in keyed, keyed
+    announced = tshark_fields(env, pcap, "zbee_aps.zdp_cluster == 0x0013", "zbee_zdp.ext_addr")
+    assert [mac] in announced, announced

@@ -11,16 +11,19 @@ same read then answers with its gas register.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shlex
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, device_alerts, rig_cli, running_rig, wait_for
+from conftest import (
+    assert_joined_in_air,
+    device_alerts,
+    running_rig,
+    start_han_capture,
+    wait_for,
+)
 from lxml import etree
 
 from rig.dccuser.tasks import send_request
@@ -42,30 +45,6 @@ def env(tmp_path_factory: pytest.TempPathFactory):
 
 def _eui(env, name: str) -> Eui64:
     return next(n.eui for n in env["rig"].nodes if n.name == name)
-
-
-def _start_capture(env, pcap: Path) -> subprocess.Popen:
-    """`rig han capture` until SIGINT (120 s is only a cap)."""
-    args = ["han", "capture", "--rig", str(env["file"]), "--seconds", "120", "--out", str(pcap)]
-    return subprocess.Popen(
-        [str(BIN / "rig"), *args],
-        env={**os.environ, "RIG_STATE_DIR": str(env["dir"])},
-        # a suite run in the background ignores SIGINT; the capture must not inherit that
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-
-
-def _tshark_fields(env, pcap: Path, display_filter: str, *fields: str) -> list[list[str]]:
-    """The frames of ``pcap`` that match ``display_filter`` (decrypted with the HAN's keys),
-    each as its ``fields``."""
-    keys = rig_cli("han", "key", "--rig", str(env["file"]), "--tshark", state=env["dir"])
-    assert keys.returncode == 0, keys.stdout + keys.stderr
-    args = ["tshark", "-r", str(pcap), *shlex.split(keys.stdout), "-Y", display_filter]
-    args += ["-T", "fields", "-E", "separator=|"]
-    for field in fields:
-        args += ["-e", field]
-    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=60).stdout
-    return [line.split("|") for line in out.splitlines() if line.strip()]
 
 
 def _by_gas_supplier(env, srv: str, target: str, params: dict[str, str] | None = None):
@@ -108,7 +87,7 @@ def test_a_gas_meter_from_its_box_to_commissioned(env, tmp_path: Path) -> None:
 
     # 8.11 (CCS01) with its install code (DUIS carries it without its CRC), the air recorded
     pcap = tmp_path / "join.pcap"
-    capture = _start_capture(env, pcap)
+    capture = start_han_capture(env, pcap)
     try:
         # recording once the air has sent the pcap file header (24 bytes)
         recording = wait_for(lambda: pcap.exists() and pcap.stat().st_size >= 24, 15, 0.1)
@@ -131,16 +110,7 @@ def test_a_gas_meter_from_its_box_to_commissioned(env, tmp_path: Path) -> None:
     # seen in the air, dissected clean: its association request, the hub's transport of the
     # network key to it (APS, decrypted only with its install-code link key) and its device
     # announce (under the network key)
-    assert _tshark_fields(env, pcap, "_ws.malformed", "frame.number") == []
-    mac = str(GSME).lower().replace("-", ":")
-    associate = _tshark_fields(env, pcap, "wpan.cmd == 0x01", "wpan.src64")
-    assert [mac] in associate, associate
-    keyed = _tshark_fields(
-        env, pcap, "zbee_aps.cmd.id == 0x05", "zbee_aps.cmd.key_type", "zbee_aps.cmd.dst"
-    )
-    assert ["0x01", mac] in keyed, keyed
-    announced = _tshark_fields(env, pcap, "zbee_aps.zdp_cluster == 0x0013", "zbee_zdp.ext_addr")
-    assert [mac] in announced, announced
+    assert_joined_in_air(env, pcap, GSME)
 
     # the hub's device log (8.9) shows it joined; still refused: not commissioned
     log = _by_gas_supplier(env, "8.9", "chf")
