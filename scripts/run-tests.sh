@@ -5,8 +5,10 @@
 # With no arguments the suite runs as two streams side by side: the modules that start
 # virtual rigs of their own (deploy, lifecycle, the HAN, prepayment, change of supplier and
 # gas install rigs: each on its own subnet) in one, everything else (the session's dcc rig
-# and the in-process tests) in the other. Most of the suite waits on rigs, not on the CPU,
-# so this roughly halves the wall time; the first stream's output follows the second's.
+# and the in-process tests) in the other; a few dcc-rig modules join the first stream on a
+# second dcc rig (RIG_TEST_SUBNET_2, default 10.213.90.0/24). Most of the suite waits on
+# rigs, not on the CPU, so this roughly halves the wall time; the first stream's output
+# follows the second's.
 # With arguments, pytest runs once with them (e.g. one file).
 #
 # pytest exits 5 when it collected nothing: that is a broken test tree, never a pass.
@@ -17,6 +19,10 @@ cd "$(dirname "$0")/.."
 
 OWN_RIGS=(tests/test_deploy.py tests/test_lifecycle.py tests/test_han_rig.py tests/test_prepay_rig.py
   tests/test_cos_rig.py tests/test_gas_install_rig.py)
+# dcc-rig modules that do not depend on what other modules leave on the dcc rig: they run
+# in the first stream, on a dcc rig of its own (another subnet), to balance the streams
+SECOND_DCC=(tests/test_firmware_update.py tests/test_ppmid_firmware.py)
+SECOND_DCC_SUBNET=${RIG_TEST_SUBNET_2:-10.213.90.0/24}
 
 checked() {  # pytest's exit code, with "no tests collected" (5) a failure
   if [[ $1 -eq 5 ]]; then
@@ -33,17 +39,18 @@ if [[ $# -gt 0 ]]; then
 fi
 
 own_log=$(mktemp -t rig-tests-own-rigs.XXXXXX)
-echo "run-tests: the modules with rigs of their own run alongside (${OWN_RIGS[*]});" \
-  "their output follows"
+echo "run-tests: the modules with rigs of their own run alongside (${OWN_RIGS[*]}," \
+  "and ${SECOND_DCC[*]} on a dcc rig on $SECOND_DCC_SUBNET); their output follows"
 # job control on while it starts: a plain `&` would make it ignore SIGINT, which its tests
 # send to the processes they start (a capture they end with Ctrl-C)
 set -m
-.venv/bin/python -m pytest -p no:cacheprovider "${OWN_RIGS[@]}" >"$own_log" 2>&1 &
+RIG_TEST_SUBNET=$SECOND_DCC_SUBNET .venv/bin/python -m pytest -p no:cacheprovider \
+  "${OWN_RIGS[@]}" "${SECOND_DCC[@]}" >"$own_log" 2>&1 &
 own_pid=$!
 set +m
 trap 'kill "$own_pid" 2>/dev/null' EXIT  # interrupted: stop the other stream too
 ignored=()
-for module in "${OWN_RIGS[@]}"; do ignored+=("--ignore=$module"); done
+for module in "${OWN_RIGS[@]}" "${SECOND_DCC[@]}"; do ignored+=("--ignore=$module"); done
 .venv/bin/python -m pytest "${ignored[@]}"
 rest=$?
 wait "$own_pid"

@@ -464,9 +464,11 @@ def test_a_hub_in_service_refuses_a_restore_of_its_log(dcc_rig) -> None:
     CCS03 (the ACB's, for the supplier), the hub refuses it (its log is not empty: only a
     replacement hub takes a restore), as RTDS's ERROR answer has it; its log is unchanged."""
     env = dcc_rig
-    chf, esme2 = env["rig"].node("chf").eui, env["rig"].node("esme2").eui
+    chf = env["rig"].node("chf").eui
+    lost = Eui64.parse("00-DB-12-34-56-78-9F-C0")  # on the failed hub only: no test adds it here
     archive = _gateway_archive(env)
-    archive.keep_chf(FAILED_CHF, LogBackup(b"\xff" * 12, FAILED_CHF.raw, ((esme2.raw, b""),)))
+    archive.keep_chf(FAILED_CHF, LogBackup(b"\xff" * 12, FAILED_CHF.raw, ((lost.raw, b""),)))
+    before = _send_cli(env, "8.9", "chf", "ReadSecurityDetails=true")["values"]["device_log"]
     unknown = _send_cli(env, "8.12.1", "chf", "OldCHFID=00-DB-12-34-56-78-9F-B2")
     assert unknown["acknowledgement"] == "E19", unknown
     itself = _send_cli(env, "8.12.1", "chf", f"OldCHFID={chf.duis}")
@@ -475,4 +477,6 @@ def test_a_hub_in_service_refuses_a_restore_of_its_log(dcc_rig) -> None:
     assert (out["acknowledgement"], out.get("response_code")) == ("I99", "I0"), out
     assert out["values"]["use_case"] == "CCS03" and out["values"]["result"] == 1, out
     both = _send_cli(env, "8.9", "chf", "ReadSecurityDetails=true")
-    assert esme2.duis not in [d["eui"] for d in both["values"]["device_log"]["devices"]]
+    after = both["values"]["device_log"]
+    assert lost.duis not in [d["eui"] for d in after["devices"]]
+    assert [d["eui"] for d in after["devices"]] == [d["eui"] for d in before["devices"]]
