@@ -75,6 +75,8 @@ from rig.protocol.zigbee.ota import (
 from rig.protocol.zigbee.se import ZIGBEE_EPOCH
 
 log = logging.getLogger("nodes.han.ota")
+RESUME_TRIES = 5  # a transfer the HAN broke off is taken up again this often
+RESUME_PAUSE_S = 2.0
 
 IMAGE_VERIFIED: Final = FIRMWARE_VERIFIED  # 0x8F72, declared with the generic alerts
 IMAGE_VERIFICATION_FAILED: Final = FIRMWARE_VERIFICATION_FAILED  # 0x8F1C
@@ -364,6 +366,19 @@ class OtaClient:
         self.timeout_s, self.attempts = timeout_s, attempts
         self.device = firmware.device or app.eui.duis
         self.download = Download(folder or firmware.path.parent, self.device)
+
+    async def update_resuming(
+        self, server: Eui64, tries: int = RESUME_TRIES, pause_s: float = RESUME_PAUSE_S
+    ) -> UpdateResult:
+        """:meth:`update`, taken up again (after ``pause_s``) while the HAN breaks it off,
+        up to ``tries`` times (an awake device's fetch after Image Notify)."""
+        result = await self.update(server)
+        for _ in range(tries - 1):
+            if result.outcome is not Outcome.INCOMPLETE:
+                break
+            await asyncio.sleep(pause_s)
+            result = await self.update(server)
+        return result
 
     async def update(
         self, server: Eui64, *, budget_s: float | None = None, max_blocks: int | None = None

@@ -67,8 +67,6 @@ KEEP_ALIVE_S = 2.0
 # Metering's SupplyStatus (SE 1.4 attribute 0x0014) for the load switch's state
 SUPPLY_STATUS = {SupplyState.DISABLED: 0, SupplyState.ARMED: 1, SupplyState.ENABLED: 2}
 CREDIT_TICK_S = 0.5  # how often consumption comes off the credit (and the credit is checked)
-FIRMWARE_TRIES = 5  # a firmware transfer the HAN broke off is taken up again this often
-FIRMWARE_RETRY_S = 2.0
 
 
 class ElectricityMeter(TunnelledDevice):
@@ -275,11 +273,7 @@ class ElectricityMeter(TunnelledDevice):
         if self.ota is None:
             return None
         async with self._updating:
-            for _ in range(FIRMWARE_TRIES):
-                result = await self.ota.update(self.chf)
-                if result.outcome is not han_ota.Outcome.INCOMPLETE:
-                    break
-                await asyncio.sleep(FIRMWARE_RETRY_S)
+            result = await self.ota.update_resuming(self.chf)
         log.info(
             "firmware.update",
             extra={

@@ -61,8 +61,6 @@ WHY = {
     "in a row; try again later or top up through the supplier",
     TopUpResult.REJECTED_TOP_UP_VALUE_TOO_LARGE: "the top-up is above the meter's limit",
 }
-FIRMWARE_TRIES = 5  # a firmware transfer the HAN broke off is taken up again this often
-FIRMWARE_RETRY_S = 2.0
 
 
 class KeypadError(Exception):
@@ -112,11 +110,7 @@ class PrepaymentInterface(LocalDisplay, GasKeypad):
         if self.ota is None:
             return None
         async with self._updating:
-            for _ in range(FIRMWARE_TRIES):
-                result = await self.ota.update(self.chf)
-                if result.outcome is not han_ota.Outcome.INCOMPLETE:
-                    break
-                await asyncio.sleep(FIRMWARE_RETRY_S)
+            result = await self.ota.update_resuming(self.chf)
             if result.outcome is han_ota.Outcome.VERIFIED:
                 await self.activate_firmware()
         log.info(
