@@ -43,7 +43,11 @@ def health(state: Path, node: str) -> dict:
     proc = rig_cli("status", "--json", "--rig", RIG, state=state)
     for comp in json.loads(proc.stdout)["components"]:
         if comp["name"] == node:
-            return {"pid": comp["pid"], "detail": (comp.get("report") or {}).get("detail") or {}}
+            return {
+                "pid": comp["pid"],
+                "health": comp.get("health"),
+                "detail": (comp.get("report") or {}).get("detail") or {},
+            }
     raise KeyError(node)
 
 
@@ -214,7 +218,14 @@ def test_the_han_survives_a_chf_restart(rig_state: Path) -> None:
     """The CHF loses power: back up, it still holds its devices' link keys and tunnels."""
     pid = health(rig_state, "chf")["pid"]
     os.kill(pid, signal.SIGKILL)
-    assert wait_for(lambda: health(rig_state, "chf").get("pid") not in (None, pid), 30)
+    # back: a new process, and healthy (listening) before the next message goes through it
+    assert wait_for(
+        lambda: (
+            (c := health(rig_state, "chf")).get("pid") not in (None, pid)
+            and c.get("health") == "healthy"
+        ),
+        30,
+    )
     message = gbcs_command(1500)
     assert send(rig_state, ESME, message) == message
     small = gbcs_command(300)
