@@ -292,7 +292,7 @@ async def test_a_future_dated_error_raises_rtds_8f67(store, tmp_path) -> None:
     assert answer.payload == _msg(f"{KRP}_FUTURE_DATED_ERROR_RESPONSE").payload
     for task in asyncio.all_tasks() - {asyncio.current_task()}:
         task.cancel()
-    signer = AlertSigner(ESME, esme.ds, esme._next_counter)
+    signer = AlertSigner(ESME, esme.ds, esme.next_counter)
     assert execute_if_due(esme.trust, signer, EXECUTE_AT - dt.timedelta(seconds=1)) is None
     raw = execute_if_due(esme.trust, signer, EXECUTE_AT)
     assert raw is not None
@@ -314,7 +314,7 @@ async def test_a_cancelled_krp_is_dropped(store, tmp_path) -> None:
         task.cancel()
     again = _esme(tmp_path, state)
     assert again.trust.held is None
-    signer = AlertSigner(ESME, again.ds, again._next_counter)
+    signer = AlertSigner(ESME, again.ds, again.next_counter)
     assert execute_if_due(again.trust, signer, EXECUTE_AT) is None
     assert again.trust.cells == before
 

@@ -19,7 +19,7 @@ import pytest
 
 from gateway.firmware import FIRMWARE_TRANSFER_DCC_ALERT, FirmwareDistributor, transfer_dcc_alert
 from gateway.store import Store
-from nodes.gbcs import activation
+from nodes.gbcs import activation, future
 from nodes.gbcs.handlers import Context, handler_for
 from nodes.roles.firmware import Firmware, PendingImage, transfer_alert
 from rig.cli.dcc import execution_time
@@ -65,7 +65,7 @@ def store():
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch) -> None:
-    monkeypatch.setattr(activation, "POLL_S", 0.01)
+    monkeypatch.setattr(future, "POLL_S", 0.01)
 
 
 class Meter(Tables):
@@ -93,7 +93,7 @@ class GbcsEnd:
     ds: Any
     counter: int
 
-    def _next_counter(self) -> int:
+    def next_counter(self) -> int:
         self.counter += 1
         return self.counter
 
@@ -125,7 +125,7 @@ def _context(store, meter: Meter, clock: DeviceClock, first_alert: int) -> Conte
 
 
 def _timer(meter: Meter) -> asyncio.Task[None]:
-    task = activation._timers.get(meter)
+    task = future._timers.get(meter, {}).get("activation")
     assert task is not None, "the meter armed no timer"
     return task
 
@@ -276,7 +276,7 @@ class HubEnd:
     def __init__(self, store, counter: int) -> None:
         self.acb, self.ds, self.counter = ACB, store.private(PPMID, Usage.DS).private_key, counter
 
-    def _next_counter(self) -> int:
+    def next_counter(self) -> int:
         self.counter += 1
         return self.counter
 

@@ -278,7 +278,7 @@ class AlertEnd:
         self.acb = ACB
         self.alert_counter = 0
 
-    def _next_counter(self) -> int:
+    def next_counter(self) -> int:
         self.alert_counter += 1
         return self.alert_counter
 

@@ -10,10 +10,10 @@ the version unchanged (RTDS's error). GCS28: the GSME's time (its handler's cloc
 when that time lies in the validity interval, else 2 (RTDS's error).
 
 A future-dated CS06 is answered NULL ("Command Accepted") and held in the meter's firmware
-state (:class:`nodes.roles.firmware.ScheduledActivation`, so a power cut keeps it); a later
-one replaces it, one dated 9999-12-31T23:59:59Z cancels it. At its time, not before (the
-handler's clock, polled every :data:`POLL_S`), the meter activates the image if it is the
-one held and sends its requester the Future Dated Firmware Activation Alert (0x00CA):
+state (:class:`ScheduledActivation`, so a power cut keeps it); a later one replaces it, one
+dated 9999-12-31T23:59:59Z cancels it. At its time, not before (the handler's clock, polled
+by :mod:`nodes.gbcs.future`), the meter activates the image if it is the one held and sends
+its requester the Future Dated Firmware Activation Alert (0x00CA):
 8F66 with 0 and the new version, or 8F67 with 2 and the version unchanged; an activation
 also raises 8F43, as an immediate one does. After a restart, :func:`resume_activation`
 arms what the state holds (for the meter's start to call).
@@ -25,16 +25,15 @@ and 0; a device that keeps no firmware state answers 1 and ``00000000``, as RTDS
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from nodes.gbcs import future
 from nodes.gbcs.handlers import Context, handles
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
@@ -109,8 +108,7 @@ class Activatable(Protocol):
     def schedule(self, activation: ScheduledActivation | None) -> None: ...
 
 
-POLL_S = 1.0  # how often a meter holding a future-dated activation looks at its clock
-Clock = Callable[[], dt.datetime]
+Clock = future.Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,34 +165,28 @@ async def carry_out(device: Any, signer: AlertSigner, clock: Clock) -> None:
     (``device.send_up``) and, when it activated, announce 8F43 (``device.firmware_activated``).
     A CS06 that replaces or cancels it while waiting is taken as it is."""
     firmware: Activatable = device.firmware
-    while (held := firmware.scheduled) is not None:
+
+    def due() -> float | None:
+        return None if firmware.scheduled is None else firmware.scheduled.at
+
+    async def step(now: dt.datetime) -> bool:
         before = firmware.octets
-        alert = activate_if_due(firmware, signer, clock())
+        alert = activate_if_due(firmware, signer, now)
         if alert is None:
-            await asyncio.sleep(max(0.0, min(POLL_S, held.at - clock().timestamp())))
-            continue
+            return False
         await device.send_up(alert)
         announce = getattr(device, "firmware_activated", None)
         if firmware.octets != before and callable(announce):
             announce()
+        return True
 
-
-_timers: weakref.WeakKeyDictionary[Any, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+    await future.run_when_due(due, step, clock)
 
 
 def arm(device: Any, signer: AlertSigner, clock: Clock = _utc_now) -> None:
     """Have ``device`` carry out its held activation at its time (once: a timer running
     already takes a new one as it comes)."""
-    timer = _timers.get(device)
-    if timer is not None and not timer.done():
-        return
-    task = asyncio.get_running_loop().create_task(
-        carry_out(device, signer, clock), name="future-dated activation"
-    )
-    _timers[device] = task
-    tasks = getattr(device, "_tasks", None)
-    if isinstance(tasks, list):
-        tasks.append(task)  # cancelled with the device's own when it stops
+    future.arm(device, "activation", lambda: carry_out(device, signer, clock))
 
 
 def resume_activation(device: Any, clock: Clock = _utc_now) -> None:
@@ -204,7 +196,7 @@ def resume_activation(device: Any, clock: Clock = _utc_now) -> None:
     gbcs = getattr(device, "gbcs", None)
     if firmware is None or gbcs is None or firmware.scheduled is None:
         return
-    arm(device, AlertSigner(gbcs.eui, gbcs.ds, gbcs._next_counter), clock)
+    arm(device, AlertSigner(gbcs.eui, gbcs.ds, gbcs.next_counter), clock)
 
 
 @handles(CS06)

@@ -19,10 +19,8 @@ answers a PKCS#10 request for it. See the section below for each.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +28,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from nodes.gbcs import activation  # its module: handlers imports both (a cycle)
+from nodes.gbcs import (
+    activation,  # its module: handlers imports both (a cycle)
+    future,
+)
 from nodes.gbcs.handlers import Context, handles
 from nodes.gbcs.trust import TrustAnchors, key_id
 from rig.protocol import smki
@@ -298,50 +299,42 @@ def execute_if_due(
 
 
 async def carry_out_credentials(
-    device: Any, anchors: TrustAnchors, signer: activation.AlertSigner, clock: activation.Clock
+    device: Any, anchors: TrustAnchors, signer: activation.AlertSigner, clock: future.Clock
 ) -> None:
     """Wait for the held CS02b's time on ``clock``, carry it out and send the alert up
     (``device.send_up``). A CS02b that replaces or cancels it while waiting is taken as it is."""
-    while (held := anchors.held) is not None:
-        alert = execute_if_due(anchors, signer, clock())
-        if alert is None:
-            wait = float(held["at"]) - clock().timestamp()
-            await asyncio.sleep(max(0.0, min(activation.POLL_S, wait)))
-            continue
-        await device.send_up(alert)
 
+    def due() -> float | None:
+        return None if anchors.held is None else float(anchors.held["at"])
 
-_timers: weakref.WeakKeyDictionary[Any, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+    async def step(now: dt.datetime) -> bool:
+        alert = execute_if_due(anchors, signer, now)
+        if alert is not None:
+            await device.send_up(alert)
+        return alert is not None
+
+    await future.run_when_due(due, step, clock)
 
 
 def arm_credentials(
     device: Any,
     anchors: TrustAnchors,
     signer: activation.AlertSigner,
-    clock: activation.Clock = _utc_now,
+    clock: future.Clock = _utc_now,
 ) -> None:
     """Have ``device`` carry out its held CS02b at its time (once: a timer running already
     takes a new one as it comes)."""
-    timer = _timers.get(device)
-    if timer is not None and not timer.done():
-        return
-    task = asyncio.get_running_loop().create_task(
-        carry_out_credentials(device, anchors, signer, clock), name="future-dated credentials"
-    )
-    _timers[device] = task
-    tasks = getattr(device, "_tasks", None)
-    if isinstance(tasks, list):
-        tasks.append(task)  # cancelled with the device's own when it stops
+    future.arm(device, "credentials", lambda: carry_out_credentials(device, anchors, signer, clock))
 
 
-def resume_credentials(device: Any, clock: activation.Clock = _utc_now) -> None:
+def resume_credentials(device: Any, clock: future.Clock = _utc_now) -> None:
     """After a restart: arm the CS02b the device's trust anchor state holds, if any (its
     GBCS end signs and counts the alert)."""
     gbcs = getattr(device, "gbcs", None)
     if gbcs is None or gbcs.trust.held is None:
         return
     arm_credentials(
-        device, gbcs.trust, activation.AlertSigner(gbcs.eui, gbcs.ds, gbcs._next_counter), clock
+        device, gbcs.trust, activation.AlertSigner(gbcs.eui, gbcs.ds, gbcs.next_counter), clock
     )
 
 

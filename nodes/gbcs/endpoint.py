@@ -179,7 +179,7 @@ class GbcsEndpoint:
             self.ds,
             self.ka,
             self.peer_ka,
-            originator_counter=self._next_counter,
+            originator_counter=self.next_counter,
             anchors=self.trust,
             raise_alert=self.on_refused,
             seq_number=self.seq_number,
@@ -248,10 +248,10 @@ class GbcsEndpoint:
             raise ValueError(f"{self.eui.duis} has no network operator to send {uc.name} to")
         code = uc.declared_code(code)
         recipient_ka = None if uc.response is Protection.SIGNATURE else self.peer_ka(to)
-        self._next_counter()
+        self.next_counter()
         return to, code, recipient_ka
 
-    def _next_counter(self) -> int:
+    def next_counter(self) -> int:
         """The device's next originator counter (persisted first): its alerts count with
         it, and so does a response to an unknown remote party."""
         self.alert_counter += 1

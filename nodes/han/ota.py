@@ -378,6 +378,10 @@ class OtaClient:
                 break
             await asyncio.sleep(pause_s)
             result = await self.update(server)
+        log.info(
+            "firmware.update",
+            extra={"device": self.device, "outcome": result.outcome.value, "reason": result.reason},
+        )
         return result
 
     async def update(

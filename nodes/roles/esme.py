@@ -274,14 +274,6 @@ class ElectricityMeter(TunnelledDevice):
             return None
         async with self._updating:
             result = await self.ota.update_resuming(self.chf)
-        log.info(
-            "firmware.update",
-            extra={
-                "device": self.config.eui.duis,
-                "outcome": result.outcome.value,
-                "reason": result.reason,
-            },
-        )
         return result.outcome
 
     def firmware_activated(self) -> None:

@@ -455,7 +455,7 @@ def transfer_alert(gbcs: Any, hub: Eui64, code: int, detail: dict[str, Any]) -> 
     version = bytes.fromhex(str(detail.get("file_version", "00000000")))
     device = Eui64.parse(str(detail["device"]))
     payload = transfer_alert_payload(dt.datetime.now(dt.UTC), device.raw, version, response)
-    counter = gbcs._next_counter()  # the hub's alert counter, persisted first
+    counter = gbcs.next_counter()  # the hub's alert counter, persisted first
     msg = ccs08(counter, hub.raw, gbcs.acb.raw, payload, gbcs.ds)
     log.info(
         "gbcs.alert",
@@ -475,7 +475,7 @@ def activation_alert(gbcs: Any, device: Eui64, version: bytes, result: int) -> b
     0 activated, 1 not) and now runs ``version`` (4 octets); signed with its DS key and
     counted with its alert counter (``gbcs``, its :class:`nodes.gbcs.endpoint.GbcsEndpoint`)."""
     payload = ppmid_activation_payload(dt.datetime.now(dt.UTC), version, result)
-    counter = gbcs._next_counter()  # the device's alert counter, persisted first
+    counter = gbcs.next_counter()  # the device's alert counter, persisted first
     msg = ppmid_activation_alert(counter, device.raw, gbcs.acb.raw, payload, gbcs.ds)
     log.info(
         "gbcs.alert",

@@ -113,14 +113,6 @@ class PrepaymentInterface(LocalDisplay, GasKeypad):
             result = await self.ota.update_resuming(self.chf)
             if result.outcome is han_ota.Outcome.VERIFIED:
                 await self.activate_firmware()
-        log.info(
-            "firmware.update",
-            extra={
-                "device": self.config.eui.duis,
-                "outcome": result.outcome.value,
-                "reason": result.reason,
-            },
-        )
         return result.outcome
 
     async def activate_firmware(self) -> bool:
