@@ -120,10 +120,6 @@ class AlertSigner:
     next_counter: Callable[[], int]
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def activate_if_due(firmware: Activatable, signer: AlertSigner, now: dt.datetime) -> bytes | None:
     """Carry out the held future-dated activation if its time has come (``now``): the
     0x00CA alert to its requester, or None when nothing is due."""
@@ -183,13 +179,13 @@ async def carry_out(device: Any, signer: AlertSigner, clock: Clock) -> None:
     await future.run_when_due(due, step, clock)
 
 
-def arm(device: Any, signer: AlertSigner, clock: Clock = _utc_now) -> None:
+def arm(device: Any, signer: AlertSigner, clock: Clock = future.utc_now) -> None:
     """Have ``device`` carry out its held activation at its time (once: a timer running
     already takes a new one as it comes)."""
     future.arm(device, "activation", lambda: carry_out(device, signer, clock))
 
 
-def resume_activation(device: Any, clock: Clock = _utc_now) -> None:
+def resume_activation(device: Any, clock: Clock = future.utc_now) -> None:
     """After a restart: arm the activation the meter's firmware state holds, if any (its
     GBCS end signs and counts the alert)."""
     firmware = getattr(device, "firmware", None)

@@ -197,10 +197,6 @@ class HeldUpdate:
         return cls(bytes.fromhex(data["payload"]), float(data["at"]), str(data["requester"]))
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _authorised(
     uc: UseCase, update: UpdateSecurityCredentials, cmd: GbcsMessage, ctx: Context
 ) -> TrustAnchors:
@@ -320,14 +316,14 @@ def arm_credentials(
     device: Any,
     anchors: TrustAnchors,
     signer: activation.AlertSigner,
-    clock: future.Clock = _utc_now,
+    clock: future.Clock = future.utc_now,
 ) -> None:
     """Have ``device`` carry out its held CS02b at its time (once: a timer running already
     takes a new one as it comes)."""
     future.arm(device, "credentials", lambda: carry_out_credentials(device, anchors, signer, clock))
 
 
-def resume_credentials(device: Any, clock: future.Clock = _utc_now) -> None:
+def resume_credentials(device: Any, clock: future.Clock = future.utc_now) -> None:
     """After a restart: arm the CS02b the device's trust anchor state holds, if any (its
     GBCS end signs and counts the alert)."""
     gbcs = getattr(device, "gbcs", None)

@@ -13,6 +13,12 @@ from typing import Any
 Clock = Callable[[], dt.datetime]
 POLL_S = 1.0  # how often a device waiting on a future-dated command looks at its clock
 
+
+def utc_now() -> dt.datetime:
+    """The real clock (tests pass their own)."""
+    return dt.datetime.now(dt.UTC)
+
+
 _timers: weakref.WeakKeyDictionary[Any, dict[str, asyncio.Task[None]]] = weakref.WeakKeyDictionary()
 
 

@@ -377,8 +377,6 @@ CS02B_SUPPLIER_BY_TRANSCOS = UseCase(
     signed_by="TransCoS",
 )
 
-USE_CASES: tuple[UseCase, ...] = (CS02B_SUPPLIER_BY_TRANSCOS,)
-
 
 # --- 6.24: a device's credentials read back (CS02a, CS02f, CS02e) -------------------------------
 # Laid out byte for byte as RTDS 4.5.0 has them (folders 6.24.1_CS02aMAC, 6.24.1_CS02fMAC,
@@ -576,8 +574,6 @@ CS02E = UseCase(
     response=Protection.SIGNATURE,
     also_for=(GSME,),
 )
-CREDENTIAL_READS = (CS02A, CS02F)
-USE_CASES = (*USE_CASES, CS02A, CS02F, CS02E)
 
 
 # --- 6.15.1, 6.21: a party replacing its own credentials (CS02b); 6.15.2 CS02d; 6.17 CS02c -------
@@ -719,7 +715,16 @@ CS02C = UseCase(
     response=Protection.SIGNATURE,
     also_for=(GSME,),
 )
-USE_CASES = (*USE_CASES, CS02B_SUPPLIER_BY_SUPPLIER, CS02B_NO_BY_NO, CS02D, CS02C)
+USE_CASES: tuple[UseCase, ...] = (
+    CS02B_SUPPLIER_BY_TRANSCOS,
+    CS02A,
+    CS02F,
+    CS02E,
+    CS02B_SUPPLIER_BY_SUPPLIER,
+    CS02B_NO_BY_NO,
+    CS02D,
+    CS02C,
+)
 # the message codes whose answers carry an ExecutionOutcome (the DCC reads their statuses)
 CREDENTIAL_UPDATES = frozenset(
     uc.message_code
