@@ -36,6 +36,11 @@ from rig.protocol.gbcs.catalogue_firmware import CS09, FIRMWARE_TRANSFER_ALERT
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 
 log = logging.getLogger("gateway.uplink")
+# the device alerts the DCC turns into alerts of its own (CCS08 the hub's, CS09 the PPMID's)
+DCC_ALERTS = {
+    FIRMWARE_TRANSFER_ALERT: transfer_dcc_alert,
+    CS09.message_code: ppmid_activation_dcc_alert,
+}
 
 
 class Uplink:
@@ -133,15 +138,11 @@ class Uplink:
     def _alert(self, hub: Eui64, msg: GbcsMessage, payload: bytes) -> None:
         h = msg.header
         device, user = Eui64(h.originator), Eui64(h.recipient)
-        if h.message_code == FIRMWARE_TRANSFER_ALERT:  # CCS08, to the ACB: a DCC Alert
-            found = transfer_dcc_alert(self.store, hub, msg)
+        dcc_alert = DCC_ALERTS.get(h.message_code)
+        if dcc_alert is not None:  # to the ACB: the DCC's own alert for the 11.1/11.4 sender
+            found = dcc_alert(self.store, hub, msg)
             if found is not None:
-                self._queue_alert(hub, msg, found[0], found[1], found[1].alert_code or "")
-            return
-        if h.message_code == CS09.message_code:  # the PPMID's, to the ACB: a DCC Alert
-            found = ppmid_activation_dcc_alert(self.store, hub, msg)
-            if found is not None:
-                self._queue_alert(hub, msg, found[0], found[1], found[1].alert_code or "")
+                self._queue_alert(hub, msg, *found)
             return
         if h.message_code == CS14.message_code:  # to the ACB: the DCC keeps the log
             with self.store.transaction():
@@ -162,13 +163,12 @@ class Uplink:
             gbcs_payload=payload,
             alert_code=code,
         )
-        self._queue_alert(hub, msg, user, alert, code)
+        self._queue_alert(hub, msg, user, alert)
 
-    def _queue_alert(
-        self, hub: Eui64, msg: GbcsMessage, user: Eui64, response: Response, code: str
-    ) -> None:
+    def _queue_alert(self, hub: Eui64, msg: GbcsMessage, user: Eui64, response: Response) -> None:
         """Record an alert and queue it for ``user``: together, and only once."""
         h = msg.header
+        code = response.alert_code or ""
         device = Eui64(h.originator)
         # recorded by its raiser's counter: a DCC alert's own ID names the DCC, so two devices'
         # alerts with the same counter (a hub's CCS08, a PPMID's CS09) would collide in it
