@@ -20,12 +20,14 @@ BIN = Path(sys.executable).parent
 
 
 def vectors(*parts: str) -> Path:
-    """A path in ../shared/vectors, or skip the test saying what is missing."""
+    """A path in ../shared/vectors, or skip the test saying what is missing (the whole
+    module when a module's own definitions need it: a hypothesis strategy from samples)."""
     path = VECTORS.joinpath(*parts)
     if not path.exists():
         pytest.skip(
             f"reference data {path} is absent (DCC's public vectors live in "
-            "../shared/vectors beside the checkout)"
+            "../shared/vectors beside the checkout)",
+            allow_module_level=True,
         )
     return path
 
