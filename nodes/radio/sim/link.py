@@ -74,8 +74,8 @@ class AirLink(asyncio.DatagramProtocol):
                 log.exception("radio.frame_failed", extra={"frame": packet.frame.hex()})
 
     def send(self, psdu: bytes) -> None:
-        if self.transport is None:
-            return
+        if self.transport is None or self.transport.is_closing():
+            return  # a radio switched off: what it would still send goes nowhere
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         packet = zep.ZepData(self.channel, self.device_id, 255, time.time(), self._seq, psdu)
         self.transport.sendto(packet.encode(), self.air)
