@@ -50,6 +50,20 @@ from rig.runtime.http import header_text
 log = logging.getLogger("gateway.downlink")
 
 
+# SRVs whose command a DCC party originates and signs although its use case is the DCC
+# User's own (6.21: CS02b SupplierBySupplier / NOByNO, critical when a party rolls its own
+# keys with 6.15.1; on a handover the ACB, which holds the cells, signs it)
+SRV_SIGNED_BY = {"6.21": "ACB"}
+
+
+def signing_party(a: Admitted) -> str | None:
+    """The DCC party that originates and signs the admitted request's command in its own
+    name, with its own counter ("TransCoS", "ACB"), or None: the User's own, or the ACB's
+    MAC alone."""
+    uc = a.use_case
+    return SRV_SIGNED_BY.get(a.srv.variant) or (None if uc is None else uc.signed_by)
+
+
 @dataclass
 class Reply:
     """The synchronous HTTP reply to a DUIS request."""
@@ -213,8 +227,8 @@ class Downlink:
             command = self._signed_pre_command(a)
         elif a.remote_party_cert is not None or uc.acb_originated:
             command = self._for_unknown_remote_party(a, transform)
-        elif uc.signed_by is not None:
-            command = self._by_dcc_party(a, transform)
+        elif (party := signing_party(a)) is not None:
+            command = self._by_dcc_party(a, transform, party)
         elif uc.acb_own:
             command = self._by_acb(a, transform)
         else:
@@ -237,18 +251,19 @@ class Downlink:
         command = _transformed(transform, uc, given)
         return for_unknown_remote_party(command, acb.raw, counter, rid.counter, cert)
 
-    def _by_dcc_party(self, a: Admitted, transform: Transform) -> GbcsMessage:
-        """The command a DCC party originates and signs for the DCC User (6.23's CS02b: the
-        transitional CoS party, with its own counter); the device answers that party, and
-        the DCC hands the answer to the User."""
+    def _by_dcc_party(self, a: Admitted, transform: Transform, party_name: str) -> GbcsMessage:
+        """The command a DCC party originates and signs for the DCC User, with its own
+        counter (6.23's CS02b: the transitional CoS party; 6.21's: the ACB, which holds the
+        cells of a DCC controlled device); the device answers that party, and the DCC hands
+        the answer to the User."""
         req, uc, device = a.request, a.use_case, a.device
         assert uc is not None and device is not None
-        party = self.config.transcos_eui
+        party = self.config.acb_eui if party_name == "ACB" else self.config.transcos_eui
         try:
             key = dcc_key(self.keys, self.config, Usage.DS, party)
         except ValueError as exc:
             raise Refused(codes.NOT_SERVED, str(exc), req) from None
-        counter = self.store.next_counter(f"{party.duis} (TransCoS)", int(time.time() * 1000))
+        counter = self.store.next_counter(f"{party.duis} ({party_name})", int(time.time() * 1000))
         command = _transformed(transform, uc, TransformInput(req, counter, party, device.eui))
         return security.sign_message(command, key)
 
@@ -346,7 +361,7 @@ class Downlink:
         rid = str(req.request_id)
         # the answer names whoever originated the command: the User (its RequestID counter),
         # or the DCC party that did for it (its own counter)
-        by_party = uc.signed_by is not None or uc.acb_own
+        by_party = signing_party(a) is not None or uc.acb_own
         pending = Pending(
             device.eui.hex,
             command.header.counter if by_party else req.request_id.counter,

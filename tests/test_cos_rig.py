@@ -10,6 +10,10 @@ success the DCC's inventory names supplier-b. Then:
   published straight to the hub) is refused by the ESME, which raises 8F3D to supplier-b;
 - supplier-b reads (4.1.1), tops up (2.2) and disables the supply (7.2: the relay opens);
 - all of it holds after the ESME, the hub and the gateway restart.
+
+The GSME starts DCC controlled: the ACB's certificates are in its supplier cells. The gas
+supplier's 6.21 (Request Handover of DCC Controlled Device) makes the ACB originate and sign
+the CS02b that puts the gas supplier's certificates there; then the gas supplier reads it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from rig.protocol.smki import Usage
 
 RIG = Path(__file__).parent / "rigs" / "cos.yaml"
 ESME = Eui64.parse("00-DB-12-34-56-78-92-A0")
+GSME = Eui64.parse("00-DB-12-34-56-78-92-A1")
 SUPPLIER_A = Eui64.parse("90-B3-D5-1F-30-01-00-00")
 
 
@@ -38,15 +43,15 @@ def env(tmp_path_factory):
     base = tmp_path_factory.mktemp("cos")
     rig_file = base / "cos.yaml"
     rig_file.write_text(RIG.read_text())
-    yield from running_rig(rig_file, base / "state", ("esme",))
+    yield from running_rig(rig_file, base / "state", ("esme", "gsme"))
 
 
 def cli(env, *args: str):
     return rig_cli(*args, "--rig", str(env["file"]), state=env["dir"])
 
 
-def send(env, srv: str, user: str | None = None, *more: str) -> dict:
-    args = ["supplier", "send", srv, "--target", "esme", "--json", *more]
+def send(env, srv: str, user: str | None = None, *more: str, target: str = "esme") -> dict:
+    args = ["supplier", "send", srv, "--target", target, "--json", *more]
     if user:
         args += ["--as", user]
     proc = cli(env, *args)
@@ -138,3 +143,28 @@ def test_the_change_survives_a_restart_of_the_meter_the_hub_and_the_dcc(env) -> 
     before = alerts(env, "supplier-b").count("8F3D")
     force_disable_supply(env, SUPPLIER_A)
     assert wait_for(lambda: alerts(env, "supplier-b").count("8F3D") > before, 30)
+
+
+def supplier_cells(env, user: str, target: str) -> set[str]:
+    """The subjects of the target's supplier cells, as 6.24.1 (CS02a) reads them."""
+    anchors = send(env, "6.24.1", user, target=target)
+    assert anchors["response_code"] == "I0", anchors
+    supplier = next(c for c in anchors["values"]["credentials"] if c["role"] == "supplier")
+    return {c["subject"] for c in supplier["cells"]}
+
+
+def test_the_gas_supplier_takes_over_a_dcc_controlled_gsme_with_6_21(env) -> None:
+    acb, gas = env["rig"].acb_eui.duis, env["rig"].user("gas-supplier").eui.duis
+    assert supplier_cells(env, "gas-supplier", "gsme") == {acb}
+
+    handed = send(env, "6.21", "gas-supplier", target="gsme")
+    assert handed["response_code"] == "I0", handed
+    assert handed["values"]["result"] == 0, handed
+    cells = {r["cell"]: (r["from"], r["to"], r["status"]) for r in handed["values"]["replacements"]}
+    assert cells["supplier DS"] == (acb, gas, "SUCCESS"), cells
+    assert cells["supplier KA"] == (acb, gas, "SUCCESS"), cells
+    assert cells["supplier KA (top-up)"][1:] == (gas, "SUCCESS"), cells
+
+    assert supplier_cells(env, "gas-supplier", "gsme") == {gas}
+    read = send(env, "4.1.1", "gas-supplier", target="gsme")
+    assert read["response_code"] == "I0", read

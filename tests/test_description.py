@@ -385,3 +385,12 @@ def test_defaults_leave_a_choice_to_the_description() -> None:
 def test_parsed_rig_has_its_defaults_filled() -> None:
     rig = parse_rig(GOOD)
     assert rig.node("gsme").hub == "chf" and rig.node("gsme").supplier == "g"
+
+
+def test_a_dcc_controlled_meter_is_declared_with_a_boolean_on_a_meter_only() -> None:
+    rig = parse_rig(GOOD.replace("    role: gsme\n", "    role: gsme\n    dcc_controlled: true\n"))
+    assert rig.node("gsme").dcc_controlled and not rig.node("chf").dcc_controlled
+    said = problems(GOOD.replace("    role: gsme\n", "    role: gsme\n    dcc_controlled: 1\n"))
+    assert any("dcc_controlled" in p and "expected true or false" in p for p in said), said
+    said = problems(GOOD.replace("role: chf,", "role: chf, dcc_controlled: true,", 1))
+    assert any("only a meter (esme, gsme) is handed over" in p for p in said), said

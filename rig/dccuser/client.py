@@ -259,7 +259,7 @@ class DccUser:
             # not the device's known remote party: the device encrypts for this certificate
             ka = self.keys.get(self.eui, Usage.KA).certificate.public_bytes(Encoding.DER)
             params["KAPublicSecurityCredentials"] = base64.b64encode(ka).decode()
-        if srv == "6.23":  # the gaining supplier sends its own certificates
+        if srv in ("6.23", "6.21"):  # the gaining supplier sends its own certificates
             params = {**self.cos_certificates(), **params}
         body = body_for(srv, params)
         counter = counter or self.next_counter()

@@ -126,6 +126,12 @@ def _closest(word: str, options: set[str]) -> str | None:
 # --- scalar converters --------------------------------------------------------
 
 
+def to_bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
 def to_text(v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ValueError(f"expected text, got {v!r}")

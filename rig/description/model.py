@@ -117,6 +117,7 @@ class Node:
     health_port: int = 8470
     behaviour: dict[str, Any] = field(default_factory=dict)  # device knobs, see nodes._BEHAVIOUR
     boxed: bool = False  # `install: boxed`: powered, not in the inventory nor the device log
+    dcc_controlled: bool = False  # the ACB holds its supplier and network operator cells
     line: int | None = None
     index: int = 0  # position in the description's node list, for messages
 

@@ -17,6 +17,7 @@ from rig.description.fields import (
     int_in,
     join,
     to_address,
+    to_bool,
     to_eui,
     to_host_key,
     to_install_code,
@@ -46,6 +47,7 @@ _NODE_FIELDS = {
     "health_port",
     "behaviour",
     "install",
+    "dcc_controlled",
 }
 # installed (the default): in the DCC's inventory and the CHF's device log from the start;
 # boxed: on the bench and powered, but unknown to both until installed and commissioned
@@ -106,6 +108,15 @@ def read_node(r: Reader, m: Any, path: str, line: int) -> Node | None:
             join(path, "install"),
             f"a {role.value} is not boxed: the rig installs meters and PPMIDs from the box",
         )
+    # a DCC controlled meter: the ACB's certificates in its supplier and network operator
+    # cells, until its supplier asks for it with 6.21 (Request Handover of DCC Controlled Device)
+    dcc_controlled = r.field(m, "dcc_controlled", path, to_bool, default=False)
+    if dcc_controlled and role not in (Role.ESME, Role.GSME):
+        r.problem(
+            r.line_of(m, "dcc_controlled"),
+            join(path, "dcc_controlled"),
+            "only a meter (esme, gsme) is handed over from the DCC's control (6.21)",
+        )
     behaviour: dict[str, Any] = {}
     if "behaviour" in m:
         behaviour = _behaviour(
@@ -152,6 +163,7 @@ def read_node(r: Reader, m: Any, path: str, line: int) -> Node | None:
         health_port=health_port or 8470,
         behaviour=behaviour,
         boxed=install == "boxed",
+        dcc_controlled=bool(dcc_controlled),
         line=line,
         index=index_of(path),
     )

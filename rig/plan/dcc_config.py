@@ -67,8 +67,10 @@ def certificates(pki: Pki, rig: Rig) -> tuple[CertConfig, ...]:
     out = []
     for row in pki.inventory():
         usage = Usage(row["usage"])
-        is_dcc = (row["eui"] == rig.acb_eui.duis and usage in (Usage.KA, Usage.XML)) or (
-            row["eui"] == DCC_TRANSCOS.duis and usage is Usage.DS  # it signs 6.23's CS02b
+        # the ACB's KA MACs every command, its DS signs 6.21's CS02b, its XML key the
+        # responses; the TransCoS party's DS signs 6.23's CS02b
+        is_dcc = (row["eui"] == rig.acb_eui.duis and usage in (Usage.KA, Usage.DS, Usage.XML)) or (
+            row["eui"] == DCC_TRANSCOS.duis and usage is Usage.DS
         )
         out.append(
             CertConfig(

@@ -87,7 +87,9 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
     supplier and its network operator (no other DCC User: the others reach it through the
     ACB, as unknown remote parties). A GSME also trusts the KA keys of the PPMIDs on its
     hub (their PCS01 and PCS02), a PPMID those of the GSMEs (their answers). A meter or a
-    PPMID also gets the manufacturer's certificate, its firmware images' signer."""
+    PPMID also gets the manufacturer's certificate, its firmware images' signer. A DCC
+    controlled meter holds the ACB's DS and KA certificates in its supplier and network
+    operator cells instead, until 6.21 hands them over."""
     if node.role not in (Role.ESME, Role.GSME, Role.PPMID, Role.CHF):
         return None
 
@@ -116,6 +118,11 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
         (supplier, SUPPLIER, (Usage.DS, Usage.KA, Usage.PP_KA)),  # PP-KA: its UTRNs
         (operator, NETWORK_OPERATOR, (Usage.DS, Usage.KA)),
     ):
+        if node.dcc_controlled:  # the ACB holds the cells until 6.21 hands them over
+            ds, ka = (pki.org(rig.acb_eui, usage).cert for usage in (Usage.DS, Usage.KA))
+            held = {Usage.DS: ds, Usage.KA: ka, Usage.PP_KA: ka}  # as RTDS's ESME holds them
+            cells += [TrustedCert(rig.acb_eui, usage, held[usage], role) for usage in usages]
+            continue
         if party is None:
             continue
         cells += [

@@ -630,7 +630,9 @@ CS02B_SUPPLIER_BY_SUPPLIER = UseCase(
     ESME,
     Form.ASN1,
     Der((16, 16, 16), optional=(24,)),  # control, replacements, path; execution date-time
-    srvs=("6.15.1",),  # the transform sends CS02bNOByNO for the network operator's
+    # the transform sends CS02bNOByNO for the network operator's; 6.21's the ACB signs
+    # (gateway.downlink.SRV_SIGNED_BY), on a handover of a device whose cells it holds
+    srvs=("6.15.1", "6.21"),
     critical=True,
     response=Protection.SIGNATURE,
     dated=True,
