@@ -22,11 +22,12 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from lxml import etree
 
 from gateway.config import DeviceConfig
-from rig.protocol.duis.xml import NS, text
+from rig.protocol.duis.xml import text
 from rig.protocol.eui import Eui64, EuiError
 
 PENDING = "Pending"
@@ -35,6 +36,9 @@ INSTALLED = "InstalledNotCommissioned"
 COMMISSIONED = "Commissioned"
 DECOMMISSIONED = "Decommissioned"
 WITHDRAWN = "Withdrawn"
+# when an Effect is recorded: on the device's successful answer, on its alert that it carried
+# out the command it held (future-dated), or (a cancellation) the held one forgotten
+NOW, HELD, CANCEL = "now", "held", "cancel"
 STATUSES = (
     PENDING,
     WHITELISTED,
@@ -179,24 +183,38 @@ class Inventory(Mapping[Eui64, DeviceConfig]):
 class Effect:
     """A change the DCC records when the device answers a request with success: ``device``
     moves to ``status`` if it is in one of ``before``; or (``supplier``) its responsible
-    supplier becomes that user (6.23's change of supplier)."""
+    supplier becomes that user (6.23's change of supplier). ``timing`` "held": the device
+    holds the command until its time (a future-dated 6.23), and the change waits for the
+    device's alert that it was carried out (:mod:`gateway.cos`); "cancel": the request
+    cancels the one the device holds."""
 
     device: Eui64
     status: str | None
     before: tuple[str, ...]
     supplier: Eui64 | None = None
+    timing: str = NOW
 
     def to_json(self) -> str:
-        raw = {"device": self.device.hex, "status": self.status, "before": self.before}
+        raw: dict[str, Any] = {
+            "device": self.device.hex, "status": self.status, "before": self.before
+        }  # fmt: skip
         if self.supplier is not None:
             raw["supplier"] = self.supplier.hex
+        if self.timing != NOW:
+            raw["timing"] = self.timing
         return json.dumps(raw)
 
     @classmethod
     def from_json(cls, data: str) -> Effect:
         raw = json.loads(data)
         supplier = _eui(raw.get("supplier"))
-        return cls(Eui64.parse(raw["device"]), raw["status"], tuple(raw["before"]), supplier)
+        return cls(
+            Eui64.parse(raw["device"]),
+            raw["status"],
+            tuple(raw["before"]),
+            supplier,
+            raw.get("timing", NOW),
+        )
 
     def apply(self, inventory: Inventory) -> DeviceConfig | None:
         """The device as changed, or None when it is no longer in a status ``before``."""
@@ -216,10 +234,12 @@ def effect_of(srv: str, body: etree._Element, target: Eui64, sender: Eui64) -> E
     """What a successful answer to ``srv`` (to ``target``, with this body, from ``sender``)
     changes in the inventory: 8.11 adding a Pending device to the CHF's device log makes it
     Whitelisted; 8.1.1 commissioning a Whitelisted or InstalledNotCommissioned device makes
-    it Commissioned; 6.23 executed now makes the sender (the gaining supplier) the device's
-    responsible supplier."""
-    if srv == "6.23" and body.find("sr:ExecutionDateTime", NS) is None:
-        return Effect(target, None, (), supplier=sender)
+    it Commissioned; 6.23 makes the sender (the gaining supplier) the device's responsible
+    supplier, at once or (future-dated) when the device carries it out."""
+    if srv == "6.23":
+        when = text(body, "sr:ExecutionDateTime")
+        timing = NOW if when is None else CANCEL if when.startswith("3000-12-31") else HELD
+        return Effect(target, None, (), supplier=sender, timing=timing)
     if srv == "8.1.1":
         return Effect(target, COMMISSIONED, (WHITELISTED, INSTALLED))
     if srv != "8.11" or text(body, "sr:RequestType") != "Add":

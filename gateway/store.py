@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     body BLOB, attempts INTEGER DEFAULT 0, next_at REAL, state TEXT, created REAL,
     last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
+CREATE TABLE IF NOT EXISTS held_changes (
+    device TEXT PRIMARY KEY, counter INTEGER, supplier TEXT, request_id TEXT);
 CREATE TABLE IF NOT EXISTS firmware_images (
     image TEXT PRIMARY KEY, version TEXT, size INTEGER, data BLOB, received REAL);
 CREATE TABLE IF NOT EXISTS firmware_distributions (
@@ -348,6 +350,29 @@ class Store:
         return [Outstanding(Pending(*row[:9]), bytes(row[9])) for row in rows]
 
     # --- firmware images and their distribution to the hubs (11.1) -------------------------
+    # --- future-dated changes of supplier a device holds (6.23) -----------------------------
+    def hold_change(self, device: str, counter: int, supplier: str, request_id: str) -> None:
+        """``device`` holds the CS02b TransCoS sent it with ``counter`` for ``supplier``'s
+        request (a device holds one: a later one replaces it)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO held_changes VALUES (?, ?, ?, ?)",
+            (device, counter, supplier, request_id),
+        )
+
+    def take_held_change(self, device: str, counter: int) -> tuple[str, str] | None:
+        """The supplier and request of the CS02b ``device`` held with ``counter``, forgotten
+        (it has been carried out); None when it holds no such one."""
+        row = self.db.execute(
+            "SELECT supplier, request_id FROM held_changes WHERE device=? AND counter=?",
+            (device, counter),
+        ).fetchone()
+        if row is not None:
+            self.db.execute("DELETE FROM held_changes WHERE device=?", (device,))
+        return None if row is None else (row[0], row[1])
+
+    def drop_held_change(self, device: str) -> None:
+        self.db.execute("DELETE FROM held_changes WHERE device=?", (device,))
+
     def put_firmware(self, image: str, version: str, data: bytes) -> None:
         """Keep an image (by its SHA-256, hex) until every hub has it."""
         self.db.execute(

@@ -15,11 +15,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from gateway import cos
 from gateway.config import UserConfig
 from gateway.crashpoints import crashpoint
 from gateway.deadlines import Deadlines
 from gateway.firmware import ppmid_activation_dcc_alert, transfer_dcc_alert
-from gateway.inventory import Effect, Inventory
+from gateway.inventory import NOW, Effect, Inventory
 from gateway.outbox import Outbox
 from gateway.store import Store
 from gateway.transform.restore import LogArchive
@@ -31,7 +32,11 @@ from rig.protocol.gbcs import dlms, gbz
 from rig.protocol.gbcs.alerts import alert_code
 from rig.protocol.gbcs.catalogue_chf import CS14
 from rig.protocol.gbcs.catalogue_commission import answer_fields, asn1_alert_code, integer_of
-from rig.protocol.gbcs.catalogue_credentials import CREDENTIAL_UPDATES, outcome_of
+from rig.protocol.gbcs.catalogue_credentials import (
+    CREDENTIAL_UPDATES,
+    FUTURE_DATED_CREDENTIALS,
+    outcome_of,
+)
 from rig.protocol.gbcs.catalogue_firmware import CS09, FIRMWARE_TRANSFER_ALERT
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 
@@ -117,8 +122,11 @@ class Uplink:
             self.store.hop(p.request_id, "wan.response", hub=hub.duis)
             self.store.finish(p.request_id, "responded", codes.SUCCESS)
             self._archive(hub, msg)  # a CCS07 or GCS59 answer: the log it reports
-            if p.effect is not None and _succeeded(msg):
-                changed = Effect.from_json(p.effect).apply(self.inventory)
+            effect = None if p.effect is None else Effect.from_json(p.effect)
+            if effect is not None and effect.timing != NOW and cos.accepted(msg):
+                cos.on_accepted(self.store, effect, p)  # a future-dated 6.23: held
+            elif effect is not None and effect.timing == NOW and _succeeded(msg):
+                changed = effect.apply(self.inventory)
                 if changed is not None:
                     self.store.hop(p.request_id, "inventory", device=changed.eui.duis,
                                    status=changed.status)  # fmt: skip
@@ -148,22 +156,19 @@ class Uplink:
             with self.store.transaction():
                 self._archive(hub, msg)
             return
+        if h.message_code == FUTURE_DATED_CREDENTIALS and user not in self.users:
+            with self.store.transaction():  # to TransCoS: the gaining supplier's, recorded
+                gaining = cos.carried_out(self.store, self.inventory, msg)
+                if gaining is not None:
+                    alert = _device_alert(msg, payload, gaining)
+                    self._queue_alert(hub, msg, gaining, alert)
+            return
         if user not in self.users:
             log.warning(
                 "wan.alert_for_unknown_user", extra={"device": device.duis, "user": user.duis}
             )
             return
-        code = f"{alert_code(msg) or asn1_alert_code(msg.payload) or 0:04X}"  # 0x00CA: ASN.1
-        alert = Response(
-            codes.SUCCESS,
-            now(),
-            "DeviceAlertMessage",
-            None,
-            RequestId(device, user, h.counter),
-            gbcs_payload=payload,
-            alert_code=code,
-        )
-        self._queue_alert(hub, msg, user, alert)
+        self._queue_alert(hub, msg, user, _device_alert(msg, payload, user))
 
     def _queue_alert(self, hub: Eui64, msg: GbcsMessage, user: Eui64, response: Response) -> None:
         """Record an alert and queue it for ``user``: together, and only once."""
@@ -203,6 +208,21 @@ class Uplink:
             self.store.hop(rid, str(data["hop"]), at=float(data["at"]), hub=hub.duis)
         except (KeyError, ValueError, TypeError):
             log.warning("wan.bad_trace", extra={"device": hub.duis})
+
+
+def _device_alert(msg: GbcsMessage, payload: bytes, user: Eui64) -> Response:
+    """The DUIS device alert for ``user`` carrying the device's alert ``msg`` (``payload``,
+    its bytes as they came) whole."""
+    code = f"{alert_code(msg) or asn1_alert_code(msg.payload) or 0:04X}"  # 0x00CA: ASN.1
+    return Response(
+        codes.SUCCESS,
+        now(),
+        "DeviceAlertMessage",
+        None,
+        RequestId(Eui64(msg.header.originator), user, msg.header.counter),
+        gbcs_payload=payload,
+        alert_code=code,
+    )
 
 
 def _succeeded(msg: GbcsMessage) -> bool:

@@ -1,8 +1,11 @@
 """The change of supplier at the GBCS layer (6.23, CS02b SupplierByTransCoS), against RTDS
-4.5.0: the DCC's transform of DCC's 6.23 template is RTDS's command; the ESME answers RTDS's
-command (TransCoS's signature, the ACB's MAC) as RTDS's ESME does, moving its supplier cells
-to the gaining supplier; from then on it refuses the losing supplier at its own layer and
-raises 8F3D (a signed command) or 8F53 (a MAC'd one), and takes the gaining supplier's.
+4.5.0: the DCC's transform of DCC's 6.23 templates (immediate, future-dated, cancelling) is
+RTDS's command; the ESME answers RTDS's commands (TransCoS's signature, the ACB's MAC) as
+RTDS's ESME does, moving its supplier cells to the gaining supplier, at once or, held across
+a power cut, at its time with RTDS's 8F66 alert to TransCoS, which the DCC passes to the
+gaining supplier as it records the change; from then on the ESME refuses the losing supplier
+at its own layer and raises 8F3D (a signed command) or 8F53 (a MAC'd one), and takes the
+gaining supplier's.
 
 The certificates: DCC's template carries re-issued supplier 2 certificates (2025-2035)
 where RTDS's command has the 2015 ones, and its RequestID names supplier 1 although the
@@ -12,6 +15,7 @@ but the signature and the MAC (the counter is TransCoS's, given as RTDS's 6001).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import datetime as dt
@@ -21,10 +25,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gateway.inventory import Effect, effect_of
+from gateway import cos
+from gateway.config import DeviceConfig
+from gateway.inventory import CANCEL, HELD, Effect, Inventory, effect_of
+from gateway.store import Pending, Store
 from gateway.transform import TransformInput, served, transform_for
 from gateway.transform.registry import TransformRefused
+from gateway.uplink import Uplink
 from nodes.config import GbcsConfig, KeyPair, TrustedCert
+from nodes.gbcs.activation import AlertSigner
+from nodes.gbcs.credentials import execute_if_due
 from nodes.gbcs.endpoint import (
     AUTHENTICATION_FAILURE,
     TRUSTED_SOURCE_AUTHENTICATION_FAILURE,
@@ -32,7 +42,7 @@ from nodes.gbcs.endpoint import (
 )
 from rig.pki.keystores import load
 from rig.protocol.duis import codes
-from rig.protocol.duis.message import Request, RequestId, parse_document
+from rig.protocol.duis.message import Request, RequestId, Response, parse_document
 from rig.protocol.duis.xml import NS
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import catalogue as cat
@@ -56,6 +66,7 @@ TEMPLATE = "CS02bSupplierByTransCoS_6.23_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML"
 TRANSCOS = Eui64.parse("90-B3-D5-1F-30-00-00-04")
 LOSING = Eui64.parse("90-B3-D5-1F-30-01-00-00")  # RTDS's supplier 1
 GAINING = Eui64.parse("90-B3-D5-1F-30-03-00-00")  # RTDS's supplier 2
+CHF = Eui64.parse("00-DB-12-34-56-78-90-A2")  # RTDS's hub
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +78,15 @@ def _rtds_command() -> GbcsMessage:
     return GbcsMessage.decode(_rtds(f"{FOLDER}_IMMEDIATE_SUCCESS_COMMAND"))
 
 
-def _gaining_request(certs: dict[str, bytes] | None = None) -> Request:
-    """DCC's 6.23 template from the gaining supplier, with RTDS's certificates."""
-    request = parse_document(vectors("duis", "templates", TEMPLATE).read_bytes())
+def _rtds_response() -> GbcsMessage:
+    return GbcsMessage.decode(_rtds(f"{FOLDER}_IMMEDIATE_SUCCESS_RESPONSE"))
+
+
+def _gaining_request(certs: dict[str, bytes] | None = None, template: str = "IMMEDIATE") -> Request:
+    """DCC's 6.23 template (immediate, future-dated or cancelling) from the gaining
+    supplier, with RTDS's certificates."""
+    name = TEMPLATE.replace("IMMEDIATE", template)
+    request = parse_document(vectors("duis", "templates", name).read_bytes())
     assert isinstance(request, Request)
     rtds = UpdateSecurityCredentials.decode(_rtds_command().payload)
     names = ("DigitalSigningCertificate", "KeyAgreementCertificate", "KeyAgreementTopUpCertificate")
@@ -122,14 +139,121 @@ def test_the_dcc_refuses_certificates_that_are_not_the_senders(store) -> None:
         _transform(_gaining_request({"DigitalSigningCertificate": ka}))
 
 
-def test_only_an_executed_change_moves_the_inventorys_supplier() -> None:
+def test_a_change_moves_the_inventorys_supplier_once_carried_out() -> None:
     request = _gaining_request()
     effect = effect_of("6.23", request.body, ESME, GAINING)
-    assert effect == Effect(ESME, None, (), supplier=GAINING)
+    assert effect == Effect(ESME, None, (), supplier=GAINING)  # on the answer's success
     assert Effect.from_json(effect.to_json()) == effect
-    future = request.body.makeelement(f"{{{NS['sr']}}}ExecutionDateTime")
-    request.body.insert(0, future)
-    assert effect_of("6.23", request.body, ESME, GAINING) is None
+    for template, timing in (("FUTURE_DATED", HELD), ("CANCELLATION", CANCEL)):
+        dated = _gaining_request(template=template)
+        effect = effect_of("6.23", dated.body, ESME, GAINING)
+        assert effect == Effect(ESME, None, (), supplier=GAINING, timing=timing)
+        assert Effect.from_json(effect.to_json()) == effect
+
+
+@pytest.mark.parametrize("template", ["FUTURE_DATED", "CANCELLATION"])
+def test_a_future_dated_or_cancelling_cos_request_is_rtds_cs02b(store, template: str) -> None:
+    rtds = GbcsMessage.decode(_rtds(f"{FOLDER}_{template}_SUCCESS_COMMAND"))
+    ours = _transform(_gaining_request(template=template), rtds.header.counter)
+    assert ours.payload == rtds.payload
+    assert ours.header == rtds.header
+
+
+def _dcc_uplink(path: Path) -> tuple[Uplink, Store, Inventory, list[tuple[Eui64, Response]]]:
+    """The gateway's uplink over a real store and inventory (the ESME, supplier 1's), with
+    the gaining supplier a DCC User whose queued alerts the list collects."""
+    kept = Store(path)
+    inventory = Inventory(kept.db, (DeviceConfig(ESME, "ESME", CHF, supplier=LOSING),))
+    queued: list[tuple[Eui64, Response]] = []
+
+    class _Outbox:
+        def queue(self, user: Eui64, _rid: str | None, _kind: str, response: Response) -> None:
+            queued.append((user, response))
+
+    users = {GAINING: None}
+    uplink = Uplink(kept, users, None, _Outbox(), inventory)  # type: ignore[arg-type]
+    return uplink, kept, inventory, queued
+
+
+def test_the_dcc_moves_the_supplier_when_the_meter_alerts_it_carried_out_a_held_change(
+    tmp_path: Path,
+) -> None:
+    uplink, kept, inventory, queued = _dcc_uplink(tmp_path / "g.sqlite")
+    command = GbcsMessage.decode(_rtds(f"{FOLDER}_FUTURE_DATED_SUCCESS_COMMAND"))
+    counter, rid = command.header.counter, f"{GAINING.duis}:{ESME.duis}:1007"
+    pending = Pending(ESME.hex, counter, TRANSCOS.hex, rid, "6.23", "6.23", CHF.hex, 0.0,
+                      Effect(ESME, None, (), supplier=GAINING, timing=HELD).to_json())  # fmt: skip
+    accepted = GbcsMessage.decode(_rtds(f"{FOLDER}_FUTURE_DATED_SUCCESS_RESPONSE"))
+    assert cos.accepted(accepted) and not cos.accepted(_rtds_response())
+    with kept.transaction():
+        cos.on_accepted(kept, Effect.from_json(pending.effect or ""), pending)
+    assert inventory.get(ESME).supplier == LOSING  # held: nothing changes yet
+
+    raw = _rtds(f"{FOLDER}_8F66_FUTURE_DATED_SUCCESS_ALERT")
+    assert Eui64(GbcsMessage.decode(raw).header.recipient) == TRANSCOS
+    asyncio.run(uplink.on_uplink(CHF, raw))
+    assert inventory.get(ESME).supplier == GAINING
+    ((user, response),) = queued
+    assert user == GAINING and response.alert_code == "8F66"
+    assert response.kind == "DeviceAlertMessage" and response.gbcs_payload == raw
+    asyncio.run(uplink.on_uplink(CHF, raw))  # again: carried out once
+    assert len(queued) == 1
+
+    # a cancellation the meter accepted: it holds nothing, the DCC forgets it
+    with kept.transaction():
+        cos.on_accepted(kept, Effect.from_json(pending.effect or ""), pending)
+        cos.on_accepted(kept, Effect(ESME, None, (), GAINING, timing=CANCEL), pending)
+    assert kept.take_held_change(ESME.hex, counter) is None
+    kept.close()
+
+
+async def test_the_esme_holds_a_future_dated_cos_and_alerts_transcos_at_its_time(
+    store, tmp_path
+) -> None:
+    state = tmp_path / "state"
+    esme = _esme(tmp_path, state)
+    before = dict(esme.trust.cells)
+    answer = await _answer(esme, _rtds(f"{FOLDER}_FUTURE_DATED_SUCCESS_COMMAND"))
+    assert answer is not None
+    assert (
+        answer.payload
+        == GbcsMessage.decode(_rtds(f"{FOLDER}_FUTURE_DATED_SUCCESS_RESPONSE")).payload
+    )
+    assert esme.trust.held is not None and esme.supplier == LOSING
+    for task in asyncio.all_tasks() - {asyncio.current_task()}:  # the node's own timer
+        task.cancel()
+
+    again = _esme(tmp_path, state)  # a power cut: still held, cells unchanged
+    assert again.trust.held is not None and again.trust.cells == before
+    signer = AlertSigner(ESME, again.ds, again.next_counter)
+    command = GbcsMessage.decode(_rtds(f"{FOLDER}_FUTURE_DATED_SUCCESS_COMMAND"))
+    held = UpdateSecurityCredentials.decode(command.payload)
+    assert held.execute_at is not None
+    assert execute_if_due(again.trust, signer, held.execute_at - dt.timedelta(seconds=1)) is None
+    raw = execute_if_due(again.trust, signer, held.execute_at)
+    assert raw is not None
+    alert = GbcsMessage.decode(raw)
+    assert (
+        alert.payload
+        == GbcsMessage.decode(_rtds(f"{FOLDER}_8F66_FUTURE_DATED_SUCCESS_ALERT")).payload
+    )
+    assert (alert.header.originator, alert.header.recipient) == (ESME.raw, TRANSCOS.raw)
+    assert again.supplier == GAINING and again.trust.role_of(LOSING) is None
+
+
+async def test_the_esme_drops_a_held_cos_when_it_is_cancelled(store, tmp_path) -> None:
+    esme = _esme(tmp_path, tmp_path / "state")
+    before = dict(esme.trust.cells)
+    assert await _answer(esme, _rtds(f"{FOLDER}_FUTURE_DATED_SUCCESS_COMMAND"))
+    answer = await _answer(esme, _rtds(f"{FOLDER}_CANCELLATION_SUCCESS_COMMAND"))
+    assert answer is not None
+    assert (
+        answer.payload
+        == GbcsMessage.decode(_rtds(f"{FOLDER}_CANCELLATION_SUCCESS_RESPONSE")).payload
+    )
+    for task in asyncio.all_tasks() - {asyncio.current_task()}:
+        task.cancel()
+    assert esme.trust.held is None and esme.trust.cells == before
 
 
 # --- the ESME -------------------------------------------------------------------------------------

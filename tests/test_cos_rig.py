@@ -11,6 +11,9 @@ success the DCC's inventory names supplier-b. Then:
 - supplier-b reads (4.1.1), tops up (2.2) and disables the supply (7.2: the relay opens);
 - all of it holds after the ESME, the hub and the gateway restart.
 
+A future-dated 6.23 back to supplier-a is held by the meter and carried out at its time (the
+8F66 alert reaches supplier-a, and the DCC names it responsible); one cancelled never is.
+
 The GSME starts DCC controlled: the ACB's certificates are in its supplier cells. The gas
 supplier's 6.21 (Request Handover of DCC Controlled Device) makes the ACB originate and sign
 the CS02b that puts the gas supplier's certificates there; then the gas supplier reads it.
@@ -143,6 +146,34 @@ def test_the_change_survives_a_restart_of_the_meter_the_hub_and_the_dcc(env) -> 
     before = alerts(env, "supplier-b").count("8F3D")
     force_disable_supply(env, SUPPLIER_A)
     assert wait_for(lambda: alerts(env, "supplier-b").count("8F3D") > before, 30)
+
+
+def change_supplier(env, to: str, *more: str) -> dict:
+    proc = cli(env, "supplier", "change-supplier", "--target", "esme", "--to", to, "--json", *more)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_a_future_dated_change_waits_for_its_time_and_a_cancelled_one_never_comes(env) -> None:
+    # supplier-b is responsible (the tests above); supplier-a asks for the meter back, dated
+    held = change_supplier(env, "supplier-a", "--at", "+7")
+    assert held["response_code"] == "I0" and held["values"]["accepted"], held
+    assert "replacements" not in held["values"], held  # Command Accepted alone: held
+    cancelled = change_supplier(env, "supplier-a", "--cancel")
+    assert cancelled["values"]["accepted"] and "replacements" not in cancelled["values"]
+    time.sleep(10)  # past its time: the meter held nothing, so nothing happens
+    assert "8F66" not in alerts(env, "supplier-a")
+    assert send(env, "4.1.1", "supplier-a")["acknowledgement"] == "E4"
+
+    change_supplier(env, "supplier-a", "--at", "+8")
+    assert send(env, "4.1.1", "supplier-a")["acknowledgement"] == "E4"  # not before its time
+    assert send(env, "4.1.1", "supplier-b")["response_code"] == "I0"
+    # at its time the meter moves its cells and alerts TransCoS; the DCC passes the alert
+    # to supplier-a and names it the responsible supplier
+    assert wait_for(lambda: "8F66" in alerts(env, "supplier-a"), 60), alerts(env, "supplier-a")
+    assert wait_for(lambda: send(env, "4.1.1")["response_code"] == "I0", 10)
+    assert send(env, "4.1.1", "supplier-b")["acknowledgement"] == "E4"
+    assert supplier_cells(env, "supplier-a", "esme") == {SUPPLIER_A.duis}
 
 
 def supplier_cells(env, user: str, target: str) -> set[str]:

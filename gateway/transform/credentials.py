@@ -7,12 +7,15 @@ counter (the transform's originator and counter) and signs it (the downlink, for
 ``signed_by`` a DCC party), so the device, which trusts TransCoS, puts them into its supplier
 cells. The DCC checks first that the certificates are the sender's own supplier
 certificates, each of the usage its element names (E1 otherwise: nothing is sent).
+Future-dated (ExecutionDateTime) the device holds it until its time; DUIS's 3000-12-31
+cancels the one held.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 
 from cryptography import x509
 from lxml import etree
@@ -94,15 +97,18 @@ def _path(body: etree._Element) -> tuple[bytes, ...]:
     )
 
 
+def _execution(given: TransformInput) -> dt.datetime | None:
+    """When a CS02b is to be carried out: now (None), at its ExecutionDateTime, or (DUIS's
+    3000-12-31) GBCS's 9999-12-31T23:59:59Z, which cancels the one the device holds."""
+    if text(given.request.body, "sr:ExecutionDateTime") is None:
+        return None
+    execute_at = current_date_time(given, "ExecutionDateTime")
+    return CANCEL if execute_at == DUIS_CANCEL else execute_at
+
+
 @transforms(CS02B_SUPPLIER_BY_TRANSCOS)
 def update_credentials_cos(uc: UseCase, given: TransformInput) -> GbcsMessage:
     body = given.request.body
-    if body.find("sr:ExecutionDateTime", NS) is not None:
-        raise TransformRefused(
-            codes.NOT_SERVED,
-            "6.23 with an ExecutionDateTime (future-dated, or its cancellation) is not served "
-            "by the rig yet: send it without one, to take effect at once",
-        )
     certs = body.find("sr:SupplierReplacementCertificates", NS)
     assert certs is not None  # the schema requires it
     replacements = tuple(
@@ -117,13 +123,15 @@ def update_credentials_cos(uc: UseCase, given: TransformInput) -> GbcsMessage:
         number(body, "sr:SupplierFloorSeqNumber"),
         None if top_up is None else int(top_up),
     )
+    execute_at = _execution(given)
     payload = UpdateSecurityCredentials(
         ReplacementMode.SUPPLIER_BY_TRANSCOS,
         Cell(RemotePartyRole.TRANSITIONAL_COS, Usage.DS),
         given.counter,
         replacements,
         path,
-        (change,),
+        () if execute_at == CANCEL else (change,),  # a cancellation gives no floors (RTDS)
+        execute_at,
         apply_time_checks=text(body, "sr:ApplyTimeBasedCPVChecks") != "false",
     ).encode()
     return command(uc, given.counter, given.originator.raw, given.device.raw, payload)
@@ -213,10 +221,6 @@ def update_own_credentials(_uc: UseCase, given: TransformInput) -> GbcsMessage:
         for element, usage, top_up in _CELL_ELEMENTS
         if (found := text(certs, f"sr:{element}"))
     )
-    execute_at = None
-    if text(body, "sr:ExecutionDateTime") is not None:
-        execute_at = current_date_time(given, "ExecutionDateTime")
-        execute_at = CANCEL if execute_at == DUIS_CANCEL else execute_at
     top_up = text(body, "sr:RemotePartyPrepaymentTopUpFloorSeqNumber")
     payload = UpdateSecurityCredentials(
         mode,
@@ -224,7 +228,7 @@ def update_own_credentials(_uc: UseCase, given: TransformInput) -> GbcsMessage:
         given.counter,
         replacements,
         _path(body),
-        execute_at=execute_at,
+        execute_at=_execution(given),
         apply_time_checks=text(body, "sr:ApplyTimeBasedCPVChecks") != "false",
         floor=number(body, "sr:RemotePartyFloorSeqNumber"),
         top_up_floor=None

@@ -4,7 +4,10 @@ CS02b SupplierByTransCoS (6.23, the change of supplier): the GBCS end has checke
 signature against its cell and its counter; the device then checks the command names that
 counter as the authorising party's sequence number and replaces only supplier cells, puts
 each certificate fit for its cell into it (:meth:`nodes.gbcs.trust.TrustAnchors.replace`),
-and answers, signed and dated, with each replacement's outcome as RTDS's ESME does.
+and answers, signed and dated, with each replacement's outcome as RTDS's ESME does. A
+future-dated one (6.23 with an ExecutionDateTime) is held and carried out at its time as a
+party's own is (below), its 0x00CB alert going to TransCoS, which the DCC passes to the
+gaining supplier; dated 9999-12-31T23:59:59Z it cancels the one held.
 
 CS02a / CS02f (6.24.1) and CS02e (6.24.2): the device reads back its cells (for each role
 asked, the sequence number it is at and each cell's subject and key identifier) and its own
@@ -89,15 +92,7 @@ async def update_supplier_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Contex
         )
     if any(r.cell.role is not RemotePartyRole.SUPPLIER for r in update.replacements):
         raise DecodeError(f"{uc.name}: TransCoS replaces the supplier's cells only", 0)
-    if update.execute_at is not None:
-        raise DecodeError(f"{uc.name}: future-dated credentials are not held yet", 0)
-    outcomes = ctx.anchors.replace(update.replacements, update.path)
-    outcome = ExecutionOutcome(update.seq_number, update.mode, update.changes, outcomes)
-    log.info(
-        "gbcs.credentials_updated",
-        extra={"use_case": uc.name, "succeeded": outcome.succeeded, "counter": update.seq_number},
-    )
-    return ctx.answer(uc, cmd, credentials_answer(outcome))
+    return ctx.answer(uc, cmd, credentials_answer(_carry_out(uc, update, cmd, ctx, ctx.anchors)))
 
 
 # --- CS02a, CS02f, CS02e: the device's credentials read back ------------------------------------
@@ -220,10 +215,11 @@ def _authorised(
 
 def _execute(anchors: TrustAnchors, update: UpdateSecurityCredentials) -> ExecutionOutcome:
     outcomes = anchors.replace(update.replacements, update.path)
-    outcome = ExecutionOutcome(update.seq_number, update.mode, (update.own_change,), outcomes)
+    outcome = ExecutionOutcome(update.seq_number, update.mode, update.outcome_changes, outcomes)
     log.info(
         "gbcs.credentials_updated",
         extra={
+            "mode": update.mode.name,
             "role": update.authorising.role.name.lower(),
             "succeeded": outcome.succeeded,
             "counter": update.seq_number,
@@ -236,6 +232,18 @@ def _execute(anchors: TrustAnchors, update: UpdateSecurityCredentials) -> Execut
 async def update_own_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
     update = UpdateSecurityCredentials.decode(cmd.payload)
     anchors = _authorised(uc, update, cmd, ctx)
+    return ctx.answer(uc, cmd, credentials_answer(_carry_out(uc, update, cmd, ctx, anchors)))
+
+
+def _carry_out(
+    uc: UseCase,
+    update: UpdateSecurityCredentials,
+    cmd: GbcsMessage,
+    ctx: Context,
+    anchors: TrustAnchors,
+) -> ExecutionOutcome | None:
+    """An authorised CS02b carried out now (its outcome), held until its time, or the held
+    one cancelled (None: the answer is Command Accepted alone)."""
     outcome = None
     if update.execute_at == CANCEL:
         dropped = anchors.held is not None
@@ -256,7 +264,7 @@ async def update_own_credentials(uc: UseCase, cmd: GbcsMessage, ctx: Context) ->
         arm_credentials(ctx.device, anchors, signer, ctx.now)
     else:
         outcome = _execute(anchors, update)
-    return ctx.answer(uc, cmd, credentials_answer(outcome))
+    return outcome
 
 
 def execute_if_due(

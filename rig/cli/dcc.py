@@ -129,18 +129,46 @@ def supplier_topup(
 @rig_options
 @click.option("--target", required=True, help="meter: node name (esme, gsme) or EUI-64")
 @click.option("--to", "to", required=True, help="the gaining supplier: DCC User name or EUI")
+@click.option(
+    "--at",
+    "at",
+    help="future-dated: the meter holds it until this time (ISO 8601, UTC; or +SECONDS "
+    "from now), then alerts the gaining supplier 8F66 and the DCC moves its inventory",
+)
+@click.option("--cancel", is_flag=True, help="cancel the future-dated change the meter holds")
 @click.option("--wait", default=90.0, show_default=True, help="seconds to wait for the answer")
 @click.option("--json", "as_json", is_flag=True)
 def supplier_change(
-    rig: Rig, state: StateDir, target: str, to: str, wait: float, as_json: bool
+    rig: Rig,
+    state: StateDir,
+    target: str,
+    to: str,
+    at: str | None,
+    cancel: bool,
+    wait: float,
+    as_json: bool,
 ) -> None:
     """6.23 Update Security Credentials (CoS) from the gaining supplier: the DCC's TransCoS
     party signs the CS02b that puts its certificates into the meter, and the DCC's
-    inventory then names it the responsible supplier."""
+    inventory then names it the responsible supplier. With --at the meter answers Command
+    Accepted and carries it out at that time; --cancel drops the one it holds. Exit 1
+    unless every replacement succeeded (or, with --at or --cancel, it was accepted)."""
+    if at is not None and cancel:
+        raise click.UsageError("give --at or --cancel, not both")
+    params = {}
+    try:
+        if at is not None:
+            params["ExecutionDateTime"] = execution_time(at)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+    if cancel:
+        params["ExecutionDateTime"] = "3000-12-31T00:00:00Z"  # DUIS's cancellation
     _report(
-        lambda: send_request(rig, state, "6.23", target, {}, to, wait),
+        lambda: send_request(rig, state, "6.23", target, params, to, wait),
         as_json,
-        lambda o: o.ok and o.values.get("result") == 0,
+        lambda o: (
+            o.ok and bool(o.values.get("accepted") if params else o.values.get("result") == 0)
+        ),
     )
 
 

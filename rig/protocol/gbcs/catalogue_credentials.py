@@ -264,6 +264,14 @@ class UpdateSecurityCredentials:
         repeats them (6.15.1, 6.21)."""
         return SeqNumberChange(self.authorising.role, self.floor or 0, self.top_up_floor)
 
+    @property
+    def outcome_changes(self) -> tuple[SeqNumberChange, ...]:
+        """The sequence number changes its outcome repeats: the new supplier's floors
+        TransCoS gives (6.23), or a party's own (6.15.1, 6.21)."""
+        if self.mode is ReplacementMode.SUPPLIER_BY_TRANSCOS:
+            return self.changes
+        return (self.own_change,)
+
 
 def _der(encoded: bytes) -> Tlv:
     """A DER value given whole (a certificate), as a node of the tree."""
