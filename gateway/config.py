@@ -85,6 +85,10 @@ class GatewayConfig:
     # description says of them, for their 12.2 pre-notification
     boxed: tuple[DeviceConfig, ...] = ()
     certificates: tuple[CertConfig, ...] = ()
+    # the SMKI issuing CA (PEM certificate and key) that issues device certificates for the
+    # PKCS#10 requests 6.17 gives (None: SMKI issues none)
+    smki_ca_cert: Path | None = None
+    smki_ca_key: Path | None = None
     delivery: DeliveryConfig = DeliveryConfig()
     # target response time by device type; "default" for the others
     response_time_s: dict[str, float] = field(default_factory=lambda: {"default": 30.0})

@@ -362,6 +362,7 @@ class Downlink:
         # the answer names whoever originated the command: the User (its RequestID counter),
         # or the DCC party that did for it (its own counter)
         by_party = signing_party(a) is not None or uc.acb_own
+        effect = effect_of(a.srv.variant, req.body, device.eui, a.user.eui, command.payload)
         pending = Pending(
             device.eui.hex,
             command.header.counter if by_party else req.request_id.counter,
@@ -371,9 +372,7 @@ class Downlink:
             req.service_reference,
             hub.hex,
             received + self.config.response_time(device.type),
-            None
-            if (effect := effect_of(a.srv.variant, req.body, device.eui, a.user.eui)) is None
-            else effect.to_json(),
+            None if effect is None else effect.to_json(),
         )
         crashpoint("before-commit", rid)
         with self.store.transaction():

@@ -193,6 +193,7 @@ class Effect:
     before: tuple[str, ...]
     supplier: Eui64 | None = None
     timing: str = NOW
+    certificate: bytes | None = None  # 6.15.2's: the DCC uses it once the device took it
 
     def to_json(self) -> str:
         raw: dict[str, Any] = {
@@ -202,6 +203,8 @@ class Effect:
             raw["supplier"] = self.supplier.hex
         if self.timing != NOW:
             raw["timing"] = self.timing
+        if self.certificate is not None:
+            raw["certificate"] = self.certificate.hex()
         return json.dumps(raw)
 
     @classmethod
@@ -214,6 +217,7 @@ class Effect:
             tuple(raw["before"]),
             supplier,
             raw.get("timing", NOW),
+            bytes.fromhex(raw["certificate"]) if raw.get("certificate") else None,
         )
 
     def apply(self, inventory: Inventory) -> DeviceConfig | None:
@@ -230,12 +234,17 @@ class Effect:
         return inventory.set_status(self.device, self.status)
 
 
-def effect_of(srv: str, body: etree._Element, target: Eui64, sender: Eui64) -> Effect | None:
+def effect_of(
+    srv: str, body: etree._Element, target: Eui64, sender: Eui64, payload: bytes = b""
+) -> Effect | None:
     """What a successful answer to ``srv`` (to ``target``, with this body, from ``sender``)
     changes in the inventory: 8.11 adding a Pending device to the CHF's device log makes it
     Whitelisted; 8.1.1 commissioning a Whitelisted or InstalledNotCommissioned device makes
     it Commissioned; 6.23 makes the sender (the gaining supplier) the device's responsible
-    supplier, at once or (future-dated) when the device carries it out."""
+    supplier, at once or (future-dated) when the device carries it out; 6.15.2 makes the
+    device certificate its command carries (``payload``) the one the DCC uses."""
+    if srv == "6.15.2":  # CS02d's payload is the certificate, whole (a CV 5 body has none)
+        return Effect(target, None, (), certificate=payload)
     if srv == "6.23":
         when = text(body, "sr:ExecutionDateTime")
         timing = NOW if when is None else CANCEL if when.startswith("3000-12-31") else HELD

@@ -35,6 +35,7 @@ from gateway.crashpoints import crashpoint
 from gateway.credentials import dcc_credential, load_keys
 from gateway.deadlines import Deadlines
 from gateway.delivery import Delivery
+from gateway.device_certificates import DeviceCertificates
 from gateway.downlink import Downlink
 from gateway.firmware import FirmwareDistributor
 from gateway.outbox import Outbox
@@ -62,6 +63,12 @@ class GatewayService:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.state_dir / STORE_FILE)
         self.keys = load_keys(config)
+        self.device_certificates = DeviceCertificates.load(  # SMKI's, issued since (6.17)
+            self.store,
+            self.keys,
+            None if config.smki_ca_cert is None else config.smki_ca_cert.read_bytes(),
+            None if config.smki_ca_key is None else config.smki_ca_key.read_bytes(),
+        )
         users = {u.eui: u for u in config.users}
         signer = dcc_credential(self.keys, config, Usage.XML)
         self.outbox = Outbox(self.store, users, signer, read_schema(config.duis_schema))
@@ -79,7 +86,13 @@ class GatewayService:
         archive = LogArchive(self.store.db)
         use_archive(archive)
         uplink = Uplink(
-            self.store, users, self.deadlines, self.outbox, self.downlink.dcc.devices, archive
+            self.store,
+            users,
+            self.deadlines,
+            self.outbox,
+            self.downlink.dcc.devices,
+            archive,
+            self.device_certificates,
         )
         self.wan.on_uplink, self.wan.on_trace = uplink.on_uplink, uplink.on_trace
         self.firmware = FirmwareDistributor(self.store, self.wan)  # 11.1's images
@@ -148,7 +161,7 @@ class GatewayService:
         duis.router.add_get(HEALTH_PATH, self._health)
         duis.router.add_post("/api/v1/{url}", self._duis)
         smki = http.application("SMKI")
-        SmkiService(self.keys, self.downlink.dcc.devices).routes(smki)  # what it holds now
+        SmkiService(self.keys, self.downlink.dcc.devices, self.device_certificates).routes(smki)
         servers = [
             await http.start_site(app, self.config.bind, port)
             for app, port in ((duis, self.config.duis_port), (smki, self.config.smki_port))

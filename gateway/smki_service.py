@@ -4,7 +4,10 @@
 ``CertificateSubjectAltName`` (a device EUI) or ``CertificateSubjectName`` (an
 organisation EUI) and lists the matching certificates; ``POST
 /services/retrievecertificate`` takes ``<CertificateDataRequest><CertificateSerial>``
-and returns the certificate body (base64 DER). 402 when nothing matches, 401 for a
+and returns the certificate body (base64 DER); ``POST /services/issuecertificate`` takes
+``<CertificateSigningRequest><PKCS10>`` (a device's 6.17 request, base64 DER) and answers
+the device certificate SMKI issues for it, as a retrieval does (the rig's own route: DCC
+Boxed's SMKI portal is a web form). 402 when nothing matches, 401 for a
 request that cannot be read, as DCC Boxed answers; every refusal says why in one line
 and never echoes a value it refuses (which may be huge or hostile). A body larger than
 any search needs is refused 413 before it is parsed.
@@ -19,6 +22,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
+from gateway.device_certificates import DeviceCertificates, IssuanceRefused
 from rig.protocol.duis.xml import XmlError, parse
 from rig.protocol.eui import Eui64, EuiError
 from rig.protocol.keystore import Credential, KeyStore
@@ -63,15 +67,23 @@ def _tag(element: etree._Element) -> str:
 
 
 class SmkiService:
-    def __init__(self, keys: KeyStore, devices: Container[Eui64]) -> None:
+    def __init__(
+        self,
+        keys: KeyStore,
+        devices: Container[Eui64],
+        issuer: DeviceCertificates | None = None,
+    ) -> None:
         """``devices``: the inventory (a device's certificates are published once the DCC
-        holds the device: a boxed one's after its 12.2 pre-notification)."""
+        holds the device: a boxed one's after its 12.2 pre-notification). ``issuer``: what
+        issues device certificates for PKCS#10 requests (None: the route refuses them)."""
         self.keys = keys
         self.devices = devices
+        self.issuer = issuer
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/services/certificatesearch", self.search)
         app.router.add_post("/services/retrievecertificate", self.retrieve)
+        app.router.add_post("/services/issuecertificate", self.issue)
 
     async def _read(self, request: web.Request, expected: str) -> etree._Element:
         """The request's root element, which must be ``expected``; 401 otherwise."""
@@ -152,7 +164,29 @@ class SmkiService:
         creds = self.keys.by_serial(serial)
         if not creds:
             raise web.HTTPPaymentRequired(text="no certificate with that serial")
-        c = creds[0]
+        return self._certificate(creds[0])
+
+    async def issue(self, request: web.Request) -> web.Response:
+        """A device certificate for the PKCS#10 request (base64 DER) a device gave 6.17,
+        published (:mod:`gateway.device_certificates`); 400 saying why when it is refused."""
+        root = await self._read(request, "CertificateSigningRequest")
+        given = self._one(root, "PKCS10")
+        if given is None:
+            raise _unreadable("give PKCS10: the device's certification request, base64 DER")
+        try:
+            csr = base64.b64decode("".join(given.split()), validate=True)
+        except ValueError:
+            raise _unreadable("PKCS10 is not base64") from None
+        if self.issuer is None:
+            raise web.HTTPServiceUnavailable(text="this SMKI issues no certificates\n")
+        try:
+            issued = self.issuer.issue(csr, self.devices)
+        except IssuanceRefused as exc:
+            raise web.HTTPBadRequest(text=f"{exc}\n") from None
+        return self._certificate(issued)
+
+    def _certificate(self, c: Credential) -> web.Response:
+        serial = c.serial
         resp = etree.Element("CertificateResponse")
         der = c.certificate.public_bytes(serialization.Encoding.DER)
         _field(resp, "CertificateBody", base64.b64encode(der).decode())

@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     body BLOB, attempts INTEGER DEFAULT 0, next_at REAL, state TEXT, created REAL,
     last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
+CREATE TABLE IF NOT EXISTS device_certificates (
+    eui TEXT, usage TEXT, der BLOB, in_use INTEGER DEFAULT 0, PRIMARY KEY (eui, usage, der));
 CREATE TABLE IF NOT EXISTS held_changes (
     device TEXT PRIMARY KEY, counter INTEGER, supplier TEXT, request_id TEXT);
 CREATE TABLE IF NOT EXISTS firmware_images (
@@ -350,6 +352,27 @@ class Store:
         return [Outstanding(Pending(*row[:9]), bytes(row[9])) for row in rows]
 
     # --- firmware images and their distribution to the hubs (11.1) -------------------------
+    # --- device certificates SMKI issued (6.17's requests), and the ones in use (6.15.2) ------
+    def publish_certificate(self, eui: str, usage: str, der: bytes) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO device_certificates VALUES (?, ?, ?, 0)", (eui, usage, der)
+        )
+
+    def certificate_in_use(self, eui: str, usage: str, der: bytes) -> None:
+        """The device now uses ``der`` for ``usage`` (its 6.15.2 answered success)."""
+        self.publish_certificate(eui, usage, der)
+        self.db.execute(
+            "UPDATE device_certificates SET in_use = (der = ?) WHERE eui=? AND usage=?",
+            (der, eui, usage),
+        )
+
+    def device_certificates(self) -> list[tuple[str, str, bytes, bool]]:
+        """Every certificate SMKI issued a device (EUI hex, usage, DER, in use), oldest first."""
+        rows = self.db.execute(
+            "SELECT eui, usage, der, in_use FROM device_certificates ORDER BY rowid"
+        ).fetchall()
+        return [(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows]
+
     # --- future-dated changes of supplier a device holds (6.23) -----------------------------
     def hold_change(self, device: str, counter: int, supplier: str, request_id: str) -> None:
         """``device`` holds the CS02b TransCoS sent it with ``counter`` for ``supplier``'s

@@ -19,6 +19,7 @@ from gateway import cos
 from gateway.config import UserConfig
 from gateway.crashpoints import crashpoint
 from gateway.deadlines import Deadlines
+from gateway.device_certificates import DeviceCertificates
 from gateway.firmware import ppmid_activation_dcc_alert, transfer_dcc_alert
 from gateway.inventory import NOW, Effect, Inventory
 from gateway.outbox import Outbox
@@ -34,7 +35,9 @@ from rig.protocol.gbcs.catalogue_chf import CS14
 from rig.protocol.gbcs.catalogue_commission import answer_fields, asn1_alert_code, integer_of
 from rig.protocol.gbcs.catalogue_credentials import (
     CREDENTIAL_UPDATES,
+    CS02D,
     FUTURE_DATED_CREDENTIALS,
+    certificate_update_of,
     outcome_of,
 )
 from rig.protocol.gbcs.catalogue_firmware import CS09, FIRMWARE_TRANSFER_ALERT
@@ -57,6 +60,7 @@ class Uplink:
         outbox: Outbox,
         inventory: Inventory,
         archive: LogArchive | None = None,
+        certificates: DeviceCertificates | None = None,
     ) -> None:
         self.store = store
         self.users = users
@@ -64,6 +68,7 @@ class Uplink:
         self.outbox = outbox
         self.inventory = inventory  # the DCC's, which a successful answer may change
         self.archive = archive  # the DCC's copy of the device logs the hubs report
+        self.certificates = certificates  # SMKI's device certificates: which one is in use
 
     def _archive(self, hub: Eui64, msg: GbcsMessage) -> None:
         """Keep the device log ``msg`` reports, if it is from ``hub`` or a device the
@@ -126,6 +131,8 @@ class Uplink:
             if effect is not None and effect.timing != NOW and cos.accepted(msg):
                 cos.on_accepted(self.store, effect, p)  # a future-dated 6.23: held
             elif effect is not None and effect.timing == NOW and _succeeded(msg):
+                if effect.certificate is not None and self.certificates is not None:
+                    self.certificates.in_use(effect.certificate)  # 6.15.2: the device took it
                 changed = effect.apply(self.inventory)
                 if changed is not None:
                     self.store.hop(p.request_id, "inventory", device=changed.eui.duis,
@@ -234,6 +241,8 @@ def _succeeded(msg: GbcsMessage) -> bool:
         if msg.message_code in CREDENTIAL_UPDATES:  # CS02b: every replacement's status 0
             outcome = outcome_of(msg.payload)
             return outcome is not None and outcome.succeeded
+        if msg.message_code == CS02D.message_code:  # the device took its certificate
+            return certificate_update_of(msg.payload) == 0
         if msg.payload[:1] == b"\x30":  # a DER SEQUENCE: the GSME's GCS28 answer
             fields = answer_fields(msg.payload)
             last = fields[-1] if fields else None

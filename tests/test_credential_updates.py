@@ -60,6 +60,7 @@ from rig.protocol.gbcs.catalogue_credentials import (
     ReplacementMode,
     StatusCode,
     UpdateSecurityCredentials,
+    certificate_of,
     certificate_update_of,
     issued_of,
     outcome_of,
@@ -431,38 +432,52 @@ async def test_the_esme_answers_rtds_cs02d_and_takes_a_certificate_for_its_new_k
         cmd = command(CS02D, counter, SUPPLIER.raw, ESME.raw, der)
         answer = await _answer(esme, _protected(store, cmd, None, supplier_ds))
         assert answer is not None and certificate_update_of(answer.payload) == result
-    kept = _esme(tmp_path, tmp_path / "issued").trust.own_certificates[Usage.DS.value]
+    again = _esme(tmp_path, tmp_path / "issued")  # a power cut: it signs with the new key
+    kept = again.trust.own_certificates[Usage.DS.value]
     assert x509.load_pem_x509_certificate(kept.encode()) == cert
+    assert again.ds.public_key().public_numbers() == public.public_numbers()
+    assert again.own_certificate(Usage.DS) == cert.public_bytes(serialization.Encoding.DER)
+    assert again.trust.pending_keys.get(Usage.DS.value) is None
 
 
 # --- on the running rig -------------------------------------------------------------------------
 def test_6_17_then_6_15_2_on_the_rig(dcc_rig) -> None:
-    """supplier-a has the rig's ESME issue a DS key pair through the DCC (6.17, critical:
-    pre-command and all), the rig's SMKI certifies it, and 6.15.2 puts the certificate into
-    the ESME; a certificate for a key the ESME does not hold is refused (2)."""
+    """supplier-a gives the rig's ESME a new DS key pair in one command (`rig supplier
+    rekey`: 6.17 through the DCC, critical: pre-command and all; the DCC's SMKI certifies
+    the request; 6.15.2 installs the certificate). The ESME signs with the new key from
+    then on: 6.24.2 returns the new certificate, signed with it, and SMKI lists it first.
+    A certificate for a key the ESME does not hold is refused (KEY_PAIR_MISMATCH)."""
 
-    def send(srv: str, *params: str) -> dict:
-        args = ["supplier", "send", srv, "--target", "esme", "--json", "--as", "supplier-a"]
+    def cli(*args: str) -> dict:
         proc = rig_cli(
-            *args, *params, "--rig", str(dcc_rig["file"]), state=dcc_rig["dir"], timeout=120
-        )
-        assert proc.returncode == 0 and proc.stdout, proc.stderr
+            *args, "--json", "--as", "supplier-a", "--rig", str(dcc_rig["file"]),
+            state=dcc_rig["dir"], timeout=180,
+        )  # fmt: skip
+        assert proc.stdout, proc.stderr
         return json.loads(proc.stdout)
 
-    out = send("6.17")
-    values = out["values"]
-    assert (values["use_case"], values["usage"]) == ("CS02c", "ds"), out
-    csr = x509.load_der_x509_csr(base64.b64decode(values["certification_request"]))
-    assert csr.is_signature_valid
     issuing = Pki(dcc_rig["state"].pki).smki_issuing
     ca, ca_key = issuing.load_cert(), issuing.load_key()
     start = dt.datetime(2015, 1, 1, tzinfo=dt.UTC)
-    for public, result in (
-        (ec.generate_private_key(ec.SECP256R1()).public_key(), "KEY_PAIR_MISMATCH"),
-        (csr.public_key(), "SUCCESS"),
-    ):
-        assert isinstance(public, ec.EllipticCurvePublicKey)
-        cert = smki.device_certificate(ESME, public, Usage.DS, ca, ca_key, not_before=start)
-        der = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
-        out = send("6.15.2", "--param", f"DeviceCertificate={der}")
-        assert (out["values"]["use_case"], out["values"]["result_name"]) == ("CS02d", result), out
+    stranger = smki.device_certificate(
+        ESME, ec.generate_private_key(ec.SECP256R1()).public_key(), Usage.DS, ca, ca_key,
+        not_before=start,
+    )  # fmt: skip
+    der = base64.b64encode(stranger.public_bytes(serialization.Encoding.DER)).decode()
+    given = f"DeviceCertificate={der}"
+    out = cli("supplier", "send", "6.15.2", "--target", "esme", "--param", given)
+    assert (out["values"]["use_case"], out["values"]["result_name"]) == (
+        "CS02d",
+        "KEY_PAIR_MISMATCH",
+    ), out
+
+    out = cli("supplier", "rekey", "--target", "esme", "--usage", "ds")
+    assert (out["values"]["use_case"], out["values"]["result_name"]) == ("CS02d", "SUCCESS"), out
+    issued = x509.load_der_x509_certificate(base64.b64decode(out["values"]["certificate"]))
+    assert smki.eui_of(issued) == ESME and smki.usage_of(issued) is Usage.DS
+    assert issued.issuer == ca.subject
+    # the ESME now signs with the new key: 6.24.2 (CS02e, signed) returns the new certificate
+    out = cli("supplier", "send", "6.24.2", "--target", "esme")
+    assert out["response_code"] == "I0", out
+    own = certificate_of(base64.b64decode(out["values"]["certificate"]))
+    assert own == issued.public_bytes(serialization.Encoding.DER)

@@ -74,6 +74,7 @@ from rig.protocol.gbcs.catalogue_credentials import (
 )
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 from rig.protocol.gbcs.usecase import UseCase
+from rig.protocol.keystore import private_key_from_pem
 from rig.protocol.smki import Usage
 
 log = logging.getLogger("nodes.gbcs")
@@ -372,21 +373,29 @@ def _certificate_update(cmd: GbcsMessage, ctx: Context) -> CertificateUpdate:
         return CertificateUpdate.BAD_CERTIFICATE
     if subject.raw != cmd.header.recipient:
         return CertificateUpdate.NOT_THIS_DEVICE
-    held = []
+    given = _public(cert.public_key())
     current = ctx.own_certificate(usage) if ctx.own_certificate is not None else None
-    if current is not None:
-        held.append(_public(x509.load_der_x509_certificate(current).public_key()))
     pending = ctx.anchors.pending_keys.get(usage.value) if ctx.anchors is not None else None
-    if pending is not None:
-        key = serialization.load_pem_private_key(pending.encode(), None)
-        held.append(_public(key.public_key()))
-    if _public(cert.public_key()) not in held:
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    if pending is not None and ctx.anchors is not None:
+        key = private_key_from_pem(pending.encode(), "CS02c's key pair")
+        if _public(key.public_key()) == given:  # CS02c's new key pair: used from now on
+            ctx.anchors.adopt(usage, pem)
+            _rekeyed(ctx.device, usage, key)
+            return CertificateUpdate.SUCCESS
+    if current is None or _public(x509.load_der_x509_certificate(current).public_key()) != given:
         return CertificateUpdate.KEY_PAIR_MISMATCH
-    if ctx.anchors is not None:
-        ctx.anchors.keep_own(
-            usage, certificate=cert.public_bytes(serialization.Encoding.PEM).decode()
-        )
+    if ctx.anchors is not None:  # a new certificate for the key pair it uses
+        ctx.anchors.keep_own(usage, certificate=pem)
     return CertificateUpdate.SUCCESS
+
+
+def _rekeyed(device: Any, usage: Usage, key: ec.EllipticCurvePrivateKey) -> None:
+    """What the device built with its old KA key uses the new one: a meter's UTRN checks
+    (its credit's key agreement with the supplier's top-up key)."""
+    credit = getattr(device, "credit", None)
+    if usage is Usage.KA and credit is not None:
+        credit.meter_ka = key
 
 
 @handles(CS02C)

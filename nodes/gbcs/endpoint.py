@@ -62,8 +62,11 @@ class GbcsEndpoint:
     def __init__(self, eui: Eui64, device_type: str, keys: GbcsConfig, state_dir: Path) -> None:
         self.eui = eui
         self.device_type = device_type
-        self.ds = private_key_from_pem(keys.ds.key.read_bytes(), str(keys.ds.key))
-        self.ka = private_key_from_pem(keys.ka.key.read_bytes(), str(keys.ka.key))
+        self._first_keys = {
+            Usage.DS: private_key_from_pem(keys.ds.key.read_bytes(), str(keys.ds.key)),
+            Usage.KA: private_key_from_pem(keys.ka.key.read_bytes(), str(keys.ka.key)),
+        }
+        self._adopted: dict[Usage, tuple[str, ec.EllipticCurvePrivateKey]] = {}
         self.acb = keys.acb
         self.alerts_to = keys.alerts_to
         self._configured_supplier = keys.supplier
@@ -94,12 +97,37 @@ class GbcsEndpoint:
         """The last counter this device accepted from ``party`` (0: none yet)."""
         return self.guard.last.get((party.raw, self.eui.raw), 0)
 
+    def own_key(self, usage: Usage) -> ec.EllipticCurvePrivateKey:
+        """The device's private key of ``usage`` (DS or KA): the one a CS02d certified since,
+        else the one it was made with."""
+        pem = self.trust.own_keys.get(usage.value)
+        if pem is None:
+            return self._first_keys[usage]
+        cached = self._adopted.get(usage)
+        if cached is None or cached[0] != pem:
+            key = private_key_from_pem(pem.encode(), f"{usage.value} key CS02d certified")
+            cached = self._adopted[usage] = (pem, key)
+        return cached[1]
+
+    @property
+    def ds(self) -> ec.EllipticCurvePrivateKey:
+        return self.own_key(Usage.DS)
+
+    @property
+    def ka(self) -> ec.EllipticCurvePrivateKey:
+        return self.own_key(Usage.KA)
+
     def own_certificate(self, usage: Usage) -> bytes | None:
-        """The device's own certificate of ``usage`` (DER), None if it holds none."""
-        path = self._own_certificates.get(usage)
-        if path is None or not path.is_file():
-            return None
-        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        """The device's own certificate of ``usage`` (DER), None if it holds none: the one a
+        CS02d gave it, else the one it was made with."""
+        pem = self.trust.own_certificates.get(usage.value)
+        if pem is not None:
+            cert = x509.load_pem_x509_certificate(pem.encode())
+        else:
+            path = self._own_certificates.get(usage)
+            if path is None or not path.is_file():
+                return None
+            cert = x509.load_pem_x509_certificate(path.read_bytes())
         return cert.public_bytes(serialization.Encoding.DER)
 
     def peer_ka(self, eui: Eui64) -> ec.EllipticCurvePublicKey:

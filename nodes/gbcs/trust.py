@@ -80,6 +80,8 @@ class TrustAnchors:
         # CS02c's key pairs not yet certified, and CS02d's certificates, by key usage (PEM)
         self.pending_keys: dict[str, str] = {}
         self.own_certificates: dict[str, str] = {}
+        # the key pairs CS02d certified, which the device now uses instead of its first ones
+        self.own_keys: dict[str, str] = {}
         for t in seed:
             cert = x509.load_pem_x509_certificate(t.cert.read_bytes())
             if t.role is None:
@@ -97,6 +99,7 @@ class TrustAnchors:
             self.held = saved.get("held")
             self.pending_keys = dict(saved.get("pending_keys", {}))
             self.own_certificates = dict(saved.get("own_certificates", {}))
+            self.own_keys = dict(saved.get("own_keys", {}))
         else:
             self._save()
 
@@ -118,8 +121,10 @@ class TrustAnchors:
                 "held": self.held,
                 "pending_keys": self.pending_keys,
                 "own_certificates": self.own_certificates,
+                "own_keys": self.own_keys,
             },
         )
+        self.path.chmod(0o600)  # it may hold the device's private keys
 
     def hold(self, held: dict[str, Any] | None) -> None:
         """Keep (None: drop) the future-dated CS02b the device holds, saved at once."""
@@ -134,6 +139,13 @@ class TrustAnchors:
             self.pending_keys[usage.value] = pending_key
         if certificate is not None:
             self.own_certificates[usage.value] = certificate
+        self._save()
+
+    def adopt(self, usage: Usage, certificate: str) -> None:
+        """Use CS02c's pending key pair of ``usage`` from now on, with its CS02d certificate
+        (PEM), saved at once."""
+        self.own_keys[usage.value] = self.pending_keys.pop(usage.value)
+        self.own_certificates[usage.value] = certificate
         self._save()
 
     # --- looking up ---------------------------------------------------------------------------

@@ -29,7 +29,14 @@ from rich.table import Table
 
 from rig.cli.common import console, out, rig_options
 from rig.dccuser.client import DccUser, DccUserError, Outcome
-from rig.dccuser.tasks import default_user, device_of, send_request, top_up, trace_of
+from rig.dccuser.tasks import (
+    default_user,
+    device_of,
+    rekey,
+    send_request,
+    top_up,
+    trace_of,
+)
 from rig.description.model import Rig, Role
 from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
@@ -37,6 +44,7 @@ from rig.protocol.duis.message import RequestId
 from rig.protocol.duis.xml import NS, SR, parse
 from rig.protocol.eui import Eui64
 from rig.protocol.firmware import image_hash
+from rig.protocol.smki import Usage
 from rig.protocol.zigbee.ota import OtaFile
 from rig.state import StateDir
 
@@ -123,6 +131,37 @@ def supplier_topup(
         console.print(f"UTRN {outcome.utrn}", highlight=False)
         print_outcome(outcome)
     sys.exit(0 if outcome.ok and outcome.values.get("result") == 0 else 1)
+
+
+@supplier.command("rekey")
+@rig_options
+@click.option("--target", required=True, help="device: node name (esme, gsme) or EUI-64")
+@click.option(
+    "--usage",
+    type=click.Choice(["ds", "ka"]),
+    default="ds",
+    show_default=True,
+    help="the key pair to replace: digital signing or key agreement",
+)
+@request_options
+def supplier_rekey(
+    rig: Rig,
+    state: StateDir,
+    target: str,
+    usage: str,
+    user: str | None,
+    wait: float,
+    as_json: bool,
+) -> None:
+    """A new key pair for a device: 6.17 Issue Security Credentials (the device generates
+    it and answers a PKCS#10 request), the DCC's SMKI issues its certificate, and 6.15.2
+    Update Security Credentials (Device) installs it; the device and the DCC use it from
+    then on. Exit 1 unless the device took the certificate (result 0)."""
+    _report(
+        lambda: rekey(rig, state, target, Usage(usage), user=user, wait=wait),
+        as_json,
+        lambda o: o.ok and o.values.get("result") == 0,
+    )
 
 
 @supplier.command("change-supplier")

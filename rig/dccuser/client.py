@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from rig.protocol.duis.xml import SR, parse, text
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import security
 from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.reading import ReadError
 from rig.protocol.keystore import Credential, KeyStore, private_key_from_pem
 from rig.protocol.smki import Usage
 from rig.reference import duis_schema, srv_table
@@ -196,6 +198,24 @@ class DccUser:
                 raise DccUserError(f"cannot make a UTRN for £{pounds:.2f}: {exc}") from None
         out = await self.send("2.2", target, {"UTRN": utrn_code}, wait=wait)
         out.utrn = utrn_code
+        return out
+
+    async def rekey(self, target: Eui64, usage: Usage, *, wait: float = 90.0) -> Outcome:
+        """A new key pair for the device, certified: 6.17 Issue Security Credentials (the
+        device generates it and answers a PKCS#10 request), SMKI issues the certificate, and
+        6.15.2 Update Security Credentials (Device) puts it into the device, which uses the
+        key pair from then on (as the DCC does its certificate). The 6.15.2 outcome, with the
+        certificate issued (``values["certificate"]``, base64 DER)."""
+        credential_type = "Digital Signature" if usage is Usage.DS else "Key Agreement"
+        issued = await self.send("6.17", target, {"CredentialType": credential_type}, wait=wait)
+        csr = issued.values.get("certification_request")
+        if not issued.ok or not csr:
+            return issued
+        async with aiohttp.ClientSession() as session:
+            der = await self.issue_certificate(session, base64.b64decode(csr))
+        given = base64.b64encode(der).decode()
+        out = await self.send("6.15.2", target, {"DeviceCertificate": given}, wait=wait)
+        out.values["certificate"] = given
         return out
 
     def request(
@@ -361,9 +381,20 @@ class DccUser:
     async def device_certificate(
         self, session: aiohttp.ClientSession, device: Eui64, usage: Usage
     ) -> x509.Certificate:
+        """The device's certificate of ``usage`` the DCC has it use: SMKI lists it first."""
         held = self.keys.find(device, usage)
         if held is not None:
             return held.certificate
+        listed = await self._smki_certificates(session, device, usage)
+        if not listed:
+            raise DccUserError(f"SMKI lists no {usage.value.upper()} certificate for {device.duis}")
+        self.keys.add(device, usage, listed[0], name=f"smki-{device.hex}-{usage.value}")
+        return listed[0]
+
+    async def _smki_certificates(
+        self, session: aiohttp.ClientSession, device: Eui64, usage: Usage
+    ) -> list[x509.Certificate]:
+        """Every certificate of ``usage`` SMKI lists for the device, in its order."""
         smki = self.gateway.smki
         search = (
             "<CertificateSearchRequest><CertificateSubjectAltName>"
@@ -378,37 +409,70 @@ class DccUser:
                 )
             results = parse(await resp.read()).getroot().findall("Result")
         want = "DS" if usage is Usage.DS else "KA"
-        serial = next(
-            (
-                r.findtext("CertificateSerial")
-                for r in results
-                if r.findtext("CertificateUsage") == want
-            ),
-            None,
-        )
-        if serial is None:
-            raise DccUserError(f"SMKI lists no {want} certificate for {device.duis}")
+        found = []
+        for serial in (
+            r.findtext("CertificateSerial")
+            for r in results
+            if r.findtext("CertificateUsage") == want and r.findtext("CertificateStatus") != "R"
+        ):
+            request = (
+                "<CertificateDataRequest><CertificateSerial>"
+                f"{serial}</CertificateSerial></CertificateDataRequest>"
+            )
+            async with session.post(
+                f"{smki}/retrievecertificate",
+                data=request,
+                headers={"Content-Type": "application/xml"},
+            ) as resp:
+                body = (
+                    parse(await resp.read())
+                    .getroot()
+                    .findtext("CertificateResponse/CertificateBody")
+                )
+            found.append(x509.load_der_x509_certificate(base64.b64decode(body or "")))
+        return found
+
+    async def issue_certificate(self, session: aiohttp.ClientSession, csr: bytes) -> bytes:
+        """The device certificate (DER) SMKI issues for a device's PKCS#10 request (6.17's)."""
         request = (
-            "<CertificateDataRequest><CertificateSerial>"
-            f"{serial}</CertificateSerial></CertificateDataRequest>"
+            "<CertificateSigningRequest><PKCS10>"
+            f"{base64.b64encode(csr).decode()}</PKCS10></CertificateSigningRequest>"
         )
         async with session.post(
-            f"{smki}/retrievecertificate", data=request, headers={"Content-Type": "application/xml"}
+            f"{self.gateway.smki}/issuecertificate",
+            data=request,
+            headers={"Content-Type": "application/xml"},
         ) as resp:
-            body = (
-                parse(await resp.read()).getroot().findtext("CertificateResponse/CertificateBody")
-            )
-        cert = x509.load_der_x509_certificate(base64.b64decode(body or ""))
-        self.keys.add(device, usage, cert, name=f"smki-{device.hex}-{usage.value}")
-        return cert
+            body = await resp.read()
+            if resp.status != 200:
+                raise DccUserError(
+                    f"SMKI issued no certificate (HTTP {resp.status}): {body.decode().strip()}"
+                )
+        cert = parse(body).getroot().findtext("CertificateResponse/CertificateBody")
+        return base64.b64decode(cert or "")
 
     async def read_gbcs(self, session: aiohttp.ClientSession, payload: bytes) -> dict[str, Any]:
+        """The device's answer or alert, read: authenticated with the device's certificate
+        SMKI lists first (the one the DCC has it use), else, when that one fails (an answer
+        protected just before the device took a new one: 6.15.2's), any other it lists."""
         msg = GbcsMessage.decode(payload)
         device = Eui64(msg.header.originator)
         usage = Usage.KA if msg.mac is not None else Usage.DS
-        key = (await self.device_certificate(session, device, usage)).public_key()
+        first = await self.device_certificate(session, device, usage)
+        try:
+            return self._read_with(msg, usage, first)
+        except ReadError as exc:
+            failure = exc
+        for cert in await self._smki_certificates(session, device, usage):
+            if cert != first:
+                with contextlib.suppress(ReadError):
+                    return self._read_with(msg, usage, cert)
+        raise failure
+
+    def _read_with(self, msg: GbcsMessage, usage: Usage, cert: x509.Certificate) -> dict[str, Any]:
+        key = cert.public_key()
         if not isinstance(key, ec.EllipticCurvePublicKey):
-            raise DccUserError(f"the {usage.value} certificate of {device.duis} is not EC P-256")
+            raise DccUserError(f"a {usage.value} certificate of the device is not EC P-256")
         ka, ds = (key, None) if usage is Usage.KA else (None, key)
         return readers.read(
             msg, user_ka=self._cred(Usage.KA).private_key, device_ka=ka, device_ds=ds

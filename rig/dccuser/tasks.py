@@ -13,6 +13,7 @@ from gateway.store import STORE_FILE, Store
 from rig.dccuser.client import DccUser, Outcome
 from rig.description.model import Rig, Role
 from rig.protocol.eui import Eui64, EuiError
+from rig.protocol.smki import Usage
 from rig.reference import srv_table
 from rig.state import StateDir
 
@@ -82,6 +83,21 @@ def top_up(
     device = device_of(rig, target)
     client = DccUser.from_state(state.root, user or default_user(rig, device, state))
     return asyncio.run(client.top_up(device, pounds=pounds, utrn_code=utrn_code, wait=wait))
+
+
+def rekey(
+    rig: Rig,
+    state: StateDir,
+    target: str,
+    usage: Usage,
+    *,
+    user: str | None = None,
+    wait: float = 90.0,
+) -> Outcome:
+    """`rig supplier rekey` for Python callers: 6.17, SMKI's certificate, 6.15.2."""
+    device = device_of(rig, target)
+    client = DccUser.from_state(state.root, user or default_user(rig, device, state))
+    return asyncio.run(client.rekey(device, usage, wait=wait))
 
 
 def responsible_supplier(state: StateDir, device: Eui64) -> Eui64 | None:

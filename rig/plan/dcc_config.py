@@ -104,6 +104,8 @@ def gateway_config(plan: Plan, rig: Rig, state: StateDir) -> GatewayConfig:
         devices=inventory(rig),
         boxed=inventory(rig, boxed=True),
         certificates=certificates(pki, rig),
+        smki_ca_cert=pki.smki_issuing.cert if pki.smki_issuing.cert.exists() else None,
+        smki_ca_key=pki.smki_issuing.key if pki.smki_issuing.key.exists() else None,
         response_time_s=response_times(rig),
     )
 

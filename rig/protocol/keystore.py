@@ -65,8 +65,11 @@ class KeyStore:
         certificate: x509.Certificate,
         private_key: ec.EllipticCurvePrivateKey | None = None,
         name: str = "",
+        *,
+        current: bool = True,
     ) -> Credential:
-        """Add (or replace with) a credential; it becomes the current one for its EUI and usage."""
+        """Add (or replace with) a credential; it becomes the current one for its EUI and usage
+        (``current``), or is held behind the others (published, not yet in use)."""
         if private_key is not None:
             cert_key = certificate.public_key()
             if not isinstance(cert_key, ec.EllipticCurvePublicKey):
@@ -84,9 +87,25 @@ class KeyStore:
                     existing.private_key = private_key
                 return existing
         cred = Credential(eui, usage, certificate, private_key, name)
-        self._by_id.setdefault((eui, usage), []).append(cred)
+        held = self._by_id.setdefault((eui, usage), [])
+        if current:
+            held.append(cred)
+        else:
+            held.insert(0, cred)
         self._by_serial.setdefault(certificate.serial_number, []).append(cred)
         return cred
+
+    def make_current(self, eui: Eui64, usage: Usage, serial: int) -> Credential:
+        """Make the held credential with ``serial`` the current one for its EUI and usage."""
+        held = self._by_id.get((eui, usage), [])
+        found = next((c for c in held if c.serial == serial), None)
+        if found is None:
+            raise KeyStoreError(
+                f"no {usage.value.upper()} certificate {serial:#x} for {eui.duis} in the key store"
+            )
+        held.remove(found)
+        held.append(found)
+        return found
 
     def credentials(self, eui: Eui64, usage: Usage) -> list[Credential]:
         """Non-revoked credentials, newest first."""
