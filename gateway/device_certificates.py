@@ -26,7 +26,7 @@ from gateway.store import Store
 from rig.protocol import smki
 from rig.protocol.eui import Eui64
 from rig.protocol.keystore import Credential, KeyStore, private_key_from_pem
-from rig.protocol.smki import HARDWARE_MODULE_NAME, Usage
+from rig.protocol.smki import Usage
 
 log = logging.getLogger("gateway.smki")
 
@@ -81,7 +81,10 @@ class DeviceCertificates:
         key = csr.public_key()
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
             raise IssuanceRefused("the request's key is not EC P-256")
-        eui, usage = _eui_of(csr), _usage_of(csr)
+        try:
+            eui, usage = smki.eui_of(csr), smki.usage_of(csr)
+        except smki.ProfileError as exc:
+            raise IssuanceRefused(f"the request breaks the GBCS profile: {exc}") from None
         if eui not in devices:
             raise IssuanceRefused(f"{eui.duis} is not a device in the DCC's inventory")
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -117,24 +120,3 @@ class DeviceCertificates:
 
 def _cert(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
-
-
-def _eui_of(csr: x509.CertificateSigningRequest) -> Eui64:
-    try:
-        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        san = None
-    for name in san or ():
-        if isinstance(name, x509.OtherName) and name.type_id == HARDWARE_MODULE_NAME:
-            return Eui64(name.value[-8:])
-    raise IssuanceRefused("the request names no device (no hardwareModuleName)")
-
-
-def _usage_of(csr: x509.CertificateSigningRequest) -> Usage:
-    try:
-        ku = csr.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        raise IssuanceRefused("the request asks for no key usage") from None
-    if ku.digital_signature == ku.key_agreement:
-        raise IssuanceRefused("the request must ask for one key usage: signing or key agreement")
-    return Usage.DS if ku.digital_signature else Usage.KA

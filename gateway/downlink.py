@@ -385,6 +385,7 @@ class Downlink:
                 rid, "gbcs.maced", message_code=f"{uc.message_code:04X}", bytes=len(maced)
             )
             self.store.put_pending(pending, maced)
+            self.store.sent(rid, maced)
         crashpoint("after-commit", rid)
         self.deadlines.arm(pending)
         self.publisher.wake()

@@ -65,7 +65,10 @@ CREATE TABLE IF NOT EXISTS firmware_distributions (
 
 
 # columns added since the first store: a store written by an older gateway gets them
-_ADDED_COLUMNS = {"pending": {"command": "BLOB", "published": "REAL", "effect": "TEXT"}}
+_ADDED_COLUMNS = {
+    "pending": {"command": "BLOB", "published": "REAL", "effect": "TEXT"},
+    "requests": {"command": "TEXT"},  # the GBCS command sent for it (hex), MAC and all
+}
 _PENDING = "device, counter, user, request_id, srv, sr, hub, deadline, effect"
 
 
@@ -164,6 +167,13 @@ class Store:
             f"INSERT OR REPLACE INTO requests ({', '.join(cols)}) "
             f"VALUES ({', '.join('?' * len(cols))})",
             [request_id, *envelope.values()],
+        )
+
+    def sent(self, request_id: str, command: bytes) -> None:
+        """The GBCS command the DCC sent the device for the request, kept with it (a
+        conformance run compares it with DCC's reference command)."""
+        self.db.execute(
+            "UPDATE requests SET command=? WHERE request_id=?", (command.hex(), request_id)
         )
 
     def finish(self, request_id: str, outcome: str, code: str, reason: str = "") -> None:

@@ -140,7 +140,7 @@ def _both_usages() -> bytes:
         (b"\x30\x03\x02\x01\x00", "not a PKCS#10"),
         (_forged(_request()[0]), "does not verify"),
         (_request(STRANGER)[0], "not a device in the DCC's inventory"),
-        (_both_usages(), "one key usage"),
+        (_both_usages(), "allows both signing and key agreement"),
     ],
     ids=["garbage", "forged", "unknown-device", "two-usages"],
 )

@@ -29,6 +29,8 @@ from rig.dccuser.tasks import send_request, trace_of
 from rig.protocol.duis.message import parse_document, parse_response
 from rig.protocol.duis.xml import SR, parse
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs.catalogue import GCS13A
+from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.smki import Usage
 
 RIG = Path(__file__).parent / "rigs" / "dcc.yaml"
@@ -81,7 +83,12 @@ def test_meter_reads_and_inventory(env) -> None:
         "IHD",
         "PPMID",
     }
-    hops = [h["hop"] for h in trace_of(env["state"], gas.request_id)["hops"]]
+    record = trace_of(env["state"], gas.request_id)
+    hops = [h["hop"] for h in record["hops"]]
+    # the command the DCC sent is kept with the request: GCS13a to the GSME, MAC'd
+    sent = GbcsMessage.decode(bytes.fromhex(record["command"]))
+    assert sent.message_code == GCS13A.message_code and sent.mac is not None
+    assert Eui64(sent.header.recipient) == env["rig"].node("gsme").eui
     for hop in (
         "duis.received",
         "wan.published",

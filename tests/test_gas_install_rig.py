@@ -5,7 +5,9 @@ hub's device log; 12.2 pre-notifies it (8.2: Pending) and a read of it is refuse
 the HAN, which a capture of the air shows (tshark dissects its association and the hub's
 transport of the network key to it); 8.7.1 (CS03C) joins it to the PPMID and 8.7.2 (CS03B)
 to the IHD, which CS07 lists; 8.1.1 (GCS28) commissions it (8.2: Commissioned); and the
-same read then answers with its gas register.
+same read then answers with its gas register. Then 8.11 (CCS02) takes the IHD out of the
+hub's log: the hub asks it to leave the HAN (NWK Leave, seen in the air) and refuses its
+joins until 8.11 (CCS01) adds it again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from conftest import (
     device_alerts,
     running_rig,
     start_han_capture,
+    tshark_fields,
     wait_for,
 )
 from lxml import etree
@@ -156,3 +159,48 @@ def test_a_gas_meter_from_its_box_to_commissioned(env, tmp_path: Path) -> None:
     assert read.response_code == "I0", read
     assert read.values["use_case"] == "GCS13a", read
     assert low <= read.values["volume_m3"] * 1000 <= _volume_dm3(env), read
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+def test_a_device_removed_from_the_hubs_log_leaves_the_han_until_added_again(
+    env, tmp_path: Path
+) -> None:
+    """8.11 CCS02 takes the IHD out of the CHF's device log: the CHF asks it to leave the
+    HAN (a NWK Leave request under the network key; the IHD answers with its Leave
+    indication), and its joins are refused from then on. 8.11 CCS01 with its install code
+    lets it join again."""
+    ihd = next(n for n in env["rig"].nodes if n.name == "ihd")
+    assert ihd.install_code is not None
+    assert _han_state(env, "ihd") == "joined"
+    pcap = tmp_path / "leave.pcap"
+    capture = start_han_capture(env, pcap)
+    try:
+        assert wait_for(lambda: pcap.exists() and pcap.stat().st_size >= 24, 15, 0.1)
+        removed = _by_gas_supplier(env, "8.11", "chf", {"DeviceID": ihd.eui.duis,
+                                                         "RequestType": "Remove"})  # fmt: skip
+        assert removed.response_code == "I0" and removed.values["result"] == 0, removed
+        # off the HAN: it left, and its joins are refused (not in the device log)
+        assert wait_for(lambda: _han_state(env, "ihd") in ("left", "not joined"), 30, 0.5)
+        time.sleep(3)  # a join attempt or more: refused, it stays off
+        assert _han_state(env, "ihd") in ("left", "not joined")
+    finally:
+        capture.send_signal(signal.SIGINT)
+        capture.wait(30)
+    mac = str(ihd.eui).lower().replace("-", ":")
+    assert tshark_fields(env, pcap, "_ws.malformed", "frame.number") == []
+    leaves = tshark_fields(
+        env, pcap, "zbee_nwk.cmd.id == 0x04", "zbee_nwk.cmd.leave.request",
+        "zbee_nwk.cmd.leave.rejoin", "zbee_nwk.dst64", "zbee_nwk.src64",
+    )  # fmt: skip
+    assert any(row[:3] == ["1", "0", mac] for row in leaves), leaves  # the CHF's request
+    assert any(row[:2] == ["0", "0"] and row[-1] == mac for row in leaves), leaves
+
+    added = _by_gas_supplier(
+        env,
+        "8.11",
+        "chf",
+        {"DeviceID": ihd.eui.duis, "InstallCode": ihd.install_code[:-2].hex().upper(),
+         "JoinTimePeriod": "600"},
+    )  # fmt: skip
+    assert added.response_code == "I0" and added.values["result"] == 0, added
+    assert wait_for(lambda: _han_state(env, "ihd") == "joined", 60, 1.0)

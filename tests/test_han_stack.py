@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -326,6 +328,78 @@ async def test_a_device_whose_first_join_got_no_network_key_joins_at_its_next_at
         assert chf.mac is not None and chf.mac.pending(PPMID) == 0
         await ppmid.close()
         await chf.close()
+
+
+@pytest.mark.parametrize("rx_on_when_idle", [True, False], ids=["awake", "sleepy"])
+async def test_a_device_the_trust_centre_removes_leaves_and_cannot_join_again(
+    tmp_path: Path, rx_on_when_idle: bool
+) -> None:
+    """CCS02's removal on the air: the CHF sends the device a NWK Leave request (no rejoin),
+    secured with the network key (a sleepy one takes it at its next poll); the device says it
+    is leaving, forgets the network and tells its role; its next join is refused, as the
+    device log no longer holds it. tshark dissects both Leave commands cleanly."""
+    key = os.urandom(16)
+    async with Air() as air:
+        chf, log = await _hub(air, tmp_path, key)
+        ppmid = air.radio("ppmid", PPMID, tmp_path, rx_on_when_idle=rx_on_when_idle)
+        left = asyncio.Event()
+        ppmid.on_left(left.set)
+        await ppmid.join(15, CHF, _link(PPMID_CODE))
+        await _wait_for_status(log, PPMID, "joined")
+        if not rx_on_when_idle:
+            await ppmid.wake()  # polling for what its parent holds
+        assert (tmp_path / "ppmid" / "radio.json").exists()
+
+        assert log.remove(PPMID)
+        mark = len(air.frames)
+        await chf.remove(PPMID)
+        await asyncio.wait_for(left.wait(), 10)
+        assert ppmid.net is not None and ppmid.net.network_key is None
+        assert not (tmp_path / "ppmid" / "radio.json").exists()  # nothing to resume
+        await asyncio.sleep(0.2)  # its Leave indication on the air
+        assert chf.net is not None and chf.net.short_of(PPMID) is None
+        assert PPMID not in chf.net.link_keys
+        commands = [n for f in air.frames[mark:] if (n := _nwk_command(f, key)) is not None]
+        assert (CHF, nwk.leave(request=True)) in commands, commands
+        assert (PPMID, nwk.leave(request=False)) in commands, commands
+        with pytest.raises(JoinRefused):
+            await ppmid.join(15, CHF, _link(PPMID_CODE))
+        assert [r["eui"] for r in log.refused] == [PPMID.duis]
+
+        if shutil.which("tshark"):
+            path = tmp_path / "leave.pcap"
+            path.write_bytes(
+                pcap.file_header()
+                + b"".join(
+                    pcap.record(1_700_000_000 + i / 100, f) for i, f in enumerate(air.frames[mark:])
+                )
+            )
+            keys = ["-o", f'uat:zigbee_pc_keys:"{key.hex()}","Normal","network"']
+            shown = subprocess.run(  # noqa: ASYNC221 (a test's one short tshark run)
+                ["tshark", "-r", str(path), *keys, "-Y", "zbee_nwk.cmd.id == 0x04", "-T",
+                 "fields", "-e", "zbee_nwk.cmd.leave.request", "-e", "zbee_nwk.cmd.leave.rejoin",
+                 "-e", "_ws.malformed"],
+                capture_output=True, text=True, check=True,
+            ).stdout.split("\n")  # fmt: skip
+            rows = sorted(line.split("\t") for line in shown if line)
+            # the device's indication (request 0) and the CHF's request (1); neither rejoins
+            assert [r[:2] for r in rows] == [["0", "0"], ["1", "0"]], rows
+            assert all(r[2:] in ([], [""]) for r in rows), rows  # nothing malformed
+        await ppmid.close()
+        await chf.close()
+
+
+def _nwk_command(frame: bytes, key: bytes) -> tuple[Eui64, bytes] | None:
+    """(sender, payload) of a secured NWK command frame."""
+    m = mac.decode(frame)
+    if m.frame_type is not mac.FrameType.DATA:
+        return None
+    with contextlib.suppress(DecodeError, security.SecurityError):
+        opened = nwk.open_frame(m.payload, key)
+        if opened.header.frame_type is nwk.NwkFrameType.COMMAND and opened.aux is not None:
+            assert opened.aux.source is not None
+            return opened.aux.source, opened.payload
+    return None
 
 
 async def _wait_for_status(log: DeviceLog, eui: Eui64, status: str) -> None:

@@ -99,6 +99,12 @@ class Radio(Protocol):
 
     def on_message(self, handler: Handler) -> None: ...
 
+    async def remove(self, eui: Eui64) -> None:
+        """The trust centre drops a device from the network (it is asked to leave)."""
+
+    def on_left(self, handler: Callable[[], None]) -> None:
+        """``handler`` is called when the trust centre removed this device from the network."""
+
     def link_quality(self) -> dict[str, LinkQuality]: ...
 
     def counters(self) -> RadioCounters: ...

@@ -329,6 +329,7 @@ class CommsHub(HanRole):
             # as RTDS's CCS02 error answers (action-result 1)
             raise CosemError(Result.HARDWARE_FAULT, f"{eui.duis} is not in the CHF device log")
         self._log_changed = True
+        self.spawn(self.radio.remove(eui), f"han-remove-{eui.hex}")  # asked to leave the HAN
 
     def _restore_log(self, argument: Data, _invocation: Invocation) -> None:
         """CCS03: a failed hub's log restored into this one, which must be empty (a restore

@@ -82,9 +82,25 @@ class JoiningRole(HanRole):
 
     async def start(self) -> None:
         await super().start()
+        self.radio.on_left(self._left)
         self.spawn(self._join_then_run(), "han")
 
+    def _left(self) -> None:
+        """The CHF removed it from the HAN (CCS02): it keeps trying to join, and joins
+        again only once 8.11 adds it to the CHF's device log again."""
+        self.han_state, self.han_error = "left", "the CHF removed it from the HAN"
+        log.warning("han.removed_by_chf", extra={"device": self.config.eui.duis})
+        self.spawn(self._rejoin(), "han-rejoin")
+
+    async def _rejoin(self) -> None:
+        await self._join()
+        await self.on_rejoined()
+
     async def _join_then_run(self) -> None:
+        await self._join()
+        await self.on_joined()
+
+    async def _join(self) -> None:
         han = self.config.han
         assert han.install_code is not None  # NodeConfig checks a joining device has one
         link_key = link_key_from_install_code(han.install_code)
@@ -101,10 +117,13 @@ class JoiningRole(HanRole):
                     "han.join_failed", extra={"device": self.config.eui.duis, "error": str(exc)}
                 )
                 await asyncio.sleep(JOIN_RETRY_S)
-        await self.on_joined()
 
     async def on_joined(self) -> None:
         """Role behaviour once on the network."""
+
+    async def on_rejoined(self) -> None:
+        """Back on the network after the CHF removed it and added it again (its behaviour
+        from :meth:`on_joined` runs on)."""
 
     @property
     def chf(self) -> Eui64:

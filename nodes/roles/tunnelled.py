@@ -48,6 +48,16 @@ class TunnelledDevice(JoiningRole):
 
     async def on_joined(self) -> None:
         self.tunnel = TunnelClient(self.app, self.chf, self.handle_gbcs)
+        await self._open_tunnel()
+        await self.run()
+
+    async def on_rejoined(self) -> None:
+        """A new tunnel: the hub forgot the old one with the device."""
+        self.tunnel_ready.clear()
+        await self._open_tunnel()
+
+    async def _open_tunnel(self) -> None:
+        assert self.tunnel is not None
         while True:
             try:
                 await self.tunnel.open()
@@ -62,7 +72,6 @@ class TunnelledDevice(JoiningRole):
             "han.tunnel_open",
             extra={"device": self.config.eui.duis, "tunnel": self.tunnel.tunnel_id},
         )
-        await self.run()
 
     async def run(self) -> None:
         """The device's life on the HAN after its tunnel is open."""

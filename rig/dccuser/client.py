@@ -395,19 +395,14 @@ class DccUser:
         self, session: aiohttp.ClientSession, device: Eui64, usage: Usage
     ) -> list[x509.Certificate]:
         """Every certificate of ``usage`` SMKI lists for the device, in its order."""
-        smki = self.gateway.smki
         search = (
             "<CertificateSearchRequest><CertificateSubjectAltName>"
             f"{device.duis}</CertificateSubjectAltName></CertificateSearchRequest>"
         )
-        async with session.post(
-            f"{smki}/certificatesearch", data=search, headers={"Content-Type": "application/xml"}
-        ) as resp:
-            if resp.status != 200:
-                raise DccUserError(
-                    f"SMKI has no certificate for {device.duis} (HTTP {resp.status})"
-                )
-            results = parse(await resp.read()).getroot().findall("Result")
+        status, body = await self._smki(session, "certificatesearch", search)
+        if status != 200:
+            raise DccUserError(f"SMKI has no certificate for {device.duis} (HTTP {status})")
+        results = parse(body).getroot().findall("Result")
         want = "DS" if usage is Usage.DS else "KA"
         found = []
         for serial in (
@@ -419,18 +414,21 @@ class DccUser:
                 "<CertificateDataRequest><CertificateSerial>"
                 f"{serial}</CertificateSerial></CertificateDataRequest>"
             )
-            async with session.post(
-                f"{smki}/retrievecertificate",
-                data=request,
-                headers={"Content-Type": "application/xml"},
-            ) as resp:
-                body = (
-                    parse(await resp.read())
-                    .getroot()
-                    .findtext("CertificateResponse/CertificateBody")
-                )
-            found.append(x509.load_der_x509_certificate(base64.b64decode(body or "")))
+            _status, body = await self._smki(session, "retrievecertificate", request)
+            der = parse(body).getroot().findtext("CertificateResponse/CertificateBody")
+            found.append(x509.load_der_x509_certificate(base64.b64decode(der or "")))
         return found
+
+    async def _smki(
+        self, session: aiohttp.ClientSession, route: str, request: str
+    ) -> tuple[int, bytes]:
+        """POST ``request`` (XML) to the SMKI repository's ``route``: status and body."""
+        async with session.post(
+            f"{self.gateway.smki}/{route}",
+            data=request,
+            headers={"Content-Type": "application/xml"},
+        ) as resp:
+            return resp.status, await resp.read()
 
     async def issue_certificate(self, session: aiohttp.ClientSession, csr: bytes) -> bytes:
         """The device certificate (DER) SMKI issues for a device's PKCS#10 request (6.17's)."""
@@ -438,16 +436,11 @@ class DccUser:
             "<CertificateSigningRequest><PKCS10>"
             f"{base64.b64encode(csr).decode()}</PKCS10></CertificateSigningRequest>"
         )
-        async with session.post(
-            f"{self.gateway.smki}/issuecertificate",
-            data=request,
-            headers={"Content-Type": "application/xml"},
-        ) as resp:
-            body = await resp.read()
-            if resp.status != 200:
-                raise DccUserError(
-                    f"SMKI issued no certificate (HTTP {resp.status}): {body.decode().strip()}"
-                )
+        status, body = await self._smki(session, "issuecertificate", request)
+        if status != 200:
+            raise DccUserError(
+                f"SMKI issued no certificate (HTTP {status}): {body.decode().strip()}"
+            )
         cert = parse(body).getroot().findtext("CertificateResponse/CertificateBody")
         return base64.b64decode(cert or "")
 

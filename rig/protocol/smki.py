@@ -262,8 +262,9 @@ def organisation_certificate(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def eui_of(cert: x509.Certificate) -> Eui64:
-    """The EUI-64 a certificate is for: the device SAN, or the organisation's unique ID."""
+def eui_of(cert: x509.Certificate | x509.CertificateSigningRequest) -> Eui64:
+    """The EUI-64 a certificate (or a request for one) is for: the device SAN, or the
+    organisation's unique ID."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -278,8 +279,9 @@ def eui_of(cert: x509.Certificate) -> Eui64:
     raise ProfileError("certificate names no EUI-64 (no hardwareModuleName, no uniqueIdentifier)")
 
 
-def usage_of(cert: x509.Certificate) -> Usage:
-    """DS or KA from keyUsage; a certificate allowing both breaks the GBCS profile."""
+def usage_of(cert: x509.Certificate | x509.CertificateSigningRequest) -> Usage:
+    """DS or KA from keyUsage (of a certificate, or of a request for one); one allowing both
+    breaks the GBCS profile."""
     try:
         ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:

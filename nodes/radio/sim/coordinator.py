@@ -7,7 +7,8 @@ key-transport key hashed from its install-code link key. A device that asks to
 associate again (its response or its key was lost, and it gave up waiting) is
 admitted afresh: what was still held for it is dropped, it keeps the address it
 had, and the key goes again. Formed again after a restart, it takes back the
-saved children the trust centre still knows.
+saved children the trust centre still knows. A device the trust centre drops (the CHF's
+CCS02) is asked to leave with a NWK Leave request and forgotten.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import asyncio
 import logging
 import random
 
-from nodes.radio.api import NetworkSettings, TrustCentre
+from nodes.radio.api import DeliveryError, NetworkSettings, TrustCentre
 from nodes.radio.sim.network import Network
 from nodes.radio.sim.radio_state import RadioState
 from nodes.radio.sim.tasks import Spawn
 from rig.protocol.eui import Eui64
-from rig.protocol.zigbee import aps, mac, security
+from rig.protocol.zigbee import aps, mac, nwk, security
 from rig.protocol.zigbee.aps import ApsFrameType, TransportKey
 from rig.protocol.zigbee.mac import FrameType, MacFrame
 
@@ -175,6 +176,43 @@ class Coordinator:
         net.counters.forget(device.hex)  # a (re)joining device may restart its counter
         self.save()
         await self._send_network_key(device, short, link_key)
+
+    def on_nwk_command(self, header: nwk.NwkHeader, source: Eui64 | None, payload: bytes) -> None:
+        """A device's Leave indication: it is off the network, its address forgotten (it
+        joins afresh, if the trust centre still admits it)."""
+        leave = nwk.leave_of(payload)
+        if leave is None or leave[0] or source is None:
+            return
+        self.net.addresses.pop(header.src, None)
+        self.net.sleepy.discard(source)
+        self.save()
+        log.info("han.device_left", extra={"device": source.duis})
+
+    async def remove(self, device: Eui64) -> bool:
+        """Ask ``device`` to leave the network (a NWK Leave request, without rejoin) and
+        forget it: its address, its link key, its sleepy child entry. True when its MAC
+        acknowledged the request (a sleepy one takes it at its next poll)."""
+        net, short = self.net, self.net.short_of(device)
+        net.link_keys.pop(device, None)
+        delivered = False
+        if short is not None:
+            try:
+                delivered = await net.send_nwk(
+                    short, nwk.leave(request=True), dst_eui=device, command=True
+                )
+            except DeliveryError:
+                delivered = False
+            net.addresses.pop(short, None)
+            net.forget(device, short)
+        for old in [s for s, eui in self.mac.children.items() if eui == device]:
+            del self.mac.children[old]
+        net.sleepy.discard(device)
+        self.save()
+        log.info(
+            "han.removed",
+            extra={"device": device.duis, "short": short, "leave_acknowledged": delivered},
+        )
+        return delivered
 
     async def _send_network_key(self, device: Eui64, short: int, link_key: bytes) -> None:
         """APS Transport Key, secured with the key-transport key of the device's link key."""

@@ -82,6 +82,10 @@ class Network:
         self.upper: Callable[[Received], None] = lambda _r: None
         # MAC commands and beacons go to the stack's coordinator or joiner (association, beacons)
         self.on_mac_command: Callable[[MacFrame, int], None] = lambda _f, _l: None
+        # a NWK command secured with the network key: its header, sender and payload
+        self.on_nwk_command: Callable[[NwkHeader, Eui64 | None, bytes], None] = lambda _h, _s, _p: (
+            None
+        )
         self._nwk_seq = 0
         self._aps_counter = random.randrange(256)
         self._acks: dict[tuple[Eui64, int, int], asyncio.Future[None]] = {}
@@ -119,12 +123,24 @@ class Network:
         return self._nwk_seq
 
     async def send_nwk(
-        self, dst: int, payload: bytes, *, secure: bool = True, dst_eui: Eui64 | None = None
+        self,
+        dst: int,
+        payload: bytes,
+        *,
+        secure: bool = True,
+        dst_eui: Eui64 | None = None,
+        command: bool = False,
     ) -> bool:
-        """One NWK frame to a neighbour (or broadcast); True when the MAC got it acknowledged."""
+        """One NWK frame (data, or a NWK ``command``) to a neighbour (or broadcast); True
+        when the MAC got it acknowledged."""
         assert self.mac.short is not None
         header = NwkHeader(
-            NwkFrameType.DATA, dst, self.mac.short, self._next_nwk_seq(), secured=secure
+            NwkFrameType.COMMAND if command else NwkFrameType.DATA,
+            dst,
+            self.mac.short,
+            self._next_nwk_seq(),
+            dst_ieee=dst_eui if command else None,
+            secured=secure,
         )
         if secure:
             if self.network_key is None:
@@ -189,6 +205,10 @@ class Network:
             payload = frame.payload[len(header.encode()) :]
         mine = header.dst == self.mac.short or header.dst >= nwk.BROADCAST_ROUTERS
         if not mine:
+            return
+        if header.frame_type is NwkFrameType.COMMAND:
+            if aux is not None:  # a NWK command counts only under the network key
+                self.on_nwk_command(header, source, payload)
             return
         self._on_aps(header, source, payload, lqi, secured_nwk=aux is not None)
 

@@ -77,6 +77,10 @@ class RadioState:
         }
         write_json(self.path, state, 0o600)
 
+    def forget(self) -> None:
+        """This device left its network: nothing to resume after a restart."""
+        self.path.unlink(missing_ok=True)
+
     def save_device(
         self, settings: NetworkSettings, short: int | None, trust_centre: Eui64
     ) -> None:

@@ -12,7 +12,9 @@ registration with the air (:mod:`~nodes.radio.sim.air_registration`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from nodes.radio.api import (
@@ -26,7 +28,7 @@ from nodes.radio.api import (
     TrustCentre,
 )
 from nodes.radio.sim.air_registration import register
-from nodes.radio.sim.coordinator import Coordinator, JoinPermit
+from nodes.radio.sim.coordinator import COORDINATOR, Coordinator, JoinPermit
 from nodes.radio.sim.counters import FrameCounters
 from nodes.radio.sim.joiner import Joiner
 from nodes.radio.sim.link import AirLink, Mac
@@ -36,8 +38,9 @@ from nodes.radio.sim.radio_state import RadioState
 from nodes.radio.sim.tasks import Tasks
 from nodes.radio.sim.zdo_server import ZdoServer
 from rig.protocol.eui import Eui64
-from rig.protocol.zigbee import aps, mac
+from rig.protocol.zigbee import aps, mac, nwk
 from rig.protocol.zigbee.aps import ApsFrameType
+from rig.protocol.zigbee.nwk import NwkHeader
 
 log = logging.getLogger("nodes.radio")
 
@@ -67,6 +70,7 @@ class SimRadio:
         self._polling: Polling | None = None
         self._coordinator: Coordinator | None = None
         self._joiner: Joiner | None = None
+        self._left: list[Callable[[], None]] = []  # told when the trust centre removed it
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -120,6 +124,7 @@ class SimRadio:
         )
         self._coordinator = coordinator
         net.on_mac_command = coordinator.on_mac_command
+        net.on_nwk_command = coordinator.on_nwk_command
         self._zdo.serve_coordinator(coordinator.on_announce)
         coordinator.form()
         await self._register(settings.channel)  # the air delivers to us only from here on
@@ -150,8 +155,41 @@ class SimRadio:
                 announce=self._zdo.announce,
             )
             self.net.on_mac_command = self._joiner.on_mac_command
+            self.net.on_nwk_command = self._on_nwk_command
         self.settings = await self._joiner.join(channel, extended_pan_id, link_key)
         return self.settings
+
+    async def remove(self, eui: Eui64) -> None:
+        """The trust centre drops ``eui``: asked to leave, and forgotten."""
+        if self._coordinator is None:
+            raise DeliveryError("only the coordinator (the trust centre) removes a device")
+        await self._coordinator.remove(eui)
+
+    def on_left(self, handler: Callable[[], None]) -> None:
+        self._left.append(handler)
+
+    def _on_nwk_command(self, header: NwkHeader, source: Eui64 | None, payload: bytes) -> None:
+        """A joined device's NWK command: the trust centre's Leave request (no rejoin) makes
+        it leave: it says so (a Leave indication, broadcast), forgets the network (its key,
+        address and saved membership) and tells its role, which may try to join again."""
+        leave = nwk.leave_of(payload)
+        if leave is None or not leave[0] or header.src != COORDINATOR:
+            return
+        self._tasks.spawn(self._leave(source))
+
+    async def _leave(self, by: Eui64 | None) -> None:
+        net = self.net
+        assert net is not None
+        with contextlib.suppress(DeliveryError):
+            await net.send_nwk(nwk.BROADCAST_RX_ON, nwk.leave(request=False), command=True)
+        self.state.forget()
+        net.network_key, net.link_keys = None, {}
+        self.settings = None
+        if self.mac is not None:
+            self.mac.short = None
+        log.info("han.left", extra={"device": self.eui.duis, "asked_by": by.duis if by else None})
+        for handler in self._left:
+            handler()
 
     @property
     def capability(self) -> int:

@@ -27,6 +27,26 @@ class NwkFrameType(IntEnum):
     COMMAND = 1
 
 
+# NWK commands (Zigbee PRO 3.4): the Leave command and its options byte
+LEAVE = 0x04
+LEAVE_REJOIN = 0x20
+LEAVE_REQUEST = 0x40  # set: asking the recipient to leave; clear: the sender is leaving
+LEAVE_REMOVE_CHILDREN = 0x80
+
+
+def leave(*, request: bool, rejoin: bool = False) -> bytes:
+    """A NWK Leave command's payload: a request to leave (from the trust centre) or the
+    indication of a device leaving."""
+    return bytes([LEAVE, (LEAVE_REQUEST if request else 0) | (LEAVE_REJOIN if rejoin else 0)])
+
+
+def leave_of(payload: bytes) -> tuple[bool, bool] | None:
+    """(request, rejoin) of a NWK Leave command's payload; None for another command."""
+    if len(payload) != 2 or payload[0] != LEAVE:
+        return None
+    return bool(payload[1] & LEAVE_REQUEST), bool(payload[1] & LEAVE_REJOIN)
+
+
 @dataclass(frozen=True, slots=True)
 class NwkHeader:
     frame_type: NwkFrameType
