@@ -41,6 +41,8 @@ from rig.protocol.smki import Usage
 
 SUPPLIER_ROLES = {"IS", "GS", "ES"}
 NETWORK_ROLES = {"ED", "GT"}
+# the supplier roles that supply a meter (the hub's devices: either meter's supplier)
+DEVICE_SUPPLIER_ROLES = {"ESME": {"IS", "ES"}, "GSME": {"GS"}}
 # SRVs the gaining supplier sends before it is responsible (6.23: the change of supplier),
 # and the role a gaining supplier of each device type has
 GAINING_SUPPLIER_SRVS = {"6.23"}
@@ -196,9 +198,12 @@ def admit(
             f"{'1' if cv in (2, 3) else '5'} for delivery over the WAN",
             request,
         )
-    if not service.allows(user.role):
+    roles = [r for r in user.all_roles if service.allows(r)]  # the roles it sends it in
+    if not roles:
         raise Refused(
-            codes.ROLE_NOT_ELIGIBLE, f"role {user.role} may not send SRV {service.variant}", request
+            codes.ROLE_NOT_ELIGIBLE,
+            f"role {'+'.join(user.all_roles)} may not send SRV {service.variant}",
+            request,
         )
     last = last_counter(sender.duis)
     if last is not None and request.request_id.counter <= last and cv != 5:
@@ -247,16 +252,16 @@ def admit(
             f"SRV {service.variant} is not served for a {device.type} by this rig",
             request,
         )
-    responsible = (
-        device.supplier
-        if user.role in SUPPLIER_ROLES
-        else device.network_operator
-        if user.role in NETWORK_ROLES
-        else None
-    )
-    if responsible == sender or sender in hub_suppliers(device, devices, user.role):
+    # eligibility per role: a supplier role makes it responsible for the meters it supplies
+    # (and their hub), a network operator role for those it operates
+    as_supplier = any(r in DEVICE_SUPPLIER_ROLES.get(device.type, SUPPLIER_ROLES) for r in roles)
+    responsible = {
+        device.supplier if as_supplier else None,
+        device.network_operator if any(r in NETWORK_ROLES for r in roles) else None,
+    }
+    if sender in responsible or (as_supplier and sender in hub_suppliers(device, devices)):
         return Admitted(request, service, user, device, use_case)
-    if service.variant in GAINING_SUPPLIER_SRVS and user.role == GAINING_ROLE.get(device.type):
+    if service.variant in GAINING_SUPPLIER_SRVS and GAINING_ROLE.get(device.type) in roles:
         return Admitted(request, service, user, device, use_case)  # the gaining supplier
     offered = text(request.body, "sr:KAPublicSecurityCredentials")
     if not use_case.unknown_remote_party or not offered:
@@ -267,21 +272,16 @@ def admit(
         )
         raise Refused(
             codes.NOT_AUTHORISED_FOR_DEVICE,
-            f"{user.name} ({user.role}) is not the responsible party of {target.duis}{how}",
+            f"{user.name} ({'+'.join(roles)}) is not the responsible party of {target.duis}{how}",
             request,
         )
     cert = remote_party_certificate(offered, request, keys)
     return Admitted(request, service, user, device, use_case, cert)
 
 
-def hub_suppliers(
-    device: DeviceConfig, devices: Mapping[Eui64, DeviceConfig], role: str
-) -> set[Eui64]:
+def hub_suppliers(device: DeviceConfig, devices: Mapping[Eui64, DeviceConfig]) -> set[Eui64]:
     """The suppliers responsible for a comms hub, its CHF or the GPF it hosts, or a PPMID on
-    it: those of the meters on the hub, when the sender has a supplier role (none of them
-    names a supplier of its own)."""
-    if role not in SUPPLIER_ROLES:
-        return set()
+    it: those of the meters on the hub (none of them names a supplier of its own)."""
     hub = device.eui if device.type == "CHF" else device.hub if device.type in HOSTED else None
     if hub is None:
         return set()

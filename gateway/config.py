@@ -32,8 +32,13 @@ DEFAULT_RESPONSE_S = 30.0
 class UserConfig:
     eui: Eui64
     name: str
-    role: str  # DUIS user role: IS, GS, ES, ED, GT, RSA, OU
+    role: str  # DUIS user role: IS, GS, ES, ED, GT, RSA, OU (its first, if it has several)
     receive_url: str  # the user's Receive Response Service
+    roles: tuple[str, ...] = ()  # every role it holds (DCC Boxed's supplier: IS and GS)
+
+    @property
+    def all_roles(self) -> tuple[str, ...]:
+        return self.roles or (self.role,)
 
 
 @dataclass(frozen=True, slots=True)

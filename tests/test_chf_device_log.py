@@ -330,9 +330,8 @@ def test_the_suppliers_of_the_meters_on_a_hub_are_responsible_for_it() -> None:
         A1: DeviceConfig(A1, "GSME", CHF, supplier=gas),
         A3: DeviceConfig(A3, "ESME", A3, supplier=ACB),  # on another hub
     }
-    assert hub_suppliers(devices[CHF], devices, "IS") == {SUPPLIER, gas}
-    assert hub_suppliers(devices[CHF], devices, "ED") == set()  # not a supplier role
-    assert hub_suppliers(devices[A0], devices, "IS") == set()  # a meter names its own
+    assert hub_suppliers(devices[CHF], devices) == {SUPPLIER, gas}
+    assert hub_suppliers(devices[A0], devices) == set()  # a meter names its own
 
 
 def test_the_chf_lists_its_log_in_rtdss_structure(tmp_path, store) -> None:

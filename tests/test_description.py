@@ -332,7 +332,7 @@ def _node(
 
 
 def _user(name: str, role: UserRole, last: int) -> User:
-    return User(name=name, eui=Eui64.parse(f"90-B3-D5-1F-30-{last:02X}-00-00"), role=role)
+    return User(name=name, eui=Eui64.parse(f"90-B3-D5-1F-30-{last:02X}-00-00"), roles=(role,))
 
 
 def _rig(nodes: list[Node], users: list[User]) -> Rig:

@@ -364,9 +364,8 @@ def test_the_suppliers_of_the_meters_on_a_hub_answer_for_its_gpf_too() -> None:
             DeviceConfig(OLD_GPF, "GPF", OLD_CHF),  # a GPF on a hub with no meter
         )
     }
-    assert hub_suppliers(devices[GPF], devices, "GS") == {SUPPLIER, gas}
-    assert hub_suppliers(devices[GPF], devices, "ED") == set()
-    assert hub_suppliers(devices[OLD_GPF], devices, "IS") == set()
+    assert hub_suppliers(devices[GPF], devices) == {SUPPLIER, gas}
+    assert hub_suppliers(devices[OLD_GPF], devices) == set()
 
 
 def _elements(body: etree._Element) -> list[tuple[str, str, str | None]]:

@@ -171,7 +171,7 @@ def check(rig: Rig, state: StateDir) -> None:
         )
     out.print(table)
     for u in rig.users:
-        out.print(f"DCC User {u.name}: {u.eui.duis} role {u.role.value}", highlight=False)
+        out.print(f"DCC User {u.name}: {u.eui.duis} role {u.roles_text}", highlight=False)
     out.print(
         f"ACB {rig.acb_eui.duis}; HAN channel {rig.han.channel} PAN {rig.han.pan_id:04X}",
         highlight=False,

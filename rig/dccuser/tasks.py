@@ -11,7 +11,7 @@ import click
 
 from gateway.store import STORE_FILE, Store
 from rig.dccuser.client import DccUser, Outcome
-from rig.description.model import Rig, Role
+from rig.description.model import Rig, Role, UserRole
 from rig.protocol.eui import Eui64, EuiError
 from rig.protocol.smki import Usage
 from rig.reference import srv_table
@@ -41,7 +41,9 @@ def default_user(rig: Rig, target: Eui64 | None, state: StateDir | None = None) 
     node = next((n for n in rig.nodes if n.eui == target), None)
     if node is not None and node.supplier:
         return node.supplier
-    supplier = next((u for u in rig.users if u.role.value in ("IS", "GS")), rig.users[0])
+    supplier = next(
+        (u for u in rig.users if u.has(UserRole.IS) or u.has(UserRole.GS)), rig.users[0]
+    )
     return supplier.name
 
 

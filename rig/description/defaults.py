@@ -43,7 +43,7 @@ def fill_suppliers(rig: Rig) -> Rig:
         wanted = SUPPLIER_ROLE.get(node.role)
         if wanted is None or node.supplier is not None:
             return node
-        candidates = [u for u in rig.users if u.role is wanted]
+        candidates = [u for u in rig.users if u.has(wanted)]
         if len(candidates) != 1:
             return node
         return replace(node, supplier=candidates[0].name)

@@ -133,10 +133,23 @@ class User:
 
     name: str
     eui: Eui64
-    role: UserRole
+    # its DUIS user roles: one, or several as DCC Boxed's supplier is both IS and GS
+    roles: tuple[UserRole, ...]
     receive_url: str | None = None  # its Receive Response Service; None = auto
     line: int | None = None
     index: int = 0
+
+    @property
+    def role(self) -> UserRole:
+        """Its first role (its SMKI certificates' organisation role follows it)."""
+        return self.roles[0]
+
+    def has(self, role: UserRole) -> bool:
+        return role in self.roles
+
+    @property
+    def roles_text(self) -> str:
+        return "+".join(r.value for r in self.roles)
 
 
 @dataclass(frozen=True, slots=True)

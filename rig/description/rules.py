@@ -132,9 +132,9 @@ def required_users_present(rig: Rig, raw: LocatedDict, report: Report) -> None:
     (ED or GT) among its DCC Users."""
     line = raw.lines.get("users", 1)
     for role, what in ((UserRole.IS, "import supplier (IS)"), (UserRole.GS, "gas supplier (GS)")):
-        if not any(u.role is role for u in rig.users):
+        if not any(u.has(role) for u in rig.users):
             report(line, "users", f"the rig needs a {what} DCC User")
-    if not any(u.role in (UserRole.ED, UserRole.GT) for u in rig.users):
+    if not any(u.has(UserRole.ED) or u.has(UserRole.GT) for u in rig.users):
         report(line, "users", "the rig needs a network operator DCC User (role ED or GT)")
 
 
@@ -148,15 +148,15 @@ def meter_suppliers_valid(rig: Rig, raw: LocatedDict, report: Report) -> None:
             continue
         path = f"nodes[{node.index}].supplier"
         if node.supplier is None:
-            if sum(u.role is wanted for u in rig.users) > 1:
+            if sum(u.has(wanted) for u in rig.users) > 1:
                 report(node.line, path, f"several {wanted.value} users; name this meter's supplier")
         elif node.supplier not in users:
             report(node.line, path, f"no DCC User named {node.supplier!r}")
-        elif users[node.supplier].role is not wanted:
+        elif not users[node.supplier].has(wanted):
             report(
                 node.line,
                 path,
-                f"{node.supplier!r} is {users[node.supplier].role.value}, not {wanted.value}",
+                f"{node.supplier!r} is {users[node.supplier].roles_text}, not {wanted.value}",
             )
 
 

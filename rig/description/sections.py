@@ -55,11 +55,35 @@ def read_user(r: Reader, m: Any, path: str, line: int) -> User | None:
     m = r.mapping(m, path, line, {"name", "eui", "role", "receive_url"})
     name = r.field(m, "name", path, to_text)
     eui = r.field(m, "eui", path, to_eui)
-    role = r.field(m, "role", path, enum_of(UserRole, "DUIS user role"))
+    roles = r.field(m, "role", path, _roles)
     url = r.field(m, "receive_url", path, to_url, default=None)
-    if name is None or eui is None or role is None:
+    if name is None or eui is None or roles is None:
         return None
-    return User(name=name, eui=eui, role=role, receive_url=url, line=line, index=index_of(path))
+    return User(name=name, eui=eui, roles=roles, receive_url=url, line=line, index=index_of(path))
+
+
+_ROLE = enum_of(UserRole, "DUIS user role")
+# the roles one DCC User may hold together: those of one SMKI organisation role (a supplier's
+# IS, GS and ES; a network operator's ED and GT), as its certificates carry one
+_ROLE_FAMILIES = (
+    frozenset({UserRole.IS, UserRole.GS, UserRole.ES}),
+    frozenset({UserRole.ED, UserRole.GT}),
+)
+
+
+def _roles(v: Any) -> tuple[UserRole, ...]:
+    """``role: IS`` or ``role: [IS, GS]``: one role, or several of one organisation role."""
+    roles = tuple(_ROLE(x) for x in v) if isinstance(v, list) else (_ROLE(v),)
+    if not roles:
+        raise ValueError("give at least one DUIS user role")
+    if len(set(roles)) != len(roles):
+        raise ValueError(f"{'+'.join(roles)}: a role is given twice")
+    if len(roles) > 1 and not any(set(roles) <= family for family in _ROLE_FAMILIES):
+        raise ValueError(
+            f"{'+'.join(roles)}: one DCC User's roles are a supplier's (IS, GS, ES) or a "
+            "network operator's (ED, GT); make a second user for the other"
+        )
+    return roles
 
 
 def read_acb_eui(r: Reader, top: LocatedDict) -> Eui64:

@@ -168,7 +168,7 @@ class Pki:
                 _USER_ORG_ROLE[user.role],
                 user,
                 keystore,
-                with_pp=user.role in (UserRole.IS, UserRole.GS),
+                with_pp=user.has(UserRole.IS) or user.has(UserRole.GS),
             )
         created += self._ensure_org(
             rig.acb_eui, OrgRole.ACCESS_CONTROL_BROKER, None, keystore, with_pp=False

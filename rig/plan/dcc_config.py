@@ -97,7 +97,11 @@ def gateway_config(plan: Plan, rig: Rig, state: StateDir) -> GatewayConfig:
         acb_eui=rig.acb_eui,
         users=tuple(
             UserConfig(
-                u.eui, u.name, u.role.value, u.receive_url or f"{rrs_url(plan)}/rrs/{u.eui.hex}"
+                u.eui,
+                u.name,
+                u.role.value,
+                u.receive_url or f"{rrs_url(plan)}/rrs/{u.eui.hex}",
+                tuple(r.value for r in u.roles),
             )
             for u in rig.users
         ),

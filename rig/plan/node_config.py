@@ -38,7 +38,7 @@ ACB, TRANSITIONAL_COS = RemotePartyRole.ACCESS_CONTROL_BROKER, RemotePartyRole.T
 def network_operator(rig: Rig, node: Node) -> User | None:
     """The network operator a meter's power alerts go to (ED for electricity, GT for gas)."""
     wanted = UserRole.ED if node.role is Role.ESME else UserRole.GT
-    return next((u for u in rig.users if u.role is wanted), None)
+    return next((u for u in rig.users if u.has(wanted)), None)
 
 
 def responsible_supplier(rig: Rig, node: Node) -> User | None:
@@ -50,7 +50,7 @@ def responsible_supplier(rig: Rig, node: Node) -> User | None:
     if node.supplier is not None:
         return rig.user(node.supplier)
     wanted = UserRole.IS if node.role is Role.ESME else UserRole.GS
-    return next((u for u in rig.users if u.role is wanted), None)
+    return next((u for u in rig.users if u.has(wanted)), None)
 
 
 def han_config(rig: Rig, state: StateDir, node: Node) -> HanConfig:
