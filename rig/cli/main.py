@@ -32,6 +32,7 @@ COMMANDS = {
     "firmware": "rig.cli.firmware:firmware",
     "supplier": "rig.cli.dcc:supplier",
     "trace": "rig.cli.dcc:trace",
+    "conformance": "rig.cli.conformance:conformance",
     "deploy": "rig.cli.deploy:deploy",
     "reset": "rig.cli.deploy:reset",
     "collect": "rig.cli.deploy:collect",

@@ -267,6 +267,7 @@ class DccUser:
         *,
         wait: float = 90.0,
         counter: int | None = None,
+        body: etree._Element | None = None,
     ) -> Outcome:
         params = dict(params or {})
         service = srv_table().lookup(srv)
@@ -281,7 +282,7 @@ class DccUser:
             params["KAPublicSecurityCredentials"] = base64.b64encode(ka).decode()
         if srv in ("6.23", "6.21"):  # the gaining supplier sends its own certificates
             params = {**self.cos_certificates(), **params}
-        body = body_for(srv, params)
+        body = body_for(srv, params) if body is None else body
         counter = counter or self.next_counter()
         rid = str(RequestId(self.eui, target, counter))
         timeout = aiohttp.ClientTimeout(total=30)
