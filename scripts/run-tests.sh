@@ -20,7 +20,8 @@ OWN_RIGS=(tests/test_deploy.py tests/test_lifecycle.py tests/test_han_rig.py tes
   tests/test_cos_rig.py tests/test_gas_install_rig.py)
 # dcc-rig modules that do not depend on what other modules leave on the dcc rig: they run
 # in a stream of their own, on a dcc rig of its own (another subnet), to balance the streams
-SECOND_DCC=(tests/test_firmware_update.py tests/test_ppmid_firmware.py)
+SECOND_DCC=(tests/test_firmware_update.py tests/test_ppmid_firmware.py tests/test_dcc_truth.py
+  tests/test_exactly_once.py)
 SECOND_DCC_SUBNET=${RIG_TEST_SUBNET_2:-10.213.90.0/24}
 
 checked() {  # pytest's exit code, with "no tests collected" (5) a failure
@@ -47,16 +48,16 @@ echo "run-tests: three streams: the dcc rig and in-process tests (below); the mo
   "rigs of their own (${OWN_RIGS[*]}); ${SECOND_DCC[*]} on a dcc rig on $SECOND_DCC_SUBNET." \
   "The other two streams' output follows"
 set -m
-.venv/bin/python -m pytest -p no:cacheprovider "${OWN_RIGS[@]}" >"$own_log" 2>&1 &
+.venv/bin/python -m pytest -p no:cacheprovider --durations=5 "${OWN_RIGS[@]}" >"$own_log" 2>&1 &
 own_pid=$!
 RIG_TEST_SUBNET=$SECOND_DCC_SUBNET .venv/bin/python -m pytest -p no:cacheprovider \
-  "${SECOND_DCC[@]}" >"$second_log" 2>&1 &
+  --durations=5 "${SECOND_DCC[@]}" >"$second_log" 2>&1 &
 second_pid=$!
 set +m
 trap 'kill "$own_pid" "$second_pid" 2>/dev/null' EXIT  # interrupted: stop them too
 ignored=()
 for module in "${OWN_RIGS[@]}" "${SECOND_DCC[@]}"; do ignored+=("--ignore=$module"); done
-.venv/bin/python -m pytest "${ignored[@]}"
+.venv/bin/python -m pytest --durations=10 "${ignored[@]}"  # the slowest, for balancing
 rest=$?
 wait "$own_pid"
 own=$?

@@ -192,8 +192,9 @@ def test_a_device_removed_from_the_hubs_log_leaves_the_han_until_added_again(
         env, pcap, "zbee_nwk.cmd.id == 0x04", "zbee_nwk.cmd.leave.request",
         "zbee_nwk.cmd.leave.rejoin", "zbee_nwk.dst64", "zbee_nwk.src64",
     )  # fmt: skip
-    assert any(row[:3] == ["1", "0", mac] for row in leaves), leaves  # the CHF's request
-    assert any(row[:2] == ["0", "0"] and row[-1] == mac for row in leaves), leaves
+    chf = str(next(n.eui for n in env["rig"].nodes if n.name == "chf")).lower().replace("-", ":")
+    assert ["1", "0", mac, chf] in leaves, leaves  # the CHF's request to the IHD
+    assert ["0", "0", "", mac] in leaves, leaves  # the IHD's indication, broadcast
 
     added = _by_gas_supplier(
         env,

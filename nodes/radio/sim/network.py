@@ -139,7 +139,9 @@ class Network:
             dst,
             self.mac.short,
             self._next_nwk_seq(),
+            # a NWK command names its sender's (and a unicast one its recipient's) IEEE address
             dst_ieee=dst_eui if command else None,
+            src_ieee=self.eui if command else None,
             secured=secure,
         )
         if secure:
