@@ -172,6 +172,17 @@ def test_recountering_changes_the_counter_and_the_invoke_id_only() -> None:
     assert recounter(rtds, 0x55).payload != rtds.payload
 
 
+def test_recountering_an_asn1_command_rewrites_its_sequence_number() -> None:
+    """CS06 carries its counter as an INTEGER: at a counter of six bytes (the DCC User's
+    milliseconds) RTDS's command is four bytes longer, and the same when counted back."""
+    rtds = GbcsMessage.decode(
+        unhex(RTDS / "11.3_CS06" / "CS06_11.3_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX")
+    )
+    moved = recounter(rtds, 1_796_045_747_570)
+    assert len(moved.payload) == len(rtds.payload) + 4
+    assert recounter(moved, rtds.header.counter) == rtds
+
+
 def test_a_response_decodes_with_the_same_keys_as_rtds() -> None:
     ref = unhex(RTDS / "4.1.1_ECS17b" / "ECS17b_4.1.1_SINGLE_SUCCESS_RESPONSE_GBCS.HEX")
     theirs = read_reference(ref, rtds_keys())

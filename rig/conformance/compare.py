@@ -9,6 +9,7 @@ MAC and the signature; RTDS's command is re-countered (:func:`recounter`) first.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from rig.dccuser.readers import ReadError, read
 from rig.pki.keystores import load
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import asn1
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import invoke_id
 from rig.protocol.keystore import KeyStore
@@ -31,6 +33,7 @@ RTDS_KEYS = (VECTORS / "gbcs" / "rtds-keystore", VECTORS / "gbcs" / "device-keys
 EQUAL = "equal"
 NO_COMMAND = "no RTDS command"
 ACCESS_REQUEST = b"\xd9"  # DLMS access-request, then its long-invoke-id-and-priority
+ASN1_SEQUENCE = b"\x30"  # an ASN.1 payload (CS02x, CS06, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +102,28 @@ def remap(data: bytes, euis: Mapping[Eui64, Eui64]) -> bytes:
 def recounter(msg: GbcsMessage, counter: int) -> GbcsMessage:
     """``msg`` as if sent with ``counter``: the grouping header's counter and what GBCS
     derives from it in a DLMS payload (the long-invoke-id, a protected read's 8-byte
-    transaction counter)."""
+    transaction counter) or carries in an ASN.1 one (an INTEGER: CS06's and CS02b's
+    sequence number)."""
     old = msg.header.counter
     payload = msg.payload
     if payload[:1] == ACCESS_REQUEST and payload[1:5] == invoke_id(old).to_bytes(4, "big"):
         payload = ACCESS_REQUEST + invoke_id(counter).to_bytes(4, "big") + payload[5:]
+    elif payload[:1] == ASN1_SEQUENCE:
+        with contextlib.suppress(DecodeError):
+            tree = asn1.decode(payload)
+            payload = b"".join(_swap(e, old, counter).encode() for e in tree.elements)
     payload = payload.replace(old.to_bytes(8, "big"), counter.to_bytes(8, "big"))
     return replace(msg, header=replace(msg.header, counter=counter), payload=payload)
+
+
+def _swap(t: asn1.Tlv, old: int, new: int) -> asn1.Tlv:
+    """``t`` with every INTEGER (universal or implicitly tagged) of value ``old`` set to ``new``."""
+    if t.constructed:
+        return replace(t, children=tuple(_swap(c, old, new) for c in t.children))
+    integer_like = (t.cls == 0 and t.number == asn1.INTEGER) or t.cls == 2
+    if integer_like and 0 < len(t.value) <= 9 and asn1.int_value(t) == old:
+        return replace(t, value=asn1.integer(new).value)
+    return t
 
 
 def _protection(msg: GbcsMessage) -> str:
