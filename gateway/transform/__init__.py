@@ -10,6 +10,7 @@ from gateway.transform import (
     commission,
     credentials,
     debt,
+    event_logs,
     firmware,
     fixed,
     gas_logs,
@@ -18,6 +19,7 @@ from gateway.transform import (
     prepay_config,
     prepay_logs,
     prepayment,
+    reads,
     restore,
 )
 from gateway.transform.registry import TransformInput, served, transform_for, transforms
@@ -28,6 +30,7 @@ __all__ = [
     "commission",
     "credentials",
     "debt",
+    "event_logs",
     "firmware",
     "fixed",
     "gas_logs",
@@ -36,6 +39,7 @@ __all__ = [
     "prepay_config",
     "prepay_logs",
     "prepayment",
+    "reads",
     "restore",
     "served",
     "transform_for",

@@ -38,11 +38,13 @@ from nodes.roles.credit import (
     TopUpRefused,
     meter_credit,
 )
+from nodes.roles.event_logs import serve_event_logs
 from nodes.roles.firmware import manufacturer_key, serve_firmware
 from nodes.roles.join_log import open_join_log
 from nodes.roles.prepay_han import serve_prepayment
 from nodes.roles.prepay_logs import DailyReadLog, serve_prepay_logs
 from nodes.roles.prepay_objects import serve_debt, serve_prepay_config
+from nodes.roles.reads import serve_reads
 from nodes.roles.tunnelled import TunnelledDevice
 from nodes.roles.utrn_entry import UtrnEntry, generic_alert
 from rig.protocol.eui import Eui64
@@ -110,6 +112,8 @@ class ElectricityMeter(TunnelledDevice):
             serve_prepay_config(self.cosem, self.credit)  # ECS08 writes it, ECS26a reads it
             # prepayment registers and logs (ECS19, ECS21b, ECS20d); the daily read log
             self.prepay_daily = serve_prepay_logs(self)
+        serve_reads(self)  # its registers' logs and profiles (family 4)
+        serve_event_logs(self)  # its event logs, its alert configuration (6.13, 6.22)
         self.app.serve(
             DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
         )

@@ -36,11 +36,13 @@ from rig.protocol.gbcs import access, cosem, gbz
 from rig.protocol.gbcs import catalogue_chf as chf
 from rig.protocol.gbcs import catalogue_commission as commission
 from rig.protocol.gbcs import catalogue_credentials as credentials
+from rig.protocol.gbcs import catalogue_event_logs as event_logs
 from rig.protocol.gbcs import catalogue_firmware as firmware
 from rig.protocol.gbcs import catalogue_gas_logs as gas_logs
 from rig.protocol.gbcs import catalogue_join as join
 from rig.protocol.gbcs import catalogue_prepay_config as prepay_config
 from rig.protocol.gbcs import catalogue_prepay_logs as prepay_logs
+from rig.protocol.gbcs import catalogue_reads as reads
 from rig.protocol.gbcs import catalogue_restore as restore
 from rig.protocol.gbcs.catalogue_gas import GAS_PREPAYMENT
 from rig.protocol.gbcs.dlms import Data, DataType
@@ -296,5 +298,7 @@ CATALOGUE = Catalogue(
         *join.USE_CASES,
         *restore.USE_CASES,
         *credentials.USE_CASES,
+        *reads.USE_CASES,
+        *event_logs.USE_CASES,
     ]
 )
