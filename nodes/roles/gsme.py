@@ -52,10 +52,10 @@ from nodes.roles.event_logs import serve_event_logs
 from nodes.roles.firmware import manufacturer_key, serve_firmware
 from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
+from nodes.roles.gas_reads import serve_gas_reads
 from nodes.roles.join_log import open_join_log
 from nodes.roles.prepay_han import RESULT_OF_ALERT, LocalEntryLock
 from nodes.roles.prepay_logs import DailyReadLog
-from nodes.roles.reads import serve_reads
 from nodes.roles.tunnelled import TunnelledDevice
 from nodes.roles.utrn_entry import UtrnEntry, generic_alert
 from rig.protocol.eui import Eui64
@@ -146,7 +146,7 @@ class GasMeter(TunnelledDevice):
             )
             GasPrepay(self.config.eui, self.credit).serve(self.zcl)  # GCS04, GCS14
             self.prepay_daily = serve_gas_logs(self)  # the prepayment logs (GCS16b, GCS15e)
-        serve_reads(self)  # its registers' logs and profiles (family 4)
+        serve_gas_reads(self)  # its registers' logs and profiles (family 4)
         serve_event_logs(self)  # its event logs, its alert configuration (6.13, 6.22)
 
     async def start(self) -> None:

@@ -39,6 +39,7 @@ from rig.protocol.gbcs import catalogue_credentials as credentials
 from rig.protocol.gbcs import catalogue_event_logs as event_logs
 from rig.protocol.gbcs import catalogue_firmware as firmware
 from rig.protocol.gbcs import catalogue_gas_logs as gas_logs
+from rig.protocol.gbcs import catalogue_gas_reads as gas_reads
 from rig.protocol.gbcs import catalogue_join as join
 from rig.protocol.gbcs import catalogue_prepay_config as prepay_config
 from rig.protocol.gbcs import catalogue_prepay_logs as prepay_logs
@@ -299,6 +300,7 @@ CATALOGUE = Catalogue(
         *restore.USE_CASES,
         *credentials.USE_CASES,
         *reads.USE_CASES,
+        *gas_reads.USE_CASES,
         *event_logs.USE_CASES,
     ]
 )

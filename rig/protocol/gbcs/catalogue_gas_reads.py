@@ -1,0 +1,7 @@
+"""GBCS use cases: the GSME's reads of family 4 (4.x); issue 17."""
+
+from __future__ import annotations
+
+from rig.protocol.gbcs.usecase import UseCase
+
+USE_CASES: tuple[UseCase, ...] = ()
