@@ -109,10 +109,10 @@ def credits_log(entries: Iterable[tuple[int, int]]) -> Data:
     """The log's buffer as a compact array of (UTC seconds since 2000, millipence)."""
     rows = ((Data(_D.DOUBLE_LONG_UNSIGNED, at), Data(_D.DOUBLE_LONG_UNSIGNED, value))
             for at, value in entries)  # fmt: skip
-    return _compact(LOG_ENTRY, rows)
+    return compact_array(LOG_ENTRY, rows)
 
 
-def _compact(description: TypeDescription, rows: Iterable[Iterable[Data]]) -> Data:
+def compact_array(description: TypeDescription, rows: Iterable[Iterable[Data]]) -> Data:
     """A compact array of rows of fixed-size values: each value without its type tag."""
     contents = b"".join(value.encode()[1:] for row in rows for value in row)
     return Data(_D.COMPACT_ARRAY, CompactArray(description, contents))
@@ -187,4 +187,4 @@ class DailyReadLog:
             for at, values in self.entries
             if first <= at <= last
         )
-        return _compact(DAILY_ENTRY, rows)
+        return compact_array(DAILY_ENTRY, rows)

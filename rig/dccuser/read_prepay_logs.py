@@ -28,14 +28,14 @@ PREPAYMENT_REGISTERS = (
 )
 
 
-def _result(msg: GbcsMessage) -> int | None:
+def access_result(msg: GbcsMessage) -> int | None:
     answer = access_response(msg)
     return answer.results[0].result if answer.results else None
 
 
 @reads(ECS19)
 def prepay_values(_uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, Any]:
-    result = _result(msg)
+    result = access_result(msg)
     if result != 0:
         return {"result": result}
     registers = protected_values(msg, keys.user_ka, keys.device_ka)[0].value
@@ -53,13 +53,13 @@ def pence_registers(values: Iterable[int]) -> dict[str, int]:
     return out
 
 
-def _at(utc_seconds: int) -> str:
+def utc_text(utc_seconds: int) -> str:
     return dt.datetime.fromtimestamp(utc_seconds + GBCS_EPOCH_UNIX, dt.UTC).isoformat()
 
 
 @reads(ECS20D)
 def prepayment_credits(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
-    result = _result(msg)
+    result = access_result(msg)
     if result != 0:
         return {"result": result}
     log = access_response(msg).data[0]
@@ -68,13 +68,13 @@ def prepayment_credits(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[
     credits = []
     for entry in log.value.elements():
         at, value = (int(d.value) for d in entry.value)
-        credits.append({"at": _at(at), "millipence": value, "pence": value // MILLIPENCE})
+        credits.append({"at": utc_text(at), "millipence": value, "pence": value // MILLIPENCE})
     return {"result": result, "credits": credits}
 
 
 @reads(ECS21B)
 def daily_read_log(_uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, Any]:
-    result = _result(msg)
+    result = access_result(msg)
     if result != 0:
         return {"result": result}
     log = protected_values(msg, keys.user_ka, keys.device_ka)[0]
@@ -83,5 +83,5 @@ def daily_read_log(_uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, 
     days = []
     for entry in log.value.elements():
         at, *registers = (int(d.value) for d in entry.value)
-        days.append({"at": _at(at), **pence_registers(registers)})
+        days.append({"at": utc_text(at), **pence_registers(registers)})
     return {"result": result, "days": days}
