@@ -399,6 +399,7 @@ def _answers(env, user: DccUser, request_ids: set[str], wait: float) -> dict[str
         time.sleep(1)
 
 
+@pytest.mark.timeout(600)  # 30 kills take ~100 s alone, up to three times that on a loaded CI
 def test_kill_loop_loses_nothing_and_answers_nothing_twice(env_truth) -> None:
     env = env_truth
     rng = random.Random(int(os.environ.get("RIG_KILL_SEED", "14")))

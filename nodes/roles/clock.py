@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
+from nodes.gbcs.future import utc_now
 from rig.protocol.gbcs import cosem, dlms
 from rig.protocol.gbcs.catalogue_commission import validity_interval
 from rig.protocol.gbcs.dlms import Data, DataType
@@ -29,15 +30,11 @@ log = logging.getLogger("nodes.clock")
 INTERNAL_CRYSTAL = 1  # clock_base until ECS70 sets it
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class Clock:
     """The COSEM clock of one meter: its time, status and clock_base, and the adjustment
     preset_adjusting_time holds until adjust_to_preset_time applies it."""
 
-    def __init__(self, now: Callable[[], dt.datetime] = _utc_now, device: str = "") -> None:
+    def __init__(self, now: Callable[[], dt.datetime] = utc_now, device: str = "") -> None:
         self.now, self.device = now, device
         self.base = INTERNAL_CRYSTAL
         self.status = cosem.CLOCK_DOUBTFUL  # not synchronised by its supplier yet

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Result
+from nodes.gbcs.future import utc_now
 from nodes.roles.prepay_logs import compact_array
 from rig.protocol.gbcs import cosem, dlms
 from rig.protocol.gbcs.catalogue_reads import (
@@ -54,10 +55,6 @@ ENTRY = TypeDescription(
     (TypeDescription(_D.DOUBLE_LONG_UNSIGNED), TypeDescription(_D.DOUBLE_LONG_UNSIGNED)),
 )
 Clock = Callable[[], dt.datetime]
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class TouRegisters:
@@ -103,7 +100,7 @@ class IntervalLog:
         imported: Callable[[], int],
         period_s: int,
         keep: int,
-        now: Clock = _utc_now,
+        now: Clock = utc_now,
     ) -> None:
         self.path, self.imported, self.now = path, imported, now
         self.period_s, self.keep = period_s, keep
@@ -170,7 +167,7 @@ class IntervalLog:
 class EnergyReads:
     """The ESME's TOU registers and daily consumption log, over its import register."""
 
-    def __init__(self, state_dir: Path, imported: Callable[[], int], now: Clock = _utc_now):
+    def __init__(self, state_dir: Path, imported: Callable[[], int], now: Clock = utc_now):
         self.tou = TouRegisters(state_dir / "tou_registers.json", imported)
         self.daily = IntervalLog(
             state_dir / "daily_consumption.json", imported, DAY_S, DAILY_CONSUMPTION_DAYS, now

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nodes.gbcs.cosem_server import CosemServer
@@ -31,6 +31,9 @@ class TunnelledDevice(JoiningRole):
 
     cosem: CosemServer | None = None  # the COSEM objects it answers DLMS use cases from
     zcl: ZclServer | None = None  # the ZCL attributes it answers GBZ use cases from
+    # what each message it sends up meets first: an alert logged, and whether it goes (6.13,
+    # 6.22: nodes.roles.event_logs)
+    alert_gate: Callable[[bytes], bool] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -79,6 +82,8 @@ class TunnelledDevice(JoiningRole):
     async def send_up(self, message: bytes) -> None:
         """A GBCS message (an alert) for the CHF to send up: it waits, as a meter's alert
         queue does, while the device has not yet joined and opened its tunnel."""
+        if self.alert_gate is not None and not self.alert_gate(message):
+            return  # logged, not sent: its alert is disabled (6.22)
         await self.tunnel_ready.wait()
         await self.tunnel.put(message)
 

@@ -1,4 +1,81 @@
 """The DCC User's readers of event logs and alert configuration (6.13, 6.22) (registered
-with :func:`rig.dccuser.readers.reads`); issue 17."""
+with :func:`rig.dccuser.readers.reads`): 6.13's ESME event log (ECS35a: time, alert code,
+its name and the event's detail) and security log (ECS35b: time, alert code, its name);
+the GSME's (CS10a, CS10b: the Publish Event Log's events, or ``result`` the Default
+Response's status, 0x8B NOT_FOUND when none is in the period); 6.22's ECS25a answers with
+its result only (the generic reading)."""
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rig.dccuser.readers import ReadKeys, reads
+from rig.protocol.codec import DecodeError
+from rig.protocol.gbcs import gbz
+from rig.protocol.gbcs.catalogue_event_logs import (
+    CS10A,
+    CS10B,
+    ECS35A,
+    ECS35B,
+    PUBLISH_EVENT_LOG,
+    published_events,
+)
+from rig.protocol.gbcs.codes import alert_name
+from rig.protocol.gbcs.cosem import GBCS_EPOCH_UNIX
+from rig.protocol.gbcs.dlms import DataType
+from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.reading import access_response
+from rig.protocol.gbcs.usecase import UseCase
+
+
+def _at(utc_seconds: int) -> str:
+    return dt.datetime.fromtimestamp(utc_seconds + GBCS_EPOCH_UNIX, dt.UTC).isoformat()
+
+
+@reads(ECS35A, ECS35B)
+def event_log(uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    answer = access_response(msg)
+    result = answer.results[0].result if answer.results else None
+    if result != 0:
+        return {"result": result}
+    log = answer.data[0]
+    if log.type is not DataType.COMPACT_ARRAY:
+        raise ValueError(f"the {uc.name} log is a {log.type.name}, not a compact array")
+    events = []
+    for entry in log.value.elements():
+        at, code, *detail = (d.value for d in entry.value)
+        event: dict[str, Any] = {
+            "at": _at(int(at)),
+            "alert_code": f"{int(code):04X}",
+            "name": alert_name(int(code)),
+        }
+        if detail:  # the event log's detail octet-string
+            event["detail"] = bytes(detail[0]).hex()
+        events.append(event)
+    return {"result": result, "log": "Security" if uc is ECS35B else "Event", "events": events}
+
+
+@reads(CS10A, CS10B)
+def zigbee_event_log(uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    components = gbz.decode(msg.payload).components
+    if len(components) != 1:
+        raise DecodeError(f"{uc.name} answers one component, found {len(components)}", 0)
+    (component,) = components
+    log = "Security" if uc is CS10B else "Event"
+    if component.zcl.command == gbz.DEFAULT_RESPONSE and not component.zcl.cluster_specific:
+        status = gbz.parse_default_response(component.payload)[1]
+        return {"result": status, "log": log, "events": []}
+    if component.zcl.command != PUBLISH_EVENT_LOG:
+        raise DecodeError(f"{uc.name} answers a Publish Event Log", 0)
+    events = [
+        {
+            "at": _at(at),
+            "alert_code": f"{code:04X}",
+            "name": alert_name(code),
+            "log_id": log_id,
+            "detail": data.hex(),
+        }
+        for log_id, code, at, data in published_events(component.payload)
+    ]
+    return {"result": 0, "log": log, "events": events}
