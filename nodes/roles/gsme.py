@@ -52,7 +52,7 @@ from nodes.roles.event_logs import serve_event_logs
 from nodes.roles.firmware import manufacturer_key, serve_firmware
 from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
-from nodes.roles.gas_reads import serve_gas_reads
+from nodes.roles.gas_reads import GasReads, serve_gas_reads
 from nodes.roles.join_log import open_join_log
 from nodes.roles.prepay_han import RESULT_OF_ALERT, LocalEntryLock
 from nodes.roles.prepay_logs import DailyReadLog
@@ -100,6 +100,7 @@ class GasMeter(TunnelledDevice):
         self.meter_path = self.config.state_dir / "meter.json"
         saved = read_json(self.meter_path, {}) or {}
         self._dm3 = float(saved.get("volume_dm3", self.behaviour.initial_dm3))
+        self.gas_reads: GasReads | None = None  # fed by each reading of its register
         self.bill_millipence = int(saved.get("bill_to_date_millipence", 0))
         self.valve_open = bool(saved.get("valve_open", True))
         self.armed = bool(saved.get("armed", False))  # closed for want of credit, now armed
@@ -146,7 +147,7 @@ class GasMeter(TunnelledDevice):
             )
             GasPrepay(self.config.eui, self.credit).serve(self.zcl)  # GCS04, GCS14
             self.prepay_daily = serve_gas_logs(self)  # the prepayment logs (GCS16b, GCS15e)
-        serve_gas_reads(self)  # its registers' logs and profiles (family 4)
+        self.gas_reads = serve_gas_reads(self)  # its registers' logs and profiles (family 4)
         serve_event_logs(self)  # its event logs, its alert configuration (6.13, 6.22)
 
     async def start(self) -> None:
@@ -201,6 +202,8 @@ class GasMeter(TunnelledDevice):
             recovered = debt - self.credit.debt.total
             self.bill_millipence += before - self.credit.millipence - recovered
             self._on_credit(codes)
+        if self.gas_reads is not None:
+            self.gas_reads.observe(int(self._dm3))
         return int(self._dm3)
 
     def _save(self) -> None:
