@@ -235,7 +235,7 @@ def test_bad_input_gets_its_duis_code_an_audit_entry_and_loses_nothing(env) -> N
     [
         ("12.1_REQUEST_WAN_MATRIX_ADDRESS_REQUEST_DUIS.XML", "12.1", "serviceD", 8, DCC),
         ("ECS01a_1.1.1_IMMEDIATE_TOU_SUCCESS_REQUEST_DUIS.XML", "1.1.1", "serviceT", 4, ESME),
-        ("ECS35a_6.13_SUCCESS_REQUEST_DUIS.XML", "6.13", "serviceS", 1, ESME),
+        ("ECS23_4.10_SUCCESS_REQUEST_DUIS.XML", "4.10", "serviceS", 1, ESME),
     ],
 )
 def test_a_service_the_rig_does_not_serve_is_refused_with_its_reason(
