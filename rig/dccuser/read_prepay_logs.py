@@ -12,7 +12,7 @@ from typing import Any
 from rig.dccuser.readers import ReadKeys, reads
 from rig.protocol.gbcs.catalogue_prepay_logs import ECS19, ECS20D, ECS21B
 from rig.protocol.gbcs.cosem import GBCS_EPOCH_UNIX, MILLIPENCE
-from rig.protocol.gbcs.dlms import DataType
+from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.reading import access_response, protected_values
 from rig.protocol.gbcs.usecase import UseCase
@@ -57,18 +57,22 @@ def utc_text(utc_seconds: int) -> str:
     return dt.datetime.fromtimestamp(utc_seconds + GBCS_EPOCH_UNIX, dt.UTC).isoformat()
 
 
+def log_rows(log: Data, what: str) -> list[list[int]]:
+    """A log read back (a compact array of rows of integers) as lists of integers."""
+    if log.type is not DataType.COMPACT_ARRAY:
+        raise ValueError(f"the {what} is a {log.type.name}, not a compact array")
+    return [[int(d.value) for d in entry.value] for entry in log.value.elements()]
+
+
 @reads(ECS20D)
 def prepayment_credits(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
     result = access_result(msg)
     if result != 0:
         return {"result": result}
-    log = access_response(msg).data[0]
-    if log.type is not DataType.COMPACT_ARRAY:
-        raise ValueError(f"the credits log is a {log.type.name}, not a compact array")
-    credits = []
-    for entry in log.value.elements():
-        at, value = (int(d.value) for d in entry.value)
-        credits.append({"at": utc_text(at), "millipence": value, "pence": value // MILLIPENCE})
+    credits = [
+        {"at": utc_text(at), "millipence": value, "pence": value // MILLIPENCE}
+        for at, value in log_rows(access_response(msg).data[0], "credits log")
+    ]
     return {"result": result, "credits": credits}
 
 
@@ -78,10 +82,8 @@ def daily_read_log(_uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, 
     if result != 0:
         return {"result": result}
     log = protected_values(msg, keys.user_ka, keys.device_ka)[0]
-    if log.type is not DataType.COMPACT_ARRAY:
-        raise ValueError(f"the daily read log is a {log.type.name}, not a compact array")
-    days = []
-    for entry in log.value.elements():
-        at, *registers = (int(d.value) for d in entry.value)
-        days.append({"at": utc_text(at), **pence_registers(registers)})
+    days = [
+        {"at": utc_text(at), **pence_registers(registers)}
+        for at, *registers in log_rows(log, "daily read log")
+    ]
     return {"result": result, "days": days}

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rig.dccuser.read_prepay_logs import access_result, utc_text
+from rig.dccuser.read_prepay_logs import access_result, log_rows, utc_text
 from rig.dccuser.readers import ReadKeys, reads
 from rig.protocol.gbcs.catalogue_reads import ECS17D, ECS22B, ECS66, TOU_RATES
-from rig.protocol.gbcs.dlms import DataType
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.reading import protected_values
 from rig.protocol.gbcs.usecase import UseCase
@@ -37,10 +36,8 @@ def consumption_log(uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, 
     if result != 0:
         return {"result": result}
     log = protected_values(msg, keys.user_ka, keys.device_ka)[0]
-    if log.type is not DataType.COMPACT_ARRAY:
-        raise ValueError(f"the consumption log is a {log.type.name}, not a compact array")
-    entries = []
-    for entry in log.value.elements():
-        at, consumption = (int(d.value) for d in entry.value)
-        entries.append({"at": utc_text(at), "consumption": consumption})
+    entries = [
+        {"at": utc_text(at), "consumption": consumption}
+        for at, consumption in log_rows(log, "consumption log")
+    ]
     return {"result": result, "days" if uc.name == ECS66.name else "periods": entries}
