@@ -112,7 +112,10 @@ class ElectricityMeter(TunnelledDevice):
             serve_prepay_config(self.cosem, self.credit)  # ECS08 writes it, ECS26a reads it
             # prepayment registers and logs (ECS19, ECS21b, ECS20d); the daily read log
             self.prepay_daily = serve_prepay_logs(self)
-        self.reads = serve_reads(self)  # its registers' logs and profiles (family 4)
+        # its registers' logs and profiles (family 4), brought up to date when read: a tick of
+        # their own reading the import register every second (advancing the credit with it)
+        # left the PPMID's and IHD's HAN reads unanswered for 35 s after a local top-up
+        serve_reads(self)
         serve_event_logs(self)  # its event logs, its alert configuration (6.13, 6.22)
         self.app.serve(
             DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
@@ -144,9 +147,6 @@ class ElectricityMeter(TunnelledDevice):
         self.spawn(self._keep_alive(), "keep-alive")
         resume_activation(self)  # a future-dated 11.3 held across the power cut
         resume_credentials(self)  # and a future-dated CS02b (6.15.1)
-        if self.reads is not None:
-            self.reads.tick()
-            self.spawn(self.reads.run(), "reads")  # its registers' logs follow its import
 
     # --- the COSEM objects ------------------------------------------------------------------
     def _import_registers(self) -> Data:

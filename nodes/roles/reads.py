@@ -15,14 +15,13 @@
 
 They are kept in the meter's state folder (``tou_registers.json``,
 ``daily_consumption.json``, ``active_import_profile.json``) and survive a restart. They
-follow the import register on the
-meter's tick (:meth:`EnergyReads.tick`, every :data:`TICK_S` once the meter has started)
-and before each read. A GSME is not served here (its reads are ``gas_reads``').
+follow the import register each time they are read (:meth:`EnergyReads.tick`): a log
+read after several periods passed unread logs what was imported meanwhile at the latest
+boundary. A GSME is not served here (its reads are ``gas_reads``').
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -46,7 +45,6 @@ log = logging.getLogger("nodes.reads")
 _D = DataType
 RATE_IN_FORCE = 1  # the TOU rate the imported energy goes to (no TOU tariff on the ESME yet)
 DAILY_CONSUMPTION_DAYS = 731  # the days the rig's daily consumption log keeps (two years)
-TICK_S = 1.0
 PROFILE_PERIODS = 48 * 31  # the half hours the rig's active import profile keeps (31 days)
 DAY_S, HALF_HOUR_S = 86_400, 1_800
 ENTRY = TypeDescription(
@@ -143,6 +141,7 @@ class IntervalLog:
 
     def between(self, restriction: int, dates: Data) -> Data:
         """The entries from one DLMS date-time to another (both included)."""
+        self.tick()  # up to date: the period just ended logged, if one has
         if restriction != cosem.RESTRICTED_BY_DATE:
             raise CosemError(
                 Result.TYPE_UNMATCHED,
@@ -186,18 +185,11 @@ class EnergyReads:
         server.selective(DAILY_CONSUMPTION_LOG, self.daily.between)
         server.selective(ACTIVE_IMPORT_PROFILE, self.profile.between)
 
-    async def run(self) -> None:
-        """The meter's tick: follow the import register."""
-        while True:
-            self.tick()
-            await asyncio.sleep(TICK_S)
-
 
 def serve_reads(meter: Any) -> EnergyReads | None:
     """Put family 4's reads on the ESME's COSEM server (``meter.cosem``), over its import
-    register (``meter.metering()``'s current summation delivered, Wh); they follow it on
-    the tick (:meth:`EnergyReads.run`) the meter runs once started. None for a device
-    without COSEM objects."""
+    register (``meter.metering()``'s current summation delivered, Wh), brought up to date
+    each time they are read. None for a device without COSEM objects."""
     server: CosemServer | None = getattr(meter, "cosem", None)
     if server is None:
         return None
