@@ -15,7 +15,7 @@
 
 They are kept in the meter's state folder (``tou_registers.json``,
 ``daily_consumption.json``, ``active_import_profile.json``) and survive a restart. They
-follow the import register each time they are read (:meth:`EnergyReads.tick`): a log
+follow the import register each time they are read (:meth:`IntervalLog.tick`): a log
 read after several periods passed unread logs what was imported meanwhile at the latest
 boundary. A GSME is not served here (its reads are ``gas_reads``').
 """
@@ -140,8 +140,8 @@ class IntervalLog:
         return logged
 
     def between(self, restriction: int, dates: Data) -> Data:
-        """The entries from one DLMS date-time to another (both included)."""
-        self.tick()  # up to date: the period just ended logged, if one has
+        """The entries from one DLMS date-time to another (both included), the period just
+        ended logged first if one has."""
         if restriction != cosem.RESTRICTED_BY_DATE:
             raise CosemError(
                 Result.TYPE_UNMATCHED,
@@ -174,11 +174,6 @@ class EnergyReads:
         self.profile = IntervalLog(
             state_dir / "active_import_profile.json", imported, HALF_HOUR_S, PROFILE_PERIODS, now
         )
-
-    def tick(self) -> None:
-        self.tou.advance()
-        self.daily.tick()
-        self.profile.tick()
 
     def serve(self, server: CosemServer) -> None:
         server.attribute(TOU_REGISTERS, self.tou.value)
