@@ -30,6 +30,8 @@ from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
 from nodes.gbcs.credentials import resume_credentials
 from nodes.han import ota as han_ota  # a module: nodes.han.ota imports nodes.roles
 from nodes.han.app import DEVICE_ENDPOINT
+from nodes.roles.aux_loads import serve_aux_loads
+from nodes.roles.billing import serve_billing
 from nodes.roles.clock import serve_clock
 from nodes.roles.credit import (
     NOT_AUTHENTIC,
@@ -38,6 +40,8 @@ from nodes.roles.credit import (
     TopUpRefused,
     meter_credit,
 )
+from nodes.roles.device_config import serve_device_config
+from nodes.roles.esme_config import serve_esme_config
 from nodes.roles.event_logs import serve_event_logs
 from nodes.roles.firmware import manufacturer_key, serve_firmware
 from nodes.roles.join_log import open_join_log
@@ -45,6 +49,7 @@ from nodes.roles.prepay_han import serve_prepayment
 from nodes.roles.prepay_logs import DailyReadLog, serve_prepay_logs
 from nodes.roles.prepay_objects import serve_debt, serve_prepay_config
 from nodes.roles.reads import serve_reads
+from nodes.roles.tariff import serve_tariff
 from nodes.roles.tunnelled import TunnelledDevice
 from nodes.roles.utrn_entry import UtrnEntry, generic_alert
 from rig.protocol.eui import Eui64
@@ -117,6 +122,11 @@ class ElectricityMeter(TunnelledDevice):
         # left the PPMID's and IHD's HAN reads unanswered for 35 s after a local top-up
         serve_reads(self)
         serve_event_logs(self)  # its event logs, its alert configuration (6.13, 6.22)
+        serve_tariff(self)
+        serve_device_config(self)
+        serve_esme_config(self)
+        serve_aux_loads(self)
+        serve_billing(self)
         self.app.serve(
             DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
         )

@@ -50,9 +50,11 @@ from nodes.roles.credit import (
 )
 from nodes.roles.event_logs import serve_event_logs
 from nodes.roles.firmware import manufacturer_key, serve_firmware
+from nodes.roles.gas_config import serve_gas_config
 from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
 from nodes.roles.gas_reads import GasReads, serve_gas_reads
+from nodes.roles.gas_tariff import serve_gas_tariff
 from nodes.roles.join_log import open_join_log
 from nodes.roles.prepay_han import RESULT_OF_ALERT, LocalEntryLock
 from nodes.roles.prepay_logs import DailyReadLog
@@ -149,6 +151,8 @@ class GasMeter(TunnelledDevice):
             self.prepay_daily = serve_gas_logs(self)  # the prepayment logs (GCS16b, GCS15e)
         self.gas_reads = serve_gas_reads(self)  # its registers' logs and profiles (family 4)
         serve_event_logs(self)  # its event logs, its alert configuration (6.13, 6.22)
+        serve_gas_tariff(self)
+        serve_gas_config(self)
 
     async def start(self) -> None:
         self._valve(self.valve_open)  # as it was before a power cut (open: supply)

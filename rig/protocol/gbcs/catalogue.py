@@ -33,18 +33,25 @@ generic one is not enough) a reader in ``rig.dccuser.readers``.
 from __future__ import annotations
 
 from rig.protocol.gbcs import access, cosem, gbz
+from rig.protocol.gbcs import catalogue_aux_loads as aux_loads
+from rig.protocol.gbcs import catalogue_billing as billing
 from rig.protocol.gbcs import catalogue_chf as chf
 from rig.protocol.gbcs import catalogue_commission as commission
 from rig.protocol.gbcs import catalogue_credentials as credentials
+from rig.protocol.gbcs import catalogue_device_config as device_config
+from rig.protocol.gbcs import catalogue_esme_config as esme_config
 from rig.protocol.gbcs import catalogue_event_logs as event_logs
 from rig.protocol.gbcs import catalogue_firmware as firmware
+from rig.protocol.gbcs import catalogue_gas_config as gas_config
 from rig.protocol.gbcs import catalogue_gas_logs as gas_logs
 from rig.protocol.gbcs import catalogue_gas_reads as gas_reads
+from rig.protocol.gbcs import catalogue_gas_tariff as gas_tariff
 from rig.protocol.gbcs import catalogue_join as join
 from rig.protocol.gbcs import catalogue_prepay_config as prepay_config
 from rig.protocol.gbcs import catalogue_prepay_logs as prepay_logs
 from rig.protocol.gbcs import catalogue_reads as reads
 from rig.protocol.gbcs import catalogue_restore as restore
+from rig.protocol.gbcs import catalogue_tariff as tariff
 from rig.protocol.gbcs.catalogue_gas import GAS_PREPAYMENT
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.usecase import (
@@ -302,5 +309,12 @@ CATALOGUE = Catalogue(
         *reads.USE_CASES,
         *gas_reads.USE_CASES,
         *event_logs.USE_CASES,
+        *tariff.USE_CASES,
+        *gas_tariff.USE_CASES,
+        *device_config.USE_CASES,
+        *esme_config.USE_CASES,
+        *aux_loads.USE_CASES,
+        *billing.USE_CASES,
+        *gas_config.USE_CASES,
     ]
 )

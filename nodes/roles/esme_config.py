@@ -1,0 +1,11 @@
+"""What a meter serves of the ESME's identity, security and operational configuration (6.5, 6.8,
+6.11, 6.12, 6.18.x, 6.20.x, 6.22 ECS25b, 6.25, 6.26, 6.27)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def serve_esme_config(meter: Any) -> None:
+    """Serve the ESME's identity, security and operational configuration on ``meter``'s object
+    server."""

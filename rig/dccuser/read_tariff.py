@@ -1,0 +1,4 @@
+"""The DCC User's readers of the ESME's tariffs and prices (1.1.1, 1.1.2, 1.2.1, 1.2.2, 1.5, 1.6,
+1.7, 4.11.1, 4.11.2) (registered with :func:`rig.dccuser.readers.reads`)."""
+
+from __future__ import annotations
