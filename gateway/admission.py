@@ -30,6 +30,8 @@ from lxml import etree
 from gateway import inventory
 from gateway.config import DeviceConfig, UserConfig
 from gateway.dcc_services import service_for
+from gateway.eligibility import hub_suppliers as hub_suppliers  # re-exported
+from gateway.eligibility import responsible
 from gateway.transform import served
 from rig.protocol.duis import bodies, codes, schema, srv, xmldsig
 from rig.protocol.duis.message import DuisError, Request, RequestId, parse_request
@@ -39,15 +41,10 @@ from rig.protocol.gbcs.usecase import Catalogue, UseCase
 from rig.protocol.keystore import KeyStore
 from rig.protocol.smki import Usage
 
-SUPPLIER_ROLES = {"IS", "GS", "ES"}
-NETWORK_ROLES = {"ED", "GT"}
-# the supplier roles that supply a meter (the hub's devices: either meter's supplier)
-DEVICE_SUPPLIER_ROLES = {"ESME": {"IS", "ES"}, "GSME": {"GS"}}
 # SRVs the gaining supplier sends before it is responsible (6.23: the change of supplier),
 # and the role a gaining supplier of each device type has
 GAINING_SUPPLIER_SRVS = {"6.23"}
 GAINING_ROLE = {"ESME": "IS", "GSME": "GS"}
-HOSTED = ("GPF", "PPMID")  # devices whose suppliers are those of the meters on their hub
 
 
 _SRV = re.compile(r"^[0-9]{1,2}(\.[0-9]{1,2}){0,2}$")
@@ -254,12 +251,7 @@ def admit(
         )
     # eligibility per role: a supplier role makes it responsible for the meters it supplies
     # (and their hub), a network operator role for those it operates
-    as_supplier = any(r in DEVICE_SUPPLIER_ROLES.get(device.type, SUPPLIER_ROLES) for r in roles)
-    responsible = {
-        device.supplier if as_supplier else None,
-        device.network_operator if any(r in NETWORK_ROLES for r in roles) else None,
-    }
-    if sender in responsible or (as_supplier and sender in hub_suppliers(device, devices)):
+    if responsible(sender, roles, device, devices):
         return Admitted(request, service, user, device, use_case)
     if service.variant in GAINING_SUPPLIER_SRVS and GAINING_ROLE.get(device.type) in roles:
         return Admitted(request, service, user, device, use_case)  # the gaining supplier
@@ -277,15 +269,6 @@ def admit(
         )
     cert = remote_party_certificate(offered, request, keys)
     return Admitted(request, service, user, device, use_case, cert)
-
-
-def hub_suppliers(device: DeviceConfig, devices: Mapping[Eui64, DeviceConfig]) -> set[Eui64]:
-    """The suppliers responsible for a comms hub, its CHF or the GPF it hosts, or a PPMID on
-    it: those of the meters on the hub (none of them names a supplier of its own)."""
-    hub = device.eui if device.type == "CHF" else device.hub if device.type in HOSTED else None
-    if hub is None:
-        return set()
-    return {d.supplier for d in devices.values() if d.hub == hub and d.supplier}
 
 
 def remote_party_certificate(offered: str, request: Request, keys: KeyStore) -> bytes:

@@ -98,6 +98,9 @@ class GatewayConfig:
     # target response time by device type; "default" for the others
     response_time_s: dict[str, float] = field(default_factory=lambda: {"default": 30.0})
     max_body: int = 1_000_000
+    # the DCC's clock, which its schedules run on: ``clock_rate`` times as fast as the wall
+    # clock, from the gateway's first start (kept in its store)
+    clock_rate: float = 1.0
     version: int = VERSION
 
     def __post_init__(self) -> None:

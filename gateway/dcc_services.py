@@ -14,6 +14,9 @@ Update Inventory (a status DUIS lets a user set, or DeleteDevice of a Pending de
 The hub's status: 8.14.1-8.14.4 Communications Hub Status Update, in
 :mod:`gateway.hub_status` (imported at the end of this module, which registers them).
 
+The schedules: 5.1 Create, 5.2 Read and 5.3 Delete Schedule, in :mod:`gateway.schedules`
+(imported at the end too), which also runs them on the DCC's clock.
+
 The firmware services: 11.1 Update Firmware (:func:`update_firmware`, to meters) and 11.4
 Update PPMID Firmware (:func:`update_ppmid_firmware`) keep the image and hand it to
 :mod:`gateway.firmware`, which distributes it to each device's hub.
@@ -25,10 +28,12 @@ import binascii
 from base64 import b64decode
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from gateway.config import DeviceConfig
+from gateway.config import DeviceConfig, UserConfig
+from gateway.dcc_clock import DccClock
 from gateway.firmware import FirmwareDistributor
 from gateway.inventory import (
     COMMISSIONED,
@@ -44,11 +49,15 @@ from rig.protocol.codec import DecodeError
 from rig.protocol.duis import codes
 from rig.protocol.duis.bodies import InventoryDevice, dsp_inventory
 from rig.protocol.duis.message import Request
+from rig.protocol.duis.srv import SrvTable
 from rig.protocol.duis.xml import NS, text
 from rig.protocol.eui import Eui64, EuiError
 from rig.protocol.firmware import file_version_of
 from rig.protocol.zigbee.ota import OtaFile
 from rig.runtime.registry import Registry
+
+if TYPE_CHECKING:
+    from gateway.schedules import ScheduleBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,10 @@ class DccState:
     devices: Inventory
     boxed: Mapping[Eui64, DeviceConfig] = field(default_factory=dict)
     firmware: FirmwareDistributor | None = None  # 11.1's image store and distribution
+    users: Mapping[Eui64, UserConfig] = field(default_factory=dict)  # the DCC Users
+    srvs: SrvTable | None = None  # DCC's SRV matrix (what the DCC schedules, and for whom)
+    schedules: ScheduleBook | None = None  # 5.x's schedules
+    clock: DccClock | None = None  # the DCC's clock, which its schedules run on
 
 
 class ServiceRefused(Exception):
@@ -329,5 +342,6 @@ def _firmware_suppliers(device: DeviceConfig, dcc: DccState) -> set[Eui64]:
     return suppliers
 
 
-# 8.14.x Communications Hub Status Update, registered once this module is complete
-from gateway import hub_status  # noqa: E402, F401
+# 8.14.x Communications Hub Status Update and 5.x's schedules, registered once this module
+# is complete
+from gateway import hub_status, schedules  # noqa: E402, F401

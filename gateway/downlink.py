@@ -12,6 +12,7 @@ acknowledgement (I99) goes back at once.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,17 +20,20 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
+from gateway import inventory
 from gateway.admission import Admitted, Refused, admit
 from gateway.config import GatewayConfig
 from gateway.crashpoints import crashpoint
 from gateway.credentials import dcc_key
 from gateway.dcc_services import DccState, ServiceRefused, service_for
 from gateway.deadlines import Deadlines
+from gateway.eligibility import responsible
 from gateway.inventory import Inventory, effect_of
 from gateway.outbox import Outbox
 from gateway.publisher import Publisher
+from gateway.schedules import Schedule
 from gateway.store import Pending, Store
-from gateway.transform import TransformInput, transform_for
+from gateway.transform import TransformInput, served, transform_for
 from gateway.transform.registry import Peer, Transform, TransformRefused
 from gateway.wan import WanRouter
 from rig.protocol.codec import DecodeError
@@ -398,6 +402,36 @@ class Downlink:
                 "message_code": f"{uc.message_code:04X}",
             },
         )
+
+    def run_scheduled(self, schedule: Schedule, at: dt.datetime) -> str:
+        """Send the request a DCC schedule stands for at ``at`` (the caller's transaction):
+        the User's request as it could send it on demand, under a RequestID counter the DCC
+        takes from the User's series. The checks are admission's for that device again (it
+        may have changed hands or status since the schedule was made); a failing one raises
+        :class:`Refused`. Returns the RequestID."""
+        user = self.users.get(schedule.owner)
+        device = self.dcc.devices.get(schedule.device)
+        service = self.srvs.lookup(schedule.srv)
+        if user is None or device is None:
+            raise Refused(codes.DEVICE_UNKNOWN, "the schedule's user or device is gone")
+        if not inventory.allows(device.status, schedule.srv):
+            raise Refused(codes.DEVICE_STATUS, f"device {device.eui.duis} is {device.status}")
+        roles = [r for r in user.all_roles if service.allows(r)]
+        if not responsible(user.eui, roles, device, self.dcc.devices):
+            raise Refused(
+                codes.NOT_AUTHORISED_FOR_DEVICE,
+                f"{user.name} is no longer responsible for {device.eui.duis}",
+            )
+        uc = served(CATALOGUE, schedule.srv, device.type)
+        transform = None if uc is None else transform_for(uc)
+        if uc is None or transform is None:
+            raise Refused(codes.NOT_SERVED, f"SRV {schedule.srv} is not served for {device.type}")
+        counter = max((self.store.last_counter(user.eui.duis) or 0) + 1, time.time_ns() // 10**6)
+        request = schedule.request(at, counter, service.service_reference)
+        a = Admitted(request, service, user, device, uc)
+        given = TransformInput(request, counter, user.eui, device.eui, self._peer)
+        self._send("schedule", a, uc, _transformed(transform, uc, given), time.time())
+        return str(request.request_id)
 
 
 def _transformed(transform: Transform, uc: UseCase, given: TransformInput) -> GbcsMessage:

@@ -39,6 +39,7 @@ from gateway.device_certificates import DeviceCertificates
 from gateway.downlink import Downlink
 from gateway.firmware import FirmwareDistributor
 from gateway.outbox import Outbox
+from gateway.schedules import ScheduleBook, Scheduler
 from gateway.smki_service import SmkiService
 from gateway.store import STORE_FILE, Store
 from gateway.transform.restore import LogArchive, use_archive
@@ -100,6 +101,14 @@ class GatewayService:
         self.wan.on_firmware_held = self.firmware.on_held
         self.wan.on_back_online = self._hub_back  # a hub's lost link
         self.delivery = Delivery(self.store, config.delivery, self.outbox.wakeup)
+        # 5.x: the schedules, run on the DCC's clock
+        book = ScheduleBook(self.store.db)
+        clock = book.clock(config.clock_rate)
+        uplink.schedule_of = book.schedule_of
+        self.downlink.dcc = replace(
+            self.downlink.dcc, users=users, srvs=self.downlink.srvs, schedules=book, clock=clock
+        )
+        self.scheduler = Scheduler(book, clock, self.downlink.run_scheduled, self.store.transaction)
 
     async def _hub_back(self, hub: Eui64) -> int:
         """A hub back online: the commands it may have missed again, and its firmware
@@ -156,6 +165,7 @@ class GatewayService:
             asyncio.create_task(self.downlink.publisher.run()),
             asyncio.create_task(self.firmware.run()),
             asyncio.create_task(self.delivery.run()),
+            asyncio.create_task(self.scheduler.run_forever()),
         ]
         duis = http.application("DUIS", client_max_size=self.config.max_body * 4)
         duis.router.add_get(HEALTH_PATH, self._health)

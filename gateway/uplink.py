@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway import cos
@@ -23,6 +23,7 @@ from gateway.device_certificates import DeviceCertificates
 from gateway.firmware import ppmid_activation_dcc_alert, transfer_dcc_alert
 from gateway.inventory import NOW, Effect, Inventory
 from gateway.outbox import Outbox
+from gateway.schedules import scheduled_message
 from gateway.store import Store
 from gateway.transform.restore import LogArchive
 from rig.protocol.codec import DecodeError
@@ -69,6 +70,8 @@ class Uplink:
         self.inventory = inventory  # the DCC's, which a successful answer may change
         self.archive = archive  # the DCC's copy of the device logs the hubs report
         self.certificates = certificates  # SMKI's device certificates: which one is in use
+        # the DCC schedule a request ran for (its answer is a DSPScheduledMessage), or None
+        self.schedule_of: Callable[[str], int | None] = lambda _request_id: None
 
     def _archive(self, hub: Eui64, msg: GbcsMessage) -> None:
         """Keep the device log ``msg`` reports, if it is from ``hub`` or a device the
@@ -137,6 +140,7 @@ class Uplink:
                 if changed is not None:
                     self.store.hop(p.request_id, "inventory", device=changed.eui.duis,
                                    status=changed.status)  # fmt: skip
+            schedule = self.schedule_of(p.request_id)
             response = Response(
                 codes.SUCCESS,
                 now(),
@@ -145,7 +149,8 @@ class Uplink:
                 RequestId(device, requester, counter),
                 p.service_reference,
                 p.srv,
-                gbcs_payload=payload,
+                gbcs_payload=payload if schedule is None else None,
+                content=None if schedule is None else scheduled_message(payload, schedule),
             )
             self.outbox.queue(requester, p.request_id, "response", response)
         log.info("duis.response", extra={"request_id": p.request_id, "device": device.duis})

@@ -132,6 +132,13 @@ def to_bool(v: Any) -> bool:
     return v
 
 
+def to_rate(v: Any) -> float:
+    """A positive number: how many times as fast as the wall clock (the DCC's clock)."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        raise ValueError(f"expected a positive number (1 is real time), got {v!r}")
+    return float(v)
+
+
 def to_text(v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ValueError(f"expected text, got {v!r}")

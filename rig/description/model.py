@@ -163,6 +163,9 @@ class GatewaySettings:
     bind: str = "127.0.0.1"
     duis_port: Port = 8079
     smki_port: Port = 8083
+    # the DCC's clock (its schedules) runs this many times as fast as the wall clock: 1440
+    # makes a DCC day a wall minute, for a bench that shows daily schedules in minutes
+    clock_rate: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

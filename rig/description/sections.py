@@ -19,6 +19,7 @@ from rig.description.fields import (
     to_address,
     to_eui,
     to_port,
+    to_rate,
     to_subnet,
     to_text,
     to_url,
@@ -103,12 +104,16 @@ def read_wan(r: Reader, top: LocatedDict) -> Wan:
 
 def read_gateway(r: Reader, top: LocatedDict) -> GatewaySettings:
     m = r.mapping(
-        top.get("gateway"), "gateway", r.line_of(top, "gateway"), {"bind", "duis_port", "smki_port"}
+        top.get("gateway"),
+        "gateway",
+        r.line_of(top, "gateway"),
+        {"bind", "duis_port", "smki_port", "clock_rate"},
     )
     return GatewaySettings(
         bind=r.field(m, "bind", "gateway", to_address, default="127.0.0.1") or "127.0.0.1",
         duis_port=r.field(m, "duis_port", "gateway", to_port, default=8079),
         smki_port=r.field(m, "smki_port", "gateway", to_port, default=8083),
+        clock_rate=r.field(m, "clock_rate", "gateway", to_rate, default=1.0),
     )
 
 

@@ -111,6 +111,7 @@ def gateway_config(plan: Plan, rig: Rig, state: StateDir) -> GatewayConfig:
         smki_ca_cert=pki.smki_issuing.cert if pki.smki_issuing.cert.exists() else None,
         smki_ca_key=pki.smki_issuing.key if pki.smki_issuing.key.exists() else None,
         response_time_s=response_times(rig),
+        clock_rate=rig.gateway.clock_rate,
     )
 
 

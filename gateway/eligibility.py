@@ -1,0 +1,48 @@
+"""Who may act on a device: the DCC's rule that a DCC User's role makes it responsible for
+the devices it supplies or operates, which admission (:mod:`gateway.admission`) applies to
+each device request and the DCC's schedules (:mod:`gateway.schedules`) to the device a
+schedule names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from gateway.config import DeviceConfig
+from rig.protocol.eui import Eui64
+
+SUPPLIER_ROLES = {"IS", "GS", "ES"}
+NETWORK_ROLES = {"ED", "GT"}
+# the supplier roles that supply a meter (the hub's devices: either meter's supplier)
+DEVICE_SUPPLIER_ROLES = {"ESME": {"IS", "ES"}, "GSME": {"GS"}}
+HOSTED = ("GPF", "PPMID")  # devices whose suppliers are those of the meters on their hub
+
+
+def hub_suppliers(device: DeviceConfig, devices: Mapping[Eui64, DeviceConfig]) -> set[Eui64]:
+    """The suppliers responsible for a comms hub, its CHF or the GPF it hosts, or a PPMID on
+    it: those of the meters on the hub (none of them names a supplier of its own)."""
+    hub = device.eui if device.type == "CHF" else device.hub if device.type in HOSTED else None
+    if hub is None:
+        return set()
+    return {d.supplier for d in devices.values() if d.hub == hub and d.supplier}
+
+
+def as_supplier(roles: Iterable[str], device: DeviceConfig) -> bool:
+    """Whether one of ``roles`` is a supplier role of the device's kind (IS or ES for an
+    ESME, GS for a GSME, any supplier role for the others)."""
+    return any(r in DEVICE_SUPPLIER_ROLES.get(device.type, SUPPLIER_ROLES) for r in roles)
+
+
+def responsible(
+    sender: Eui64,
+    roles: Iterable[str],
+    device: DeviceConfig,
+    devices: Mapping[Eui64, DeviceConfig],
+) -> bool:
+    """Whether ``sender``, acting in ``roles``, is responsible for ``device``: its supplier
+    (or a supplier of a meter on its hub, for the hub's devices) in a supplier role of its
+    kind, or its network operator in a network role."""
+    roles = tuple(roles)
+    supplier = as_supplier(roles, device)
+    if supplier and (sender == device.supplier or sender in hub_suppliers(device, devices)):
+        return True
+    return any(r in NETWORK_ROLES for r in roles) and sender == device.network_operator
