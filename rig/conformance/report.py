@@ -37,6 +37,7 @@ COLUMNS = (
     ("response_code", "response"),
     ("outcome", "outcome"),
     ("reason", "reason"),
+    ("prepared", "prepared first"),
     ("rtds_command", "RTDS command"),
     ("rtds_response", "RTDS response"),
     ("seconds", "s"),
@@ -69,6 +70,8 @@ def _row(r: Result) -> str:
         value = getattr(r, attr)
         if attr == "use_case" and r.use_case_name:
             value = f"{r.use_case} {r.use_case_name}"
+        elif attr == "prepared":
+            value = "; ".join(value)
         css = ' class="num"' if attr == "seconds" else ""
         cells.append(f"<td{css}>{escape(str(value))}</td>")
     return f'<tr class="{escape(r.outcome)}">{"".join(cells)}</tr>'

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 from rig.conformance.compare import (
     EQUAL,
     NO_COMMAND,
@@ -37,6 +39,8 @@ from rig.description.model import Rig
 from rig.protocol.codec import DecodeError
 from rig.protocol.duis.message import RequestId
 from rig.protocol.duis.srv import SrvTable
+from rig.protocol.duis.xml import NS, SR
+from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import codes
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.reference import srv_table
@@ -70,6 +74,26 @@ class Result:
     rtds_response: str = "none"
     seconds: float = 0.0
     outcome: str = "error"
+    # what the runner did first to give the template what it needs (a 12.2 of a fresh
+    # device, the DSPScheduleID 5.1 returned, the sender's own certificates), with codes
+    prepared: list[str] = field(default_factory=list)
+
+
+def prenotification(eui: Eui64, device_type: str) -> etree._Element:
+    """A 12.2 DevicePrenotification body for a device of ``device_type`` (DCC's template's
+    manufacturer, model and firmware)."""
+    body = etree.Element(f"{{{SR}}}DevicePrenotification", nsmap={"sr": SR})
+    version = "CHTS V1.46" if device_type == "CHF" else "SMETS V1.58"
+    for name, value in (
+        ("DeviceID", eui.duis),
+        ("DeviceManufacturer", "AB01"),
+        ("DeviceModel", "010A030B"),
+        ("DeviceType", device_type),
+        ("SMETSCHTSVersion", version),
+        ("FirmwareVersion", "0002012F"),
+    ):
+        etree.SubElement(body, f"{{{SR}}}{name}").text = value
+    return body
 
 
 def outcome_of(out: Outcome) -> str:
@@ -144,6 +168,7 @@ class Runner:
         self.rig, self.state, self.wait = rig, state, wait
         self.table: SrvTable = srv_table()
         self._users: dict[str, DccUser] = {}
+        self.schedule: int | None = None  # the DSPScheduleID 5.1 returned, for 5.2 and 5.3
 
     def user(self, name: str) -> DccUser:
         if name not in self._users:
@@ -184,12 +209,15 @@ class Runner:
         out: Outcome | None = None
         try:
             client = self.user(adapted.user)
+            body = await self._prepare(client, adapted, result)
             counter = client.next_counter()
             target = client.dcc if adapted.srv.non_device else adapted.target
             result.request_id = str(RequestId(client.eui, target, counter))
             out = await client.send(
-                adapted.srv.variant, target, wait=self.wait, counter=counter, body=adapted.body
+                adapted.srv.variant, target, wait=self.wait, counter=counter, body=body
             )
+            if adapted.srv.variant == "5.1" and "DSPScheduleID" in out.values:
+                self.schedule = int(out.values["DSPScheduleID"])
         except ReadError as exc:
             read_error = f"the device's answer cannot be read: {exc}"
             result.reason = read_error
@@ -217,6 +245,31 @@ class Runner:
             None if ref is None or ref.response is None else unhex(ref.response),
             rtds_keys(),
         )
+
+    async def _prepare(self, client: DccUser, adapted: Adapted, result: Result) -> etree._Element:
+        """What the template needs first, done and recorded in ``result.prepared``; the body
+        to send: the fresh devices pre-notified (12.2), the schedule 5.1 made in place of
+        the template's DSPScheduleID, the sender's own certificates in place of those the
+        template carries for a change of credentials."""
+        body = etree.fromstring(etree.tostring(adapted.body))
+        for eui, kind in adapted.prenotify:
+            pre = await client.send(
+                "12.2", client.dcc, wait=self.wait, body=prenotification(eui, kind)
+            )
+            result.prepared.append(f"12.2 {kind} {eui.duis}: {pre.acknowledgement}")
+        found = body.find("sr:DSPScheduleID", NS)
+        if found is not None and self.schedule is not None:
+            found.text = str(self.schedule)
+            result.prepared.append(f"DSPScheduleID {self.schedule} (from 5.1)")
+        replacing = body.find(".//sr:SupplierReplacementCertificates", NS)
+        if replacing is not None:
+            own = client.cos_certificates()
+            for element in replacing:
+                name = etree.QName(element).localname
+                if name in own and element.text != own[name]:
+                    element.text = own[name]
+                    result.prepared.append(f"{name}: {client.name}'s own")
+        return body
 
     async def run(
         self,

@@ -10,6 +10,7 @@ Templates are named ``<use case>_<SRV>_<case words>_REQUEST_DUIS.XML`` (non-devi
 from __future__ import annotations
 
 import fnmatch
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from rig.dccuser.tasks import default_user
 from rig.description.model import Node, Rig, Role, User
 from rig.protocol.duis.message import DuisError, Request, parse_document
 from rig.protocol.duis.srv import Srv, SrvTable
+from rig.protocol.duis.xml import SR
 from rig.protocol.eui import Eui64
 from rig.state import StateDir
 
@@ -36,6 +38,26 @@ RTDS_DEVICES: dict[Eui64, tuple[str, int]] = {
     Eui64.parse("00-DB-12-34-56-78-90-A5"): ("ihd", 0),
     Eui64.parse("00-DB-12-34-56-78-90-A6"): ("ihd", 1),
 }
+# the other devices RTDS's templates name in their bodies (a join's OtherDeviceID, the old
+# hub of 8.12): the rig's device of the kind that pairs with the target, as the use case has
+# it (CS03A1: a meter joins a PPMID; CS03A2: the PPMID or IHD joins the meter; CS03B: the
+# GSME joins an IHD; CS03C: the GSME and the PPMID; CS04AC: the ESME leaves the PPMID;
+# 8.12.1/8.12.2: the rig's own hub and GPF stand for the old ones, whose logs the DCC holds)
+RTDS_OTHER_DEVICES: dict[Eui64, tuple[str, int]] = {
+    Eui64.parse("00-DB-12-34-56-78-90-9A"): ("ppmid", 0),
+    Eui64.parse("00-DB-12-34-56-78-90-93"): ("esme", 0),
+    Eui64.parse("00-DB-12-34-56-78-90-9C"): ("ihd", 0),
+    Eui64.parse("00-DB-12-34-56-78-90-98"): ("ppmid", 0),
+    Eui64.parse("00-DB-12-34-56-78-90-94"): ("gsme", 0),
+    Eui64.parse("00-DB-12-34-56-78-90-99"): ("ppmid", 0),
+    Eui64.parse("00-DB-12-34-56-78-90-95"): ("chf", 0),
+    Eui64.parse("00-DB-12-34-56-78-90-B3"): ("gpf", 0),
+}
+# SRVs whose device must be one the DCC does not hold yet (12.2 pre-notifies it), or one
+# the runner pre-notifies first, so that the rig's own devices keep their status: 8.4's
+# DeleteDevice takes a Pending device, 8.14.x a hub not yet installed or commissioned
+FRESH_DEVICE_SRVS = {"12.2": False, "8.4": True, "8.14.1": True, "8.14.2": True,
+                     "8.14.3": True, "8.14.4": True}  # fmt: skip
 NETWORK_OPERATOR_ROLES = frozenset({"ED", "GT"})
 # the roles that can act for a device of each fuel: an import supplier or electricity
 # distributor is no party to a gas meter, and the other way round
@@ -93,6 +115,8 @@ def template_files(folder: Path, only: Sequence[str] = ()) -> list[Path]:
 # membership, credentials, supplier or firmware): sent after all the others, in this order,
 # the most far-reaching (decommissioning, a hub's fault return) last
 LATE_SRVS = (
+    "5.2",  # after 5.1 (ECS21a_5.1...), whose schedule they read and delete
+    "5.3",
     "6.15.1",
     "6.15.2",
     "6.17",
@@ -109,10 +133,10 @@ LATE_SRVS = (
     "8.11",
     "8.12.1",
     "8.12.2",
+    "12.2",
     "8.4",
     "8.5",
     "8.6",
-    "12.2",
     "8.14.1",
     "8.14.2",
     "8.14.4",
@@ -153,7 +177,7 @@ def device_map(rig: Rig) -> dict[Eui64, tuple[str, Eui64]]:
     """RTDS's device EUI -> (node name, EUI) of the rig's device of the same type; RTDS's
     DCC -> the rig's access control broker."""
     out: dict[Eui64, tuple[str, Eui64]] = {RTDS_DCC: ("dcc", rig.acb_eui)}
-    for rtds, (kind, index) in RTDS_DEVICES.items():
+    for rtds, (kind, index) in (RTDS_DEVICES | RTDS_OTHER_DEVICES).items():
         nodes = _nodes_of(rig, kind)
         if index < len(nodes):
             out[rtds] = nodes[index]
@@ -186,6 +210,8 @@ class Adapted:
     cv: str  # the command variant(s) the DCC User sends: "1", "4+5" or "8"
     # RTDS EUI -> the rig's, for the body and for RTDS's bytes (the originator's too)
     euis: dict[Eui64, Eui64] = field(default_factory=dict)
+    # devices the runner pre-notifies (12.2) before it sends the template: (EUI, type)
+    prenotify: tuple[tuple[Eui64, str], ...] = ()
 
     @property
     def template_cv(self) -> int:
@@ -250,6 +276,15 @@ def adapt(template: Template, rig: Rig, table: SrvTable, state: StateDir | None 
     kind = None if srv.non_device else RTDS_DEVICES.get(req.request_id.target, (None, 0))[0]
     user = _choose_user(rig, srv, req.request_id.originator, target, kind, state)
     cv = "8" if srv.non_device else "4+5" if srv.critical else "1"
+    body = replace_euis(req.body, devices)
+    prenotify: tuple[tuple[Eui64, str], ...] = ()
+    if srv.variant in FRESH_DEVICE_SRVS:
+        fresh, kind_of = fresh_device(), "CHF" if srv.variant.startswith("8.14") else "ESME"
+        found = body.find(f"{{{SR}}}DeviceID")
+        if found is not None:
+            found.text = fresh.duis
+        if FRESH_DEVICE_SRVS[srv.variant]:
+            prenotify = ((fresh, kind_of),)
     return Adapted(
         template,
         srv,
@@ -257,7 +292,18 @@ def adapt(template: Template, rig: Rig, table: SrvTable, state: StateDir | None 
         user.eui,
         target,
         target_node,
-        replace_euis(req.body, devices),
+        body,
         cv,
         {**devices, req.request_id.originator: user.eui},
+        prenotify,
     )
+
+
+_fresh: list[int] = []
+
+
+def fresh_device() -> Eui64:
+    """An EUI-64 no rig device has and no earlier run used: 00-DB-12-34-5F then the time."""
+    n = max(time.time_ns() // 1_000_000 & 0xFFFFFF, (_fresh[-1] + 1) if _fresh else 0)
+    _fresh.append(n)
+    return Eui64(bytes.fromhex("00DB12345F") + (n & 0xFFFFFF).to_bytes(3, "big"))

@@ -32,7 +32,7 @@ from rig.protocol import utrn
 from rig.protocol.duis.bodies import read_inventory, request_body
 from rig.protocol.duis.message import Request, RequestId, Response, parse_response
 from rig.protocol.duis.signed import sign_document, verify_document
-from rig.protocol.duis.xml import SR, parse, text
+from rig.protocol.duis.xml import NS, SR, parse, text
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import security
 from rig.protocol.gbcs.frame import GbcsMessage
@@ -293,7 +293,11 @@ class DccUser:
                 )
                 out = Outcome(rid, srv, code, reason)
                 if code == "I0":
-                    out.inventory = read_inventory(parse(reply).getroot())
+                    root = parse(reply).getroot()
+                    out.inventory = read_inventory(root)
+                    schedule = root.findtext(".//sr:DSPScheduleID", namespaces=NS)
+                    if schedule is not None:  # 5.1's answer
+                        out.values["DSPScheduleID"] = int(schedule)
                 return out
             if service.critical:
                 code, reason, reply = await self.post(
