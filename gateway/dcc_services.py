@@ -342,6 +342,6 @@ def _firmware_suppliers(device: DeviceConfig, dcc: DccState) -> set[Eui64]:
     return suppliers
 
 
-# 8.14.x Communications Hub Status Update and 5.x's schedules, registered once this module
-# is complete
-from gateway import hub_status, schedules  # noqa: E402, F401
+# 8.14.x Communications Hub Status Update, 5.x schedules and 12.1 WAN matrix, registered once this
+# module is complete
+from gateway import hub_status, schedules, wan_matrix  # noqa: E402, F401
