@@ -342,6 +342,6 @@ def _firmware_suppliers(device: DeviceConfig, dcc: DccState) -> set[Eui64]:
     return suppliers
 
 
-# 8.14.x Communications Hub Status Update, 5.x schedules and 12.1 WAN matrix, registered once this
+# 8.14.x hub status, 5.x schedules, 8.13 local responses, 12.1 WAN matrix: registered once this
 # module is complete
-from gateway import hub_status, schedules, wan_matrix  # noqa: E402, F401
+from gateway import hub_status, local_responses, schedules, wan_matrix  # noqa: E402, F401

@@ -1,7 +1,9 @@
-"""12.1 Request WAN Matrix (issue 17), answered by the DCC from DCC's own template: the
-request echoed and the address's CSP region (by postcode area) covered by the rig's WAN;
-the answer is valid DUIS (the schema checks the whole response); a UPRN gets every region;
-a postcode outside GB's areas is refused E100."""
+"""12.1 Request WAN Matrix and 8.13 Return Local Command Response (issue 17), answered by the DCC
+from DCC's own templates. 12.1: the request echoed and the address's CSP region (by postcode
+area) covered by the rig's WAN; the answer is valid DUIS (the schema checks the whole response);
+a UPRN gets every region; a postcode outside GB's areas is refused E100. 8.13: RTDS's CS06
+answer from the ESME is taken; one that is not GBCS, does not match its OriginalRequestID, is
+addressed to another party or comes from a device the DCC does not hold is refused."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from dataclasses import replace
 import pytest
 from lxml import etree
 
-from gateway.dcc_services import ServiceRefused, service_for
+from gateway.config import DeviceConfig
+from gateway.dcc_services import DccState, ServiceRefused, service_for
+from gateway.inventory import Inventory
+from gateway.store import Store
 from gateway.wan_matrix import WAN_TECHNOLOGY, region_of
 from rig.protocol.duis import codes, schema
 from rig.protocol.duis.message import Request, RequestId, Response, now, parse_document
@@ -78,3 +83,49 @@ def test_a_uprn_gets_every_region_and_a_foreign_postcode_is_refused() -> None:
     with pytest.raises(ServiceRefused) as refused:
         service(replace(request, body=foreign, request_id=RequestId(SUPPLIER, DCC, 2)), None)  # type: ignore[arg-type]
     assert refused.value.code == codes.NOT_DUIS
+
+
+# --- 8.13 Return Local Command Response -------------------------------------------------------
+ESME = Eui64.parse("00-DB-12-34-56-78-90-A0")
+
+
+def _local(dcc_devices) -> tuple[Request, DccState]:
+    path = vectors("duis", "templates", "8.13_RETURN_LOCAL_COMMAND_RESPONSE_CS06_REQUEST_DUIS.XML")
+    request = parse_document(path.read_bytes())
+    assert isinstance(request, Request)
+    return request, DccState(dcc_devices)
+
+
+def test_a_local_response_of_a_device_the_dcc_holds_is_taken_and_a_bad_one_refused(
+    tmp_path,
+) -> None:
+    store = Store(tmp_path / "gateway.sqlite")
+    devices = Inventory(store.db, (DeviceConfig(ESME, "ESME", None, supplier=SUPPLIER),))
+    request, dcc = _local(devices)
+    service = service_for("8.13")
+    assert service is not None
+    assert service(request, dcc) is None  # DCC's template: RTDS's CS06 answer from the ESME
+
+    def refused(body: etree._Element, sender: Eui64 = SUPPLIER) -> str:
+        asked = replace(request, body=body, request_id=RequestId(sender, DCC, 9))
+        with pytest.raises(ServiceRefused) as out:
+            service(asked, dcc)
+        return out.value.code
+
+    def edited(element: str, value: str) -> etree._Element:
+        body = etree.fromstring(etree.tostring(request.body))
+        body.find(f"sr:{element}", NS).text = value
+        return body
+
+    assert refused(edited("DeviceGBCSResponse", "bm90IGdiY3M=")) == codes.NOT_DUIS
+    other = "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1001"  # not its counter
+    assert refused(edited("OriginalRequestID", other)) == codes.NOT_DUIS
+    assert (
+        refused(request.body, Eui64.parse("90-B3-D5-1F-30-03-00-00"))
+        == codes.NOT_AUTHORISED_FOR_DEVICE
+    )
+    elsewhere = Store(tmp_path / "other.sqlite")  # a DCC that does not hold the ESME
+    _, stranger = _local(Inventory(elsewhere.db, ()))
+    with pytest.raises(ServiceRefused) as unknown:
+        service(request, stranger)
+    assert unknown.value.code == codes.DEVICE_UNKNOWN
