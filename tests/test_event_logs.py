@@ -1,9 +1,11 @@
-"""The ESME's event and security logs (6.13: ECS35a, ECS35b) and its supplier's WAN alert
-filter (6.22: ECS25a), as RTDS 4.5.0 has them: the DCC's transforms of DCC's templates
-against RTDS's commands, the meter's answers against RTDS's responses, the alerts the meter
-raises logged with their time (kept across a restart, bounded) and held back when 6.22
-disables them; and, on the running rig, 6.22 then a PPMID top-up whose 810E is logged but
-not sent, read back by 6.13."""
+"""The ESME's event, security, power event and ALCS event logs (6.13: ECS35a, b, e, g), the
+CHF's event and security logs (ECS35c, d), the supplier's and network operator's alert
+filters (6.22: ECS25a, a1-a3, b, b3) and the GSME's event configuration (GCS20), as RTDS
+4.5.0 has them: the DCC's transforms of DCC's templates against RTDS's commands, the
+devices' answers against RTDS's responses, the alerts a device raises logged with their
+time (kept across a restart, bounded) and held back when 6.22 disables them; and, on the
+running rig, 6.22 then a PPMID top-up whose 810E is logged but not sent, read back by
+6.13, and the CHF's security log holding the 0x8F12 it raised."""
 
 from __future__ import annotations
 
@@ -38,13 +40,24 @@ from rig.protocol.gbcs.catalogue_event_logs import (
     ECS25A1,
     ECS25A2,
     ECS25A3,
+    ECS25B,
+    ECS25B3,
     ECS35A,
     ECS35B,
+    ECS35C,
+    ECS35D,
+    ECS35E,
+    ECS35G,
     FILTER,
     FILTER_BITS,
+    GCS20,
+    NETWORK_ALERT_BITS,
+    NETWORK_LOG_FILTER,
+    NETWORK_WAN_FILTER,
     SUPPLIER_ALERT_BITS,
     SUPPLIER_LOG_FILTER,
     SUPPLIER_WAN_FILTER,
+    EventConfiguration,
     EventLogRequest,
     filter_settings,
     filter_value,
@@ -151,11 +164,16 @@ def _request(srv: str, body: etree._Element, counter: int = 7) -> Request:
 
 def test_a_log_or_settings_the_rig_does_not_serve_are_refused_with_the_reason() -> None:
     body = _template("ECS35a_6.13_SUCCESS").body
-    body.find(f"{{{SR}}}LogToRead").text = "PowerEvent"
-    with pytest.raises(TransformRefused, match=r"LogToRead 'PowerEvent'.*Event or Security"):
+    body.find(f"{{{SR}}}LogToRead").text = "GSMEEvent"  # a GSME's log, asked of an ESME
+    with pytest.raises(TransformRefused, match=r"LogToRead 'GSMEEvent'.*Event or Security or"):
         _transform(ECS35A, _request("6.13", body), 7)
-    operator = _template("ECS25b_6.22_SUCCESS").body  # ElectricityNetworkOperatorAlerts
-    with pytest.raises(TransformRefused, match="supplier's settings only"):
+    gas = _template("GCS20_6.22_SUCCESS").body  # GasSupplierAlertEventSettings
+    with pytest.raises(TransformRefused, match="supplier's and network operator's settings"):
+        _transform(ECS25A, _request("6.22", gas), 7)
+    operator = _template("ECS25b_6.22_SUCCESS").body
+    common = operator.find(f".//{{{SR}}}NetworkOperatorESMECommon")
+    etree.SubElement(common, f"{{{SR}}}x8016").text = "Enable"
+    with pytest.raises(TransformRefused, match="no filter bit for alert x8016"):
         _transform(ECS25A, _request("6.22", operator), 7)
     unknown = _template("ECS25a_6.22_SUCCESS").body
     common = unknown.find(f".//{{{SR}}}SupplierESMECommon")
@@ -253,7 +271,7 @@ def test_each_alert_raised_is_logged_with_its_time_kept_and_bounded(store, tmp_p
     clock["now"] += dt.timedelta(minutes=1)
     assert logs.gate(_alert(store, 0x8F53, 2)) is True  # a refused command: security log
     at = int(dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC).timestamp()) - cosem.GBCS_EPOCH_UNIX
-    assert logs.logs == {"Event": [(at, 0x810E)], "Security": [(at + 60, 0x8F53)]}
+    assert (logs.logs["Event"], logs.logs["Security"]) == ([(at, 0x810E)], [(at + 60, 0x8F53)])
     # a message that is not an alert passes, unlogged
     assert logs.gate(GbcsMessage.decode(_rtds(f"{ECS35A_RTDS}_RESPONSE")).encode()) is True
     assert logs.gate(b"not gbcs") is True
@@ -554,3 +572,145 @@ def test_the_dcc_user_reads_rtds_gsme_log_responses(store, name, result, first) 
     assert len(out["events"]) == 32
     assert (out["events"][0]["alert_code"], out["events"][0]["detail"]) == first
     assert out["events"][0]["at"] == "2014-12-31T00:00:00+00:00"
+
+
+# --- issue 17: ECS35c-g, ECS25b, ECS25b3, GCS20 ------------------------------------------------
+CHF = Eui64.parse("00-DB-12-34-56-78-90-A2")
+NETWORK_OPERATOR = Eui64.parse("90-B3-D5-1F-30-02-00-00")
+# (the primary use case the DCC looks up, the one the body picks, DCC's template, the device)
+NEW_COMMANDS = [
+    (ECS35A, ECS35E, "ECS35e_6.13_SUCCESS", ESME),
+    (ECS35A, ECS35G, "ECS35g_6.13_SUCCESS", ESME),
+    (ECS25A, ECS25B, "ECS25b_6.22_SUCCESS", ESME),
+    (ECS25A, ECS25B3, "ECS25b3_6.22_SUCCESS", ESME),
+    (ECS35C, ECS35C, "ECS35c_6.13_SUCCESS", CHF),
+    (ECS35C, ECS35D, "ECS35d_6.13_SUCCESS", CHF),
+]
+
+
+def _rtds_folder(template: str) -> str:
+    name = template.removesuffix("_SUCCESS")
+    uc, srv = name.split("_")
+    return f"{srv}_{uc}/{template}"
+
+
+def _dcc_command(store, primary: UseCase, template: str, device: Eui64, counter: int):
+    """What the DCC sends for DCC's template, MAC'd by the ACB (which originates the CHF's
+    for the DCC User, as the downlink does for an ACB-originated use case)."""
+    from rig.protocol.gbcs.usecase import for_unknown_remote_party
+
+    request = _template(template)
+    fn = transform_for(primary)
+    assert fn is not None
+    msg = fn(primary, TransformInput(request, counter, request.request_id.originator, device))
+    if primary.acb_originated:
+        msg = for_unknown_remote_party(
+            msg, ACB.raw, counter, request.request_id.counter, certificate=None
+        )
+    acb = store.private(ACB, Usage.KA).private_key
+    return security.apply_mac(msg, acb, store.get(device, Usage.KA).public_key)
+
+
+@pytest.mark.parametrize(("primary", "uc", "template", "device"), NEW_COMMANDS)
+def test_the_new_logs_and_filters_of_dccs_templates_are_rtds_commands(
+    store, primary, uc, template, device
+) -> None:
+    expected = GbcsMessage.decode(_rtds(f"{_rtds_folder(template)}_COMMAND"))
+    ours = _dcc_command(store, primary, template, device, expected.header.counter)
+    assert ours.encode() == expected.encode()
+    assert check_command(expected, CATALOGUE) is uc
+    assert CATALOGUE.for_srv(primary.srvs[0], primary.device_type) is primary
+
+
+def test_gcs20_is_rtdss_four_set_event_configurations_in_another_order(store) -> None:
+    expected = GbcsMessage.decode(_rtds("6.22_GCS20/GCS20_6.22_SUCCESS_COMMAND"))
+    ours = _dcc_command(store, GCS20, "GCS20_6.22_SUCCESS", GSME, expected.header.counter)
+    assert check_command(expected, CATALOGUE) is GCS20 and check_command(ours, CATALOGUE) is GCS20
+    assert ours.header == expected.header and len(ours.encode()) == len(expected.encode())
+
+    def configurations(msg: GbcsMessage) -> dict[int, tuple[int, ...]]:
+        found = {}
+        for c in gbz.decode(msg.payload).components:
+            asked = EventConfiguration.decode(c.payload)
+            found[asked.configuration] = asked.events
+        return found
+
+    assert (
+        configurations(ours)
+        == configurations(expected)
+        == {
+            0x5B: (0x81AA, 0x81AB, 0x81C4),  # WAN, HAN, the event log, the alarm
+            0x08: (0x810E,),  # WAN only
+            0x4B: (0x81BD, 0x81BE, 0x81BF, 0x81C0),
+            0x43: (0x8161, 0x8162, 0x81C6),
+        }
+    )
+    # RTDS starts them on its day (2015-01-01); the DCC now
+    start = EventConfiguration.decode(gbz.decode(ours.payload).components[0].payload).start
+    assert abs(gbz.from_zigbee_time(start).timestamp() - time.time()) < 60
+
+
+def test_the_esme_answers_ecs35e_and_ecs35g_in_rtdss_structure(store, tmp_path) -> None:
+    meter = _meter(tmp_path)
+    logs = serve_event_logs(meter)
+    power = _rtds_entries("6.13_ECS35e/ECS35e_6.13_SUCCESS")
+    logs.logs["PowerEvent"] = power
+    for name in ("6.13_ECS35e/ECS35e_6.13_SUCCESS", "6.13_ECS35g/ECS35g_6.13_SUCCESS"):
+        uc = ECS35E if "35e" in name else ECS35G
+        rtds = GbcsMessage.decode(_rtds(f"{name}_RESPONSE"))
+        answer = _answer(store, meter, uc, GbcsMessage.decode(_rtds(f"{name}_COMMAND")))
+        assert answer.header.message_code == rtds.header.message_code
+        ours, theirs = (dlms.decode(m.payload) for m in (answer, rtds))
+        assert isinstance(ours, dlms.AccessResponse) and isinstance(theirs, dlms.AccessResponse)
+        assert ours.results == theirs.results
+        assert ours.data[0].value.description == theirs.data[0].value.description
+        rows = [[d.value for d in e.value[:2]] for e in ours.data[0].value.elements()]
+        # the power log: RTDS's entries (the rig's value 0); the ALCS log: none raised
+        assert rows == ([list(e) for e in power] if uc is ECS35E else [])
+
+
+def test_a_supply_outage_restored_goes_to_the_esmes_power_log(tmp_path) -> None:
+    logs = serve_event_logs(_meter(tmp_path))  # an ESME's: it has a power event log
+    assert logs.record(0x8F36) == "PowerEvent" and logs.record(0x810E) == "Event"
+    assert [c for _, c in logs.logs["PowerEvent"]] == [0x8F36]
+    gas = serve_event_logs(_gas(tmp_path / "gsme"))  # a GSME's has none
+    assert gas.record(0x8F36) == "Event"
+
+
+def test_ecs25b_and_b3_filter_the_network_operators_alerts(store, tmp_path) -> None:
+    meter = _meter(tmp_path)
+    logs = serve_event_logs(meter)
+    for template, target in (("ECS25b_6.22_SUCCESS", NETWORK_WAN_FILTER),
+                             ("ECS25b3_6.22_SUCCESS", NETWORK_LOG_FILTER)):  # fmt: skip
+        cmd = _dcc_command(store, ECS25A, template, ESME, 1200)
+        uc = check_command(cmd, CATALOGUE)
+        answer = _answer(store, meter, uc, cmd)
+        rtds = _rtds(f"{_rtds_folder(template)}_RESPONSE")
+        assert dlms.decode(answer.payload) == dlms.decode(GbcsMessage.decode(rtds).payload)
+        assert filter_settings(meter.cosem.get(target), NETWORK_ALERT_BITS) == {
+            0x8014: True,
+            0x8015: False,
+        }
+    assert logs.disabled["no_wan"] == logs.disabled["no_log"] == {0x8015}
+    assert not logs.enabled("no_wan", 0x8015) and logs.enabled("no_wan", 0x8014)
+    assert logs.record(0x8015) is None and logs.record(0x8014) == "PowerEvent"
+    assert logs.enabled("wan", 0x8015)  # the supplier's filters do not take its alerts
+    again = EventLogs(tmp_path / "event_logs.json", ESME.duis)  # kept across a restart
+    assert again.disabled["no_wan"] == {0x8015}
+
+
+def test_the_gsme_takes_gcs20_in_rtdss_structure_and_filters_as_it_says(store, tmp_path) -> None:
+    meter = _gas(tmp_path)
+    logs = serve_event_logs(meter)
+    cmd = GbcsMessage.decode(_rtds("6.22_GCS20/GCS20_6.22_SUCCESS_COMMAND"))
+    answer = _gas_answer(store, meter, GCS20, cmd)
+    rtds = GbcsMessage.decode(_rtds("6.22_GCS20/GCS20_6.22_SUCCESS_RESPONSE"))
+    assert _components(answer) == _components(rtds)  # four Default Responses, SUCCESS
+    # 810E: sent on the WAN, not logged; 8161: logged, not sent; 81AA: both
+    assert (logs.enabled("wan", 0x810E), logs.enabled("log", 0x810E)) == (True, False)
+    assert (logs.enabled("wan", 0x8161), logs.enabled("log", 0x8161)) == (False, True)
+    assert logs.enabled("han", 0x81AA) and logs.enabled("alarm", 0x81AA)
+    broken = EventConfiguration(0x08, (0x810E,)).encode()[:-1]
+    assert logs.set_event_configuration(broken, cmd).payload == bytes(
+        [0x04, gbz.ZCL_MALFORMED_COMMAND]
+    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rig.protocol.gbcs import gbz
 from rig.protocol.gbcs.frame import GbcsMessage
 
-Source = Callable[[], int]
+Source = Callable[[], int | bytes]  # a string attribute's source gives its bytes
 Setter = Callable[[int], None]
 Command = Callable[[bytes, GbcsMessage], gbz.Reply]  # the ZCL payload, the GBCS command
 
@@ -51,6 +51,13 @@ class ZclServer:
         """Serve a cluster-specific command (client to server, unless said) with ``action``."""
         self._commands[(cluster, command, server_to_client)] = action
 
+    def served(
+        self, cluster: int, command: int, *, server_to_client: bool = False
+    ) -> Command | None:
+        """What serves a cluster-specific command now (a model sharing it with another's
+        use cases hands them on to it)."""
+        return self._commands.get((cluster, command, server_to_client))
+
     def execute(self, request: gbz.Component, cmd: GbcsMessage) -> gbz.Reply:
         """The answer to one GBZ component of ``cmd``: a read, a write or a cluster command
         (a Default Response UNSUP_CLUSTER_COMMAND for one the model does not serve)."""
@@ -71,7 +78,7 @@ class ZclServer:
 
     def read(self, cluster: int, idents: list[int]) -> bytes:
         """Read Attributes Response records for the attributes asked for, in order."""
-        records: list[tuple[gbz.ZclAttribute, int | None]] = []
+        records: list[tuple[gbz.ZclAttribute, int | bytes | None]] = []
         for ident in idents:
             found = self._attributes.get((cluster, ident))
             if found is None:

@@ -22,8 +22,10 @@ User, is served from its COSEM objects, the ZigBee network control of its device
 (:mod:`rig.protocol.gbcs.catalogue_chf`): CCS01 adds a device and opens joining for it,
 CCS02 removes one (whose frames it then refuses), CCS06 lists the log, CCS07 backs up the
 log and the historic log, CCS03 restores a failed hub's log into an empty one
-(:class:`RestoredDevices`). The answer goes up the WAN, then, when the log changed, the
-CS14 alert (0x8F12) with the log, to the ACB.
+(:class:`RestoredDevices`); ECS35c and ECS35d read its event and security logs
+(:func:`nodes.roles.event_logs.serve_chf_event_logs`), which hold the alerts it raised. The
+answer goes up the WAN, then, when the log changed, the CS14 alert (0x8F12) with the log,
+to the ACB.
 
 The GPF's GBCS end (issue 16): GCS59 restores a failed GPF's device log into the GPF's
 (:class:`GpfDeviceLog`), answered with each entry's join response code. It needs the GPF's
@@ -56,6 +58,8 @@ from nodes.han.relay import HanRelay
 from nodes.han.tunnel import TunnelError, TunnelServer
 from nodes.radio import ApsMessage, DeliveryError, NetworkSettings
 from nodes.roles.base import Route
+from nodes.roles.device_config import serve_hub_identity
+from nodes.roles.event_logs import serve_chf_event_logs
 from nodes.roles.firmware import HubImage, HubImages, transfer_alert
 from nodes.roles.han import HanRole
 from nodes.wan import WanLink
@@ -217,6 +221,11 @@ class CommsHub(HanRole):
             )
         self._log_changed = False
         self.cosem: CosemServer | None = self._device_log_objects()
+        serve_hub_identity(self)  # its identity (6.2.4's ECS26n)
+        # its event and security logs (ECS35c, ECS35d): the alerts it raises, logged
+        self.event_logs = serve_chf_event_logs(
+            self.cosem, self.config.state_dir, self.config.eui.duis
+        )
         self.zcl: ZclServer | None = None
         section = self.config.gbcs
         self.gbcs = (
@@ -277,6 +286,7 @@ class CommsHub(HanRole):
         again (a sleepy device asks at every wake). CCS08 tells the ACB how it ended."""
         alert = transfer_alert(self.gbcs, self.config.eui, code, detail) if self.gbcs else None
         if alert is not None:
+            self.event_logs.gate(alert)
             self.wan.send_up(alert)
         status = detail.get("status")
         if code != han_ota.TRANSFER_COMPLETE or status not in ("SUCCESS", "INVALID_IMAGE"):
@@ -425,7 +435,9 @@ class CommsHub(HanRole):
         if self._log_changed:
             now = dlms.date_time(_utc(time.time()))
             fields = chf.log_changed_fields(now, self.log_backup())
-            self.wan.send_up(self.gbcs.alert(chf.CS14, fields, recipient=self.gbcs.acb))
+            alert = self.gbcs.alert(chf.CS14, fields, recipient=self.gbcs.acb)
+            self.event_logs.gate(alert)  # logged (0x8F12: its security log)
+            self.wan.send_up(alert)
             log.info("gbcs.alert", extra={"device": self.config.eui.duis, "alert_code": "8F12"})
 
     async def _serve_gpf(self, gbcs: bytes) -> None:

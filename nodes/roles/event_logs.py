@@ -1,12 +1,12 @@
 """What a meter serves for event logs and alert configuration (6.13, 6.22).
 
 Every alert the meter raises passes its :class:`EventLogs` on the way up (the tunnelled
-device's ``alert_gate``): it is logged with its time in the meter's event or security log
-(:func:`~rig.protocol.gbcs.catalogue_event_logs.log_of`), unless the supplier's logging
-filter disables its code, and held back when the supplier's WAN alert filter disables it (a
-critical 0x8Fxx alert is always logged and always goes). Both logs and the filters are kept
-in ``event_logs.json`` in the meter's state folder (the last :data:`LOG_SIZE` entries of
-each log), so they survive a restart.
+device's ``alert_gate``): it is logged with its time in the meter's event, security or (the
+ESME's) power event log (:func:`~rig.protocol.gbcs.catalogue_event_logs.log_of`), unless a
+logging filter (the supplier's or the network operator's) disables its code, and held back
+when a WAN alert filter disables it (a critical 0x8Fxx alert is always logged and always
+goes). The logs and the filters are kept in ``event_logs.json`` in the meter's state
+folder (the last :data:`LOG_SIZE` entries of each log), so they survive a restart.
 
 On the ESME's COSEM server:
 
@@ -16,11 +16,24 @@ On the ESME's COSEM server:
   (ECS25a1), audible alarm 0-30:97.98.13 (ECS25a2), logging 0-30:97.98.14 (ECS25a3), each
   written (6.22) as a 512-bit mask-and-values bit-string; read back, every alert the rig
   knows is in the mask. The rig's ESME notifies no HAN device of events and has no sounder:
-  the HAN and alarm filters are kept and read back, and change nothing else.
+  the HAN and alarm filters are kept and read back, and change nothing else;
+- the power event log (0-0:99.98.4, ECS35e: time, code, a value the rig leaves 0) and the
+  auxiliary controller (ALCS) event log (0-17:99.98.2, ECS35g: time, code, an enum and a
+  value); the rig's ESME raises no ALCS event, so that log stays empty unless an auxiliary
+  load's code records in it (:meth:`EventLogs.record` with ``log="ALCSEvent"``);
+- the network operator's WAN alert filter 0-33:97.98.11 (ECS25b) and logging filter
+  0-33:97.98.14 (ECS25b3), for its alerts (:data:`NETWORK_ALERT_BITS`).
 
 On the GSME's ZCL server, the Events cluster's Get Event Log (CS10a, CS10b, 6.13): the
 general event log (log ID 3) or the security log (4) between two ZigBee times, answered by a
-Publish Event Log, or a Default Response NOT_FOUND when none is in the period.
+Publish Event Log, or a Default Response NOT_FOUND when none is in the period; and the
+Device Management cluster's Set Event Configuration (GCS20, 6.22): for each event ID it
+lists, its WAN, HAN, logging and alarm filters as the configuration byte says, answered by
+a Default Response (SUCCESS).
+
+On the CHF (:func:`serve_chf_event_logs`): its event log and security log (ECS35c, ECS35d,
+the same objects as the ESME's), with what it records: each alert it raises (CS14's 0x8F12
+in its security log, as RTDS's CHF has it; the firmware transfer alerts in its event log).
 """
 
 from __future__ import annotations
@@ -38,15 +51,21 @@ from nodes.roles.prepay_logs import compact_array  # a compact array of fixed-si
 from rig.protocol.codec import DecodeError
 from rig.protocol.gbcs import alerts, cosem, gbz
 from rig.protocol.gbcs.catalogue_event_logs import (
+    AUX_EVENT_LOG,
+    DEVICE_MANAGEMENT,
+    EVENT_BIT_FILTERS,
     EVENT_LOG,
     EVENTS,
     FILTERS,
     GET_EVENT_LOG,
+    POWER_EVENT_LOG,
     PUBLISH_EVENT_LOG,
     SECURITY_LOG,
-    SUPPLIER_ALERT_BITS,
+    SET_EVENT_CONFIGURATION,
     ZIGBEE_LOG_IDS,
+    EventConfiguration,
     EventLogRequest,
+    alert_bits,
     filter_settings,
     filter_value,
     is_critical,
@@ -57,7 +76,7 @@ from rig.protocol.gbcs.dlms import Data, DataType, TypeDescription
 from rig.protocol.gbcs.frame import Cra, GbcsMessage
 from rig.runtime.files import read_json, write_json
 
-__all__ = ["LOG_SIZE", "EventLogs", "serve_event_logs"]
+__all__ = ["LOG_SIZE", "EventLogs", "serve_chf_event_logs", "serve_event_logs"]
 
 log = logging.getLogger("nodes.event_logs")
 LOG_SIZE = 100  # entries each log keeps, the oldest going first
@@ -78,18 +97,46 @@ SECURITY_ENTRY = TypeDescription(
     0,
     (TypeDescription(_D.DOUBLE_LONG_UNSIGNED), TypeDescription(_D.LONG_UNSIGNED)),
 )
+POWER_ENTRY = TypeDescription(
+    _D.STRUCTURE,
+    0,
+    (
+        TypeDescription(_D.DOUBLE_LONG_UNSIGNED),
+        TypeDescription(_D.LONG_UNSIGNED),
+        TypeDescription(_D.DOUBLE_LONG_UNSIGNED),
+    ),
+)
+ALCS_ENTRY = TypeDescription(
+    _D.STRUCTURE,
+    0,
+    (
+        TypeDescription(_D.DOUBLE_LONG_UNSIGNED),
+        TypeDescription(_D.LONG_UNSIGNED),
+        TypeDescription(_D.ENUM),
+        TypeDescription(_D.DOUBLE_LONG_UNSIGNED),
+    ),
+)
+LOG_NAMES = ("Event", "Security", "PowerEvent", "ALCSEvent")
 
 
 class EventLogs:
     """A meter's event and security logs, (UTC seconds since 2000, alert code) oldest first,
     and its supplier's alert filters (the codes each disables), persisted."""
 
-    def __init__(self, path: Path, device: str, now: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        path: Path,
+        device: str,
+        now: Callable[[], dt.datetime] = utc_now,
+        *,
+        power_log: bool = False,
+    ) -> None:
         self.path, self.device, self.now = path, device, now
+        self.power_log = power_log  # an ESME's: its power events go to their own log
         saved = read_json(path, {}) or {}
         self.logs: dict[str, list[tuple[int, int]]] = {
             name: [(int(at), int(code)) for at, code in saved.get(name, [])][-LOG_SIZE:]
-            for name in ("Event", "Security")
+            for name in LOG_NAMES
         }
         disabled = saved.get("disabled", {})
         self.disabled: dict[str, set[int]] = {
@@ -106,13 +153,13 @@ class EventLogs:
         )
 
     # --- what happened ---------------------------------------------------------------------
-    def record(self, code: int) -> str | None:
-        """Log an alert with this code now; the log it went to (None: its logging is
-        disabled)."""
-        if not self.enabled("log", code):
+    def record(self, code: int, log: str | None = None) -> str | None:
+        """Log an alert with this code now, in ``log`` or the one its code goes to; the
+        log it went to (None: its logging is disabled)."""
+        if not (self.enabled("log", code) and self.enabled("no_log", code)):
             return None
         at = int(self.now().timestamp()) - cosem.GBCS_EPOCH_UNIX
-        name = log_of(code)
+        name = log or log_of(code, power_log=self.power_log)
         self.logs[name] = [*self.logs[name], (at, code)][-LOG_SIZE:]
         self._save()
         return name
@@ -133,7 +180,7 @@ class EventLogs:
         if code is None:
             return True
         name = self.record(code)
-        sent = self.enabled("wan", code)
+        sent = self.enabled("wan", code) and self.enabled("no_wan", code)
         log.info(
             "gbcs.alert_logged" if sent else "gbcs.alert_filtered",
             extra={"device": self.device, "alert_code": f"{code:04X}", "log": name or "none"},
@@ -153,6 +200,13 @@ class EventLogs:
         entries = [(at, code) for at, code in self.logs[name] if start <= at <= end]
         if name == "Security":
             return compact_array(SECURITY_ENTRY, ((_at(at), _code(c)) for at, c in entries))
+        if name == "PowerEvent":  # the entry's value: none the rig records
+            return compact_array(POWER_ENTRY, ((_at(at), _code(c), _at(0)) for at, c in entries))
+        if name == "ALCSEvent":
+            off = Data(_D.ENUM, 0)
+            return compact_array(
+                ALCS_ENTRY, ((_at(at), _code(c), off, _at(0)) for at, c in entries)
+            )
         empty = Data(_D.OCTET_STRING, b"")  # the event's detail: none the rig records
         return compact_array(EVENT_ENTRY, ((_at(at), _code(c), empty) for at, c in entries))
 
@@ -179,17 +233,35 @@ class EventLogs:
         return gbz.Reply(PUBLISH_EVENT_LOG, payload, True, frame_control=QUIET)
 
     def filter(self, what: str) -> Data:
-        """A supplier's alert filter as read: every alert it knows, and whether on."""
-        off = self.disabled[what]
-        return filter_value({code: code not in off for code in SUPPLIER_ALERT_BITS})
+        """An alert filter as read: every alert it knows, and whether on."""
+        off, bits = self.disabled[what], alert_bits(what)
+        return filter_value({code: code not in off for code in bits}, bits)
 
     def set_filter(self, what: str, value: Data) -> None:
-        """ECS25a, a1, a2, a3: the alerts in the mask enabled or disabled, as the values
-        say."""
+        """ECS25a, a1, a2, a3, b, b3: the alerts in the mask enabled or disabled, as the
+        values say."""
         try:
-            settings = filter_settings(value)
+            settings = filter_settings(value, alert_bits(what))
         except (TypeError, ValueError) as exc:
             raise CosemError(Result.TYPE_UNMATCHED, str(exc)) from None
+        self._configure(what, settings)
+
+    def set_event_configuration(self, payload: bytes, _cmd: GbcsMessage) -> gbz.Reply:
+        """GCS20: each event ID's WAN, HAN, logging and alarm filters as the configuration
+        says (a critical alert is not configurable: always sent and logged)."""
+        try:
+            asked = EventConfiguration.decode(payload)
+        except DecodeError as exc:
+            log.warning(
+                "gbcs.event_configuration_refused",
+                extra={"device": self.device, "reason": str(exc)},
+            )
+            return gbz.default_response(SET_EVENT_CONFIGURATION, gbz.ZCL_MALFORMED_COMMAND)
+        for what in EVENT_BIT_FILTERS.values():
+            self._configure(what, {code: asked.enabled(what) for code in asked.events})
+        return gbz.default_response(SET_EVENT_CONFIGURATION, gbz.ZCL_SUCCESS)
+
+    def _configure(self, what: str, settings: dict[int, bool]) -> None:
         off = self.disabled[what]
         for code, enabled in settings.items():
             (off.discard if enabled else off.add)(code)
@@ -212,18 +284,43 @@ def _code(code: int) -> Data:
     return Data(_D.LONG_UNSIGNED, code)
 
 
+def _serve_logs(server: Any, logs: EventLogs, *names: str) -> None:
+    for name, target in zip(
+        names, (EVENT_LOG, SECURITY_LOG, POWER_EVENT_LOG, AUX_EVENT_LOG), strict=False
+    ):
+        server.selective(target, partial(logs.between, name))
+
+
 def serve_event_logs(meter: Any) -> EventLogs:
     """Log the meter's alerts and filter them (its ``alert_gate``); on an ESME's COSEM
-    server, its event and security logs and its supplier's alert filters; on a GSME's
-    ZCL server, the Events cluster's Get Event Log."""
-    logs = EventLogs(meter.config.state_dir / "event_logs.json", meter.config.eui.duis)
-    meter.alert_gate = logs.gate
+    server, its event, security, power event and ALCS event logs and its supplier's and
+    network operator's alert filters; on a GSME's ZCL server, the Events cluster's Get
+    Event Log and Device Management's Set Event Configuration."""
     server = meter.cosem
+    logs = EventLogs(
+        meter.config.state_dir / "event_logs.json",
+        meter.config.eui.duis,
+        power_log=server is not None,
+    )
+    meter.alert_gate = logs.gate
     if server is not None:
-        server.selective(EVENT_LOG, lambda s, p: logs.between("Event", s, p))
-        server.selective(SECURITY_LOG, lambda s, p: logs.between("Security", s, p))
+        _serve_logs(server, logs, *LOG_NAMES)
         for what, target in FILTERS.items():
             server.attribute(target, partial(logs.filter, what), partial(logs.set_filter, what))
     elif meter.zcl is not None:
         meter.zcl.command(EVENTS, GET_EVENT_LOG, logs.get_event_log)
+        meter.zcl.command(
+            DEVICE_MANAGEMENT,
+            SET_EVENT_CONFIGURATION,
+            logs.set_event_configuration,
+            server_to_client=True,
+        )
+    return logs
+
+
+def serve_chf_event_logs(server: Any, state_dir: Path, device: str) -> EventLogs:
+    """The CHF's event and security logs (ECS35c, ECS35d) on its COSEM ``server``, kept in
+    its state folder; the CHF records each alert it raises in them (:meth:`EventLogs.gate`)."""
+    logs = EventLogs(state_dir / "event_logs.json", device)
+    _serve_logs(server, logs, "Event", "Security")
     return logs

@@ -2,8 +2,10 @@
 
 - the TOU registers (class 1, 0-0:94.44.34.1): 48 import registers in Wh, one per tariff
   rate, read protected through 0-0:43.2.9 (ECS17d, 4.1.2). The energy the meter imports
-  goes to the rate in force; the ESME keeps no TOU tariff of its own yet, so that is rate
-  1 (:data:`RATE_IN_FORCE`), and the 48 registers sum to the import register;
+  goes to the rate in force: its tariff's (:meth:`nodes.roles.tariff.Tariff.rates_between`,
+  the energy imported since the last look shared between the rates in force meanwhile, in
+  proportion to their time), or rate 1 (:data:`RATE_IN_FORCE`) on a meter without one;
+  under a block tariff it goes to no TOU register;
 - the daily consumption log (class 7, 0-0:99.1.3): (UTC seconds since 2000 of a
   midnight, the Wh imported over the UTC day that ended there), the last
   :data:`DAILY_CONSUMPTION_DAYS`, read protected through 0-0:43.2.4 between two dates
@@ -43,7 +45,7 @@ from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.reads")
 _D = DataType
-RATE_IN_FORCE = 1  # the TOU rate the imported energy goes to (no TOU tariff on the ESME yet)
+RATE_IN_FORCE = 1  # the TOU rate the imported energy goes to on a meter without a tariff
 DAILY_CONSUMPTION_DAYS = 731  # the days the rig's daily consumption log keeps (two years)
 PROFILE_PERIODS = 48 * 31  # the half hours the rig's active import profile keeps (31 days)
 DAY_S, HALF_HOUR_S = 86_400, 1_800
@@ -53,6 +55,13 @@ ENTRY = TypeDescription(
     (TypeDescription(_D.DOUBLE_LONG_UNSIGNED), TypeDescription(_D.DOUBLE_LONG_UNSIGNED)),
 )
 Clock = Callable[[], dt.datetime]
+# the TOU rate (1-48, 0: none) of each stretch of time from one instant to another, and its
+# seconds (never empty: from an instant to itself, the rate then)
+Rates = Callable[[dt.datetime, dt.datetime], list[tuple[int, float]]]
+
+
+def _rate_in_force(_start: dt.datetime, _end: dt.datetime) -> list[tuple[int, float]]:
+    return [(RATE_IN_FORCE, 1.0)]
 
 
 class TouRegisters:
@@ -60,24 +69,44 @@ class TouRegisters:
     which they have been credited; a new meter's registers start with all its import in
     the rate in force."""
 
-    def __init__(self, path: Path, imported: Callable[[], int]) -> None:
-        self.path, self.imported = path, imported
+    def __init__(
+        self,
+        path: Path,
+        imported: Callable[[], int],
+        rates: Rates = _rate_in_force,
+        now: Clock = utc_now,
+    ) -> None:
+        self.path, self.imported, self.rates, self.now = path, imported, rates, now
         saved = read_json(path, {}) or {}
         registers = [int(v) for v in saved.get("registers", [])]
         self.registers = (registers + [0] * TOU_RATES)[:TOU_RATES]
         self.credited: int | None = saved.get("import_wh")
+        self.looked: float | None = saved.get("at")  # when it last credited (Unix seconds)
 
     def advance(self) -> None:
-        """Credit what the meter imported since the last look to the rate in force."""
-        now = self.imported()
+        """Credit what the meter imported since the last look to the rates in force
+        meanwhile, each its share of the time."""
+        now, at = self.imported(), self.now()
         if self.credited is None:
             self.credited = 0
         used = now - self.credited
         if used <= 0:  # nothing new (or the import register restored from an older save)
+            self.looked = at.timestamp()  # nothing to share: the next look shares from here
             return
-        self.registers[RATE_IN_FORCE - 1] += used
-        self.credited = now
-        write_json(self.path, {"registers": self.registers, "import_wh": self.credited})
+        since = at if self.looked is None else dt.datetime.fromtimestamp(self.looked, dt.UTC)
+        stretches = self.rates(min(since, at), at)
+        total = sum(seconds for _, seconds in stretches) or 1.0
+        left = used
+        for n, (rate, seconds) in enumerate(stretches):
+            share = left if n == len(stretches) - 1 else int(used * seconds / total)
+            left -= share
+            if 1 <= rate <= TOU_RATES:
+                self.registers[rate - 1] += share
+        self.credited, self.looked = now, at.timestamp()
+        write_json(
+            self.path,
+            {"registers": self.registers, "import_wh": self.credited, "at": self.looked},
+        )
 
     def value(self) -> Data:
         """The TOU registers' value: one structure holding the 48 registers (a
@@ -166,8 +195,14 @@ class IntervalLog:
 class EnergyReads:
     """The ESME's TOU registers and daily consumption log, over its import register."""
 
-    def __init__(self, state_dir: Path, imported: Callable[[], int], now: Clock = utc_now):
-        self.tou = TouRegisters(state_dir / "tou_registers.json", imported)
+    def __init__(
+        self,
+        state_dir: Path,
+        imported: Callable[[], int],
+        now: Clock = utc_now,
+        rates: Rates = _rate_in_force,
+    ):
+        self.tou = TouRegisters(state_dir / "tou_registers.json", imported, rates, now)
         self.daily = IntervalLog(
             state_dir / "daily_consumption.json", imported, DAY_S, DAILY_CONSUMPTION_DAYS, now
         )
@@ -192,6 +227,11 @@ def serve_reads(meter: Any) -> EnergyReads | None:
     def imported() -> int:
         return int(meter.metering()["current_summ_delivered"])
 
-    reads = EnergyReads(meter.config.state_dir, imported)
+    def rates(start: dt.datetime, end: dt.datetime) -> list[tuple[int, float]]:
+        tariff = getattr(meter, "tariff", None)  # nodes.roles.tariff serves it after this
+        return _rate_in_force(start, end) if tariff is None else tariff.rates_between(start, end)
+
+    reads = EnergyReads(meter.config.state_dir, imported, rates=rates)
     reads.serve(server)
+    meter.energy_reads = reads  # a tariff credits the energy so far before it changes
     return reads

@@ -1,6 +1,8 @@
 """The DCC User's readers of event logs and alert configuration (6.13, 6.22) (registered
 with :func:`rig.dccuser.readers.reads`): 6.13's ESME event log (ECS35a: time, alert code,
-its name and the event's detail) and security log (ECS35b: time, alert code, its name);
+its name and the event's detail), security log (ECS35b: time, alert code, its name), power
+event log (ECS35e: and its value) and ALCS event log (ECS35g: and its enum and value), and
+the CHF's event and security logs (ECS35c, ECS35d, read as the ESME's);
 the GSME's (CS10a, CS10b: the Publish Event Log's events, or ``result`` the Default
 Response's status, 0x8B NOT_FOUND when none is in the period); 6.22's ECS25a answers with
 its result only (the generic reading)."""
@@ -18,6 +20,10 @@ from rig.protocol.gbcs.catalogue_event_logs import (
     CS10B,
     ECS35A,
     ECS35B,
+    ECS35C,
+    ECS35D,
+    ECS35E,
+    ECS35G,
     PUBLISH_EVENT_LOG,
     published_events,
 )
@@ -33,7 +39,18 @@ def _at(utc_seconds: int) -> str:
     return dt.datetime.fromtimestamp(utc_seconds + GBCS_EPOCH_UNIX, dt.UTC).isoformat()
 
 
-@reads(ECS35A, ECS35B)
+# the log each use case reads, as DUIS's LogToRead names it
+LOG_NAMES = {
+    ECS35A: "Event",
+    ECS35B: "Security",
+    ECS35C: "Event",
+    ECS35D: "Security",
+    ECS35E: "PowerEvent",
+    ECS35G: "ALCSEvent",
+}
+
+
+@reads(*LOG_NAMES)
 def event_log(uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
     answer = access_response(msg)
     result = answer.results[0].result if answer.results else None
@@ -44,16 +61,19 @@ def event_log(uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
         raise ValueError(f"the {uc.name} log is a {log.type.name}, not a compact array")
     events = []
     for entry in log.value.elements():
-        at, code, *detail = (d.value for d in entry.value)
+        at, code, *rest = entry.value
         event: dict[str, Any] = {
-            "at": _at(int(at)),
-            "alert_code": f"{int(code):04X}",
-            "name": alert_name(int(code)),
+            "at": _at(int(at.value)),
+            "alert_code": f"{int(code.value):04X}",
+            "name": alert_name(int(code.value)),
         }
-        if detail:  # the event log's detail octet-string
-            event["detail"] = bytes(detail[0]).hex()
+        for field in rest:  # the event log's detail; a power or ALCS event's enum, value
+            if field.type is DataType.OCTET_STRING:
+                event["detail"] = bytes(field.value).hex()
+            else:
+                event.setdefault("values", []).append(int(field.value))
         events.append(event)
-    return {"result": result, "log": "Security" if uc is ECS35B else "Event", "events": events}
+    return {"result": result, "log": LOG_NAMES[uc], "events": events}
 
 
 @reads(CS10A, CS10B)

@@ -28,25 +28,33 @@ class Read:
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """SET one attribute to the value given as ``name``, of type ``kind``."""
+    """SET one attribute to the value given as ``name``, of type ``kind``; an ``optional``
+    one is left out of the command when no value is given for it (ECS46a's descriptions:
+    the ones the request names; ECS47's one SET of the auxiliary load it commands)."""
 
     target: cosem.Attribute
     name: str
     kind: DataType
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Invoke:
-    """ACTION one method: with a fixed ``argument``, or the value given as ``name``."""
+    """ACTION one method: with a fixed ``argument``, or the value given as ``name``; an
+    ``optional`` one (given) is left out of the command when no value is given for it
+    (ECS57: each maximum demand register DUIS names is reset)."""
 
     target: cosem.Method
     argument: Data | None = None
     name: str | None = None
     kind: DataType | None = None
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if (self.argument is None) == (self.name is None):
             raise ValueError("an Invoke has a fixed argument or the name of a given one")
+        if self.optional and self.name is None:
+            raise ValueError("an optional Invoke takes a given value: name it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +118,53 @@ def _value(part: Part, given: Mapping[str, Data]) -> Data:
     return value
 
 
+def _optional(part: Part) -> bool:
+    return isinstance(part, Invoke | Write) and part.optional
+
+
+def _left_out(part: Part, given: Mapping[str, Data]) -> bool:
+    return isinstance(part, Invoke | Write) and part.optional and part.name not in given
+
+
 def payload(access: Access, invoke_id: int, given: Mapping[str, Data]) -> bytes:
-    """The access-request: one specification and one value per part, in order."""
-    specs = [_spec(p, given) for p in access.parts]
-    data = [_value(p, given) for p in access.parts]
+    """The access-request: one specification and one value per part, in order (an optional
+    part only when its value is given)."""
+    parts = [p for p in access.parts if not _left_out(p, given)]
+    if not parts:
+        raise ValueError("no part of the command is given")
+    specs = [_spec(p, given) for p in parts]
+    data = [_value(p, given) for p in parts]
     return AccessRequest(invoke_id, b"", specs, data).encode()
+
+
+def _present(access: Access, specs: list[RequestSpec]) -> tuple[Part, ...] | None:
+    """The parts a received request's specifications are, in order: every part, or (with
+    optional parts) each optional one whose target the next specification names."""
+    if not any(_optional(p) for p in access.parts):
+        return access.parts if len(specs) == len(access.parts) else None
+    out: list[Part] = []
+    pending = list(specs)
+    for p in access.parts:
+        named = bool(pending) and _same_target(p, pending[0])
+        if named:
+            out.append(p)
+            pending.pop(0)
+        elif not _optional(p):
+            return None
+    return tuple(out) if out and not pending else None
+
+
+def _same_target(part: Part, spec: RequestSpec) -> bool:
+    if isinstance(part, Invoke):
+        m = part.target
+        ours = (RequestKind.ACTION, m.class_id, m.instance, m.method)
+    else:
+        t = part.target
+        kind = {Read: RequestKind.GET, Write: RequestKind.SET}.get(
+            type(part), RequestKind.GET_WITH_SELECTION
+        )
+        ours = (kind, t.class_id, t.instance, t.attribute)
+    return ours == (spec.kind, spec.class_id, spec.instance_id, spec.member_id)
 
 
 def given_values(access: Access, raw: bytes) -> dict[str, Data] | None:
@@ -124,16 +174,17 @@ def given_values(access: Access, raw: bytes) -> dict[str, Data] | None:
         apdu = dlms.decode(raw)
     except DecodeError:
         return None
-    if not isinstance(apdu, AccessRequest) or len(apdu.data) != len(access.parts):
+    if not isinstance(apdu, AccessRequest) or len(apdu.data) != len(apdu.specs):
         return None
-    if len(apdu.specs) != len(access.parts):
+    parts = _present(access, apdu.specs)
+    if parts is None:
         return None
     out = {
         p.name: value
-        for p, value in zip(access.parts, apdu.data, strict=True)
+        for p, value in zip(parts, apdu.data, strict=True)
         if not isinstance(p, Read | ReadRange) and p.name
     }
-    for p, spec in zip(access.parts, apdu.specs, strict=True):
+    for p, spec in zip(parts, apdu.specs, strict=True):
         if isinstance(p, ReadRange):
             if spec.parameters is None:
                 return None

@@ -63,7 +63,7 @@ ECS70 = UseCase(
             access.Read(cosem.CLOCK_STATUS),
         )
     ),
-    srvs=("8.1.1",),
+    srvs=("8.1.1", "6.11"),  # 6.11 Synchronise Clock: the same command (RTDS 6.11_ECS70)
     critical=True,
     response=Protection.SIGNATURE,
 )
@@ -74,7 +74,7 @@ GCS28 = UseCase(
     GSME,
     Form.ASN1,
     Der((24, 24)),  # the validity interval: from, to
-    srvs=("8.1.1",),
+    srvs=("8.1.1", "6.11"),  # commissioning, and Synchronise Clock (the same command)
     critical=True,
     response=Protection.SIGNATURE,
 )

@@ -16,12 +16,34 @@ SRV    code  use case                                     the command
 6.13   0014  CS10a read ZigBee device event log (GSME)    Events cluster Get Event Log (log
                                                           3, full information) by time
 6.13   00A1  CS10b read ZigBee device security log        Get Event Log (log 4) by time
+6.13   0093  ECS35c read CHF event log                    GET of the CHF's 0-0:99.98.0 by a
+                                                          range; the ACB originates it
+6.13   0094  ECS35d read CHF security log                 GET of the CHF's 0-0:99.98.1
+6.13   00B9  ECS35e read ESME power event log             GET of 0-0:99.98.4 by a range
+6.13   00FD  ECS35g read auxiliary controller event log   GET of 0-17:99.98.2 by a range
+6.22   00B0  ECS25b set alert behaviours (network op.)    SET of the network operator's WAN
+                                                          alert filter 0-33:97.98.11
+6.22   00ED  ECS25b3 set event behaviours logging (n.o.)  SET of its logging filter .14
+6.22   00AD  GCS20 set alert behaviours (GSME supplier)   Device Management's Set Event
+                                                          Configuration, one per setting
 ====== ===== ============================================ ====================================
 
 One use case per (SRV, device type) is what the DCC's admission looks up: 6.13 is declared
-on ECS35a (ESME) and CS10a (GSME), whose transforms build ECS35b's or CS10b's command when the
-request's ``LogToRead`` is ``Security``; 6.22 on ECS25a, whose transform builds ECS25a1, a2 or
-a3's when the body's settings are the HAN, alarm or logging ones (:data:`SUPPLIER_SETTINGS`).
+on ECS35a (ESME), CS10a (GSME) and ECS35c (CHF), whose transforms build the command of the
+log the request's ``LogToRead`` names (:data:`LOGS`, :data:`ZIGBEE_LOGS`, :data:`CHF_LOGS`:
+ALCSEvent is ECS35g, the mapping table's; ECS35f, RTDS's older use case of the same log,
+is not declared); 6.22 on ECS25a (ESME) and GCS20 (GSME): ECS25a's transform builds
+ECS25a1, a2, a3, ECS25b or b3's when the body's settings are those (:data:`ALERT_SETTINGS`).
+
+The network operator's filters take the alerts of :data:`NETWORK_ALERT_BITS` (bit: the code's
+low byte, as RTDS's ECS25b has x8014 and x8015); its poly-phase settings are for a
+poly-phase ESME, and RTDS's ECS25b, for a single-phase one as the rig's, leaves them out.
+
+GCS20 sends the Device Management cluster's Set Event Configuration (server to client),
+one per distinct configuration the body asks for: its start (0: now) and issuer event ID,
+the configuration byte (bits 0-2 the log, 3 (0x03) the event log; bit 3 the WAN alert, 4
+the HAN alert, 6 the audible alarm), apply-by-list and the event IDs; the GSME answers each
+with a Default Response.
 
 The GSME answers a Get Event Log with a Publish Event Log: the number of matching events, the
 command's index and count (0, 1), the number of events (its high nibble; 0 above 15, as
@@ -48,11 +70,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rig.protocol.codec import DecodeError
-from rig.protocol.gbcs import access, cosem
+from rig.protocol.gbcs import access, cosem, gbz
 from rig.protocol.gbcs.dlms import Data, DataType
-from rig.protocol.gbcs.usecase import Form, UseCase, ZclCommands
+from rig.protocol.gbcs.usecase import Form, UseCase, ZclBatch, ZclCommands, ZclPart
 
-ESME, GSME = "ESME", "GSME"
+ESME, GSME, CHF = "ESME", "GSME", "CHF"
 START, END = "start", "end"  # the given range of a log read, UTC seconds since 2000
 FILTER = "filter"  # the given bit-string of an alert filter write
 
@@ -64,6 +86,11 @@ SUPPLIER_WAN_FILTER = cosem.Attribute(1, cosem.obis("0-30:97.98.11"), 2)
 SUPPLIER_HAN_FILTER = cosem.Attribute(1, cosem.obis("0-30:97.98.12"), 2)
 SUPPLIER_ALARM_FILTER = cosem.Attribute(1, cosem.obis("0-30:97.98.13"), 2)
 SUPPLIER_LOG_FILTER = cosem.Attribute(1, cosem.obis("0-30:97.98.14"), 2)
+# the network operator's WAN alert filter and logging filter
+NETWORK_WAN_FILTER = cosem.Attribute(1, cosem.obis("0-33:97.98.11"), 2)
+NETWORK_LOG_FILTER = cosem.Attribute(1, cosem.obis("0-33:97.98.14"), 2)
+POWER_EVENT_LOG = cosem.Attribute(7, cosem.obis("0-0:99.98.4"), 2)
+AUX_EVENT_LOG = cosem.Attribute(7, cosem.obis("0-17:99.98.2"), 2)  # the ALCS event log
 
 FILTER_BITS = 256  # each half of a filter's bit-string: the mask, then the values
 
@@ -101,6 +128,28 @@ def _set_filter(name: str, code: int, target: cosem.Attribute) -> UseCase:
 ECS25A1 = _set_filter("ECS25a1", 0x00EA, SUPPLIER_HAN_FILTER)
 ECS25A2 = _set_filter("ECS25a2", 0x00EB, SUPPLIER_ALARM_FILTER)
 ECS25A3 = _set_filter("ECS25a3", 0x00EC, SUPPLIER_LOG_FILTER)
+ECS25B = _set_filter("ECS25b", 0x00B0, NETWORK_WAN_FILTER)
+ECS25B3 = _set_filter("ECS25b3", 0x00ED, NETWORK_LOG_FILTER)
+
+
+def _read_log(
+    name: str,
+    code: int,
+    device: str,
+    log: cosem.Attribute,
+    srvs: tuple[str, ...] = (),
+    acb_originated: bool = False,
+) -> UseCase:
+    """A GET of the event log ``log`` by a range of UTC times."""
+    read = access.Access((access.ReadRange(log, cosem.UTC_SECONDS, START, END),))
+    return UseCase(name, code, device, Form.DLMS, read, srvs=srvs, acb_originated=acb_originated)
+
+
+ECS35E = _read_log("ECS35e", 0x00B9, ESME, POWER_EVENT_LOG)
+ECS35G = _read_log("ECS35g", 0x00FD, ESME, AUX_EVENT_LOG)
+# the CHF's own logs: the ACB originates the command for the DCC User (as CCS06)
+ECS35C = _read_log("ECS35c", 0x0093, CHF, EVENT_LOG, srvs=("6.13",), acb_originated=True)
+ECS35D = _read_log("ECS35d", 0x0094, CHF, SECURITY_LOG, acb_originated=True)
 
 EVENTS = 0x0709  # the ZCL Events cluster
 GET_EVENT_LOG, PUBLISH_EVENT_LOG = 0x00, 0x01
@@ -109,7 +158,22 @@ CS10A = UseCase(
 )
 CS10B = UseCase("CS10b", 0x00A1, GSME, Form.GBZ, ZclCommands(EVENTS, GET_EVENT_LOG, 1))
 
-USE_CASES: tuple[UseCase, ...] = (ECS35A, ECS35B, ECS25A, ECS25A1, ECS25A2, ECS25A3, CS10A, CS10B)
+DEVICE_MANAGEMENT = 0x0708  # the ZCL Device Management cluster
+SET_EVENT_CONFIGURATION = 0x04  # server to client
+SET_EVENT_CONFIGURATION_PART = ZclPart(
+    DEVICE_MANAGEMENT,
+    SET_EVENT_CONFIGURATION,
+    gbz.ZCL_CLUSTER_SPECIFIC | gbz.ZCL_SERVER_TO_CLIENT,
+    repeated=True,
+)
+GCS20 = UseCase(
+    "GCS20", 0x00AD, GSME, Form.GBZ, ZclBatch((SET_EVENT_CONFIGURATION_PART,)), srvs=("6.22",)
+)
+
+USE_CASES: tuple[UseCase, ...] = (
+    ECS35A, ECS35B, ECS25A, ECS25A1, ECS25A2, ECS25A3, CS10A, CS10B,
+    ECS35C, ECS35D, ECS35E, ECS35G, ECS25B, ECS25B3, GCS20,
+)  # fmt: skip
 
 # the element of a 6.22 body for an ESME's supplier, the use case it becomes, and the
 # filter it writes (its name in the meter's state)
@@ -119,15 +183,29 @@ SUPPLIER_SETTINGS: Mapping[str, tuple[UseCase, str]] = {
     "ElectricitySupplierAlarmSettings": (ECS25A2, "alarm"),
     "ElectricitySupplierLoggingSettings": (ECS25A3, "log"),
 }
+# the same for its network operator
+NETWORK_SETTINGS: Mapping[str, tuple[UseCase, str]] = {
+    "ElectricityNetworkOperatorAlerts": (ECS25B, "no_wan"),
+    "ElectricityNetworkOperatorLoggingSettings": (ECS25B3, "no_log"),
+}
+ALERT_SETTINGS: Mapping[str, tuple[UseCase, str]] = {**SUPPLIER_SETTINGS, **NETWORK_SETTINGS}
 FILTERS: Mapping[str, cosem.Attribute] = {
     "wan": SUPPLIER_WAN_FILTER,
     "han": SUPPLIER_HAN_FILTER,
     "alarm": SUPPLIER_ALARM_FILTER,
     "log": SUPPLIER_LOG_FILTER,
+    "no_wan": NETWORK_WAN_FILTER,
+    "no_log": NETWORK_LOG_FILTER,
 }
 
 # the DUIS LogToRead of each ESME log the rig serves, and the use case that reads it
-LOGS: Mapping[str, UseCase] = {"Event": ECS35A, "Security": ECS35B}
+LOGS: Mapping[str, UseCase] = {
+    "Event": ECS35A,
+    "Security": ECS35B,
+    "PowerEvent": ECS35E,
+    "ALCSEvent": ECS35G,
+}
+CHF_LOGS: Mapping[str, UseCase] = {"Event": ECS35C, "Security": ECS35D}
 # the same for the GSME: the use case, and the Get Event Log's event control and log ID
 ZIGBEE_LOGS: Mapping[str, tuple[UseCase, int]] = {"Event": (CS10A, 0x13), "Security": (CS10B, 0x04)}
 ZIGBEE_LOG_IDS: Mapping[int, str] = {0x03: "Event", 0x04: "Security"}  # General, Security
@@ -146,10 +224,19 @@ SUPPLIER_ALERT_BITS: Mapping[int, int] = {
     0x81B7: 196,
     0x81C6: 198,
 }
+# the network operator's ESME alerts the rig can configure, and their filter bits
+NETWORK_ALERT_BITS: Mapping[int, int] = {0x8014: 20, 0x8015: 21}
+
+
+def alert_bits(what: str) -> Mapping[int, int]:
+    """The alerts a filter (wan, han, alarm, log; no_wan, no_log) configures, and their bits."""
+    return NETWORK_ALERT_BITS if what.startswith("no_") else SUPPLIER_ALERT_BITS
+
 
 # the alerts an ESME logs in its security log (the others go to its event log)
 SECURITY_EVENTS = frozenset(
     {
+        0x8F12,  # the CHF device log changed (CS14), in the CHF's security log as RTDS's
         0x8F0C, 0x8F1B, 0x8F1C, 0x8F1E, 0x8F3D, 0x8F3E, 0x8F3F, 0x8F43, 0x8F47, 0x8F48,
         0x8F49, 0x8F4A, 0x8F4B, 0x8F4C, 0x8F4D, 0x8F4E, 0x8F4F, 0x8F51, 0x8F52, 0x8F53,
         0x8F5B, 0x8F60, 0x8F63, 0x8F64, 0x8F70, 0x8F72, 0x8F74, 0x8F75, 0x8F76, 0x8F77,
@@ -158,9 +245,17 @@ SECURITY_EVENTS = frozenset(
 )  # fmt: skip
 
 
-def log_of(code: int) -> str:
-    """The DUIS LogToRead of the log an alert with this code goes to."""
-    return "Security" if code in SECURITY_EVENTS else "Event"
+# the alerts an ESME logs in its power event log: RTDS's example power log has the voltage
+# events (0x8002-0x802F) and the supply outage ones (0x8F35-0x8F3C, 0x8F58)
+POWER_EVENTS = frozenset({*range(0x8002, 0x8030), *range(0x8F35, 0x8F3D), 0x8F58})
+
+
+def log_of(code: int, *, power_log: bool = False) -> str:
+    """The DUIS LogToRead of the log an alert with this code goes to (``power_log``: on a
+    device with a power event log, the ESME)."""
+    if code in SECURITY_EVENTS:
+        return "Security"
+    return "PowerEvent" if power_log and code in POWER_EVENTS else "Event"
 
 
 def is_critical(code: int) -> bool:
@@ -168,34 +263,32 @@ def is_critical(code: int) -> bool:
     return code >> 8 == 0x8F
 
 
-def filter_value(settings: Mapping[int, bool]) -> Data:
+def filter_value(
+    settings: Mapping[int, bool], bits: Mapping[int, int] = SUPPLIER_ALERT_BITS
+) -> Data:
     """The alert filter's bit-string for these settings (alert code: enabled): each code's
-    bit set in the mask, and in the values when it is enabled. KeyError names a code the
-    rig has no bit for."""
+    bit (of ``bits``) set in the mask, and in the values when it is enabled. KeyError names
+    a code the rig has no bit for."""
     mask = values = 0
     for code, enabled in settings.items():
-        bit = 1 << SUPPLIER_ALERT_BITS[code]
+        bit = 1 << bits[code]
         mask |= bit
         values |= bit if enabled else 0
     raw = mask.to_bytes(FILTER_BITS // 8, "big") + values.to_bytes(FILTER_BITS // 8, "big")
     return Data(DataType.BIT_STRING, (2 * FILTER_BITS, raw))
 
 
-def filter_settings(value: Data) -> dict[int, bool]:
+def filter_settings(value: Data, bits: Mapping[int, int] = SUPPLIER_ALERT_BITS) -> dict[int, bool]:
     """What a filter's bit-string changes: each known alert code in its mask, and whether
     it is enabled. ValueError when it is not a 512-bit bit-string."""
     if value.type is not DataType.BIT_STRING:
         raise ValueError(f"an alert filter is a bit-string, not a {value.type.name}")
-    bits, raw = value.value
-    if bits != 2 * FILTER_BITS or len(raw) != 2 * FILTER_BITS // 8:
-        raise ValueError(f"an alert filter has {2 * FILTER_BITS} bits, not {bits}")
+    size, raw = value.value
+    if size != 2 * FILTER_BITS or len(raw) != 2 * FILTER_BITS // 8:
+        raise ValueError(f"an alert filter has {2 * FILTER_BITS} bits, not {size}")
     half = FILTER_BITS // 8
     mask, values = int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
-    return {
-        code: bool(values >> bit & 1)
-        for code, bit in SUPPLIER_ALERT_BITS.items()
-        if mask >> bit & 1
-    }
+    return {code: bool(values >> bit & 1) for code, bit in bits.items() if mask >> bit & 1}
 
 
 _GET_EVENT_LOG = struct.Struct("<BHIIBH")
@@ -258,3 +351,59 @@ def published_events(payload: bytes) -> list[tuple[int, int, int, bytes]]:
         out.append((log_id, code, when, payload[start : start + size]))
         at = start + size
     return out
+
+
+# --- GCS20: the GSME's event configuration ---------------------------------------------------
+LOG_TO_EVENT_LOG = 0x03  # bits 0-2 of an event configuration: log it in the event log
+PUSH_TO_WAN, PUSH_TO_HAN, AUDIBLE_ALARM = 0x08, 0x10, 0x40
+# a DUIS setting of GasSupplierAlertEventSettings, and its bits of the configuration
+EVENT_SETTING_BITS: Mapping[str, int] = {
+    "WANAlert": PUSH_TO_WAN,
+    "HANAlert": PUSH_TO_HAN,
+    "EventLog": LOG_TO_EVENT_LOG,
+    "Alarm": AUDIBLE_ALARM,
+}
+# the filter each bit of a configuration sets on the GSME (its EventLogs filters)
+EVENT_BIT_FILTERS: Mapping[int, str] = {
+    PUSH_TO_WAN: "wan",
+    PUSH_TO_HAN: "han",
+    LOG_TO_EVENT_LOG: "log",
+    AUDIBLE_ALARM: "alarm",
+}
+APPLY_BY_LIST = 0x00  # the Configuration Control: the event IDs listed
+_EVENT_CONFIGURATION = struct.Struct("<IIBBB")
+
+
+@dataclass(frozen=True, slots=True)
+class EventConfiguration:
+    """Set Event Configuration (Device Management): from when (ZigBee time, 0: now), its
+    issuer event ID, the configuration byte and the event IDs it applies to (by list)."""
+
+    configuration: int
+    events: tuple[int, ...]
+    start: int = 0
+    issuer_event_id: int = 0
+
+    def encode(self) -> bytes:
+        head = _EVENT_CONFIGURATION.pack(
+            self.start, self.issuer_event_id, self.configuration, APPLY_BY_LIST, len(self.events)
+        )
+        return head + b"".join(code.to_bytes(2, "little") for code in self.events)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> EventConfiguration:
+        if len(payload) < _EVENT_CONFIGURATION.size:
+            raise DecodeError("Set Event Configuration is shorter than its header", 0)
+        start, issuer, config, control, count = _EVENT_CONFIGURATION.unpack_from(payload)
+        if control != APPLY_BY_LIST:
+            raise DecodeError(f"configuration control {control} is not by list (0)", 9)
+        body = payload[_EVENT_CONFIGURATION.size :]
+        if len(body) != 2 * count:
+            raise DecodeError(f"{count} event IDs take {2 * count} bytes, found {len(body)}", 11)
+        events = tuple(int.from_bytes(body[n : n + 2], "little") for n in range(0, len(body), 2))
+        return cls(config, events, start, issuer)
+
+    def enabled(self, what: str) -> bool:
+        """Whether the configuration turns on the filter ``what`` (wan, han, log, alarm)."""
+        bit = next(b for b, name in EVENT_BIT_FILTERS.items() if name == what)
+        return self.configuration & bit == bit

@@ -334,13 +334,26 @@ def _signed(zcl_type: int) -> bool:
     return 0x28 <= zcl_type <= 0x2F  # int8 .. int64
 
 
-def read_records(records: list[tuple[ZclAttribute, int | None]]) -> bytes:
-    """Read Attributes Response records: id, status, and type and value when it succeeded."""
+ZCL_OCTET_STRING, ZCL_CHAR_STRING = 0x41, 0x42  # a length byte, then the bytes
+
+
+def zcl_string(value: bytes) -> bytes:
+    """A ZCL octet or character string: its length (one byte), then its bytes."""
+    if len(value) > 254:
+        raise ValueError("a ZCL string holds at most 254 bytes")
+    return bytes([len(value)]) + value
+
+
+def read_records(records: list[tuple[ZclAttribute, int | bytes | None]]) -> bytes:
+    """Read Attributes Response records: id, status, and type and value when it succeeded
+    (a string attribute's value is its bytes, sent as a ZCL string)."""
     out = b""
     for attr, value in records:
         out += attr.ident.to_bytes(2, "little")
         if value is None:
             out += bytes([ZCL_UNSUPPORTED_ATTRIBUTE])
+        elif isinstance(value, bytes):
+            out += bytes([ZCL_SUCCESS, attr.zcl_type]) + zcl_string(value)
         else:
             raw = value.to_bytes(attr.size, "little", signed=_signed(attr.zcl_type))
             out += bytes([ZCL_SUCCESS, attr.zcl_type]) + raw

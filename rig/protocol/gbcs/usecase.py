@@ -163,6 +163,8 @@ class ZclPart:
     frame_control: int = gbz.ZCL_CLUSTER_SPECIFIC
     from_date_time: bool = False
     repeated: bool = False
+    # the command may be left out (GCS01a's Publish Block Thresholds: a block tariff's only)
+    optional: bool = False
 
     @property
     def server_to_client(self) -> bool:
@@ -175,14 +177,15 @@ class ZclBatch:
     sequence numbers counting from 0, each payload taken from the request (GCS05: four
     Prepayment commands, then the Calendar cluster's Publish commands). Its argument has
     one entry per component: the index of its part, one byte, then its payload; each part
-    once (a repeated one once or more), in the parts' order."""
+    once (a repeated one once or more, an optional one at most once), in the parts' order."""
 
     parts: tuple[ZclPart, ...]
 
     def check(self, indices: list[int]) -> bool:
         """Whether components of these parts, in this order, are this batch's."""
         runs = [i for n, i in enumerate(indices) if n == 0 or indices[n - 1] != i]
-        if runs != list(range(len(self.parts))):
+        wanted = [i for i, part in enumerate(self.parts) if not part.optional or i in runs]
+        if runs != wanted:
             return False
         return all(self.parts[i].repeated or indices.count(i) == 1 for i in runs)
 
