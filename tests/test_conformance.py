@@ -11,8 +11,10 @@ import pytest
 from conftest import RIGS, rig_cli, vectors
 
 from rig.conformance.compare import (
+    ZIGBEE_EPOCH,
     compare_command,
     compare_response,
+    dcc_time_stamps,
     read_reference,
     recounter,
     reference_for,
@@ -21,7 +23,7 @@ from rig.conformance.compare import (
     unhex,
 )
 from rig.conformance.report import html, write_html
-from rig.conformance.run import Result, Run
+from rig.conformance.run import Result, Run, prenotification
 from rig.conformance.templates import Template, adapt, run_order, template_files
 from rig.description import load_rig
 from rig.pki.keystores import load
@@ -247,6 +249,52 @@ def test_templates_that_change_the_devices_are_sent_last() -> None:
     assert names.index("ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS.XML") < decommission
     assert names.index("CCS02_8.11_SUCCESS_REQUEST_DUIS.XML") < decommission
     assert names[-1] == "8.14.3_COMMUNICATIONS_HUB_STATUS_UPDATE_FAULT_RETURN_REQUEST_DUIS.XML"
+
+
+def test_a_gbz_command_differing_only_in_the_dccs_own_time_is_equal() -> None:
+    now = 1_790_000_000.0  # the run's time (Unix seconds)
+    rtds_time = (1_420_070_400 - ZIGBEE_EPOCH).to_bytes(4, "little")  # 2015-01-01, RTDS's
+    ours_time = (int(now) - ZIGBEE_EPOCH - 5).to_bytes(4, "little")
+    rtds = b"\x01\x02" + rtds_time + b"\x03"
+    assert dcc_time_stamps(b"\x01\x02" + ours_time + b"\x03", rtds, now) == [2]
+    assert dcc_time_stamps(b"\x01\x02" + ours_time + b"\x04", rtds, now) == []  # and more
+    old = (int(now) - ZIGBEE_EPOCH - 30 * 86_400).to_bytes(4, "little")  # not the DCC's now
+    assert dcc_time_stamps(b"\x01\x02" + old + b"\x03", rtds, now) == []
+
+
+def test_templates_that_need_a_device_the_dcc_does_not_hold_get_a_fresh_one(moved_rig) -> None:
+    notice = _adapt("12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML", moved_rig)
+    new = Eui64.parse(notice.body.findtext(f"{{{SR}}}DeviceID") or "")
+    assert new not in {n.eui for n in moved_rig.nodes} and notice.prenotify == ()
+    delete = _adapt("8.4_UPDATE_INVENTORY_REQUEST_DUIS.XML", moved_rig)
+    hub = _adapt(
+        "8.14.1_COMMUNICATIONS_HUB_STATUS_UPDATE_INSTALL_SUCCESS_REQUEST_DUIS.XML", moved_rig
+    )
+    for adapted, kind in ((delete, "ESME"), (hub, "CHF")):
+        ((eui, notified),) = adapted.prenotify  # pre-notified by the runner first
+        assert notified == kind and adapted.body.findtext(f"{{{SR}}}DeviceID") == eui.duis
+        assert eui not in {n.eui for n in moved_rig.nodes} | {new}
+    body = prenotification(new, "CHF")
+    assert [e.text for e in body][:4] == [new.duis, "AB01", "010A030B", "CHF"]
+
+
+def test_the_other_devices_rtds_bodies_name_are_the_rigs(moved_rig) -> None:
+    join = _adapt("CS03A1_8.7.1_SUCCESS_REQUEST_DUIS.XML", moved_rig)  # the ESME joins ...
+    assert "00-DB-12-34-56-78-91-C4" in _texts(join)  # ... the rig's PPMID
+    restore = _adapt("CCS03_8.12.1_SUCCESS_REQUEST_DUIS.XML", moved_rig)
+    assert "00-DB-12-34-56-78-91-C2" in _texts(restore)  # the old hub: the rig's own
+
+
+def test_schedules_are_read_and_deleted_after_they_are_made() -> None:
+    names = [p.name for p in run_order(template_files(TEMPLATES))]
+    made = names.index("ECS21a_5.1._DCC_SCHEDULED_REQUEST_DUIS.XML")
+    assert made < names.index("5.2_READ_SCHEDULE_REQUEST_DUIS.XML")
+    assert names.index("5.2_READ_SCHEDULE_REQUEST_DUIS.XML") < names.index(
+        "5.3_DELETE_SCHEDULE_REQUEST_DUIS.XML"
+    )
+    assert names.index("12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML") < names.index(
+        "8.4_UPDATE_INVENTORY_REQUEST_DUIS.XML"
+    )
 
 
 # --- through the running rig --------------------------------------------------------------

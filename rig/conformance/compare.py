@@ -4,7 +4,10 @@ RTDS keeps each use case's messages in ``<SRV>_<use case>/`` as one hex line per
 (``<use case>_<SRV>_<case>_COMMAND_GBCS.HEX``, ``..._RESPONSE_GBCS.HEX``). A command
 equals RTDS's when the grouping header and payload are the same byte for byte once RTDS's
 EUIs are the rig's, leaving out what cannot match: the counters (RTDS's are its own), the
-MAC and the signature; RTDS's command is re-countered (:func:`recounter`) first.
+MAC and the signature; RTDS's command is re-countered (:func:`recounter`) first. A GBZ
+command whose payload differs only in ZigBee times that are the DCC's clock in ours and
+RTDS's test date in theirs (the issuer event id) is equal, saying where
+(:func:`dcc_time_stamps`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +34,7 @@ from rig.reference import VECTORS
 
 RTDS = VECTORS / "gbcs" / "rtds-4.5.0"
 RTDS_KEYS = (VECTORS / "gbcs" / "rtds-keystore", VECTORS / "gbcs" / "device-keys")
-EQUAL = "equal"
+EQUAL = "equal"  # also "equal (but the DCC's own time at payload offset N)"
 NO_COMMAND = "no RTDS command"
 ACCESS_REQUEST = b"\xd9"  # DLMS access-request, then its long-invoke-id-and-priority
 ASN1_SEQUENCE = b"\x30"  # an ASN.1 payload (CS02x, CS06, ...)
@@ -187,8 +191,52 @@ def compare_command(ours: bytes | None, ref: bytes | None, euis: Mapping[Eui64, 
         theirs = GbcsMessage.decode(remap(ref, euis))
     except DecodeError as exc:
         return f"differs: RTDS's command does not decode ({exc})"
-    diff = first_difference(mine, recounter(theirs, mine.header.counter))
+    theirs = recounter(theirs, mine.header.counter)
+    diff = first_difference(mine, theirs)
+    if (
+        diff is not None
+        and diff.startswith("payload")
+        and (stamps := dcc_time_stamps(mine.payload, theirs.payload))
+    ):
+        return f"{EQUAL} (but the DCC's own time at payload offset {', '.join(map(str, stamps))})"
     return EQUAL if diff is None else f"differs: {diff}"
+
+
+ZIGBEE_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z, Unix seconds
+RTDS_YEARS = (1_388_534_400, 1_577_836_800)  # RTDS's test dates lie in 2014-2019
+DCC_TIME_SLACK_S = 2 * 86_400
+
+
+def dcc_time_stamps(ours: bytes, theirs: bytes, now: float | None = None) -> list[int]:
+    """Where ``ours`` differs from RTDS's ``theirs`` only in ZigBee UTC times (uint32, little
+    endian, seconds since 2000) that are the DCC's time now in ours and RTDS's own test date
+    in theirs (a GBZ command's issuer event id, which the DCC takes from its clock): those
+    offsets; an empty list when anything else differs."""
+    if len(ours) != len(theirs):
+        return []
+    now = time.time() if now is None else now
+    stamps: list[int] = []
+    i = 0
+    while i < len(ours):
+        if ours[i] == theirs[i]:
+            i += 1
+            continue
+        start = next(
+            (s for s in range(max(0, i - 3), i + 1) if _dcc_time(ours, theirs, s, now)), None
+        )
+        if start is None:
+            return []
+        stamps.append(start)
+        i = start + 4
+    return stamps
+
+
+def _dcc_time(ours: bytes, theirs: bytes, at: int, now: float) -> bool:
+    if at + 4 > len(ours):
+        return False
+    mine = int.from_bytes(ours[at : at + 4], "little") + ZIGBEE_EPOCH
+    rtds = int.from_bytes(theirs[at : at + 4], "little") + ZIGBEE_EPOCH
+    return abs(mine - now) <= DCC_TIME_SLACK_S and RTDS_YEARS[0] <= rtds < RTDS_YEARS[1]
 
 
 @functools.cache

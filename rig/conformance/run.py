@@ -117,7 +117,7 @@ class Run:
         n: Counter[str] = Counter({k: 0 for k in OUTCOMES})
         n.update(r.outcome for r in self.results)
         n["templates"] = len(self.results)
-        n["rtds_equal"] = sum(r.rtds_command == EQUAL for r in self.results)
+        n["rtds_equal"] = sum(r.rtds_command.startswith(EQUAL) for r in self.results)
         n["rtds_differs"] = sum(r.rtds_command.startswith("differs") for r in self.results)
         n["rtds_no_command"] = sum(r.rtds_command == NO_COMMAND for r in self.results)
         n["response_decodes"] = sum(r.rtds_response.startswith("decodes") for r in self.results)
