@@ -41,6 +41,8 @@ from rig.protocol.gbcs.usecase import Catalogue, UseCase
 from rig.protocol.keystore import KeyStore
 from rig.protocol.smki import Usage
 
+# SRVs of a dual-band comms hub's Sub GHz HAN (DBCH01-05), which a 2.4 GHz rig never serves
+SUB_GHZ_SRVS = frozenset({"6.28", "6.29", "6.30", "6.31", "6.32"})
 # SRVs the gaining supplier sends before it is responsible (6.23: the change of supplier),
 # and the role a gaining supplier of each device type has
 GAINING_SUPPLIER_SRVS = {"6.23"}
@@ -237,6 +239,14 @@ def admit(
         )
     use_case = served(catalogue, service.variant, device.type)
     if use_case is None:
+        if service.variant in SUB_GHZ_SRVS:
+            raise Refused(
+                codes.NOT_SERVED,
+                f"SRV {service.variant} ({service.name}) needs a dual-band comms hub with a "
+                "Sub GHz HAN; the rig's HAN is 2.4 GHz only, so the rig never serves it; "
+                "nothing was sent to the device",
+                request,
+            )
         if service.variant not in catalogue.srvs():
             raise Refused(
                 codes.NOT_SERVED,

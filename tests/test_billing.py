@@ -38,6 +38,10 @@ from rig.protocol.gbcs.catalogue_billing import (
     ECS17A,
     ECS17C,
     ECS17E,
+    ECS18A,
+    ECS18B,
+    ECS20A,
+    ECS20B,
     ECS20C,
     ECS21A,
     ECS21C,
@@ -67,6 +71,10 @@ RTDS = {
     ECS27.name: "4.15_ECS27/ECS27_4.15_SUCCESS",
     ECS23.name: "4.10_ECS23/ECS23_4.10_SUCCESS",
     ECS20C.name: "4.4.3_ECS20c/ECS20c_4.4.3_SINGLE_SUCCESS",
+    ECS20A.name: "4.4.4_ECS20a/ECS20a_4.4.4_SUCCESS",
+    ECS20B.name: "4.4.2_ECS20b/ECS20b_4.4.2_SINGLE_SUCCESS",
+    ECS18A.name: "4.12.2_ECS18a/ECS18a_4.12.2_SUCCESS",
+    ECS18B.name: "4.12.1_ECS18b/ECS18b_4.12.1_SUCCESS",
 }
 TEMPLATES = {
     ECS17A.name: "ECS17a_4.2_SUCCESS",
@@ -79,8 +87,13 @@ TEMPLATES = {
     ECS27.name: "ECS27_4.15_SUCCESS",
     ECS23.name: "ECS23_4.10_SUCCESS",
     ECS20C.name: "ECS20c_4.4.3_SINGLE_SUCCESS",
+    ECS20A.name: "ECS20a_4.4.4_SUCCESS",
+    ECS20B.name: "ECS20b_4.4.2_SINGLE_SUCCESS",
+    ECS18A.name: "ECS18a_4.12.2_SUCCESS",
+    ECS18B.name: "ECS18b_4.12.1_SUCCESS",
 }
-ALL = [ECS17A, ECS17C, ECS17E, ECS20C, ECS21A, ECS21C, ECS22A, ECS22C, ECS23, ECS27]
+ADDED = [ECS20A, ECS20B, ECS18A, ECS18B]  # issue 17's wave 2
+ALL = [ECS17A, ECS17C, ECS17E, ECS20C, ECS21A, ECS21C, ECS22A, ECS22C, ECS23, ECS27, *ADDED]
 EPOCH = cosem.GBCS_EPOCH_UNIX
 
 
@@ -147,6 +160,11 @@ class _Meter:
         self.cosem = CosemServer()
         self.config = SimpleNamespace(state_dir=state_dir, eui=ESME)
         self.wh, self.demand_w = wh, demand_w
+        # the credit engine as the billing family reads it: its payment mode, its log of
+        # payments to the payment debt (UTC seconds, millipence), its tick's watchers
+        self.credit = SimpleNamespace(
+            settings=SimpleNamespace(payment_mode="credit"), debt_payments=[], watchers=[]
+        )
         self.cosem.attribute(cosem.IMPORT_REGISTERS, self._import_registers)
         serve_reads(self)
         serve_device_config(self)  # the load limit's objects (6.4.1 writes them)
@@ -224,7 +242,7 @@ def test_the_esme_answers_rtds_command_with_rtds_structure(store, tmp_path, uc) 
         billing.billing,
         billing.billing_prepay,
     )
-    for rowlog in logs:
+    for rowlog in (*logs, billing.billing_events):
         rowlog.now = lambda: clock["now"]
     rtds_cmd = _rtds_msg(uc, "COMMAND")
     # the logs' first looks, then a boundary in each RTDS period: RTDS's dates lie in 2014
@@ -239,6 +257,8 @@ def test_the_esme_answers_rtds_command_with_rtds_structure(store, tmp_path, uc) 
         meter.wh += 700
         for rowlog in logs:
             rowlog.tick()
+        billing.changed("tariff")  # the billing data log on a tariff change
+        meter.credit.debt_payments.append((int(when.timestamp()) - 7 * 86_400, 95))
     answer = _answer(store, meter, uc, rtds_cmd)
     rtds = _rtds_msg(uc, "RESPONSE")
     assert answer.header.counter == rtds.header.counter
@@ -456,3 +476,33 @@ def test_4_16_4_2_and_4_6_1_through_the_dcc(dcc_rig) -> None:
     ).body
     days = send(supplier, "4.6.1", ECS21A, body)["days"]
     assert all(d["at"].endswith("T00:00:00+00:00") for d in days)
+
+
+def test_a_payment_mode_or_tariff_change_is_logged_once_and_a_reset_is_dated(
+    store, tmp_path
+) -> None:
+    clock = {"now": dt.datetime(2014, 12, 1, 9, tzinfo=dt.UTC)}
+    meter = _Meter(tmp_path, wh=1_000)
+    billing = serve_billing(meter)
+    assert billing is not None
+    billing.billing_events.now = lambda: clock["now"]
+    for watch in meter.credit.watchers:  # the engine ticks: nothing changed
+        watch()
+    assert billing.billing_events.entries == []
+    meter.credit.settings.payment_mode = "prepayment"  # 6.x / 2.x changed it
+    for _ in range(2):
+        for watch in meter.credit.watchers:
+            watch()
+    billing.changed("tariff")  # a tariff's second element in the same second: once
+    assert [(at + EPOCH, row[0]) for at, row in billing.billing_events.entries] == [
+        (int(clock["now"].timestamp()), 1_000)
+    ]
+    # ECS18b: each register's reset date-time, "never" until 6.18.2 resets it
+    cmd = _rtds_msg(ECS18B, "COMMAND")
+    out = _read(store, _answer(store, meter, ECS18B, cmd))
+    assert {r["reset"] for r in out["registers"].values()} == {None}
+    meter.md_registers.now = lambda: clock["now"]
+    meter.md_registers.reset("MaxDemandActivePowerImportValue")
+    out = _read(store, _answer(store, meter, ECS18B, cmd))
+    assert out["registers"]["MaxDemandActivePowerImportValue"]["reset"] == clock["now"].isoformat()
+    assert out["registers"]["MaxDemandConfigTimeActivePowerImportValue"]["reset"] is None

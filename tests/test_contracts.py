@@ -63,14 +63,19 @@ def test_every_rendered_config_reads_back_as_its_record(rendered: StateDir) -> N
         (gsme.eui, "ka", None),
     ]
     assert all(t.cert.is_file() for t in ppmid.gbcs.trusted)
-    # the GPF the CHF hosts: its own keys, issued for its EUI, and the ACB's KA cell
+    # the GPF the CHF hosts: its own keys, issued for its EUI, the ACB's KA cell and the gas
+    # supplier's cells (its reads of the GSME's data, answered from the GPF's mirror)
     gpf = chf.gpf_gbcs
     assert chf.gpf_eui is not None and gpf is not None and gpf.acb == acb
     assert chf.gpf_eui.hex in gpf.ds.key.name and chf.gpf_eui.hex in gpf.ka.cert.name
     assert gpf.ds.key.is_file() and gpf.ka.key.is_file()
+    gas_supplier = rig.user("supplier-b").eui
     assert [(t.eui, t.usage.value, t.role) for t in gpf.trusted] == [
-        (acb, "ka", RemotePartyRole.ACCESS_CONTROL_BROKER)
+        (acb, "ka", RemotePartyRole.ACCESS_CONTROL_BROKER),
+        (gas_supplier, "ds", RemotePartyRole.SUPPLIER),
+        (gas_supplier, "ka", RemotePartyRole.SUPPLIER),
     ]
+    assert gpf.supplier == gas_supplier
     assert gsme.gpf_gbcs is None
     assert (ppmid.eui, "ka") in [(t.eui, t.usage.value) for t in gsme.gbcs.trusted]
     gateway = GatewayConfig.load(rendered.component("gateway") / "gateway.json")

@@ -231,23 +231,24 @@ def test_bad_input_gets_its_duis_code_an_audit_entry_and_loses_nothing(env) -> N
 
 
 @pytest.mark.parametrize(
-    ("template", "srv", "url", "cv", "target"),
+    ("template", "srv"),
     [
-        ("12.1_REQUEST_WAN_MATRIX_ADDRESS_REQUEST_DUIS.XML", "12.1", "serviceD", 8, DCC),
-        ("ECS01a_1.1.1_IMMEDIATE_TOU_SUCCESS_REQUEST_DUIS.XML", "1.1.1", "serviceT", 4, ESME),
-        ("ECS23_4.10_SUCCESS_REQUEST_DUIS.XML", "4.10", "serviceS", 1, ESME),
+        ("DBCH04_6.28_SUCCESS_REQUEST_DUIS.XML", "6.28"),
+        ("DBCH03_6.30_SUCCESS_REQUEST_DUIS.XML", "6.30"),
+        ("DBCH02_6.32_SUCCESS_REQUEST_DUIS.XML", "6.32"),
     ],
 )
-def test_a_service_the_rig_does_not_serve_is_refused_with_its_reason(
-    env, template: str, srv: str, url: str, cv: int, target: Eui64
+def test_a_service_the_rig_cannot_serve_is_refused_with_its_reason(
+    env, template: str, srv: str
 ) -> None:
+    """The Sub GHz SRVs of a dual-band hub: E17, saying why, never a fake success."""
     body = parse_document(vectors("duis", "templates", template).read_bytes()).body
     user = DccUser.from_state(env["dir"], "supplier-a")
-    counter = user.next_counter()
+    counter, target = user.next_counter(), env["rig"].node("chf").eui
     request_id = f"{user.eui.duis}:{target.duis}:{counter}"
-    http, code, reason = _post(env, url, user.request(srv, target, cv, counter, body))
-    assert (http, code) == (400, "E17"), reason  # never I0, never an inventory
-    assert f"SRV {srv} (" in reason and "not" in reason and "yet" in reason, reason
+    http, code, reason = _post(env, "serviceS", user.request(srv, target, 1, counter, body))
+    assert (http, code) == (400, "E17"), reason  # never I0
+    assert f"SRV {srv} (" in reason and "Sub GHz" in reason and "2.4 GHz" in reason, reason
     row = next(r for r in _audit(env) if r["request_id"] == request_id)
     assert row["code"] == "E17" and row["reason"] == reason
     assert trace_of(env["state"], request_id) is None  # nothing was done with it

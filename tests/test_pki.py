@@ -91,7 +91,9 @@ def test_ensure_is_idempotent_and_reissues_the_broker_cert_for_new_hosts(pki: Pk
 
 def test_zaz1_import_uses_dcc_boxed_credentials(tmp_path: Path) -> None:
     keystore = vectors("smki", "zaz1-keystore.json")
-    rig = replace(default_rig(), pki=PkiSettings(source="zaz1", keystore=keystore))
+    rig = default_rig()  # its users but the other user (ZAZ1 has none)
+    users = tuple(u for u in rig.users if u.name != "other-user")
+    rig = replace(rig, users=users, pki=PkiSettings(source="zaz1", keystore=keystore))
     p = Pki(tmp_path / "pki")
     p.ensure(rig, ["127.0.0.1"])
     xml = p.org(Eui64.parse("90-B3-D5-1F-30-01-00-00"), Usage.XML).load_cert()

@@ -38,9 +38,12 @@ from rig.protocol.gbcs.catalogue_tariff import (
     AT_ONCE,
     ECS01A,
     ECS01B,
+    ECS01D,
     ECS04A,
     ECS24,
+    ECS24B,
     ELEMENTS,
+    USE_CASES,
 )
 from rig.protocol.gbcs.dlms import AccessRequest, Data, DataType
 from rig.protocol.gbcs.frame import GbcsMessage
@@ -144,7 +147,12 @@ def _esme(state_dir: Path, **kw) -> tuple[_Meter, Tariff, EnergyReads]:
 
 
 def _answer(store, meter: _Meter, uc: UseCase, cmd: GbcsMessage, when=JAN_2015) -> GbcsMessage:
-    tables = SimpleNamespace(cosem=meter.cosem, zcl=None, tariff=getattr(meter, "tariff", None))
+    tables = SimpleNamespace(
+        cosem=meter.cosem,
+        zcl=None,
+        tariff=getattr(meter, "tariff", None),
+        tariff_stores=getattr(meter, "tariff_stores", ()),
+    )
     # the ESME's DS key is not public: one of the test's own signs its answers
     ctx = replace(_context(store, ESME, tables, when), ds=ESME_DS)
     return asyncio.run(handler_for(uc)(uc, cmd, ctx))
@@ -325,9 +333,7 @@ def test_the_energy_goes_to_the_rate_in_force_and_the_price_is_its_own(store, tm
 
 
 # --- 1.5: the meter balance ---------------------------------------------------------------------
-def test_1_5_adjusts_the_meter_balance_as_rtds_ecs04a_and_a_reset_is_refused(
-    store, tmp_path
-) -> None:
+def test_1_5_adjusts_the_meter_balance_as_rtds_ecs04a(store, tmp_path) -> None:
     rtds = GbcsMessage.decode(_rtds("1.5_ECS04a/ECS04a_1.5_SUCCESS_PRECOMMAND"))
     name = "ECS04a_1.5_SUCCESS_REQUEST_DUIS.XML"
     request = parse_document(vectors("duis", "templates", name).read_bytes())
@@ -345,12 +351,11 @@ def test_1_5_adjusts_the_meter_balance_as_rtds_ecs04a_and_a_reset_is_refused(
     # the template's 1,200,000 millipence added, and kept
     again = Credit(tmp_path / "credit.json", ESME, ka)
     assert again.millipence == 500_000 + 1_200_000
-    reset = parse_document(
-        vectors("duis", "templates", "ECS04b_1.5_SUCCESS_REQUEST_DUIS.XML").read_bytes()
-    )
+    empty = request.body.find("sr:PrepaymentMode", NS)
+    request.body.remove(empty)
     with pytest.raises(TransformRefused, match="ResetMeterBalance") as refused:
-        _transform(ECS04A, reset, 1)
-    assert refused.value.code == codes.NOT_SERVED
+        _transform(ECS04A, request, 1)
+    assert refused.value.code == codes.NOT_DUIS
 
 
 # --- future-dated and cancelled ------------------------------------------------------------------
@@ -547,3 +552,331 @@ def test_1_1_1_sets_a_tou_tariff_4_11_1_reads_it_the_rate_in_force_advances_and_
     finally:  # the ESME back on one rate at its price, for the other tests
         restore = asyncio.run(client.send("1.1.1", esme, body=_one_rate_body(28.5)))
         assert restore.response_code == "I0", restore
+
+
+# --- 1.1.2, 1.2.2, 4.11.2, 1.5 (reset), 1.6, 1.7 ----------------------------------------------
+RTDS_FOLDER = {
+    "ECS01c": "1.1.2_ECS01c",
+    "ECS01d": "1.2.2_ECS01d",
+    "ECS02": "1.6_ECS02",
+    "ECS03": "1.6_ECS03",
+    "ECS04b": "1.5_ECS04b",
+    "ECS05": "1.7_ECS05",
+}
+ONE_SIX_TWIN = ("FUTURE_DATED_TWIN", "CANCELLATION_TWIN")
+DATED = ("FUTURE_DATED", "CANCELLATION")
+BY_NAME = {uc.name: uc for uc in USE_CASES}
+
+
+def _rtds_of(name: str, case: str, kind: str) -> GbcsMessage:
+    folder = RTDS_FOLDER[name]
+    srv = folder.split("_")[0]
+    infix = f"_{case}" if case else ""
+    return GbcsMessage.decode(_rtds(f"{folder}/{name}_{srv}{infix}_SUCCESS_{kind}"))
+
+
+def _request_of(name: str, case: str):
+    srv = RTDS_FOLDER[name].split("_")[0]
+    infix = f"_{case}" if case else ""
+    file = f"{name}_{srv}{infix}_SUCCESS_REQUEST_DUIS.XML"
+    return parse_document(vectors("duis", "templates", file).read_bytes())
+
+
+def _primary(name: str) -> UseCase:
+    srv = RTDS_FOLDER[name].split("_")[0]
+    uc = CATALOGUE.for_srv(srv, "ESME")
+    assert uc is not None
+    return uc
+
+
+@pytest.mark.parametrize(
+    ("name", "case"),
+    [
+        *((n, c) for n in ("ECS01c", "ECS01d") for c in ("IMMEDIATE", *DATED)),
+        ("ECS02", "IMMEDIATE_SINGLE"),
+        ("ECS03", "IMMEDIATE_SINGLE"),
+        ("ECS04b", ""),
+        ("ECS05", ""),
+    ],
+)
+def test_each_template_of_the_family_is_rtds_pre_command(name, case) -> None:
+    rtds = _rtds_of(name, case, "PRECOMMAND")
+    ours = _transform(_primary(name), _request_of(name, case), rtds.header.counter)
+    assert ours.is_pre_command and ours.encode() == rtds.encode()
+    assert check_command(_rtds_of(name, case, "COMMAND"), CATALOGUE) is BY_NAME[name]
+
+
+@pytest.mark.parametrize("name", ["ECS02", "ECS03"])
+@pytest.mark.parametrize("case", ONE_SIX_TWIN)
+def test_a_dated_1_6_is_rtds_twin_command_but_for_the_secondary_elements_charges(
+    name, case
+) -> None:
+    """RTDS's dated 1.6 commands are for a twin element ESME: its credit charge
+    configuration also takes the secondary element's price (0-0:19.20.5) from the meter
+    balance (and in prepayment mode the emergency credit). The rig's ESME is single element:
+    the DCC's command is RTDS's without those entries."""
+    rtds = _rtds_of(name, case, "PRECOMMAND")
+    ours = _transform(_primary(name), _request_of(name, case), rtds.header.counter)
+    theirs, mine = dlms.decode(rtds.payload), dlms.decode(ours.payload)
+    assert isinstance(theirs, AccessRequest) and isinstance(mine, AccessRequest)
+    assert mine.specs == theirs.specs
+    config = next(i for i, d in enumerate(theirs.data) if d.type is DataType.ARRAY)
+    secondary = bytes.fromhex("0000131405ff")
+    twin = [e for e in theirs.data[config].value if bytes(e.value[1].value) == secondary]
+    assert len(twin) == (1 if name == "ECS02" else 2)  # from the balance (and emergency credit)
+    single = [e for e in theirs.data[config].value if e not in twin]
+    assert mine.data[config].value == single
+    assert [d for i, d in enumerate(mine.data) if i != config] == [
+        d for i, d in enumerate(theirs.data) if i != config
+    ]
+
+
+def test_4_11_2_is_rtds_ecs24b_with_the_acb_mac(store) -> None:
+    rtds = GbcsMessage.decode(_rtds("4.11.2_ECS24b/ECS24b_4.11.2_SUCCESS_COMMAND"))
+    name = "ECS24b_4.11.2_SUCCESS_REQUEST_DUIS.XML"
+    request = parse_document(vectors("duis", "templates", name).read_bytes())
+    ours = _transform(ECS24B, request, rtds.header.counter)
+    acb_ka = store.private(ACB, Usage.KA).private_key
+    maced = security.apply_mac(ours, acb_ka, store.get(ESME, Usage.KA).public_key)
+    assert maced.encode() == rtds.encode()
+
+
+def test_a_secondary_price_outside_1_to_4_is_refused() -> None:
+    request = _request_of("ECS01d", "IMMEDIATE")
+    request.body.find(".//sr:ElectricityPriceElement", NS).set("index", "5")
+    with pytest.raises(TransformRefused, match="not 1-4") as refused:
+        _transform(ECS01D, request, 1)
+    assert refused.value.code == codes.NOT_DUIS
+
+
+def _run(store, meter: _Meter, name: str, case: str = "IMMEDIATE") -> GbcsMessage:
+    """RTDS's command of ``name`` answered by the meter, checked against RTDS's answer."""
+    answer = _answer(store, meter, BY_NAME[name], _rtds_of(name, case, "COMMAND"))
+    rtds = _rtds_of(name, case, "RESPONSE")
+    assert answer.header == rtds.header and answer.payload == rtds.payload
+    return answer
+
+
+def _read_secondary(store, meter: _Meter) -> tuple[list[Data], list[Data]]:
+    """ECS24b's answer (its structure RTDS's) and RTDS's."""
+    cmd = GbcsMessage.decode(_rtds("4.11.2_ECS24b/ECS24b_4.11.2_SUCCESS_COMMAND"))
+    ours = dlms.decode(_answer(store, meter, ECS24B, cmd).payload)
+    rtds = GbcsMessage.decode(_rtds("4.11.2_ECS24b/ECS24b_4.11.2_SUCCESS_RESPONSE"))
+    theirs = dlms.decode(rtds.payload)
+    assert isinstance(ours, dlms.AccessResponse) and isinstance(theirs, dlms.AccessResponse)
+    assert [r.result for r in ours.results] == [r.result for r in theirs.results] == [0] * 7
+    assert all(_fits(o, t) for o, t in zip(ours.data, theirs.data, strict=True))
+    return ours.data, theirs.data
+
+
+def test_the_secondary_element_is_set_read_back_and_repriced_as_rtds(store, tmp_path) -> None:
+    """The rig's ESME is single element: it holds the secondary element's tariff objects
+    (ECS01c, ECS01d write them, ECS24b reads them) and charges nothing by them."""
+    meter, tariff, _reads = _esme(tmp_path)
+    _run(store, meter, "ECS01c")
+    written = dlms.decode(_rtds_of("ECS01c", "IMMEDIATE", "COMMAND").payload)
+    assert isinstance(written, AccessRequest)
+    back, _theirs = _read_secondary(store, meter)
+    assert back[0] == written.data[0]  # the price matrix
+    assert back[3] == written.data[4]  # the special days
+    assert back[4:7] == written.data[1:4]  # seasons, weeks, day profiles (actions 201-204)
+    assert back[2].value[0].value == -5  # the register's scaler: the prices' scale
+    assert not tariff.in_force and meter.behaviour.price_p_kwh == 28.5  # nothing charged
+
+    _run(store, meter, "ECS01d")
+    prices = dlms.decode(_rtds_of("ECS01d", "IMMEDIATE", "COMMAND").payload)
+    assert isinstance(prices, AccessRequest)
+    again, _r, _e = _esme(tmp_path)  # kept across a restart
+    back, _theirs = _read_secondary(store, again)
+    assert back[0] == prices.data[0] and back[4:7] == written.data[1:4]
+
+
+def _prepayment_meter(store, state_dir: Path, pence: int = 500) -> tuple[_Meter, Credit]:
+    from nodes.roles.device_config import serve_device_config
+    from nodes.roles.prepay_objects import serve_prepay_config
+
+    meter = _Meter(state_dir)
+    credit = Credit(state_dir / "credit.json", ESME, store.private(ESME, Usage.KA).private_key,
+                    initial_pence=pence)  # fmt: skip
+    meter.credit = credit
+    serve_prepay_config(meter.cosem, credit)
+    serve_reads(meter)
+    serve_tariff(meter)
+    serve_device_config(meter)  # 6.2.9's payment mode: the engine's
+    return meter, credit
+
+
+def test_1_6_switches_the_engine_to_credit_and_back_to_prepayment_as_rtds(store, tmp_path) -> None:
+    from rig.protocol.gbcs.catalogue_device_config import PAYMENT_MODE as MODE_IN_FORCE
+    from rig.protocol.gbcs.cosem import DISABLEMENT_MONITOR
+
+    meter, credit = _prepayment_meter(store, tmp_path)
+    assert credit.prepayment
+    _run(store, meter, "ECS02", "IMMEDIATE_SINGLE")
+    assert credit.settings.payment_mode == "credit"
+    assert meter.cosem.get(MODE_IN_FORCE).value[0].value == 1  # what 6.2.9 reads
+
+    _run(store, meter, "ECS03", "IMMEDIATE_SINGLE")
+    written = dlms.decode(_rtds_of("ECS03", "IMMEDIATE_SINGLE", "COMMAND").payload)
+    assert isinstance(written, AccessRequest)
+    kept = Credit(tmp_path / "credit.json", ESME, store.private(ESME, Usage.KA).private_key)
+    assert kept.prepayment and kept.settings.disablement_threshold_pence == 556  # whole pence
+    assert meter.cosem.get(MODE_IN_FORCE).value[0].value == 2
+    config = cosem_attribute(11)
+    assert meter.cosem.get(config) == written.data[2]  # the credit charge configuration
+    assert meter.cosem.get(DISABLEMENT_MONITOR).value[0].value == 556_000
+
+
+def cosem_attribute(attribute: int):
+    from rig.protocol.gbcs import cosem
+
+    return cosem.Attribute(cosem.ACCOUNT, cosem.ACCOUNT_OBJECT, attribute)
+
+
+def test_1_5_resets_the_meter_balance_as_rtds_ecs04b(store, tmp_path) -> None:
+    meter, credit = _prepayment_meter(store, tmp_path, pence=700)
+    credit.flags.active = True
+    _run(store, meter, "ECS04b", "")
+    kept = Credit(tmp_path / "credit.json", ESME, store.private(ESME, Usage.KA).private_key)
+    assert kept.millipence == 0 and not kept.flags.active
+    cmd = _rtds_of("ECS04b", "", "COMMAND")
+    request = dlms.decode(cmd.payload)
+    assert isinstance(request, AccessRequest)
+    request.data[1] = Data(DataType.DOUBLE_LONG, 5)  # emergency credit to 5: refused
+    _d, results = meter.cosem.execute(request, Invocation(cmd, lambda b: b))
+    assert [r.result for r in results] == [0, 250, 0]
+
+
+def test_block_counters_take_the_energy_to_the_next_block_and_1_7_resets_them(
+    store, tmp_path
+) -> None:
+    meter, credit = _prepayment_meter(store, tmp_path)
+    tariff = meter.tariff
+    _set(store, meter, "IMMEDIATE_BLOCK")  # block tariff 1: 1361, 2289, 5566 above 10, 20 kWh
+    tariff.now = lambda: MONDAY
+    assert tariff.price_p_kwh() == pytest.approx(1.361)
+    credit.spend(10_000, tariff.price_p_kwh())  # 10 kWh charged: the counter at threshold 1
+    assert tariff.block(1) == 2 and tariff.price_p_kwh() == pytest.approx(2.289)
+    again, _t, _r = _esme(tmp_path)  # the counters are kept
+    assert again.tariff.block_wh[0] == 10_000
+    _run(store, meter, "ECS05", "")
+    assert tariff.block(1) == 1 and tariff.price_p_kwh() == pytest.approx(1.361)
+    cmd = _rtds_of("ECS05", "", "COMMAND")
+    request = dlms.decode(cmd.payload)
+    assert isinstance(request, AccessRequest)
+    request.data[0] = Data(DataType.LONG_UNSIGNED, 98)
+    _d, results = meter.cosem.execute(request, Invocation(cmd, lambda b: b))
+    assert [r.result for r in results] == [250]
+
+
+# --- dated: held, carried out with RTDS's alerts -------------------------------------------------
+DUE = dt.datetime(2030, 1, 15, 9, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "case", "alerts"),
+    [
+        ("ECS01c", "FUTURE_DATED", ("SWITCHING_TABLE", "PRICE_MATRIX", "SPECIAL_DAYS")),
+        ("ECS01d", "FUTURE_DATED", ("PRICE_MATRIX",)),
+        ("ECS02", "FUTURE_DATED_TWIN", ("PAYMENT_MODE",)),
+        ("ECS03", "FUTURE_DATED_TWIN", ("DISABLEMENT_THRESHOLD", "PAYMENT_MODE")),
+    ],
+)
+def test_a_future_dated_command_is_held_across_a_restart_then_carried_out_with_rtds_alerts(
+    store, tmp_path, name, case, alerts
+) -> None:
+    meter, credit = _prepayment_meter(store, tmp_path)
+    if name == "ECS03":
+        _run(store, meter, "ECS02", "IMMEDIATE_SINGLE")
+    mode = credit.settings.payment_mode
+    _run(store, meter, name, case)
+    assert credit.settings.payment_mode == mode  # not yet
+    again, credit = _prepayment_meter(store, tmp_path)  # restarted: it still holds it
+    stores = [s for s in again.tariff_stores if s.next_due() is not None]
+    assert [s.next_due() for s in stores] == [DUE.timestamp()]
+    again.gbcs = _Endpoint(store, _alert_counter(name, case, alerts[0]) - 1)
+    clock = {"now": DUE - dt.timedelta(seconds=1)}
+
+    async def run() -> None:
+        task = asyncio.create_task(carry_out(again, stores[0], lambda: clock["now"]))
+        await asyncio.sleep(0.05)
+        assert again.sent == []  # not before its time
+        clock["now"] = DUE
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(run())
+    assert len(again.sent) == len(alerts)
+    for raw, alert in zip(again.sent, alerts, strict=True):
+        folder = RTDS_FOLDER[name]
+        srv = folder.split("_")[0]
+        wanted = GbcsMessage.decode(
+            _rtds(f"{folder}/{name}_{srv}_8F66_{case}_SUCCESS_ALERT_{alert}")
+        )
+        assert GbcsMessage.decode(raw).header == wanted.header
+        assert _alert_body(raw) == _alert_body(wanted.encode())
+    if name == "ECS02":
+        assert credit.settings.payment_mode == "credit"
+    if name == "ECS03":
+        assert credit.prepayment and credit.settings.disablement_threshold_pence == 556
+    if name == "ECS01d":
+        back, _theirs = _read_secondary(store, again)
+        assert [int(e.value[1].value) for e in back[0].value[2].value] == [1010, 1120, 1230, 1340]
+
+
+def _alert_counter(name: str, case: str, alert: str) -> int:
+    folder = RTDS_FOLDER[name]
+    srv = folder.split("_")[0]
+    raw = _rtds(f"{folder}/{name}_{srv}_8F66_{case}_SUCCESS_ALERT_{alert}")
+    return GbcsMessage.decode(raw).header.counter
+
+
+@pytest.mark.parametrize(
+    ("name", "held", "cancel"),
+    [
+        ("ECS01c", "FUTURE_DATED", "CANCELLATION"),
+        ("ECS01d", "FUTURE_DATED", "CANCELLATION"),
+        ("ECS02", "FUTURE_DATED_TWIN", "CANCELLATION_TWIN"),
+        ("ECS03", "FUTURE_DATED_TWIN", "CANCELLATION_TWIN"),
+    ],
+)
+def test_a_cancellation_drops_what_is_held_as_rtds(store, tmp_path, name, held, cancel) -> None:
+    meter, _credit = _prepayment_meter(store, tmp_path)
+    _run(store, meter, name, held)
+    assert any(s.next_due() for s in meter.tariff_stores)
+    _run(store, meter, name, cancel)
+    again, kept = _prepayment_meter(store, tmp_path)
+    assert all(s.next_due() is None for s in again.tariff_stores)
+    assert [s for s in again.tariff_stores if s.activate_due(DUE) != []] == []
+    assert kept.prepayment
+
+
+def test_1_1_2_sets_the_secondary_element_4_11_2_reads_it_and_1_7_resets_the_blocks(
+    dcc_rig,
+) -> None:
+    from rig.dccuser.client import DccUser
+    from rig.dccuser.tasks import default_user, device_of
+
+    env = dcc_rig
+    esme = device_of(env["rig"], "esme")
+    client = DccUser.from_state(env["dir"], default_user(env["rig"], esme, env["state"]))
+    prices = ("2100", "0", "2300", "2400")
+    body = _request_of("ECS01c", "IMMEDIATE").body
+    for price, value in zip(
+        body.iterfind(".//sr:ElectricityPriceElement", NS), prices, strict=True
+    ):
+        price.text = value
+    out = asyncio.run(client.send("1.1.2", esme, body=body))
+    assert out.response_code == "I0" and out.values["result"] == 0, out
+    assert out.values["authenticated_by"] == "signature"
+    back = asyncio.run(client.send("4.11.2", esme, body=_request_of_read()))
+    assert back.response_code == "I0" and back.values["result"] == 0, back
+    assert back.values["prices"] == [int(p) for p in prices] and back.values["price_scale"] == -5
+    assert [s["name"] for s in back.values["seasons"]] == ["winter", "summer"]
+    assert back.values["day_profiles"][0]["actions"][0] == {"start": "00:00:00", "tou_rate": 1}
+    reset = asyncio.run(client.send("1.7", esme, body=_request_of("ECS05", "").body))
+    assert reset.response_code == "I0" and reset.values["result"] == 0, reset
+
+
+def _request_of_read():
+    name = "ECS24b_4.11.2_SUCCESS_REQUEST_DUIS.XML"
+    return parse_document(vectors("duis", "templates", name).read_bytes()).body

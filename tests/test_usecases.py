@@ -309,7 +309,8 @@ def test_the_catalogue_says_what_dccs_mapping_table_and_srv_matrix_say() -> None
         if uc.form is Form.ASN1:  # GBCS writes these in ASN.1: a DER request
             assert uc.is_alert or isinstance(uc.request, Der), uc.name
             continue
-        assert uc.form is (Form.GBZ if uc.device_type == "GSME" else Form.DLMS), uc.name
+        gbz_device = uc.device_type in ("GSME", "GPF")  # the GPF answers in GBZ too
+        assert uc.form is (Form.GBZ if gbz_device else Form.DLMS), uc.name
 
 
 def test_every_declared_command_is_served_end_to_end() -> None:

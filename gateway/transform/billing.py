@@ -6,8 +6,11 @@ and the two parties; 4.6.1 Retrieve Import Daily Read Log (ECS21a) and 4.4.3 Ret
 Billing Calendar Triggered Billing Data Log (ECS20c) protected reads between the
 ReadLogPeriod's two date-times; 4.6.2 Retrieve Export Daily Read Log (ECS21c), 4.8.2 Read
 Reactive Import Profile Data (ECS22c), 4.8.3 Read Export Profile Data (ECS22a) and 4.10 Read
-Network Data (ECS23, the rig's ESME being single phase) GETs of a log selected by the
-ReadLogPeriod (UTC seconds since 2000, both ends included)."""
+Network Data (ECS23, the rig's ESME being single phase) and 4.4.4 Retrieve Payment Based Debt
+Payments Log (ECS20a) GETs of a log selected by the ReadLogPeriod (UTC seconds since 2000,
+both ends included); 4.4.2 Retrieve Change Of Mode / Tariff Triggered Billing Data Log
+(ECS20b) a protected read as ECS20c's; 4.12.1 and 4.12.2 Read Maximum Demand Import / Export
+Registers (ECS18b, ECS18a) GETs."""
 
 from __future__ import annotations
 
@@ -18,6 +21,10 @@ from rig.protocol.gbcs.catalogue_billing import (
     ECS17A,
     ECS17C,
     ECS17E,
+    ECS18A,
+    ECS18B,
+    ECS20A,
+    ECS20B,
     ECS20C,
     ECS21A,
     ECS21C,
@@ -33,7 +40,7 @@ from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import UseCase, command
 
 
-@transforms(ECS17A, ECS17C, ECS27)
+@transforms(ECS17A, ECS17C, ECS27, ECS18A, ECS18B)
 def read_registers(uc: UseCase, given: TransformInput) -> GbcsMessage:
     return command(uc, given.counter, given.originator.raw, given.device.raw, {})
 
@@ -45,7 +52,7 @@ def read_tou_block_registers(uc: UseCase, given: TransformInput) -> GbcsMessage:
     return command(uc, given.counter, originator, device, {PROTECTED_READ: argument})
 
 
-@transforms(ECS20C, ECS21A)
+@transforms(ECS20C, ECS21A, ECS20B)
 def read_protected_logs(uc: UseCase, given: TransformInput) -> GbcsMessage:
     start, end = read_log_period(given)
     originator, device = given.originator.raw, given.device.raw
@@ -56,4 +63,4 @@ def read_protected_logs(uc: UseCase, given: TransformInput) -> GbcsMessage:
 
 
 # the GET of a log by a range of UTC seconds, as 4.4.5's (ECS20d): the same parts, named alike
-transforms(ECS21C, ECS22A, ECS22C, ECS23)(read_prepayment_credits)
+transforms(ECS21C, ECS22A, ECS22C, ECS23, ECS20A)(read_prepayment_credits)

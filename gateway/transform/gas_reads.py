@@ -1,10 +1,11 @@
 """Transforms of the GSME's reads of family 4, laid out as RTDS 4.5.0 has them: 4.1.2 Read
 Instantaneous Import TOU Matrices becomes GCS13c and 4.1.4 Read Instantaneous Import Block
-Counters GCS13b, each the Metering cluster's Read Attributes its declaration describes (the
-DUIS body carries nothing the command takes); 4.8.1 Read Active Import Profile Data becomes
-GCS17, a Get Sampled Data from the ReadLogPeriod's start, one sample per half hour up to
-its end; 4.6.1 Retrieve Import Daily Read Log becomes GCS16a, 31 Get Snapshots of the
-period, offsets 0 to 30 (the payloads GCS16b sends on the Prepayment cluster)."""
+Counters GCS13b, and 4.18 Read Meter Balance to a GPF GCS60a, each the Read Attributes
+its declaration describes (the DUIS body carries nothing the command takes); 4.8.1 Read
+Active Import Profile Data becomes GCS17, a Get Sampled Data from the ReadLogPeriod's
+start, one sample per half hour up to its end; 4.6.1 Retrieve Import Daily Read Log
+becomes GCS16a, 31 Get Snapshots of the period, offsets 0 to 30 (the payloads GCS16b
+sends on the Prepayment cluster)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from rig.protocol.gbcs.catalogue_gas_reads import (
     GCS13C,
     GCS16A,
     GCS17,
+    GCS60A,
     profile_request,
 )
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import UseCase, command
 
 
-@transforms(GCS13C, GCS13B)
+@transforms(GCS13C, GCS13B, GCS60A)
 def read_gas_register_matrix(uc: UseCase, given: TransformInput) -> GbcsMessage:
     return command(uc, given.counter, given.originator.raw, given.device.raw)
 

@@ -2,20 +2,21 @@
 Configuration into ECS26a (eighteen GETs, nothing from the body), and 2.1 Update Prepay
 Configuration (IMMEDIATE) into ECS08a (or RTDS's ECS08, whose layout differs in one part):
 the DUIS body's values, its special days and its non-disablement schedule as the values of
-the command's parts, laid out as RTDS 4.5.0 has them. A future-dated 2.1 (ExecutionDateTime,
-and the cancellation DUIS expresses with one) is not served."""
+the command's parts, laid out as RTDS 4.5.0 has them. Each value's activation date-time is
+at once (no ExecutionDateTime), the ExecutionDateTime (FUTURE_DATED: the ESME holds the
+values until then) or never (DUIS's cancellation, 3000-12-31: what the ESME holds is
+dropped), as 1.1.1's are (:func:`gateway.transform.tariff.activation_of`)."""
 
 from __future__ import annotations
 
 from lxml import etree
 
 from gateway.transform.calendar import choice, switch_time
-from gateway.transform.registry import TransformInput, TransformRefused, immediate_only, transforms
+from gateway.transform.registry import TransformInput, TransformRefused, transforms
 from rig.protocol.duis import codes
 from rig.protocol.duis.xml import NS, text
 from rig.protocol.gbcs import access, cosem
 from rig.protocol.gbcs.catalogue_prepay_config import (
-    AT_ONCE,
     DEBT_CAP_PERIOD_S,
     ECS08,
     ECS08A,
@@ -137,7 +138,6 @@ def _schedule(calendar: etree._Element, special_days: int) -> list[Data]:
 @transforms(ECS08A, ECS08)
 def update_prepay_configuration(uc: UseCase, given: TransformInput) -> GbcsMessage:
     body = given.request.body
-    immediate_only(body, "2.1")
     config = body.find("sr:UpdatePrepayConfigElectricity", NS)
     if config is None:
         raise TransformRefused(
@@ -154,9 +154,11 @@ def update_prepay_configuration(uc: UseCase, given: TransformInput) -> GbcsMessa
     values["debt_cap_period"] = Data(_D.DOUBLE_LONG, DEBT_CAP_PERIOD_S)
     values["special_days"] = Data(_D.ARRAY, special_days)
     values["schedule"] = Data(_D.ARRAY, _schedule(calendar, len(special_days)))
-    at_once = Data(_D.OCTET_STRING, AT_ONCE)
+    from gateway.transform.tariff import activation_of  # it imports this module's _date
+
+    at = Data(_D.OCTET_STRING, activation_of(body))
     for name in _activations(uc):
-        values[name] = at_once
+        values[name] = at
     return command(uc, given.counter, given.originator.raw, given.device.raw, values)
 
 

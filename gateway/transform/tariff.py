@@ -22,25 +22,40 @@ from rig.protocol.duis import codes
 from rig.protocol.duis.xml import NS, text
 from rig.protocol.gbcs import cosem, dlms
 from rig.protocol.gbcs.catalogue_tariff import (
+    ACCOUNT_ACTIVE,
     ACTIVATED,
     AT_ONCE,
     BLOCK_ACTION,
     BLOCK_TARIFFS,
     BLOCKS,
     COMMODITY,
-    COMMODITY_SCALE,
+    CREDIT_MODE,
     ECS01A,
     ECS01B,
+    ECS01C,
+    ECS01D,
+    ECS02,
+    ECS03,
     ECS04A,
+    ECS04B,
+    ECS05,
     ECS24,
+    ECS24B,
     ELEMENTS,
     NEVER,
+    PREPAYMENT_MODE,
     PRICE_INDICES,
     PRICES,
+    SECONDARY_ACTION,
+    SECONDARY_COMMODITY,
+    SECONDARY_ELEMENTS,
+    SECONDARY_RATES,
     TARIFF_SCRIPTS,
     THRESHOLD_MATRIX,
     block_price_index,
+    price_matrix,
 )
+from rig.protocol.gbcs.cosem import obis
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import UseCase, command
@@ -90,14 +105,14 @@ def _weeks(table: etree._Element) -> Data:
     return Data(_D.ARRAY, out)
 
 
-def _action(schedule: etree._Element) -> int:
+def _action(schedule: etree._Element, tou_base: int) -> int:
     tou = text(schedule, "sr:TOUTariffAction")
     if tou is not None:
-        return int(tou)
+        return tou_base + int(tou)
     return BLOCK_ACTION + _int(schedule, "sr:BlockTariffAction")
 
 
-def _days(table: etree._Element) -> Data:
+def _days(table: etree._Element, tou_base: int = 0) -> Data:
     out = []
     for day in table.iterfind("sr:DayProfiles/sr:DayProfile", NS):
         actions = [
@@ -106,7 +121,7 @@ def _days(table: etree._Element) -> Data:
                 [
                     Data(_D.OCTET_STRING, switch_time(text(s, "sr:StartTime") or "0:0:0")),
                     Data(_D.OCTET_STRING, TARIFF_SCRIPTS),
-                    Data(_D.LONG_UNSIGNED, _action(s)),
+                    Data(_D.LONG_UNSIGNED, _action(s, tou_base)),
                 ],
             )
             for s in day.iterfind("sr:ProfileSchedule", NS)
@@ -165,27 +180,13 @@ def _prices(prices: etree._Element) -> Data:
             charges[block_price_index(tariff, block)] = int(cell.text or 0)
     if set(charges) != set(PRICE_INDICES):
         raise _refuse("a TOUPrice index is outside 1-48")
-    class_id, instance, attribute = COMMODITY
-    table = [
-        Data(_D.STRUCTURE, [_octet(i), _long(charges[i], f"the price of {i:#04x}")])
-        for i in PRICE_INDICES
-    ]
-    scale = _int(prices, "sr:PriceScale")
-    return Data(
-        _D.STRUCTURE,
-        [
-            Data(_D.STRUCTURE, [Data(_D.INTEGER, COMMODITY_SCALE), Data(_D.INTEGER, scale)]),
-            Data(
-                _D.STRUCTURE,
-                [
-                    Data(_D.LONG_UNSIGNED, class_id),
-                    Data(_D.OCTET_STRING, instance),
-                    Data(_D.INTEGER, attribute),
-                ],
-            ),
-            Data(_D.ARRAY, table),
-        ],
-    )
+    return _matrix(charges, _int(prices, "sr:PriceScale"), COMMODITY)
+
+
+def _matrix(charges: dict[int, int], scale: int, commodity: tuple[int, bytes, int]) -> Data:
+    for index, charge in charges.items():
+        _long(charge, f"the price of {index:#04x}")
+    return price_matrix(charges, scale, commodity, tuple(charges))
 
 
 def activation_of(body: etree._Element) -> bytes:
@@ -252,20 +253,134 @@ def set_price(uc: UseCase, given: TransformInput) -> GbcsMessage:
     return command(uc, given.counter, given.originator.raw, given.device.raw, values)
 
 
-@transforms(ECS04A)
+@transforms(ECS04A, ECS04B)
 def adjust_meter_balance(uc: UseCase, given: TransformInput) -> GbcsMessage:
+    """1.5: ECS04a adjusts the balance (PrepaymentMode, millipence); ECS04b resets it
+    (CreditMode's ResetMeterBalance)."""
     body = given.request.body  # UpdateMeterBalance
+    if body.find("sr:CreditMode/sr:ResetMeterBalance", NS) is not None:
+        return command(ECS04B, given.counter, given.originator.raw, given.device.raw)
     amount = text(body, "sr:PrepaymentMode/sr:AdjustMeterBalance")
     if amount is None:
-        raise TransformRefused(
-            codes.NOT_SERVED,
-            "1.5 with CreditMode ResetMeterBalance (ECS04b) is not served by the rig's ESME: "
-            "adjust the balance in PrepaymentMode with AdjustMeterBalance (millipence)",
-        )
+        raise _refuse("1.5 takes PrepaymentMode/AdjustMeterBalance or CreditMode/ResetMeterBalance")
     value = Data(_D.DOUBLE_LONG, int(amount))
     return command(uc, given.counter, given.originator.raw, given.device.raw, value)
 
 
-@transforms(ECS24)
-def read_tariff(uc: UseCase, given: TransformInput) -> GbcsMessage:
+@transforms(ECS24, ECS24B, ECS05)
+def without_parameters(uc: UseCase, given: TransformInput) -> GbcsMessage:
+    """4.11.1, 4.11.2 and 1.7: the command as declared."""
     return command(uc, given.counter, given.originator.raw, given.device.raw)
+
+
+# --- 1.1.2, 1.2.2: the secondary element -------------------------------------------------------
+def _secondary_prices(body: etree._Element) -> Data:
+    prices = body.find("sr:PriceElements", NS)
+    assert prices is not None  # the schema requires it
+    charges = dict.fromkeys(range(1, SECONDARY_RATES + 1), 0)
+    for price in prices.iterfind("sr:ElectricityPriceElement", NS):
+        index = int(price.get("index") or 0)
+        if index not in charges:
+            raise _refuse(f"ElectricityPriceElement {index} is not 1-{SECONDARY_RATES}")
+        charges[index] = int(price.text or 0)
+    return _matrix(charges, _int(prices, "sr:PriceScale"), SECONDARY_COMMODITY)
+
+
+@transforms(ECS01C)
+def set_secondary_tariff(uc: UseCase, given: TransformInput) -> GbcsMessage:
+    update = given.request.body  # UpdateImportTariffSecondaryElement
+    table = update.find("sr:SwitchingTable", NS)
+    assert table is not None  # the schema requires it
+    values: dict[str, Data] = {
+        "prices": _secondary_prices(update),
+        "switching_table_1": _seasons(table),
+        "switching_table_2": _weeks(table),
+        "switching_table_3": _days(table, SECONDARY_ACTION),
+        "special_days": _special_days(update),
+    }
+    at = Data(_D.OCTET_STRING, activation_of(update))
+    values.update({f"{e.name}_at": at for e in SECONDARY_ELEMENTS})
+    return command(uc, given.counter, given.originator.raw, given.device.raw, values)
+
+
+@transforms(ECS01D)
+def set_secondary_price(uc: UseCase, given: TransformInput) -> GbcsMessage:
+    update = given.request.body  # UpdatePriceSecondaryElement
+    at = Data(_D.OCTET_STRING, activation_of(update))
+    values = {"prices": _secondary_prices(update), "prices_at": at}
+    return command(uc, given.counter, given.originator.raw, given.device.raw, values)
+
+
+# --- 1.6: the payment mode ---------------------------------------------------------------------
+COLLECT_ALL, NOT_WHEN_DISABLED = (3, b"\xe0"), (3, b"\xc0")  # collection_configuration
+METER_BALANCE, EMERGENCY_CREDIT, ACCUMULATED_DEBT = 0, 1, 2  # credits 0-0:19.10.n
+PRICES_, DEBT_1, DEBT_2, PAYMENT_DEBT, STANDING_CHARGE = 0, 1, 2, 3, 4  # charges 0-0:19.20.n
+
+
+def charge_configuration(
+    prepayment: bool, suspend_disabled: bool = False, suspend_emergency: bool = False
+) -> Data:
+    """The account's credit charge configuration as RTDS's 1.6 (a single element ESME: no
+    secondary element's charges): which credit each charge is collected from, and when.
+    SuspendDebtDisabled stops the time debts being collected when the supply is disabled;
+    SuspendDebtEmergency has the accumulated debt take the standing charge and time debts."""
+    pairs = [(METER_BALANCE, PRICES_, COLLECT_ALL), (METER_BALANCE, STANDING_CHARGE, COLLECT_ALL)]
+    if prepayment:
+        debt = NOT_WHEN_DISABLED if suspend_disabled else COLLECT_ALL
+        pairs += [
+            (METER_BALANCE, DEBT_1, debt),
+            (METER_BALANCE, DEBT_2, debt),
+            (METER_BALANCE, PAYMENT_DEBT, COLLECT_ALL),
+            (EMERGENCY_CREDIT, PAYMENT_DEBT, COLLECT_ALL),
+            (EMERGENCY_CREDIT, PRICES_, COLLECT_ALL),
+            (EMERGENCY_CREDIT, STANDING_CHARGE, COLLECT_ALL),
+            (EMERGENCY_CREDIT, DEBT_1, debt),
+            (EMERGENCY_CREDIT, DEBT_2, debt),
+        ]
+        if suspend_emergency:
+            pairs += [(ACCUMULATED_DEBT, c, COLLECT_ALL) for c in (STANDING_CHARGE, DEBT_1, DEBT_2)]
+    return Data(
+        _D.ARRAY,
+        [
+            Data(
+                _D.STRUCTURE,
+                [
+                    Data(_D.OCTET_STRING, obis(f"0-0:19.10.{credit}")),
+                    Data(_D.OCTET_STRING, obis(f"0-0:19.20.{charge}")),
+                    Data(_D.BIT_STRING, bits),
+                ],
+            )
+            for credit, charge, bits in pairs
+        ],
+    )
+
+
+def _true(element: etree._Element, path: str) -> bool:
+    return text(element, path) == "true"
+
+
+@transforms(ECS02, ECS03)
+def update_payment_mode(_uc: UseCase, given: TransformInput) -> GbcsMessage:
+    """1.6: ECS02 to credit (Credit), ECS03 to prepayment (Prepayment, with its disablement
+    threshold in millipence and whether debt collection is suspended)."""
+    body = given.request.body  # UpdatePaymentMode
+    at = Data(_D.OCTET_STRING, activation_of(body))
+    to_prepayment = body.find("sr:Prepayment", NS)
+    mode = PREPAYMENT_MODE if to_prepayment is not None else CREDIT_MODE
+    values = {
+        "payment_mode_1": Data(_D.STRUCTURE, [Data(_D.ENUM, mode), Data(_D.ENUM, ACCOUNT_ACTIVE)]),
+        "payment_mode_at": at,
+    }
+    if to_prepayment is None:
+        values["payment_mode_2"] = charge_configuration(prepayment=False)
+        return command(ECS02, given.counter, given.originator.raw, given.device.raw, values)
+    values["payment_mode_2"] = charge_configuration(
+        True,
+        _true(to_prepayment, "sr:SuspendDebtDisabled"),
+        _true(to_prepayment, "sr:SuspendDebtEmergency"),
+    )
+    threshold = _int(to_prepayment, "sr:DisablementThreshold")
+    values.update(
+        disablement_threshold=Data(_D.DOUBLE_LONG, threshold), disablement_threshold_at=at
+    )
+    return command(ECS03, given.counter, given.originator.raw, given.device.raw, values)

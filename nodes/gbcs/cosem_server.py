@@ -96,6 +96,16 @@ class CosemServer:
             raise CosemError(Result.OBJECT_UNDEFINED, f"no {address} on this device")
         return found.get()
 
+    def set(self, address: cosem.Attribute, value: Data) -> None:
+        """Write ``address`` as a SET does, through its setter's checks (a value to come
+        taking effect: 1.6's account)."""
+        found = self._attributes.get((address.class_id, address.instance, address.attribute))
+        if found is None:
+            raise CosemError(Result.OBJECT_UNDEFINED, f"no {address}")
+        if found.set is None:
+            raise CosemError(Result.READ_WRITE_DENIED, f"{address} is read-only")
+        found.set(value)
+
     def execute(
         self, request: AccessRequest, invocation: Invocation
     ) -> tuple[list[Data], list[ResponseSpec]]:
@@ -127,12 +137,7 @@ class CosemServer:
             assert spec.selector is not None and spec.parameters is not None
             return read(spec.selector, spec.parameters)
         if kind is RequestKind.SET:
-            found = self._attributes.get(key)
-            if found is None:
-                raise CosemError(Result.OBJECT_UNDEFINED, f"no {cosem.Attribute(*key)}")
-            if found.set is None:
-                raise CosemError(Result.READ_WRITE_DENIED, f"{cosem.Attribute(*key)} is read-only")
-            found.set(argument)
+            self.set(cosem.Attribute(*key), argument)
             return Data(DataType.NULL_DATA)
         if kind is RequestKind.ACTION:
             if cosem.is_protection_method(cosem.Method(*key)):

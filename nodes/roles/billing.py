@@ -23,6 +23,16 @@ registers:
   (0-0:99.1.2, ECS22c, 4.8.2): what was exported (Wh, varh) or imported (varh) over each
   half hour, the last :data:`PROFILE_PERIODS`; these three are read by a range of UTC
   seconds;
+- the billing data log on payment mode and tariff changes (0-0:98.1.2, read protected
+  through 0-0:43.2.3, ECS20b, 4.4.2): the daily read log's registers each time the payment
+  mode or the tariff changed (:meth:`Billing.changed` is the hook: a tariff element's
+  activation calls it, and the credit engine's tick when it sees another payment mode), the
+  last :data:`BILLING_DATES`;
+- the payment-based debt payments log (0-0:98.1.4, ECS20a, 4.4.4, by a range of UTC
+  seconds): what each top-up paid towards the payment debt, and when (the credit engine's);
+- the maximum demand registers' last reset date-times (class 1, 0-0:94.44.5.0/.1/.2) with
+  the registers themselves and the maximum demand period (the ESME's configuration's, 6.18),
+  read by ECS18b (4.12.1, import) and ECS18a (4.12.2, export);
 - the average RMS voltage profile (1-0:32.24.0, ECS23, 4.10, with the counters and the
   measurement period the ESME's configuration serves): the rig measures no voltage, so it
   holds no entries.
@@ -43,19 +53,23 @@ from typing import Any, Protocol
 
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Result
 from nodes.gbcs.future import utc_now
+from nodes.roles.prepay_objects import resume_prepay_config
 from nodes.roles.reads import DAY_S, HALF_HOUR_S, PROFILE_PERIODS
 from rig.protocol.gbcs import cosem, dlms
 from rig.protocol.gbcs.catalogue_billing import (
     ACTIVE_POWER_IMPORT,
+    BILLING_EVENT_LOG,
     BILLING_LOG,
     BILLING_PREPAY_LOG,
     BLOCK_RATES,
     BLOCKS,
     DAILY_READ_LOG,
+    DEBT_PAYMENTS_LOG,
     EXPORT_ACTIVE,
     EXPORT_DAILY_LOG,
     EXPORT_PROFILE,
     EXPORT_REACTIVE,
+    MD_RESET,
     REACTIVE_IMPORT_PROFILE,
     RMS_VOLTAGE_PROFILE,
     ROWS,
@@ -171,6 +185,41 @@ class RowLog:
         return [[at, *values] for at, values in self.entries if first <= at <= last]
 
 
+class EventLog:
+    """Rows logged when something happens (a payment mode or tariff change), persisted as a
+    :class:`RowLog`'s entries: (UTC seconds since 2000, the row's values), the last
+    ``keep``."""
+
+    def __init__(self, path: Path, row: Row, keep: int, now: Clock = utc_now) -> None:
+        self.path, self.row, self.keep, self.now = path, row, keep, now
+        saved = read_json(path, {}) or {}
+        self.entries: list[tuple[int, list[int]]] = [
+            (int(at), [int(v) for v in values]) for at, values in saved.get("entries", [])
+        ][-keep:]
+
+    def snapshot(self, why: str) -> None:
+        at = int(self.now().timestamp()) - cosem.GBCS_EPOCH_UNIX
+        if self.entries and self.entries[-1][0] == at:
+            return  # one change of several parts (a tariff's elements): logged once
+        self.entries = [*self.entries, (at, self.row())][-self.keep :]
+        write_json(self.path, {"entries": [[t, v] for t, v in self.entries]})
+        log.info("billing.logged", extra={"log": self.path.stem, "at": at, "why": why})
+
+    def select(self, first: int, last: int) -> list[list[int]]:
+        return [[at, *values] for at, values in self.entries if first <= at <= last]
+
+
+class DebtPayments:
+    """What each top-up paid towards the payment debt (the credit engine's log)."""
+
+    def __init__(self, credit: Any) -> None:
+        self.credit = credit
+
+    def select(self, first: int, last: int) -> list[list[int]]:
+        payments = [(at - cosem.GBCS_EPOCH_UNIX, paid) for at, paid in self.credit.debt_payments]
+        return [[at, paid] for at, paid in payments if first <= at <= last]
+
+
 class Selectable(Protocol):
     def select(self, first: int, last: int) -> list[list[int]]: ...
 
@@ -197,7 +246,7 @@ def by_range(rowlog: Selectable, description: TypeDescription) -> Callable[[int,
     return read
 
 
-def by_date(rowlog: RowLog, description: TypeDescription) -> Callable[[int, Data], Data]:
+def by_date(rowlog: Selectable, description: TypeDescription) -> Callable[[int, Data], Data]:
     """A protected read of the log restricted by date (restriction 1, two date-times)."""
 
     def read(restriction: int, dates: Data) -> Data:
@@ -292,6 +341,25 @@ class Billing:
         self.billing_prepay = log(
             "billing_prepay_log", self.prepayment_registers, billed, BILLING_DATES, True
         )
+        self.billing_events = EventLog(
+            state / "billing_event_log.json",
+            lambda: [*self.daily_row(), *self.prepayment_registers()],
+            BILLING_DATES,
+            now,
+        )
+        credit = getattr(meter, "credit", None)
+        self.payment_mode: str | None = None if credit is None else credit.settings.payment_mode
+
+    def changed(self, why: str) -> None:
+        """The payment mode or the tariff changes: the billing data log takes the registers."""
+        self.billing_events.snapshot(why)
+
+    def watch_payment_mode(self) -> None:
+        """A change of payment mode (2.1, 6.x) logged the first time the engine ticks after it."""
+        mode = self.meter.credit.settings.payment_mode
+        if mode != self.payment_mode:
+            self.payment_mode = mode
+            self.changed("payment_mode")
 
     def import_registers(self) -> list[int]:
         """(active import Wh, reactive import varh): the import registers' values."""
@@ -339,8 +407,16 @@ class Billing:
             (DAILY_READ_LOG, self.daily),
             (BILLING_LOG, self.billing),
             (BILLING_PREPAY_LOG, self.billing_prepay),
+            (BILLING_EVENT_LOG, self.billing_events),
         ):
             server.selective(address, by_date(rowlog, ROWS[address]))
+        credit = getattr(self.meter, "credit", None)
+        if credit is not None:
+            payments = DebtPayments(credit)
+            server.selective(DEBT_PAYMENTS_LOG, by_range(payments, ROWS[DEBT_PAYMENTS_LOG]))
+            credit.watchers.append(self.watch_payment_mode)
+        for name, address in MD_RESET.items():
+            server.attribute(address, partial(self.reset_time, name))
         for address, rowlog in (
             (EXPORT_DAILY_LOG, self.export_daily),
             (EXPORT_PROFILE, self.export_profile),
@@ -349,6 +425,14 @@ class Billing:
             server.selective(address, by_range(rowlog, ROWS[address]))
         # the rig measures no voltage: its average RMS voltage profile holds no entries
         server.selective(RMS_VOLTAGE_PROFILE, by_range(Unmeasured(), ROWS[RMS_VOLTAGE_PROFILE]))
+
+    def reset_time(self, name: str) -> Data:
+        """When the maximum demand register ``name`` was last reset (the ESME's
+        configuration keeps its registers: :mod:`nodes.roles.esme_config`)."""
+        registers = getattr(self.meter, "md_registers", None)
+        if registers is None:
+            raise CosemError(Result.OBJECT_UNDEFINED, "no maximum demand registers")
+        return registers.reset_time(name)
 
 
 def last_billing_date_of(server: CosemServer, seconds: int) -> int:
@@ -375,4 +459,15 @@ def serve_billing(meter: Any) -> Billing | None:
         return None
     billing = Billing(meter, server)
     billing.serve()
+    tariff = getattr(meter, "tariff", None)  # nodes.roles.tariff's (served before)
+    if tariff is not None:
+        before = tariff.before_change
+
+        def tariff_changes() -> None:
+            if before is not None:
+                before()
+            billing.changed("tariff")
+
+        tariff.before_change = tariff_changes
+    resume_prepay_config(meter)  # the ESME's held 2.1 (prepay_objects): its alerts' sender
     return billing

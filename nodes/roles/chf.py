@@ -30,7 +30,9 @@ to the ACB.
 The GPF's GBCS end (issue 16): GCS59 restores a failed GPF's device log into the GPF's
 (:class:`GpfDeviceLog`), answered with each entry's join response code. It needs the GPF's
 own keys (``gpf_gbcs`` of the node config, kept apart in ``gpf-gbcs/`` of its state);
-without them a command to the GPF is dropped, logged.
+without them a command to the GPF is dropped, logged. The DCC's reads of the GSME's data
+sent to the GPF (GCS13a/b/c, GCS14, GCS60a) are answered from the GPF's mirror of what the
+GSME last reported (:class:`nodes.roles.gpf_mirror.GpfMirror`, kept across restarts).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from nodes.roles.base import Route
 from nodes.roles.device_config import serve_hub_identity
 from nodes.roles.event_logs import serve_chf_event_logs
 from nodes.roles.firmware import HubImage, HubImages, transfer_alert
+from nodes.roles.gpf_mirror import GpfMirror, mirrored
 from nodes.roles.han import HanRole
 from nodes.wan import WanLink
 from rig.protocol.codec import DecodeError
@@ -153,8 +156,8 @@ class GpfDeviceLog:
 
 @dataclass
 class GasProxy:
-    """The GPF as its GBCS end serves it: no COSEM objects or ZCL attributes of its own
-    over GBCS here, its device log."""
+    """The GPF as its GBCS end serves it: its device log, and its ZCL attributes, those of
+    its mirror of the GSME (:mod:`nodes.roles.gpf_mirror`); no COSEM objects."""
 
     device_log: GpfDeviceLog
     cosem: CosemServer | None = None
@@ -207,6 +210,11 @@ class CommsHub(HanRole):
         )
         self.app.serve(GPF_ENDPOINT, se.Metering.cluster_id, lambda: dict(self.mirror))
         self.app.reports[(GPF_ENDPOINT, se.Metering.cluster_id)] = self._on_gsme_report
+        # what the GPF answers the DCC's reads of the GSME from (GCS13a, GCS14, GCS60a...)
+        self.gpf_mirror = GpfMirror.load(self.config.state_dir / "gpf-mirror.json")
+        for cluster in mirrored():
+            if cluster != se.Metering.cluster_id:
+                self.app.reports[(GPF_ENDPOINT, cluster)] = self._on_gsme_mirror_report
         self.join_timeout = DEFAULT_JOIN_TIMEOUT_S
         self._registered: Eui64 | None = None  # added by the CCS01 being served
         self.restored = RestoredDevices(self.config.state_dir / "restored-device-log.json")
@@ -441,14 +449,16 @@ class CommsHub(HanRole):
             log.info("gbcs.alert", extra={"device": self.config.eui.duis, "alert_code": "8F12"})
 
     async def _serve_gpf(self, gbcs: bytes) -> None:
-        """A command to the GPF: served from its device log, answered up the WAN."""
+        """A command to the GPF: served from its device log or its mirror of the GSME,
+        answered up the WAN."""
         if self.gpf_gbcs is None:
             log.warning(
                 "gbcs.no_credentials",
                 extra={"device": str(self.config.gpf_eui), "reason": "no GPF keys on this node"},
             )
             return
-        answer = await self.gpf_gbcs.handle(gbcs, GasProxy(self.gpf_log))
+        gpf = GasProxy(self.gpf_log, zcl=self.gpf_mirror.server())
+        answer = await self.gpf_gbcs.handle(gbcs, gpf)
         if answer is not None:
             self.wan.send_up(answer)
 
@@ -546,8 +556,11 @@ class CommsHub(HanRole):
 
     async def _on_gsme_report(self, msg: ApsMessage, frame: ZclFrame) -> None:
         """The GSME's wake-up report: mirror it, and tell it whether GBCS waits in the tunnel."""
-        self.mirror.update(zcl.attribute_values(msg.cluster, frame))
+        known = se.Metering.attributes_by_name  # what the IHD may read of it
+        values = zcl.attribute_values(msg.cluster, frame).items()
+        self.mirror.update({name: value for name, value in values if name in known})
         self.mirror_updated = time.time()
+        self.gpf_mirror.update(msg.cluster, frame.args.attribute_reports, msg.peer.duis)
         flags = TUNNEL_MESSAGE_PENDING if self.tunnels.pending(msg.peer) else 0
         body = zcl.command(
             se.Metering.cluster_id,
@@ -557,6 +570,10 @@ class CommsHub(HanRole):
             notification_flags=[flags, 0, 0, 0, 0],
         )
         await self.app.reply(msg, body)
+
+    async def _on_gsme_mirror_report(self, msg: ApsMessage, frame: ZclFrame) -> None:
+        """The GSME's report of another cluster the GPF mirrors (Prepayment, Price)."""
+        self.gpf_mirror.update(msg.cluster, frame.args.attribute_reports, msg.peer.duis)
 
     async def exchange(self, device: Eui64, gbcs: bytes, timeout: float = 30.0) -> bytes:
         """The WAN side's HAN service: GBCS to ``device``, and what it sends back."""
@@ -634,6 +651,7 @@ class CommsHub(HanRole):
             gpf_mirror={
                 "values": {k: int(v) for k, v in self.mirror.items()},
                 "updated": self.mirror_updated,
+                "gbcs": self.gpf_mirror.detail(),
             },
         )
         return {

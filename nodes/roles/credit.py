@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ MAX_CREDIT_PENCE = 100_000  # £1000: a top-up may not take the balance above th
 # top-ups the meter logs (the billing data log of prepayment credits, ECS20d): DUIS's
 # PrepaymentCredits holds up to five entries, and RTDS answers five
 TOP_UP_LOG = 5
+DEBT_PAYMENTS_LOG = 10  # the payments to the payment debt kept (as many as RTDS's ECS20a has)
 
 # the GBCS alert codes of a refused top-up
 DUPLICATE = UTRN_DUPLICATE
@@ -151,6 +153,15 @@ class Credit:
         self.clock = time.time  # when a top-up is applied (a test sets it)
         self.debts_cleared: list[str] = []  # registers recovered in full since last asked
         self._spent = 0.0  # millipence used but not yet taken off (under one)
+        # told of the energy each spend charges (Wh): the tariff's block counters count it
+        self.on_spend: Callable[[float], None] | None = None
+        # called as the engine ticks (each spend): a held 2.1 configuration is waited for
+        self.watchers: list[Callable[[], None]] = []
+        # what each top-up paid towards the payment debt: (UTC seconds since the Unix epoch,
+        # millipence), oldest first (ECS20a, 4.4.4)
+        self.debt_payments: list[tuple[int, int]] = [
+            (int(at), int(value)) for at, value in saved.get("debt_payments", [])
+        ][-TOP_UP_LOG:]
 
     @property
     def pence(self) -> int:
@@ -211,13 +222,18 @@ class Credit:
                 "debt": self.debt.to_json(),
                 "top_ups": [list(entry) for entry in self.top_ups],
                 "top_up_utrns": self.top_up_utrns,
+                "debt_payments": [list(entry) for entry in self.debt_payments],
             },
         )
 
     def spend(self, wh: float, price_p_kwh: float, seconds: float = 0.0) -> list[int]:
         """Consumption at the active price, and ``seconds`` of time-based debt recovery: the
         balance falls (kept on the next save); the alert codes the fall raises."""
+        for watch in self.watchers:
+            watch()
         self._spent += wh * price_p_kwh  # millipence: Wh x p/kWh
+        if self.on_spend is not None:
+            self.on_spend(wh)
         whole = int(self._spent)
         self._spent -= whole
         if self.prepayment and seconds > 0:
@@ -350,6 +366,8 @@ class Credit:
         logged = (int(self.clock()), top_up.pence * MILLIPENCE)
         self.top_ups = [*self.top_ups, logged][-TOP_UP_LOG:]
         self.top_up_utrns = [*self.top_up_utrns, text][-TOP_UP_LOG:]
+        if to_debt:
+            self.debt_payments = [*self.debt_payments, (logged[0], to_debt)][-DEBT_PAYMENTS_LOG:]
         if self.flags.active and self.millipence >= (
             self.settings.emergency_credit_threshold_pence * MILLIPENCE
         ):

@@ -3,9 +3,10 @@
 
 The electricity meter's Metering, Prepayment and Price clusters directly; gas from the
 GPF's Metering mirror on the CHF (the GSME sleeps). From the Prepayment cluster they show
-the balance, the emergency credit and the debt, and from Metering the supply state; what
-the meter does not serve (yet) shows as None. What they show is in their health report's
-detail (the dashboard later); each reading is also a log line.
+the balance, the emergency credit and the debt, from Metering the supply state, and from
+Messaging the supplier's message the ESME holds (3.1); what the meter does not serve (yet)
+shows as None. What they show is in their health report's detail (the dashboard later);
+each reading is also a log line.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class LocalDisplay(TunnelledDevice):
             try:
                 if esme is not None:
                     shown.update(await self._electricity(esme))
+                    shown["supplier_message"] = await self._message(esme)
                 gas = await self.app.read(
                     self.chf,
                     se.Metering.cluster_id,
@@ -97,6 +99,15 @@ class LocalDisplay(TunnelledDevice):
             "credit_status": None if status is None else int(status),  # SE 1.4 bits
             "price_pence_per_kwh": c.get("tier1_block1_price", 0) / 100,
         }
+
+    async def _message(self, esme: Any) -> str | None:
+        """The supplier's message the ESME shows (3.1), by Messaging's Get Last Message; the
+        last one read when the ESME does not answer this time."""
+        try:
+            frame = await self.app.send_command(esme, se.Messaging.cluster_id, "get_last_message")
+        except (DeliveryError, TimeoutError):
+            return self.shown.get("supplier_message")
+        return str(frame.args.message) if frame.name == "display_message" else None
 
     def detail(self) -> dict[str, Any]:
         return {**super().detail(), "display": self.shown}

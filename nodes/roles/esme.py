@@ -40,6 +40,7 @@ from nodes.roles.credit import (
     TopUpRefused,
     meter_credit,
 )
+from nodes.roles.customer import serve_customer
 from nodes.roles.device_config import serve_device_config
 from nodes.roles.esme_config import serve_esme_config
 from nodes.roles.event_logs import serve_event_logs
@@ -127,6 +128,7 @@ class ElectricityMeter(TunnelledDevice):
         serve_esme_config(self)
         serve_aux_loads(self)
         serve_billing(self)
+        serve_customer(self)  # the consumer's message, tenancy, supplier, PIN (3.x)
         self.app.serve(
             DEVICE_ENDPOINT, se.Basic.cluster_id, lambda: {"zcl_version": 3, "power_source": 1}
         )

@@ -211,7 +211,13 @@ class Registers:
     ) -> None:
         """Reset a register (a class 3 or class 4 reset: its ACTION's argument is unused)."""
         self._put(name, 0)
+        self.held[f"reset {name}"] = self.held[name][1:]  # when it was reset (ECS18a/b)
+        write_json(self.path, self.held)
         log.info("esme_config.reset", extra={"device": self.device, "register": name})
+
+    def reset_time(self, name: str) -> Data:
+        """When the register was last reset (never: not specified)."""
+        return _captured((self.held.get(f"reset {name}") or [None])[0])
 
     def counter(self, name: str) -> Data:
         return _u32(self._get(name)[0])
@@ -279,7 +285,8 @@ def serve_esme_config(meter: Any) -> EsmeSettings | None:
     def demand() -> int:
         return int(meter.metering().get("instantaneous_demand", 0))
 
-    serve_settings(server, settings, config.state_dir / "esme_registers.json", demand)
+    registers = serve_settings(server, settings, config.state_dir / "esme_registers.json", demand)
+    meter.md_registers = registers  # their reset times, which the billing family serves
     return settings
 
 

@@ -164,6 +164,15 @@ class EventLogs:
         self._save()
         return name
 
+    def clear(self, name: str) -> int:
+        """Empty the log ``name`` (3.3: ECS15a, ECS15c, CS11; the security log is never
+        cleared remotely); how many entries it held."""
+        if name == "Security" or name not in self.logs:
+            raise ValueError(f"the {name} log cannot be cleared: clear Event or ALCSEvent")
+        held, self.logs[name] = len(self.logs[name]), []
+        self._save()
+        return held
+
     def enabled(self, what: str, code: int) -> bool:
         """Whether the filter ``what`` (wan, han, alarm, log) lets this code through
         (critical ones always go)."""

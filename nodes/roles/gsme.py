@@ -2,12 +2,13 @@
 valve on a GPIO output, answering GBZ use cases from its ZCL attributes and commands.
 
 It wakes on a schedule, reports its register to the GPF's Metering mirror on the CHF
-(where the IHD reads gas), and pulls the GBCS the CHF queued for it with GET while the
-CHF says more is waiting; then it sleeps again. Commands reach it only so: the DCC's (the
-gas registers GCS13a, the meter balance GCS60, a top-up CS01b, emergency credit GCS06, its
-debt GCS04 and prepayment registers GCS14, :mod:`nodes.roles.gas_prepay`) as the PPMID's
-(a UTRN keyed in, PCS01; emergency credit, PCS02), whose answers the CHF hands back to
-the PPMID.
+(where the IHD reads gas) with the rest of what the GPF mirrors to answer the DCC's reads
+for it (:mod:`nodes.roles.gpf_mirror`), and pulls the GBCS the CHF queued for it with GET
+while the CHF says more is waiting; then it sleeps again. Commands reach it only so: the
+DCC's (the gas registers GCS13a, the meter balance GCS60, a top-up CS01b, emergency credit
+GCS06, its debt GCS04 and prepayment registers GCS14, :mod:`nodes.roles.gas_prepay`) as
+the PPMID's (a UTRN keyed in, PCS01; emergency credit, PCS02), whose answers the CHF
+hands back to the PPMID.
 
 It is a prepayment meter: its balance (millipence) falls with the gas that flows while the
 valve is open, at ``behaviour.price_p_kwh``, the volume turned into energy at
@@ -40,6 +41,7 @@ from nodes.han import ota as han_ota  # a module: nodes.han.ota imports nodes.ro
 from nodes.han.app import GPF_ENDPOINT
 from nodes.han.tunnel import TunnelError
 from nodes.radio import DeliveryError
+from nodes.roles import gpf_mirror
 from nodes.roles.clock import serve_clock
 from nodes.roles.credit import (
     Applied,
@@ -48,6 +50,7 @@ from nodes.roles.credit import (
     TopUpRefused,
     meter_credit,
 )
+from nodes.roles.customer import serve_customer
 from nodes.roles.event_logs import serve_event_logs
 from nodes.roles.firmware import manufacturer_key, serve_firmware
 from nodes.roles.gas_config import serve_gas_config
@@ -153,6 +156,7 @@ class GasMeter(TunnelledDevice):
         serve_event_logs(self)  # its event logs, its alert configuration (6.13, 6.22)
         serve_gas_tariff(self)
         serve_gas_config(self)
+        serve_customer(self)  # the consumer's message, supplier, PIN, event log (3.x)
 
     async def start(self) -> None:
         self._valve(self.valve_open)  # as it was before a power cut (open: supply)
@@ -380,17 +384,12 @@ class GasMeter(TunnelledDevice):
         self.wakes += 1
         self.last_wake = time.time()
         try:
+            await self._report_mirror()
             tsn = self.app.next_tsn()
+            # its register with the rest of its Metering attributes the GPF mirrors
             report = zcl.report_attributes(
-                se.Metering.cluster_id,
-                tsn,
-                {
-                    "current_summ_delivered": self.register(),
-                    "unit_of_measure": M3_UNIT,
-                    "divisor": DIVISOR,
-                    "metering_device_type": 0x80 | 1,
-                },
-            )
+                se.Metering.cluster_id, tsn, {"metering_device_type": 0x80 | 1}
+            ) + gpf_mirror.report_records(self.zcl, gbz.METERING)
             answer = await self.app.request(
                 self.chf, se.Metering.cluster_id, report, tsn, dst_ep=GPF_ENDPOINT
             )
@@ -415,6 +414,19 @@ class GasMeter(TunnelledDevice):
             if self.prepay_daily is not None:
                 self.prepay_daily.tick()  # the day's snapshot on its first wake
             self._save()
+
+    async def _report_mirror(self) -> None:
+        """Report to the GPF what it mirrors of the clusters other than Metering (the
+        prepayment registers, the currency): one Report Attributes each, no answer asked."""
+        for cluster in gpf_mirror.mirrored():
+            records = (
+                b"" if cluster == gbz.METERING else gpf_mirror.report_records(self.zcl, cluster)
+            )
+            if not records:
+                continue
+            tsn = self.app.next_tsn()
+            body = gpf_mirror.report(tsn, records)
+            await self.app.request(self.chf, cluster, body, tsn, dst_ep=GPF_ENDPOINT, wait=False)
 
     def detail(self) -> dict[str, Any]:
         valve = self.wiring.output("valve")

@@ -15,25 +15,38 @@ credit and the maximum meter balance are the engine's settings (a write changes 
 does); the non-disablement calendar (special days, schedule), the debt recovery rate cap and
 the credit charge configuration are kept, persisted, and read back, but the engine does not
 act on them. ECS08a writes each value "to come" (class 9000 attribute 4, the calendar at
-B=1) and then its activation date-time: an unspecified one (IMMEDIATE) applies it at once;
-a future date is refused (other reason), as the rig does not model future-dated changes.
+B=1) and then its activation date-time: all zero (IMMEDIATE) applies it at once; a date
+holds it until then (FUTURE_DATED, kept across a restart), when it is applied and the
+requester sent RTDS's 8F66 alert naming the activation attribute; not specified
+(CANCELLATION) drops what is held (:class:`PrepayConfig`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from nodes.gbcs import future
 from nodes.gbcs.cosem_server import CosemError, CosemServer, Invocation, Result
+from nodes.gbcs.handlers import Context, handles, serve_dlms
 from nodes.roles.credit import Credit
 from nodes.roles.debt import Debt, TimeRecovery
-from rig.protocol.codec import Reader
-from rig.protocol.gbcs import catalogue_prepay_config, cosem
+from nodes.roles.tariff import Command, Held, execution_alert
+from rig.protocol.codec import DecodeError, Reader
+from rig.protocol.eui import Eui64
+from rig.protocol.gbcs import catalogue_prepay_config, cosem, dlms
+from rig.protocol.gbcs.catalogue_prepay_config import ECS08A
+from rig.protocol.gbcs.catalogue_tariff import DLMS_FDA, FUTURE_DATED_SUCCESS, NEVER, Element
 from rig.protocol.gbcs.cosem import CHARGE, MILLIPENCE
 from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.gbcs.frame import GbcsMessage
+from rig.protocol.gbcs.usecase import UseCase
 from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.prepay_objects")
@@ -171,7 +184,6 @@ ENGINE_SETTINGS = {
     "max_meter_balance": "max_meter_balance_pence",  # 9000 0-0:94.44.2.20 (idem)
 }
 CONFIG_FILE = "prepay_config.json"  # next to the credit engine's file
-AT_ONCE = Data(DataType.OCTET_STRING, catalogue_prepay_config.AT_ONCE)
 
 
 def _charge_configuration() -> Data:
@@ -236,9 +248,10 @@ class _Kept:
 
 
 Accessor = tuple[Callable[[], Data], Callable[[Data], None]]
+Clock = Callable[[], dt.datetime]
 
 
-def serve_prepay_config(server: CosemServer, credit: Credit) -> None:
+def serve_prepay_config(server: CosemServer, credit: Credit) -> PrepayConfig:
     """Put the prepayment configuration objects ECS08 writes and ECS26a reads on
     ``server``: the engine's thresholds and limits (from and into ``credit``'s settings),
     the values the engine keeps without acting on them, and GBCS's future-dated objects
@@ -291,7 +304,7 @@ def serve_prepay_config(server: CosemServer, credit: Credit) -> None:
     def ec(attribute: int) -> cosem.Attribute:
         return cosem.Attribute(cosem.PREPAY_CREDIT, cosem.EMERGENCY_CREDIT_OBJECT, attribute)
 
-    def future(instance: bytes, attribute: int) -> cosem.Attribute:
+    def dated(instance: bytes, attribute: int) -> cosem.Attribute:
         return cosem.Attribute(cosem.FUTURE_DATED, instance, attribute)
 
     in_force = {
@@ -301,8 +314,8 @@ def serve_prepay_config(server: CosemServer, credit: Credit) -> None:
         account(cosem.CREDIT_CHARGE_CONFIGURATION): "credit_charge_configuration",
         ec(cosem.PRESET_CREDIT_AMOUNT): "emergency_credit_limit",
         ec(cosem.CREDIT_AVAILABLE_THRESHOLD): "emergency_credit_threshold",
-        future(cosem.MAX_CREDIT_THRESHOLD, cosem.VALUE): "max_credit_threshold",
-        future(cosem.MAX_METER_BALANCE, cosem.VALUE): "max_meter_balance",
+        dated(cosem.MAX_CREDIT_THRESHOLD, cosem.VALUE): "max_credit_threshold",
+        dated(cosem.MAX_METER_BALANCE, cosem.VALUE): "max_meter_balance",
         cosem.Attribute(cosem.SPECIAL_DAYS, cosem.SPECIAL_DAYS_TABLE, cosem.ENTRIES): (
             "special_days"
         ),
@@ -315,49 +328,196 @@ def serve_prepay_config(server: CosemServer, credit: Credit) -> None:
     server.attribute(cosem.DISABLEMENT_MONITOR, *disablement())
 
     # the values to come, and their activation: ECS08 writes each, then activates it
-    to_come: dict[str, Data] = {}
+    config = PrepayConfig(credit.path.with_name(HELD_FILE), values, device=device)
+    _CONFIGS[server] = config
 
     def coming(name: str) -> Accessor:
         def put(value: Data) -> None:
             current = values[name][0]()
             if value.type is not current.type:
                 raise CosemError(Result.TYPE_UNMATCHED, f"{name} is a {current.type.name}")
-            to_come[name] = value
+            config.to_come[name] = value
 
-        return lambda: to_come.get(name) or values[name][0](), put
+        return lambda: config.to_come.get(name) or values[name][0](), put
 
-    def activation(name: str) -> Accessor:
-        def put(value: Data) -> None:
-            if value != AT_ONCE:
-                raise CosemError(
-                    Result.OTHER_REASON,
-                    f"{name}: a future-dated activation is not modelled by the rig's ESME",
-                )
-            if name in to_come:
-                values[name][1](to_come.pop(name))
+    for name, activated_by in ACTIVATIONS.items():
+        to_come = TO_COME.get(name, dated(activated_by.instance, cosem.VALUE_TO_COME))
+        server.attribute(to_come, *coming(name))
+        when = partial(config.activation_time, name), partial(config.activation, name)
+        server.attribute(activated_by, *when)
+    credit.watchers.append(config.watch)
+    return config
 
-        return lambda: AT_ONCE, put
 
-    future_dated = {
-        cosem.MAX_CREDIT_THRESHOLD: "max_credit_threshold",
-        cosem.MAX_METER_BALANCE: "max_meter_balance",
-        cosem.EMERGENCY_CREDIT_LIMIT: "emergency_credit_limit",
-        cosem.EMERGENCY_CREDIT_THRESHOLD: "emergency_credit_threshold",
-        cosem.LOW_CREDIT_TO_COME: "low_credit",
-        cosem.DEBT_CAP_AMOUNT: "debt_cap",
-        cosem.DEBT_CAP_PERIOD: "debt_cap_period",
-    }
-    for instance, name in future_dated.items():
-        server.attribute(future(instance, cosem.VALUE_TO_COME), *coming(name))
-        server.attribute(future(instance, cosem.ACTIVATION), *activation(name))
-    # the calendar to come (B=1), activated by its own future-dated objects
-    for instance, name, activated_by in (
-        (cosem.SPECIAL_DAYS_TO_COME, "special_days", cosem.SPECIAL_DAYS_ACTIVATION),
-        (cosem.NON_DISABLEMENT_TO_COME, "schedule", cosem.CALENDAR_ACTIVATION),
-    ):
-        kind = cosem.SPECIAL_DAYS if name == "special_days" else cosem.SCHEDULE
-        server.attribute(cosem.Attribute(kind, instance, cosem.ENTRIES), *coming(name))
-        server.attribute(future(activated_by, cosem.ACTIVATION), *activation(name))
+# each value's activation date-time (class 9000 attribute 6), in the order ECS08a writes them
+# (RTDS's 8F66 alerts name them); the calendar to come (B=1) has its own objects to come
+def _activation(instance: bytes) -> cosem.Attribute:
+    return cosem.Attribute(cosem.FUTURE_DATED, instance, cosem.ACTIVATION)
+
+
+ACTIVATIONS = {
+    "special_days": _activation(cosem.SPECIAL_DAYS_ACTIVATION),
+    "max_meter_balance": _activation(cosem.MAX_METER_BALANCE),
+    "max_credit_threshold": _activation(cosem.MAX_CREDIT_THRESHOLD),
+    "debt_cap": _activation(cosem.DEBT_CAP_AMOUNT),
+    "debt_cap_period": _activation(cosem.DEBT_CAP_PERIOD),
+    "low_credit": _activation(cosem.LOW_CREDIT_TO_COME),
+    "emergency_credit_limit": _activation(cosem.EMERGENCY_CREDIT_LIMIT),
+    "emergency_credit_threshold": _activation(cosem.EMERGENCY_CREDIT_THRESHOLD),
+    "schedule": _activation(cosem.CALENDAR_ACTIVATION),
+}
+TO_COME = {
+    "special_days": cosem.Attribute(cosem.SPECIAL_DAYS, cosem.SPECIAL_DAYS_TO_COME, cosem.ENTRIES),
+    "schedule": cosem.Attribute(cosem.SCHEDULE, cosem.NON_DISABLEMENT_TO_COME, cosem.ENTRIES),
+}
+HELD_FILE = "prepay_config_held.json"  # next to the credit engine's file
+_CONFIGS: weakref.WeakKeyDictionary[CosemServer, PrepayConfig] = weakref.WeakKeyDictionary()
+
+
+class PrepayConfig:
+    """ECS08a's values to come and their activation: at once (all zero), held until a date
+    (FUTURE_DATED: kept in ``path`` with its requester and counter, so a restart keeps it),
+    or never (CANCELLATION: what is held dropped). A held value is applied at its time on
+    the meter's clock, and its requester sent the 8F66 alert naming its activation
+    attribute (:func:`carry_out`)."""
+
+    def __init__(self, path: Path, values: dict[str, Accessor], device: str = "") -> None:
+        self.path, self.values, self.device = path, values, device
+        self.to_come: dict[str, Data] = {}  # written, not yet activated
+        self.now: Clock = future.utc_now
+        self.command: Command | None = None  # the ECS08a being executed
+        self.meter: Any = None  # what sends the alerts (the ESME, once known)
+        saved = read_json(path, {}) or {}
+        self.held: dict[str, tuple[Held, Data]] = {}
+        for name, kept in saved.items():
+            try:
+                value = Data.decode(Reader(bytes.fromhex(kept["value"])))
+                self.held[name] = (Held(**kept["held"]), value)
+            except (DecodeError, KeyError, TypeError, ValueError):
+                log.warning("prepay_config.held_unreadable", extra={"device": device})
+
+    def save(self) -> None:
+        write_json(
+            self.path,
+            {n: {"held": asdict(h), "value": v.encode().hex()} for n, (h, v) in self.held.items()},
+        )
+
+    def activation_time(self, name: str) -> Data:
+        held = self.held.get(name)
+        if held is None:
+            return Data(DataType.OCTET_STRING, NEVER)
+        return Data(DataType.OCTET_STRING, dlms.date_time(_at(held[0])))
+
+    def activation(self, name: str, value: Data) -> None:
+        """ECS08a's activation date-time of ``name``: at once, at a date (held), or never."""
+        raw = value.value
+        if value.type is not DataType.OCTET_STRING or not isinstance(raw, bytes) or len(raw) != 12:
+            raise CosemError(Result.TYPE_UNMATCHED, f"{name}: not a date-time")
+        extra = {"device": self.device, "setting": name}
+        if raw == NEVER:
+            self.to_come.pop(name, None)
+            if self.held.pop(name, None) is not None:
+                log.info("prepay_config.cancelled", extra=extra)
+            self.save()
+            return
+        when = None if raw == catalogue_prepay_config.AT_ONCE else dlms.parse_date_time(raw)
+        if raw != catalogue_prepay_config.AT_ONCE and when is None:
+            raise CosemError(Result.TYPE_UNMATCHED, f"{name}: a date-time the meter cannot place")
+        coming = self.to_come.pop(name, None)
+        asked = self.command
+        if when is None or when <= self.now() or asked is None:
+            self.held.pop(name, None)  # an activation now replaces one held
+            if coming is not None:
+                self.values[name][1](coming)
+            self.save()
+            return
+        held = Held(when.timestamp(), asked.requester.duis, asked.counter, asked.message_code)
+        self.held[name] = (held, coming if coming is not None else self.values[name][0]())
+        self.save()
+        log.info("prepay_config.held", extra={**extra, "at": when.isoformat()})
+
+    def next_due(self) -> float | None:
+        return min((h.at for h, _ in self.held.values()), default=None)
+
+    def activate_due(self, now: dt.datetime) -> list[tuple[str, Held]]:
+        """Apply each held value whose time has come (in the order ECS08a activated them):
+        their names and what was held."""
+        done = []
+        for name in [n for n in ACTIVATIONS if n in self.held]:
+            held, value = self.held[name]
+            if held.at <= now.timestamp():
+                self.values[name][1](value)
+                del self.held[name]
+                done.append((name, held))
+        if done:
+            self.save()
+            names = [n for n, _ in done]
+            log.info("prepay_config.activated", extra={"device": self.device, "settings": names})
+        return done
+
+    def watch(self) -> None:
+        """Arm the wait for what is held, once the meter and a running loop are known (the
+        credit engine calls this as it ticks: a restart's held values are waited for)."""
+        if self.next_due() is None or getattr(self.meter, "gbcs", None) is None:
+            return
+        try:
+            future.arm(self.meter, "prepay_config", lambda: carry_out(self.meter, self))
+        except RuntimeError:  # no running loop yet (the meter is being built)
+            return
+
+
+def _at(held: Held) -> dt.datetime:
+    return dt.datetime.fromtimestamp(held.at, dt.UTC)
+
+
+async def carry_out(meter: Any, config: PrepayConfig) -> None:
+    """Wait for the held values' times; apply each then and send its requester the 8F66
+    alert naming its activation attribute, as RTDS's 2.1 ECS08a alerts do."""
+
+    async def step(now: dt.datetime) -> bool:
+        done = config.activate_due(now)
+        for name, held in done:
+            element = Element(name, (), (), ACTIVATIONS[name], ())
+            alert = meter.gbcs.alert(
+                DLMS_FDA,
+                execution_alert(element, held),
+                code=FUTURE_DATED_SUCCESS,
+                recipient=Eui64.parse(held.requester),
+            )
+            await meter.send_up(alert)
+            log.info(
+                "gbcs.alert_sent",
+                extra={"device": config.device, "alert_code": "8F66", "setting": name},
+            )
+        return bool(done)
+
+    await future.run_when_due(config.next_due, step, lambda: config.now())
+
+
+def resume_prepay_config(meter: Any) -> None:
+    """The ESME known to its prepayment configuration (its held values' alerts are sent
+    through it, after a restart too)."""
+    server = getattr(meter, "cosem", None)
+    config = _CONFIGS.get(server) if server is not None else None
+    if config is not None:
+        config.meter = meter
+
+
+@handles(ECS08A)
+async def update_prepay_configuration(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
+    """ECS08a, executed from the COSEM server as every DLMS use case is, the configuration
+    knowing its requester and counter (a held value's alert names them)."""
+    config = _CONFIGS.get(ctx.device.cosem) if ctx.device.cosem is not None else None
+    if config is None:
+        return await serve_dlms(uc, cmd, ctx)
+    config.now, config.meter = ctx.now, ctx.device
+    h = cmd.header
+    config.command = Command(Eui64(h.originator), h.counter, cmd.message_code)
+    try:
+        return await serve_dlms(uc, cmd, ctx)
+    finally:
+        config.command = None
+        config.watch()
 
 
 def _pence(value: Data, what: str) -> int:

@@ -25,7 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,25 +42,41 @@ from rig.protocol.gbcs.catalogue_tariff import (
     AT_ONCE,
     BLOCK_ACTION,
     BLOCK_TARIFFS,
-    COMMODITY,
-    COMMODITY_SCALE,
+    CREDITS,
     CURRENCY_UNIT,
+    DISABLEMENT_THRESHOLD,
     DLMS_FDA,
     ECS01A,
     ECS01B,
+    ECS01C,
+    ECS01D,
+    ECS02,
+    ECS03,
     ELEMENTS,
+    FUTURE_DATED_FAILURE,
     FUTURE_DATED_SUCCESS,
     METER_BALANCE_UPDATE,
     NEVER,
-    PRICE_INDICES,
+    PAYMENT_ACTIVATED,
+    PAYMENT_MODE,
     REGISTER_CLASS,
+    RESET_BLOCK_COUNTERS,
+    RUN_TARIFF_SCRIPT,
+    SECONDARY_ACTIVATED,
+    SECONDARY_COMMODITY,
+    SECONDARY_ELEMENTS,
+    SECONDARY_RATES,
+    SECONDARY_TARIFF_REGISTER,
+    SET_AMOUNT_TO_VALUE,
     TARIFF_REGISTER,
     TARIFF_SCRIPTS,
     THRESHOLD_MATRIX,
     TOU_RATES,
     Element,
     block_price_index,
+    price_matrix,
 )
+from rig.protocol.gbcs.cosem import MILLIPENCE
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import UseCase
@@ -68,6 +85,8 @@ from rig.runtime.files import read_json, write_json
 log = logging.getLogger("nodes.tariff")
 _D = DataType
 TARIFF_FILE = "tariff.json"
+SECONDARY_FILE = "tariff_secondary.json"  # the secondary element's tariff
+ACCOUNT_FILE = "account_to_come.json"  # 1.6's account to come
 THRESHOLDS_PER_TARIFF = 3  # four blocks: three thresholds (RTDS's ECS24 answer has three)
 NO_THRESHOLD = 0xFFFF_FFFF
 STERLING = 1  # the currency unit register's value for sterling (RTDS ECS24)
@@ -77,34 +96,6 @@ Clock = Callable[[], dt.datetime]
 # --- the values a new meter starts with ------------------------------------------------------
 def _date_time(date: bytes) -> bytes:
     return date + b"\x00\x00\x00\x00\x80\x00\xff"
-
-
-def price_matrix(charges: dict[int, int], scale: int) -> Data:
-    """The price matrix (class 113 unit charge): ``charges`` by charge table index (the
-    others 0), per kWh of the active import register, at ``scale``."""
-    class_id, instance, attribute = COMMODITY
-    table = [
-        Data(
-            _D.STRUCTURE,
-            [Data(_D.OCTET_STRING, bytes([i])), Data(_D.LONG, charges.get(i, 0))],
-        )
-        for i in PRICE_INDICES
-    ]
-    return Data(
-        _D.STRUCTURE,
-        [
-            Data(_D.STRUCTURE, [Data(_D.INTEGER, COMMODITY_SCALE), Data(_D.INTEGER, scale)]),
-            Data(
-                _D.STRUCTURE,
-                [
-                    Data(_D.LONG_UNSIGNED, class_id),
-                    Data(_D.OCTET_STRING, instance),
-                    Data(_D.INTEGER, attribute),
-                ],
-            ),
-            Data(_D.ARRAY, table),
-        ],
-    )
 
 
 def one_rate(price_p_kwh: float) -> dict[str, list[Data]]:
@@ -191,6 +182,12 @@ class Tariff:
     default_price_p_kwh: float
     now: Clock = future.utc_now
     device: str = ""
+    # what it holds (the primary element's tariff; the secondary element's; 1.6's account),
+    # the order they activate in (their 8F66 alerts'), the values a new meter starts with
+    parts: tuple[Element, ...] = ELEMENTS
+    activated: tuple[tuple[Element, str], ...] = ACTIVATED
+    starting: Callable[[float], dict[str, list[Data]]] | None = None
+    kind: str = "tariff"  # its timer's name (nodes.gbcs.future.arm)
     elements: dict[str, ElementState] = field(init=False)
     in_force: bool = field(init=False, default=False)  # an ECS01a tariff (not the first one)
     command: Command | None = field(init=False, default=None)
@@ -199,10 +196,11 @@ class Tariff:
 
     def __post_init__(self) -> None:
         saved = read_json(self.path, {}) or {}
-        defaults = one_rate(self.default_price_p_kwh)
+        defaults = (self.starting or one_rate)(self.default_price_p_kwh)
         self.in_force = bool(saved.get("in_force", False))
+        self.block_wh = [float(v) for v in saved.get("block_counters", [0.0] * BLOCK_TARIFFS)]
         self.elements = {}
-        for e in ELEMENTS:
+        for e in self.parts:
             kept = saved.get("elements", {}).get(e.name, {})
             try:
                 active = _data(kept["active"]) if "active" in kept else defaults[e.name]
@@ -218,6 +216,7 @@ class Tariff:
             self.path,
             {
                 "in_force": self.in_force,
+                "block_counters": self.block_wh,
                 "elements": {
                     name: {
                         "active": _hex(s.active),
@@ -286,14 +285,23 @@ class Tariff:
         times = [s.held.at for s in self.elements.values() if s.held is not None]
         return min(times) if times else None
 
-    def activate_due(self, now: dt.datetime) -> list[tuple[Element, Held]]:
-        """Activate each held element whose time has come: those, and what was held."""
+    def activate_due(self, now: dt.datetime) -> list[tuple[Element, Held, bool]]:
+        """Activate each held element whose time has come: those, what was held, and
+        whether it took effect."""
         done = []
-        for e, _alert in ACTIVATED:  # in the order ECS01a activates them
+        for e, _alert in self.activated:  # in the order ECS01a activates them
             held = self.elements[e.name].held
             if held is not None and held.at <= now.timestamp():
-                self.activate(e.name)
-                done.append((e, held))
+                try:
+                    self.activate(e.name)
+                    ok = True
+                except CosemError as exc:
+                    self.elements[e.name].passive, self.elements[e.name].held = None, None
+                    self.save()
+                    extra = {"device": self.device, "element": e.name, "reason": str(exc)}
+                    log.warning("tariff.activation_failed", extra=extra)
+                    ok = False
+                done.append((e, held, ok))
         return done
 
     # --- what the active tariff says -----------------------------------------------------------
@@ -361,12 +369,38 @@ class Tariff:
             t = nxt
         return out
 
+    def block(self, tariff: int) -> int:
+        """The block (1-4) block tariff ``tariff``'s counter is in: one past each of its
+        thresholds (in the active import register's Wh) the counter has reached."""
+        thresholds = self.elements["thresholds"].active[tariff - 1].value
+        limits = [int(t.value) for t in thresholds if int(t.value) != NO_THRESHOLD]
+        return 1 + sum(self.block_wh[tariff - 1] >= limit for limit in limits)
+
+    def count(self, wh: float) -> None:
+        """Energy the meter charged (``Credit.on_spend``): under a block tariff, its counter
+        takes it (kept each whole Wh)."""
+        action = self.action_at(self.now())
+        if action <= BLOCK_ACTION or wh <= 0:
+            return
+        n = action - BLOCK_ACTION - 1
+        before, self.block_wh[n] = self.block_wh[n], self.block_wh[n] + wh
+        if int(before) != int(self.block_wh[n]):
+            self.save()
+
+    def reset_block_counters(self, _argument: Data | None = None) -> None:
+        """ECS05: every block counter back to zero (the first block's price again)."""
+        self.block_wh = [0.0] * BLOCK_TARIFFS
+        self.save()
+        log.info("tariff.block_counters_reset", extra={"device": self.device})
+
     def price(self, action: int) -> tuple[int, int]:
         """(charge, price scale) of an action: a TOU rate's price, or a block tariff's
-        first block (the rig keeps no block counters)."""
+        price of the block its counter is in."""
         matrix = self.elements["prices"].active[0]
         scaling, _commodity, table = matrix.value
-        index = action if action <= TOU_RATES else block_price_index(action - BLOCK_ACTION, 1)
+        index = action
+        if action > BLOCK_ACTION:
+            index = block_price_index(action - BLOCK_ACTION, self.block(action - BLOCK_ACTION))
         charges = {bytes(e.value[0].value)[0]: int(e.value[1].value) for e in table.value}
         return charges.get(index, 0), int(scaling.value[1].value)
 
@@ -377,25 +411,32 @@ class Tariff:
         return charge * 10**exponent if exponent >= 0 else charge / 10**-exponent
 
     # --- served ----------------------------------------------------------------------------
-    def serve(self, server: CosemServer) -> None:
-        for e in ELEMENTS:
+    def serve(self, server: CosemServer, *, actives: bool = True) -> None:
+        """Each element's passive values and activation; its active values too unless
+        another family serves them (``actives`` False: 1.6's account)."""
+        for e in self.parts:
             for i, (passive, active) in enumerate(zip(e.passive, e.active, strict=True)):
-                server.attribute(active, self._getter(e.name, i))
+                if actives:
+                    server.attribute(active, self._getter(e.name, i))
                 server.attribute(passive, self._getter(e.name, i, passive=True), self._writer(e, i))
             server.attribute(e.activation, *self._activator(e))
+
+    def serve_register(self, server: CosemServer, register: bytes, sterling: Callable[[], bool]):
+        """The tariff register ECS24 (ECS24b) reads first: the currency unit (1: sterling),
+        its scaler the price matrix's price scale."""
         server.attribute(
-            cosem.Attribute(REGISTER_CLASS, TARIFF_REGISTER, 2),
-            lambda: Data(_D.DOUBLE_LONG_UNSIGNED, STERLING if self._sterling() else 2),
+            cosem.Attribute(REGISTER_CLASS, register, 2),
+            lambda: Data(_D.DOUBLE_LONG_UNSIGNED, STERLING if sterling() else 2),
         )
         server.attribute(
-            cosem.Attribute(REGISTER_CLASS, TARIFF_REGISTER, 3),
+            cosem.Attribute(REGISTER_CLASS, register, 3),
             lambda: Data(
                 _D.STRUCTURE,
                 [Data(_D.INTEGER, self.price(1)[1]), Data(_D.ENUM, CURRENCY_UNIT)],
             ),
         )
 
-    def _sterling(self) -> bool:
+    def sterling(self) -> bool:
         return bool(self.elements["currency"].active[0].value)
 
     def _writer(self, element: Element, index: int) -> Callable[[Data], None]:
@@ -488,34 +529,36 @@ async def carry_out(meter: Any, tariff: Tariff, clock: Clock) -> None:
 
     async def step(now: dt.datetime) -> bool:
         done = tariff.activate_due(now)
-        for element, held in done:
+        for element, held, ok in done:
             gbcs = meter.gbcs
+            code = FUTURE_DATED_SUCCESS if ok else FUTURE_DATED_FAILURE
             alert = gbcs.alert(
                 DLMS_FDA,
                 execution_alert(element, held),
-                code=FUTURE_DATED_SUCCESS,
+                code=code,
                 recipient=Eui64.parse(held.requester),
             )
             await meter.send_up(alert)
-            log.info(
-                "gbcs.alert_sent",
-                extra={"device": tariff.device, "alert_code": "8F66", "element": element.name},
-            )
+            extra = {"device": tariff.device, "alert_code": f"{code:04X}", "element": element.name}
+            log.info("gbcs.alert_sent", extra=extra)
         return bool(done)
 
     await future.run_when_due(tariff.next_due, step, clock)
 
 
-def watch(meter: Any, tariff: Tariff) -> Callable[[], None]:
-    """What arms the meter's wait for its held activations, once a loop runs."""
+def watch(meter: Any, *stores: Tariff) -> Callable[[], None]:
+    """What arms the meter's wait for each store's held activations, once a loop runs."""
 
     def arm() -> None:
-        if tariff.next_due() is None or getattr(meter, "gbcs", None) is None:
+        if getattr(meter, "gbcs", None) is None:
             return
-        try:
-            future.arm(meter, "tariff", lambda: carry_out(meter, tariff, tariff.now))
-        except RuntimeError:  # no running loop yet (the meter is being built)
-            return
+        for store in stores:
+            if store.next_due() is None:
+                continue
+            try:
+                future.arm(meter, store.kind, partial(carry_out, meter, store, store.now))
+            except RuntimeError:  # no running loop yet (the meter is being built)
+                return
 
     return arm
 
@@ -537,10 +580,105 @@ def adjust_balance(credit: Any, metering: Callable[[], Any]) -> CosemMethod:
     return update
 
 
+# --- the secondary element: held, not charged ------------------------------------------------
+def _secondary_start(_price_p_kwh: float) -> dict[str, list[Data]]:
+    """A new meter's secondary element tariff: no seasons, weeks, days or special days, its
+    four prices 0."""
+    empty = Data(_D.ARRAY, [])
+    prices = price_matrix({}, -5, SECONDARY_COMMODITY, tuple(range(1, SECONDARY_RATES + 1)))
+    return {"switching_table": [empty] * 3, "special_days": [empty], "prices": [prices]}
+
+
+# --- 1.6: the account to come ----------------------------------------------------------------
+class Account(Tariff):
+    """1.6's account to come (0-1:19.0.0) and disablement threshold to come, held as the
+    tariff's elements are; activated, the mode and credit charge configuration become the
+    account in force's (the credit engine's payment mode, as 6.2.9's object switches it),
+    the threshold the engine's disablement threshold (whole pence, as the engine keeps it)."""
+
+    server: CosemServer
+    credit: Any
+
+    def activate(self, name: str) -> None:
+        state = self.elements[name]
+        if state.passive is not None:
+            if name == DISABLEMENT_THRESHOLD.name:
+                millipence = int(state.passive[0].value)
+                pence = millipence // MILLIPENCE
+                self.credit.settings = replace(
+                    self.credit.settings, disablement_threshold_pence=pence
+                )
+                self.credit.save()
+            else:
+                for address, value in zip(PAYMENT_MODE.active, state.passive, strict=True):
+                    self.server.set(address, value)
+        state.passive, state.held = None, None
+        self.save()
+        log.info("tariff.account_activated", extra={"device": self.device, "element": name})
+
+
+def _account_start(_price_p_kwh: float) -> dict[str, list[Data]]:
+    mode = Data(_D.STRUCTURE, [Data(_D.ENUM, 0), Data(_D.ENUM, 0)])
+    return {
+        "payment_mode": [mode, Data(_D.ARRAY, [])],
+        "disablement_threshold": [Data(_D.DOUBLE_LONG, 0)],
+    }
+
+
+def _account(meter: Any, server: CosemServer, credit: Any) -> Account:
+    account = Account(
+        meter.config.state_dir / ACCOUNT_FILE,
+        0.0,
+        device=meter.config.eui.duis,
+        parts=(PAYMENT_MODE, DISABLEMENT_THRESHOLD),
+        activated=PAYMENT_ACTIVATED,
+        starting=_account_start,
+        kind="payment_mode",
+    )
+    account.server, account.credit = server, credit
+    account.serve(server, actives=False)
+    return account
+
+
+# --- 1.5 in credit mode: ECS04b ------------------------------------------------------------------
+def reset_credits(credit: Any, metering: Callable[[], Any]) -> list[CosemMethod]:
+    """ECS04b's set_amount_to_value of each credit: the meter balance (what was used so far
+    taken off first), the emergency credit balance (0: emergency credit no longer in use) and
+    the accumulated debt (the rig's engine takes debts off the balance at once and keeps
+    none accumulated: 0 is what it holds). A value other than 0 for those two is refused."""
+
+    def amount(value: Data) -> int:
+        if value.type is not _D.DOUBLE_LONG:
+            raise CosemError(Result.TYPE_UNMATCHED, "set_amount_to_value takes a double-long")
+        return int(value.value)
+
+    def balance(value: Data, _invocation: Invocation) -> None:
+        metering()
+        credit.millipence = amount(value)
+        credit.save()
+        log.info(
+            "tariff.balance_set", extra={"device": credit.meter.duis, "millipence": value.value}
+        )
+
+    def emergency(value: Data, _invocation: Invocation) -> None:
+        if amount(value):
+            raise CosemError(Result.OTHER_REASON, "the emergency credit balance is reset to 0 only")
+        credit.flags.active = credit.flags.offered = False
+        credit.save()
+
+    def accumulated(value: Data, _invocation: Invocation) -> None:
+        if amount(value):
+            raise CosemError(Result.OTHER_REASON, "the rig's engine accumulates no debt: 0 only")
+
+    return [balance, emergency, accumulated]
+
+
 def serve_tariff(meter: Any) -> Tariff | None:
     """Serve the ESME's tariffs and prices on ``meter``'s object server: the tariff on its
     COSEM server, its price as the meter's ``behaviour.price_p_kwh`` (what it charges, what
-    the IHD reads), its current rate for the TOU registers (``meter.tariff``)."""
+    the IHD reads), its current rate for the TOU registers (``meter.tariff``); the secondary
+    element's tariff (a single element meter holds it, and charges nothing by it); 1.6's
+    account to come; 1.5's resets; 1.7's block counter reset."""
     server: CosemServer | None = getattr(meter, "cosem", None)
     if server is None:
         return None
@@ -549,31 +687,64 @@ def serve_tariff(meter: Any) -> Tariff | None:
         meter.config.state_dir / TARIFF_FILE, float(meter.behaviour.price_p_kwh), device=device
     )
     tariff.serve(server)
+    tariff.serve_register(server, TARIFF_REGISTER, tariff.sterling)
+    secondary = Tariff(
+        meter.config.state_dir / SECONDARY_FILE,
+        0.0,
+        device=device,
+        parts=SECONDARY_ELEMENTS,
+        activated=SECONDARY_ACTIVATED,
+        starting=_secondary_start,
+        kind="secondary_tariff",
+    )
+    secondary.serve(server)
+    secondary.serve_register(server, SECONDARY_TARIFF_REGISTER, tariff.sterling)
+    server.method(RUN_TARIFF_SCRIPT, _run_script(tariff))
+    stores = [tariff, secondary]
     credit = getattr(meter, "credit", None)
-    if credit is not None:  # ECS04a: the meter balance adjusted
+    if credit is not None:  # ECS04a: the meter balance adjusted; ECS04b: reset
         server.method(METER_BALANCE_UPDATE, adjust_balance(credit, meter.metering))
+        for target, method in zip(CREDITS, reset_credits(credit, meter.metering), strict=True):
+            server.method(cosem.Method(cosem.PREPAY_CREDIT, target, SET_AMOUNT_TO_VALUE), method)
+        stores.append(_account(meter, server, credit))
+        credit.on_spend = tariff.count
     reads = getattr(meter, "energy_reads", None)  # nodes.roles.reads' (served before)
     if reads is not None:
         tariff.before_change = reads.tou.advance
-    meter.tariff = tariff
-    meter.behaviour = TariffPrice(meter.behaviour, tariff, watch(meter, tariff))
+    meter.tariff, meter.tariff_stores = tariff, tuple(stores)
+    meter.behaviour = TariffPrice(meter.behaviour, tariff, watch(meter, *stores))
     return tariff
 
 
-@handles(ECS01A, ECS01B)
+def _run_script(tariff: Tariff) -> CosemMethod:
+    def run(script: Data, _invocation: Invocation) -> None:
+        if script.type is not _D.LONG_UNSIGNED or script.value != RESET_BLOCK_COUNTERS:
+            raise CosemError(
+                Result.OTHER_REASON,
+                f"the tariffication script table runs script {RESET_BLOCK_COUNTERS} (reset the "
+                "block counters) on command; its others are the switching table's",
+            )
+        tariff.reset_block_counters()
+
+    return run
+
+
+@handles(ECS01A, ECS01B, ECS01C, ECS01D, ECS02, ECS03)
 async def set_tariff(uc: UseCase, cmd: GbcsMessage, ctx: Context) -> GbcsMessage:
-    """ECS01a, executed from the COSEM server as every DLMS use case is, the tariff knowing
-    its requester and counter (for a held activation's alert); what it holds is then
-    waited for."""
-    tariff: Tariff | None = getattr(ctx.device, "tariff", None)
-    if tariff is None:
+    """ECS01a-d and 1.6's ECS02/03, executed from the COSEM server as every DLMS use case
+    is, each store knowing the requester and counter (for a held activation's alert); what
+    they hold is then waited for."""
+    stores: tuple[Tariff, ...] = getattr(ctx.device, "tariff_stores", ())
+    if not stores:
         return await serve_dlms(uc, cmd, ctx)
-    tariff.now = ctx.now
     h = cmd.header
-    tariff.command = Command(Eui64(h.originator), h.counter, cmd.message_code)
+    for store in stores:
+        store.now = ctx.now
+        store.command = Command(Eui64(h.originator), h.counter, cmd.message_code)
     try:
         answer = await serve_dlms(uc, cmd, ctx)
     finally:
-        tariff.command = None
-    watch(ctx.device, tariff)()
+        for store in stores:
+            store.command = None
+    watch(ctx.device, *stores)()
     return answer

@@ -34,6 +34,7 @@ class TunnelledDevice(JoiningRole):
     # what each message it sends up meets first: an alert logged, and whether it goes (6.13,
     # 6.22: nodes.roles.event_logs)
     alert_gate: Callable[[bytes], bool] | None = None
+    customer: Any = None  # what the supplier told its consumer (3.x: nodes.roles.customer)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -128,4 +129,6 @@ class TunnelledDevice(JoiningRole):
         d["han"]["tunnel"] = (
             None if tunnel is None else {"id": tunnel.tunnel_id, "received": tunnel.received}
         )
+        if self.customer is not None:
+            d["customer"] = self.customer.detail()
         return d

@@ -1,7 +1,9 @@
 """The DCC User's readers of the ESME's remaining reads of family 4 (registered with
 :func:`rig.dccuser.readers.reads`): 4.2's export registers (ECS17a), 4.16's active power
 import (ECS17c), 4.1.3's TOU with blocks matrix (ECS17e), 4.4.3's billing data log (ECS20c),
-4.6.1's daily read log (ECS21a), these three decrypted as the requester; 4.6.2's export
+4.6.1's daily read log (ECS21a), 4.4.2's billing data log on mode and tariff changes
+(ECS20b), these four decrypted as the requester; 4.4.4's debt payments log (ECS20a),
+4.12.1's and 4.12.2's maximum demand registers (ECS18b, ECS18a); 4.6.2's export
 daily read log (ECS21c), 4.8.2's and 4.8.3's profiles (ECS22c, ECS22a), 4.10's network data
 (ECS23) and 4.15's load limit data (ECS27)."""
 
@@ -17,6 +19,10 @@ from rig.protocol.gbcs.catalogue_billing import (
     ECS17A,
     ECS17C,
     ECS17E,
+    ECS18A,
+    ECS18B,
+    ECS20A,
+    ECS20B,
     ECS20C,
     ECS21A,
     ECS21C,
@@ -27,17 +33,30 @@ from rig.protocol.gbcs.catalogue_billing import (
     flat_values,
 )
 from rig.protocol.gbcs.catalogue_reads import TOU_RATES
-from rig.protocol.gbcs.dlms import Data, DataType
+from rig.protocol.gbcs.dlms import Data, DataType, parse_date_time
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.reading import access_response, protected_values
 from rig.protocol.gbcs.usecase import UseCase
 
+PREPAYMENT_REGISTERS = 6  # a billing data log's (meter balance, emergency credit, debts)
 # the columns of each log read by range, after its time
 COLUMNS = {
     ECS21C.name: ("days", ("export_wh",)),
     ECS22A.name: ("periods", ("export_wh", "reactive_export_varh")),
     ECS22C.name: ("periods", ("reactive_import_varh",)),
+    ECS20A.name: ("payments", ("millipence",)),
 }
+# the maximum demand registers each read reads, by DUIS's names
+MAXIMUM_DEMANDS = {
+    ECS18A.name: ("MaxDemandActivePowerExportValue",),
+    ECS18B.name: ("MaxDemandActivePowerImportValue", "MaxDemandConfigTimeActivePowerImportValue"),
+}
+
+
+def date_time_text(raw: bytes) -> str | None:
+    """A COSEM date-time as ISO 8601 (UTC), None when it is not specified."""
+    when = parse_date_time(raw)
+    return None if when is None else when.isoformat()
 
 
 @reads(ECS17A)
@@ -124,7 +143,58 @@ def billing_data_log(_uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str
     }
 
 
-@reads(ECS21C, ECS22A, ECS22C)
+@reads(ECS20B)
+def billing_event_log(_uc: UseCase, msg: GbcsMessage, keys: ReadKeys) -> dict[str, Any]:
+    result = access_result(msg)
+    if result != 0:
+        return {"result": result}
+    log = protected_values(msg, keys.user_ka, keys.device_ka)[0]
+    if log.type is not DataType.COMPACT_ARRAY:
+        raise ValueError(f"the billing data log is a {log.type.name}, not a compact array")
+    bills = []
+    for row in (flat_values(e) for e in log.value.elements()):  # then six prepayment ones
+        at, registers, prepayment = (
+            row[0],
+            row[1:-PREPAYMENT_REGISTERS],
+            row[-PREPAYMENT_REGISTERS:],
+        )
+        tou, blocks = registers[1 : 1 + TOU_RATES], registers[1 + TOU_RATES :]
+        bills.append(
+            {
+                "at": utc_text(at),
+                "import_wh": registers[0],
+                "tou_registers": tou,
+                "block_registers": [
+                    blocks[n * BLOCK_RATES : (n + 1) * BLOCK_RATES] for n in range(BLOCKS)
+                ],
+                **pence_registers(prepayment),
+            }
+        )
+    return {"result": result, "bills": bills}
+
+
+@reads(ECS18A, ECS18B)
+def maximum_demand(uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    """Each register: its value (W), when it was captured and when it was last reset."""
+    answer = access_response(msg)
+    results = [r.result for r in answer.results]
+    result = next((r for r in results if r), 0)
+    if result != 0:
+        return {"result": result, "results": results}
+    names = MAXIMUM_DEMANDS[uc.name]
+    data = answer.data
+    registers = {}
+    for n, name in enumerate(names):
+        value, _unit, captured = data[len(names) + 3 * n : len(names) + 3 * n + 3]
+        registers[name] = {
+            "watts": int(value.value),
+            "captured": date_time_text(bytes(captured.value)),
+            "reset": date_time_text(bytes(data[n].value)),
+        }
+    return {"result": result, "registers": registers}
+
+
+@reads(ECS21C, ECS22A, ECS22C, ECS20A)
 def log_by_range(uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
     result = access_result(msg)
     if result != 0:

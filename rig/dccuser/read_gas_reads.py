@@ -8,13 +8,14 @@ the unit of measure, scaled by the multiplier and divisor it answers with) and i
 status (0x8B NOT_FOUND: no half hour of the period in the log). 4.6.1's daily read log
 (GCS16a): each Publish Snapshot decrypted, in the order the meter sent them (newest
 first), with its time, the consumption register, the TOU registers and block counters;
-the offsets without a snapshot answer NOT_FOUND, which is not a failure."""
+the offsets without a snapshot answer NOT_FOUND, which is not a failure. 4.18 to a GPF
+(GCS60a) is read as the GSME's GCS60 is: the balance and the bill to date."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rig.dccuser.readers import ReadError, ReadKeys, reads
+from rig.dccuser.readers import ReadError, ReadKeys, gas_meter_balance, reads
 from rig.protocol.codec import DecodeError
 from rig.protocol.gbcs import gbz, security
 from rig.protocol.gbcs.catalogue_gas_reads import (
@@ -24,6 +25,7 @@ from rig.protocol.gbcs.catalogue_gas_reads import (
     GCS13C,
     GCS16A,
     GCS17,
+    GCS60A,
     GET_SAMPLED_DATA_RESPONSE,
     PUBLISH_SNAPSHOT,
     TOU_REGISTERS,
@@ -105,3 +107,6 @@ def _decrypted(msg: GbcsMessage, component: gbz.Component, keys: ReadKeys) -> by
         raise DecodeError("expected an encrypted component", 0)
     key = security.encryption_key(msg, keys.user_ka, keys.device_ka)
     return security.unprotect(key, msg.header.originator, component.encrypted.blob)
+
+
+reads(GCS60A)(gas_meter_balance)

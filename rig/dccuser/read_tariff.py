@@ -16,7 +16,15 @@ from rig.protocol.gbcs.catalogue_tariff import (
     BLOCKS,
     ECS01A,
     ECS01B,
+    ECS01C,
+    ECS01D,
+    ECS02,
+    ECS03,
+    ECS04B,
+    ECS05,
     ECS24,
+    ECS24B,
+    SECONDARY_ACTION,
     TOU_RATES,
     block_price_index,
 )
@@ -35,10 +43,10 @@ def _results(msg: GbcsMessage) -> tuple[list[Data], list[int]]:
     return answer.data, [r.result for r in answer.results]
 
 
-@reads(ECS01A, ECS01B)
+@reads(ECS01A, ECS01B, ECS01C, ECS01D, ECS02, ECS03, ECS04B, ECS05)
 def tariff_set(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
     """``result`` 0 when every element was written and activated (or held), else the first
-    result that is not (``results``: each SET's)."""
+    result that is not (``results``: each SET's; 1.5's reset and 1.7: each ACTION's)."""
     _data, results = _results(msg)
     return {"result": next((r for r in results if r), 0), "results": results}
 
@@ -53,6 +61,8 @@ def _date(raw: bytes) -> str:
 
 
 def _action(selector: int) -> dict[str, int]:
+    if selector > SECONDARY_ACTION:  # the secondary element's TOU rate
+        return {"tou_rate": selector - SECONDARY_ACTION}
     if selector > BLOCK_ACTION:
         return {"block_tariff": selector - BLOCK_ACTION}
     return {"tou_rate": selector}
@@ -129,4 +139,23 @@ def tariff(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
         out["standing_charge"], out["standing_charge_scale"] = charge, scale
     if ok[PRICES]:
         out.update(prices(data[PRICES]))
+    return out
+
+
+@reads(ECS24B)
+def secondary_tariff(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
+    """The secondary element's tariff: its four TOU prices and scale, special days and
+    switching table (actions 201-204: its TOU rates 1-4, read as ``tou_rate`` 1-4)."""
+    data, results = _results(msg)
+    out: dict[str, Any] = {"result": next((r for r in results if r), 0), "results": results}
+    if len(data) != len(results) or any(results):
+        return out
+    scaling, _commodity, table = data[0].value
+    out["price_scale"] = int(scaling.value[1].value)
+    out["prices"] = [int(e.value[1].value) for e in table.value]
+    out["special_days"] = [
+        {"date": _date(bytes(d.value[1].value)), "day": int(d.value[2].value)}
+        for d in data[3].value
+    ]
+    out.update(switching_table(*data[4:7]))
     return out

@@ -151,14 +151,25 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
 
 def gpf_gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
     """The GBCS keys of the GPF a CHF hosts (its own DS/KA, issued for ``gpf_eui``) and its
-    trust anchor cell: the ACB, which MACs every command to it and receives its answers."""
+    trust anchor cells: the ACB, which MACs every command to it and receives its answers,
+    and the gas supplier (of the GSME on the hub), whose reads of the GSME's data it
+    answers from its mirror (MAC'd and encrypted for it)."""
     if node.role is not Role.CHF or node.gpf_eui is None:
         return None
     ds, ka = pki.device(node.gpf_eui, Usage.DS), pki.device(node.gpf_eui, Usage.KA)
-    acb = TrustedCert(rig.acb_eui, Usage.KA, pki.org(rig.acb_eui, Usage.KA).cert, ACB)
+    cells = [TrustedCert(rig.acb_eui, Usage.KA, pki.org(rig.acb_eui, Usage.KA).cert, ACB)]
+    gsme = next((d for d in rig.devices_of(node) if d.role is Role.GSME), None)
+    supplier = responsible_supplier(rig, gsme) if gsme is not None else None
+    if supplier is not None:
+        cells += [
+            TrustedCert(supplier.eui, usage, cert, SUPPLIER)
+            for usage in (Usage.DS, Usage.KA)
+            if (cert := pki.org(supplier.eui, usage).cert).exists()
+        ]
     return GbcsConfig(
-        KeyPair(ds.cert, ds.key), KeyPair(ka.cert, ka.key), rig.acb_eui, (acb,), rig.acb_eui
-    )
+        KeyPair(ds.cert, ds.key), KeyPair(ka.cert, ka.key), rig.acb_eui, tuple(cells),
+        rig.acb_eui, supplier.eui if supplier is not None else None,
+    )  # fmt: skip
 
 
 def node_config(plan: Plan, rig: Rig, state: StateDir, node: Node, data_dir: str) -> NodeConfig:

@@ -7,7 +7,7 @@ not and the SRVs follow DCC's GBCS mapping table (a test checks this file agains
 SRV    code  use case                                     command      response
 ====== ===== ============================================ ============ =================
 4.1.1  0027  ECS17b read import registers (ESME)          ACB MAC      MAC, values encrypted
-4.1.1  0074  GCS13a read gas registers (GSME, GBZ)        ACB MAC      MAC, values encrypted
+4.1.1  0074  GCS13a read gas registers (GSME, GPF; GBZ)   ACB MAC      MAC, values encrypted
 7.1    004F  ECS42 close the load switch (enable)         signed + MAC signed
 7.2    0050  ECS43 open the load switch (disable)         signed + MAC signed
 7.3    0051  ECS44 arm the load switch                    signed + MAC signed
@@ -38,6 +38,7 @@ from rig.protocol.gbcs import catalogue_billing as billing
 from rig.protocol.gbcs import catalogue_chf as chf
 from rig.protocol.gbcs import catalogue_commission as commission
 from rig.protocol.gbcs import catalogue_credentials as credentials
+from rig.protocol.gbcs import catalogue_customer as customer
 from rig.protocol.gbcs import catalogue_device_config as device_config
 from rig.protocol.gbcs import catalogue_esme_config as esme_config
 from rig.protocol.gbcs import catalogue_event_logs as event_logs
@@ -134,6 +135,7 @@ GCS13A = UseCase(
     srvs=("4.1.1",),
     encrypted=True,
     dated=True,
+    also_for=("GPF",),  # answered from the GPF's mirror of the GSME (nodes.roles.gpf_mirror)
 )
 CS01A = UseCase(
     "CS01a",
@@ -316,5 +318,6 @@ CATALOGUE = Catalogue(
         *aux_loads.USE_CASES,
         *billing.USE_CASES,
         *gas_config.USE_CASES,
+        *customer.USE_CASES,
     ]
 )

@@ -12,6 +12,14 @@ SRV    code  use case                                          the command
                                                                0-0:94.44.34.2
 4.6.1  0033  ECS21a read daily read log (exc export)           protected read (0-0:43.2.5) of
                                                                0-0:98.1.9 between two dates
+4.4.4  002E  ECS20a read payment-based debt payments log      GET 0-0:98.1.4 by UTC range
+4.4.2  002F  ECS20b read billing data log (payment mode and    protected read (0-0:43.2.3) of
+              tariff changes)                                   0-0:98.1.2 between two dates
+4.12.1 002C  ECS18b read maximum demand import registers       GET the reset date-times
+                                                               0-0:94.44.5.0/.1, 1-0:1.6.0 and
+                                                               1-0:1.6.1 (class 4: value, unit,
+                                                               capture time), the period
+4.12.2 002B  ECS18a read maximum demand export register        GET 0-0:94.44.5.2, 1-0:2.6.0
 4.4.3  0030  ECS20c read billing data log (billing calendar)   protected read (0-0:43.2.2) of
                                                                0-0:98.1.0 and 0-0:98.1.1
                                                                between two dates
@@ -46,6 +54,11 @@ from rig.protocol.gbcs.catalogue_esme_config import (
     COUNTER_UNIT,
     COUNTER_VALUE,
     COUNTERS,
+    MAX_DEMAND,
+    MD_CAPTURED,
+    MD_PERIOD,
+    MD_UNIT,
+    MD_VALUE,
 )
 from rig.protocol.gbcs.catalogue_reads import TOU_RATES
 from rig.protocol.gbcs.dlms import Data, DataType, TypeDescription
@@ -76,6 +89,14 @@ DAILY_READ_PROTECTION = cosem.Method(30, cosem.obis("0-0:43.2.5"), 1)
 BILLING_LOG = cosem.Attribute(7, cosem.obis("0-0:98.1.0"), 2)
 BILLING_PREPAY_LOG = cosem.Attribute(7, cosem.obis("0-0:98.1.1"), 2)
 BILLING_PROTECTION = cosem.Method(30, cosem.obis("0-0:43.2.2"), 1)
+# the billing data log on payment mode and tariff changes (ECS20b), as the billing calendar's
+BILLING_EVENT_LOG = cosem.Attribute(7, cosem.obis("0-0:98.1.2"), 2)
+BILLING_EVENT_PROTECTION = cosem.Method(30, cosem.obis("0-0:43.2.3"), 1)
+DEBT_PAYMENTS_LOG = cosem.Attribute(7, cosem.obis("0-0:98.1.4"), 2)  # (when, millipence)
+# the date-time each maximum demand register was last reset (class 1), by DUIS's names
+MD_RESET = {
+    name: cosem.Attribute(1, cosem.obis(f"0-0:94.44.5.{n}"), 2) for n, name in enumerate(MAX_DEMAND)
+}
 EXPORT_DAILY_LOG = cosem.Attribute(7, cosem.obis("0-0:98.1.10"), 2)  # (midnight, export Wh)
 EXPORT_PROFILE = cosem.Attribute(7, cosem.obis("0-0:99.1.1"), 2)  # (half hour, Wh, varh)
 REACTIVE_IMPORT_PROFILE = cosem.Attribute(7, cosem.obis("0-0:99.1.2"), 2)  # (half hour, varh)
@@ -98,7 +119,10 @@ DAILY_READ_ROW = _row(
 )  # midnight, import register (Wh), the 48 TOU registers, the 4 x 8 block registers
 BILLING_ROW = DAILY_READ_ROW  # the billing date, then as the daily read log's
 # the billing date, the six prepayment registers (meter balance, emergency credit, debts)
+DEBT_PAYMENT_ROW = _row(_U32, _U32)  # when, what the top-up paid to the payment debt
 BILLING_PREPAY_ROW = _row(_U32, *(TypeDescription(_D.DOUBLE_LONG),) * 6)
+# the change's date-time, the daily read log's registers, then the six prepayment registers
+BILLING_EVENT_ROW = _row(*BILLING_ROW.members, *BILLING_PREPAY_ROW.members[1:])
 EXPORT_DAILY_ROW = _row(_U32, _U32)  # midnight, export register (Wh)
 EXPORT_PROFILE_ROW = _row(_U32, _U32, _U32)  # half hour's end, export Wh, reactive export varh
 REACTIVE_PROFILE_ROW = _row(_U32, _U32)  # half hour's end, reactive import varh
@@ -107,6 +131,8 @@ ROWS = {
     DAILY_READ_LOG: DAILY_READ_ROW,
     BILLING_LOG: BILLING_ROW,
     BILLING_PREPAY_LOG: BILLING_PREPAY_ROW,
+    BILLING_EVENT_LOG: BILLING_EVENT_ROW,
+    DEBT_PAYMENTS_LOG: DEBT_PAYMENT_ROW,
     EXPORT_DAILY_LOG: EXPORT_DAILY_ROW,
     EXPORT_PROFILE: EXPORT_PROFILE_ROW,
     REACTIVE_IMPORT_PROFILE: REACTIVE_PROFILE_ROW,
@@ -199,6 +225,31 @@ LOAD_LIMIT_DATA = (
     *(LOAD_LIMIT[name][1] for name in ("power_threshold", "period", "restoration_period")),
 )
 ECS27 = _dlms("ECS27", 0x0042, access.Access(tuple(map(access.Read, LOAD_LIMIT_DATA))), "4.15")
+ECS20A = _dlms("ECS20a", 0x002E, _by_range(DEBT_PAYMENTS_LOG), "4.4.4")
+ECS20B = _dlms("ECS20b", 0x002F, _protected(BILLING_EVENT_PROTECTION), "4.4.2", encrypted=True)
+
+
+def _maximum_demand(*names: str) -> access.Access:
+    """Each register's reset date-time, then each register's value, unit and capture time."""
+    registers = (
+        cosem.Attribute(4, MAX_DEMAND[n], a)
+        for n in names
+        for a in (MD_VALUE, MD_UNIT, MD_CAPTURED)
+    )
+    return access.Access(tuple(access.Read(a) for a in (*(MD_RESET[n] for n in names), *registers)))
+
+
+_IMPORT_MD = ("MaxDemandActivePowerImportValue", "MaxDemandConfigTimeActivePowerImportValue")
+ECS18A = _dlms(
+    "ECS18a", 0x002B, _maximum_demand("MaxDemandActivePowerExportValue"), "4.12.2", dated=True
+)
+ECS18B = _dlms(
+    "ECS18b",
+    0x002C,
+    access.Access((*_maximum_demand(*_IMPORT_MD).parts, access.Read(MD_PERIOD))),
+    "4.12.1",
+    dated=True,
+)
 
 USE_CASES: tuple[UseCase, ...] = (
     ECS17A,
@@ -211,14 +262,23 @@ USE_CASES: tuple[UseCase, ...] = (
     ECS22C,
     ECS23,
     ECS27,
+    ECS20A,
+    ECS20B,
+    ECS18A,
+    ECS18B,
 )
 # the logs each protected log read reads, and the log each range read reads
-PROTECTED_LOGS = {ECS20C.name: (BILLING_LOG, BILLING_PREPAY_LOG), ECS21A.name: (DAILY_READ_LOG,)}
+PROTECTED_LOGS = {
+    ECS20C.name: (BILLING_LOG, BILLING_PREPAY_LOG),
+    ECS21A.name: (DAILY_READ_LOG,),
+    ECS20B.name: (BILLING_EVENT_LOG,),
+}
 RANGE_LOGS = {
     ECS21C.name: EXPORT_DAILY_LOG,
     ECS22A.name: EXPORT_PROFILE,
     ECS22C.name: REACTIVE_IMPORT_PROFILE,
     ECS23.name: RMS_VOLTAGE_PROFILE,
+    ECS20A.name: DEBT_PAYMENTS_LOG,
 }
 
 

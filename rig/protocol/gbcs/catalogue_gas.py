@@ -14,7 +14,7 @@ SRV    code  use case                                     command      response
 2.5    0070  GCS06 activate emergency credit              signed + MAC signed
 2.3    006E  GCS04 update debt (three Change Debts)       signed + MAC signed
 2.1    006F  GCS05 update prepayment configuration        signed + MAC signed
-4.3    0075  GCS14 read prepayment registers              ACB MAC      MAC, dated, enc.
+4.3    0075  GCS14 read prepayment registers (and GPF)    ACB MAC      MAC, dated, enc.
 4.13   00B5  GCS21b read prepayment configuration         ACB MAC      MAC
 --     009B  PCS01 top-up keyed in at the PPMID           PPMID MAC    MAC (to the PPMID)
 --     0090  PCS02 emergency credit from the PPMID        PPMID MAC    MAC (to the PPMID)
@@ -221,6 +221,7 @@ GCS14 = UseCase(
     srvs=("4.3",),
     encrypted=True,  # the prepayment registers (the last component)
     dated=True,
+    also_for=("GPF",),  # answered from the GPF's mirror of the GSME
 )
 GCS21B = UseCase(
     "GCS21b",

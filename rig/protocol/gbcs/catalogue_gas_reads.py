@@ -9,6 +9,9 @@ SRV    code  use case                                          the command
                                                                ACB MAC; answer MAC'd, dated,
                                                                values encrypted
 4.1.4  00B8  GCS13b read the block counters                    the same
+4.18   012A  GCS60a read the meter balance (the GPF's)         Read Attributes (Metering,
+                                                               Prepayment), ACB MAC; answer
+                                                               MAC'd, dated
 4.6.1  0077  GCS16a read the daily read log                   31 Get Snapshots, ACB MAC;
                                                                answers MAC'd, encrypted
 4.8.1  0078  GCS17 read the half-hour profile data log         Get Sampled Data, ACB MAC;
@@ -42,8 +45,12 @@ consumption register, the number of tiers in use (4) and the four TOU registers,
 tiers and block thresholds in use (0x14: one tier, four blocks) and the four block
 counters.
 
+The GPF answers GCS13a, GCS13b, GCS13c and GCS14 too (``also_for``), from its mirror of
+the GSME (:mod:`nodes.roles.gpf_mirror`): RTDS sends their RELIABLE_GPF and RELIABLE_GSME
+variants to the GPF, alike but for the clock status of the answer's date-time. For a GSME
 4.18 stays GCS60 (:mod:`rig.protocol.gbcs.catalogue_gas`): DCC's mapping table maps 4.18
-to GCS60 and has no row for GCS60a (0x012A), RTDS's later variant whose answer is dated.
+to GCS60 and has no row for GCS60a (0x012A), RTDS's later variant whose answer is dated,
+which RTDS sends to the GPF: so 4.18 to a GPF is GCS60a, the same two reads as GCS60.
 """
 
 from __future__ import annotations
@@ -53,10 +60,11 @@ from dataclasses import dataclass
 
 from rig.protocol.codec import DecodeError
 from rig.protocol.gbcs import gbz
+from rig.protocol.gbcs.catalogue_gas import BILL_TO_DATE, CREDIT_REMAINING, READ_ANSWER
 from rig.protocol.gbcs.catalogue_gas_logs import DAILY_SNAPSHOTS, SNAPSHOT_GENERAL
-from rig.protocol.gbcs.usecase import Form, UseCase, ZclCommands, ZclRead
+from rig.protocol.gbcs.usecase import Form, UseCase, ZclCommands, ZclRead, ZclReads
 
-GSME = "GSME"
+GSME, GPF = "GSME", "GPF"
 UINT48 = 0x25
 # the Metering cluster's formatting, as GCS13a reads it (GCS13c in this order; GCS13b after
 # the block counters)
@@ -84,6 +92,7 @@ GCS13C = UseCase(
     srvs=("4.1.2",),
     encrypted=True,
     dated=True,
+    also_for=(GPF,),
 )
 GCS13B = UseCase(
     "GCS13b",
@@ -93,6 +102,21 @@ GCS13B = UseCase(
     ZclRead(gbz.METERING, (*BLOCK_COUNTERS, *FORMATTING)),
     srvs=("4.1.4",),
     encrypted=True,
+    dated=True,
+    also_for=(GPF,),
+)
+GCS60A = UseCase(
+    "GCS60a",
+    0x012A,
+    GPF,
+    Form.GBZ,
+    ZclReads(
+        (
+            ZclRead(gbz.METERING, (BILL_TO_DATE,), READ_ANSWER),
+            ZclRead(gbz.PREPAYMENT, (CREDIT_REMAINING,), READ_ANSWER),
+        )
+    ),
+    srvs=("4.18",),
     dated=True,
 )
 
@@ -127,7 +151,7 @@ GCS16A = UseCase(
     encrypted=True,
 )
 
-USE_CASES: tuple[UseCase, ...] = (GCS13C, GCS13B, GCS17, GCS16A)
+USE_CASES: tuple[UseCase, ...] = (GCS13C, GCS13B, GCS17, GCS16A, GCS60A)
 
 _ASK = struct.Struct("<HIBH")
 _ANSWER = struct.Struct("<HIBHH")

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from rig.protocol.gbcs import access, cosem
 from rig.protocol.gbcs.cosem import Attribute, obis
-from rig.protocol.gbcs.dlms import DataType
+from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.usecase import Action, Form, Protection, UseCase
 
 ESME = "ESME"
@@ -88,6 +88,36 @@ PRICE_INDICES = (
     *(price_index(r) for r in range(1, TOU_RATES + 1)),
     *(block_price_index(t, b) for b in range(1, BLOCKS + 1) for t in range(1, BLOCK_TARIFFS + 1)),
 )
+
+
+def price_matrix(
+    charges: dict[int, int],
+    scale: int,
+    commodity: tuple[int, bytes, int] = COMMODITY,
+    indices: tuple[int, ...] = PRICE_INDICES,
+) -> Data:
+    """A price matrix (class 113 unit charge): ``charges`` by charge table index (the
+    others of ``indices`` 0), per kWh of ``commodity``, at ``scale``."""
+    class_id, instance, attribute = commodity
+    table = [
+        Data(_D.STRUCTURE, [Data(_D.OCTET_STRING, bytes([i])), Data(_D.LONG, charges.get(i, 0))])
+        for i in indices
+    ]
+    return Data(
+        _D.STRUCTURE,
+        [
+            Data(_D.STRUCTURE, [Data(_D.INTEGER, COMMODITY_SCALE), Data(_D.INTEGER, scale)]),
+            Data(
+                _D.STRUCTURE,
+                [
+                    Data(_D.LONG_UNSIGNED, class_id),
+                    Data(_D.OCTET_STRING, instance),
+                    Data(_D.INTEGER, attribute),
+                ],
+            ),
+            Data(_D.ARRAY, table),
+        ],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +217,9 @@ ACTIVATED = (
 )
 
 
-def _set(elements: tuple[Element, ...]) -> access.Access:
+def _set(
+    elements: tuple[Element, ...], activated: tuple[tuple[Element, str], ...] = ACTIVATED
+) -> access.Access:
     """Each element's passive values, then each one's activation (in RTDS's order)."""
     writes = [
         access.Write(target, name, kind)
@@ -196,7 +228,7 @@ def _set(elements: tuple[Element, ...]) -> access.Access:
     ]
     dated = _D.OCTET_STRING
     activations = [
-        access.Write(e.activation, f"{e.name}_at", dated) for e, _ in ACTIVATED if e in elements
+        access.Write(e.activation, f"{e.name}_at", dated) for e, _ in activated if e in elements
     ]
     return access.Access((*writes, *activations))
 
@@ -258,4 +290,196 @@ DLMS_FDA = UseCase(
     response=Protection.SIGNATURE,
 )
 
-USE_CASES: tuple[UseCase, ...] = (ECS01A, ECS01B, ECS04A, ECS24)
+
+# --- the secondary element (a twin element ESME's): its own switching table (actions 200 + n:
+# its TOU rate n, 1-4), special days and price matrix, on the commodity of 1-20:1.8.0
+SECONDARY_CALENDAR = obis("0-0:13.0.1")
+SECONDARY_TARIFF_REGISTER = obis("0-0:94.44.1.8")
+SECONDARY_PRICES = obis("0-0:19.20.5")
+SECONDARY_COMMODITY = (REGISTER_CLASS, obis("1-20:1.8.0"), 2)
+SECONDARY_ACTION, SECONDARY_RATES = 200, 4
+
+
+def _secondary_calendar(attribute: int) -> Attribute:
+    return Attribute(CALENDAR_CLASS, SECONDARY_CALENDAR, attribute)
+
+
+SECONDARY_SWITCHING_TABLE = Element(
+    "switching_table",
+    tuple(_secondary_calendar(a) for a in (PASSIVE_SEASONS, PASSIVE_WEEKS, PASSIVE_DAYS)),
+    tuple(_secondary_calendar(a) for a in (SEASONS, WEEKS, DAYS)),
+    _secondary_calendar(ACTIVATE_PASSIVE_CALENDAR),
+    (_D.ARRAY,) * 3,
+)
+SECONDARY_SPECIAL_DAYS = Element(
+    "special_days",
+    (Attribute(cosem.SPECIAL_DAYS, obis("0-1:11.0.1"), cosem.ENTRIES),),
+    (Attribute(cosem.SPECIAL_DAYS, obis("0-0:11.0.1"), cosem.ENTRIES),),
+    _future(obis("0-0:94.44.128.30"), cosem.ACTIVATION),
+    (_D.ARRAY,),
+)
+SECONDARY_PRICE_MATRIX = Element(
+    "prices",
+    (_charge(SECONDARY_PRICES, cosem.UNIT_CHARGE_PASSIVE),),
+    (_charge(SECONDARY_PRICES, cosem.UNIT_CHARGE_ACTIVE),),
+    _charge(SECONDARY_PRICES, UNIT_CHARGE_ACTIVATION),
+    (_D.STRUCTURE,),
+)
+# ECS01c writes the prices first; both activate in RTDS 1.1.2's order (its 8F66 alerts')
+SECONDARY_ELEMENTS = (SECONDARY_PRICE_MATRIX, SECONDARY_SWITCHING_TABLE, SECONDARY_SPECIAL_DAYS)
+SECONDARY_ACTIVATED = (
+    (SECONDARY_SWITCHING_TABLE, "SWITCHING_TABLE"),
+    (SECONDARY_PRICE_MATRIX, "PRICE_MATRIX"),
+    (SECONDARY_SPECIAL_DAYS, "SPECIAL_DAYS"),
+)
+_SECONDARY_READ = (
+    SECONDARY_PRICE_MATRIX.active[0],
+    Attribute(REGISTER_CLASS, SECONDARY_TARIFF_REGISTER, 2),
+    Attribute(REGISTER_CLASS, SECONDARY_TARIFF_REGISTER, 3),
+    *SECONDARY_SPECIAL_DAYS.active,
+    *SECONDARY_SWITCHING_TABLE.active,
+)
+
+
+def _secondary(name: str, code: int, srv: str, elements: tuple[Element, ...]) -> UseCase:
+    request = _set(elements, SECONDARY_ACTIVATED)
+    return UseCase(
+        name,
+        code,
+        ESME,
+        Form.DLMS,
+        request,
+        srvs=(srv,),
+        critical=True,
+        response=Protection.SIGNATURE,
+        dated=True,
+    )
+
+
+ECS01C = _secondary("ECS01c", 0x00B7, "1.1.2", SECONDARY_ELEMENTS)
+ECS01D = _secondary("ECS01d", 0x00C7, "1.2.2", (SECONDARY_PRICE_MATRIX,))
+ECS24B = UseCase(
+    "ECS24b",
+    0x00BD,
+    ESME,
+    Form.DLMS,
+    access.Access(tuple(access.Read(a) for a in _SECONDARY_READ)),
+    srvs=("4.11.2",),
+)
+
+# --- 1.6 Update Payment Mode: the account to come (0-1:19.0.0, class 111) its mode, its
+# credit charge configuration, then its activation time; ECS03 also the disablement
+# threshold to come (millipence) and its activation. Its account becomes the account in force
+# (0-0:19.0.0: 6.2.9 reads its mode) at that time
+ACCOUNT_TO_COME = obis("0-1:19.0.0")
+MODE_AND_STATUS, CREDIT_CHARGE_CONFIGURATION, ACCOUNT_ACTIVATION = 2, 11, 13
+DISABLEMENT_TO_COME = obis("0-0:94.44.128.22")
+
+
+def _account(instance: bytes, attribute: int) -> Attribute:
+    return Attribute(cosem.ACCOUNT, instance, attribute)
+
+
+PAYMENT_MODE = Element(
+    "payment_mode",
+    tuple(_account(ACCOUNT_TO_COME, a) for a in (MODE_AND_STATUS, CREDIT_CHARGE_CONFIGURATION)),
+    tuple(
+        _account(cosem.ACCOUNT_OBJECT, a) for a in (MODE_AND_STATUS, CREDIT_CHARGE_CONFIGURATION)
+    ),
+    _account(ACCOUNT_TO_COME, ACCOUNT_ACTIVATION),
+    (_D.STRUCTURE, _D.ARRAY),
+)
+DISABLEMENT_THRESHOLD = Element(
+    "disablement_threshold",
+    (_future(DISABLEMENT_TO_COME, cosem.VALUE_TO_COME),),
+    (cosem.DISABLEMENT_MONITOR,),
+    _future(DISABLEMENT_TO_COME, cosem.ACTIVATION),
+    (_D.DOUBLE_LONG,),
+)
+# the order ECS03 activates them (RTDS 1.6's 8F66 alerts')
+PAYMENT_ACTIVATED = (
+    (DISABLEMENT_THRESHOLD, "DISABLEMENT_THRESHOLD"),
+    (PAYMENT_MODE, "PAYMENT_MODE"),
+)
+CREDIT_MODE, PREPAYMENT_MODE, ACCOUNT_ACTIVE = 1, 2, 1  # account_mode_and_status as 1.6 sets it
+
+
+def _mode(name: str, code: int, srvs: tuple[str, ...], elements: tuple[Element, ...]) -> UseCase:
+    # ECS03 interleaves: the mode, the threshold, the configuration, then both activations
+    writes = [
+        access.Write(PAYMENT_MODE.passive[0], "payment_mode_1", _D.STRUCTURE),
+        *(
+            access.Write(t, "disablement_threshold", _D.DOUBLE_LONG)
+            for t in (DISABLEMENT_THRESHOLD.passive[0],)
+            if DISABLEMENT_THRESHOLD in elements
+        ),
+        access.Write(PAYMENT_MODE.passive[1], "payment_mode_2", _D.ARRAY),
+        *(
+            access.Write(e.activation, f"{e.name}_at", _D.OCTET_STRING)
+            for e, _ in PAYMENT_ACTIVATED
+            if e in elements
+        ),
+    ]
+    return UseCase(
+        name,
+        code,
+        ESME,
+        Form.DLMS,
+        access.Access(tuple(writes)),
+        srvs=srvs,
+        critical=True,
+        response=Protection.SIGNATURE,
+        dated=True,
+    )
+
+
+ECS02 = _mode("ECS02", 0x001A, ("1.6",), (PAYMENT_MODE,))  # to credit; the primary
+ECS03 = _mode("ECS03", 0x001B, (), (DISABLEMENT_THRESHOLD, PAYMENT_MODE))  # to prepayment
+
+# --- 1.5 in credit mode: ECS04b sets the meter balance, the emergency credit balance and the
+# accumulated debt (class 112 credits 0-0:19.10.0, .1, .2) to zero (set_amount_to_value)
+SET_AMOUNT_TO_VALUE = 2
+CREDITS = tuple(obis(f"0-0:19.10.{n}") for n in range(3))
+ECS04B = UseCase(
+    "ECS04b",
+    0x00B3,
+    ESME,
+    Form.DLMS,
+    access.Access(
+        tuple(
+            access.Invoke(
+                cosem.Method(cosem.PREPAY_CREDIT, c, SET_AMOUNT_TO_VALUE), Data(_D.DOUBLE_LONG, 0)
+            )
+            for c in CREDITS
+        )
+    ),
+    critical=True,
+    response=Protection.SIGNATURE,
+)
+# --- 1.7: ECS05 runs script 99 of the tariffication script table: the block counters reset
+RESET_BLOCK_COUNTERS = 99
+RUN_TARIFF_SCRIPT = cosem.Method(9, TARIFF_SCRIPTS, 1)  # class 9 script table: execute
+ECS05 = UseCase(
+    "ECS05",
+    0x001D,
+    ESME,
+    Form.DLMS,
+    Action(RUN_TARIFF_SCRIPT, Data(_D.LONG_UNSIGNED, RESET_BLOCK_COUNTERS)),
+    srvs=("1.7",),
+    critical=True,
+    response=Protection.SIGNATURE,
+)
+
+USE_CASES: tuple[UseCase, ...] = (
+    ECS01A,
+    ECS01B,
+    ECS04A,
+    ECS24,
+    ECS01C,
+    ECS01D,
+    ECS24B,
+    ECS02,
+    ECS03,
+    ECS04B,
+    ECS05,
+)
