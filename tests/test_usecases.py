@@ -270,6 +270,10 @@ def test_the_catalogue_says_what_dccs_mapping_table_and_srv_matrix_say() -> None
             assert uc.is_alert and (uc.response is Protection.SIGNATURE) == (uc.name == "GCA")
             assert all((c >> 8 == 0x8F) == (uc.name == "GCA") for c in uc.alert_codes)
             continue
+        if uc.name in ("DLMS-FDA", "GBZ-FDA"):  # GBCS's future-dated execution alerts: none
+            assert uc.is_alert and uc.response is Protection.SIGNATURE  # in DCC's table either
+            assert set(uc.alert_codes) == {0x8F66, 0x8F67}
+            continue
         if uc.name in NOT_IN_DCC_TABLE | GAS_NOT_IN_DCC_TABLE:  # RTDS's, no longer in the table
             assert all(matrix[srv].critical == uc.critical for srv in uc.srvs), uc.name
             continue

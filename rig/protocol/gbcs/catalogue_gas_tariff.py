@@ -239,6 +239,7 @@ USE_CASES: tuple[UseCase, ...] = (
     GCS40D,
     GCS02,
     GCS03,
+    GBZ_FDA,  # the GSME's future-dated execution alert, for every dated GBZ command
 )
 
 # --- the Price cluster's payloads (ZigBee SE 1.4 D.4.2.4) ---------------------------------------

@@ -482,4 +482,5 @@ USE_CASES: tuple[UseCase, ...] = (
     ECS03,
     ECS04B,
     ECS05,
+    DLMS_FDA,  # the ESME's future-dated execution alert, for every dated DLMS command
 )
