@@ -11,6 +11,13 @@ UNSUPPORTED_ATTRIBUTE; a report of the wrong type is not mirrored; a supplier th
 not trust is not answered. On the running rig (tests/rigs/dcc.yaml) the gas supplier's
 4.1.1 and 4.18 to the GPF answer I0 with the GSME's values as last reported.
 
+The GPF's copies of the GSME's logs: 4.14 (GCS16b, RTDS's URP variant goes to the GPF) and
+4.17 (GCS61): the GSME reports its newest daily snapshots and days of consumption at each
+wake, the GPF keeps them (across a restart) and answers the daily read log and the daily
+consumption log in RTDS's structure; RTDS's GCS61 NOT_FOUND command is the transform of
+DCC's template with RTDS's period (its SUCCESS command, a URP one, asks 731 days from 22
+December 2014, which no DCC template gives).
+
 Not byte for byte: the GPF's MAC and encryption (its keys are the rig's) and the values
 (RTDS's meter is not the rig's).
 """
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -38,6 +46,8 @@ from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import gbz, security
 from rig.protocol.gbcs.catalogue import CATALOGUE, GCS13A
 from rig.protocol.gbcs.catalogue_gas import GCS14, GCS60
+from rig.protocol.gbcs.catalogue_gas_billing import GCS61, daily_consumption_request
+from rig.protocol.gbcs.catalogue_gas_logs import GCS16B, get_prepay_snapshots
 from rig.protocol.gbcs.catalogue_gas_reads import GCS13B, GCS13C, GCS60A
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import check_command, command
@@ -149,11 +159,13 @@ class Home:
         assert replies, "the CHF did not answer the GSME's report"
         return zcl.decode(cluster, replies[0])
 
-    def ask(self, uc, counter: int, supplier: Eui64 | None = None) -> GbcsMessage | None:
+    def ask(
+        self, uc, counter: int, supplier: Eui64 | None = None, argument: Any = None
+    ) -> GbcsMessage | None:
         """``uc`` to the GPF from ``supplier`` (the GSME's), MAC'd by the ACB, as the DCC
         sends it; the GPF's answer up the WAN, or None."""
         who = supplier or self.supplier
-        msg = command(uc, counter, who.raw, GPF.raw)
+        msg = command(uc, counter, who.raw, GPF.raw, argument)
         acb = self.gas.key(ACB, Usage.KA)
         gpf_ka = self.pki.device(GPF, Usage.KA).load_cert().public_key()
         self.hub.wan.up.clear()
@@ -244,6 +256,64 @@ def test_a_supplier_the_gpf_does_not_trust_is_not_answered(home: Home) -> None:
     assert home.hub.node.gpf_gbcs is not None and home.hub.node.gpf_gbcs.discarded == 1
 
 
+# --- the GPF's copies of the GSME's logs (4.14, 4.17) ------------------------------------------
+DAILY = "4.17_GCS61/GCS61_4.17"
+
+
+def test_4_14_and_4_17_are_served_for_the_gpf_and_gcs61_is_rtdss(store) -> None:
+    assert served(CATALOGUE, "4.14", "GPF") is GCS16B
+    assert served(CATALOGUE, "4.17", "GPF") is GCS61
+    for case in ("SUCCESS", "NOT_FOUND"):
+        assert check_command(_rtds(f"{DAILY}_{case}_COMMAND"), CATALOGUE) is GCS61
+    rtds = _rtds(f"{DAILY}_NOT_FOUND_COMMAND")
+    request = _template("GCS61_4.17_SUCCESS")
+    period = {"StartDateTime": "2030-12-22T00:00:00Z", "EndDateTime": "2031-01-01T00:00:00Z"}
+    for name, value in period.items():
+        request.body.find(
+            f".//{{http://www.dccinterface.co.uk/ServiceUserGateway}}{name}"
+        ).text = value
+    fn = transform_for(GCS61)
+    assert fn is not None
+    msg = fn(GCS61, TransformInput(request, rtds.header.counter, RTDS_SUPPLIER, GPF))
+    acb = store.private(ACB, Usage.KA).private_key
+    assert security.apply_mac(msg, acb, store.get(GPF, Usage.KA).public_key) == rtds
+
+
+DAY = 86_400
+
+
+def test_the_gpf_answers_the_gsmes_daily_logs_from_its_copies(home: Home) -> None:
+    gsme = home.gas.gsme
+    asyncio.run(home.gas.ask(GCS14))  # its credit engine started (a command, as on the rig)
+    daily, reads = gsme.prepay_daily, gsme.gas_reads
+    assert daily is not None and reads is not None
+    midnight = (int(time.time()) // DAY - 3) * DAY - gbz.ZIGBEE_EPOCH  # 3 days ago
+    daily.entries = [(midnight + n * DAY, (1_000 * n, 50, 300 + n, 100, 0, 0)) for n in range(3)]
+    unix = midnight + gbz.ZIGBEE_EPOCH
+    reads.daily = [(unix + n * DAY, 100 * n * n, (0,) * 4, (0,) * 4) for n in range(4)]
+    asyncio.run(gsme.wake_cycle())
+    home.restart_chf()  # the copies are kept in the CHF's state
+    period = (midnight + DAY, midnight + 3 * DAY)  # two of the days, as RTDS's answer has
+    snapshots = home.ask(GCS16B, 500, argument=get_prepay_snapshots(*period))
+    assert snapshots is not None
+    rtds = _rtds("4.14_GCS16b/GCS16b_4.14_URP_SUCCESS_RESPONSE")
+    assert _shape(snapshots) == _shape(rtds)
+    assert _encrypted(snapshots) == _encrypted(rtds)
+    out = home.read(snapshots)
+    assert [d["meter_balance_millipence"] for d in out["days"]] == [2_000, 1_000]
+    assert out["days"][0]["accumulated_debt_millipence"] == 302
+    consumption = home.ask(GCS61, 501, argument=(daily_consumption_request(*period),))
+    assert consumption is not None
+    assert _shape(consumption) == _shape(_rtds(f"{DAILY}_SUCCESS_RESPONSE"))
+    days = home.read(consumption)
+    assert (days["result"], days["sample_id"], days["interval_s"]) == (0, 1, DAY)
+    assert [s["value"] for s in days["samples"]] == [300, 500]  # the register's steps
+    later = (midnight + 10 * DAY, midnight + 20 * DAY)
+    none = home.ask(GCS61, 502, argument=(daily_consumption_request(*later),))
+    assert none is not None
+    assert _shape(none) == _shape(_rtds(f"{DAILY}_NOT_FOUND_RESPONSE"))
+
+
 # --- on the running rig ---------------------------------------------------------------------
 def _mirror(env: dict) -> dict[str, int]:
     """What the GPF answers from now (the CHF's health detail)."""
@@ -279,3 +349,11 @@ def test_the_gsmes_reads_through_the_dcc_to_the_gpf(dcc_rig) -> None:
     assert before[CREDIT] >= balance["meter_balance_millipence"] >= after[CREDIT]
     direct = ask("4.1.1", "gsme")  # the GSME itself, at a later wake
     assert registers["current_summation_delivered"] <= direct["current_summation_delivered"]
+    # the daily logs' copies: the rig's GSME has taken no daily snapshot yet (it takes the
+    # first at the first midnight it wakes past), so the GPF's copies are empty
+    period = {"StartDateTime": "2026-01-01T00:00:00Z", "EndDateTime": "2026-01-10T00:00:00Z"}
+    for srv, use_case in (("4.14", "GCS16b"), ("4.17", "GCS61")):
+        outcome = send_request(rig, state, srv, "chf-gpf", period, user="supplier-b")
+        assert outcome.response_code == "I0", outcome
+        assert outcome.values["use_case"] == use_case, outcome.values
+    assert outcome.values["result"] == gbz.ZCL_NOT_FOUND, outcome.values

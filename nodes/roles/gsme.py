@@ -53,6 +53,7 @@ from nodes.roles.credit import (
 from nodes.roles.customer import serve_customer
 from nodes.roles.event_logs import serve_event_logs
 from nodes.roles.firmware import manufacturer_key, serve_firmware
+from nodes.roles.gas_billing import serve_gas_billing
 from nodes.roles.gas_config import serve_gas_config
 from nodes.roles.gas_logs import serve_gas_logs
 from nodes.roles.gas_prepay import GasPrepay
@@ -156,6 +157,7 @@ class GasMeter(TunnelledDevice):
         serve_event_logs(self)  # its event logs, its alert configuration (6.13, 6.22)
         serve_gas_tariff(self)
         serve_gas_config(self)
+        serve_gas_billing(self)  # its billing data logs, network data log (4.4.2-4.4.4, 4.10)
         serve_customer(self)  # the consumer's message, supplier, PIN, event log (3.x)
 
     async def start(self) -> None:

@@ -43,6 +43,7 @@ from rig.protocol.gbcs import catalogue_device_config as device_config
 from rig.protocol.gbcs import catalogue_esme_config as esme_config
 from rig.protocol.gbcs import catalogue_event_logs as event_logs
 from rig.protocol.gbcs import catalogue_firmware as firmware
+from rig.protocol.gbcs import catalogue_gas_billing as gas_billing
 from rig.protocol.gbcs import catalogue_gas_config as gas_config
 from rig.protocol.gbcs import catalogue_gas_logs as gas_logs
 from rig.protocol.gbcs import catalogue_gas_reads as gas_reads
@@ -302,6 +303,7 @@ CATALOGUE = Catalogue(
         *prepay_config.USE_CASES,
         *prepay_logs.USE_CASES,
         *gas_logs.USE_CASES,
+        *gas_billing.USE_CASES,
         *chf.USE_CASES,
         *firmware.USE_CASES,
         *commission.USE_CASES,

@@ -66,6 +66,7 @@ GCS16B = UseCase(
     srvs=("4.14",),
     encrypted=True,
     unknown_remote_party=True,  # a supplier that is not the KRP, with its KA certificate
+    also_for=("GPF",),  # RTDS's URP variant goes to the GPF: its copy of the snapshots
 )
 
 USE_CASES: tuple[UseCase, ...] = (GCS15E, GCS16B)
