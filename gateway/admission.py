@@ -263,6 +263,10 @@ def admit(
     # (and their hub), a network operator role for those it operates
     if responsible(sender, roles, device, devices):
         return Admitted(request, service, user, device, use_case)
+    if "OU" in roles and use_case.acb_originated:
+        # an Other User is no device's responsible party: the ACB sends the command in its
+        # own name (9.1's CIN), the Other User riding along as the supplementary remote party
+        return Admitted(request, service, user, device, use_case)
     if service.variant in GAINING_SUPPLIER_SRVS and GAINING_ROLE.get(device.type) in roles:
         return Admitted(request, service, user, device, use_case)  # the gaining supplier
     offered = text(request.body, "sr:KAPublicSecurityCredentials")

@@ -282,7 +282,9 @@ def test_the_other_devices_rtds_bodies_name_are_the_rigs(moved_rig) -> None:
     join = _adapt("CS03A1_8.7.1_SUCCESS_REQUEST_DUIS.XML", moved_rig)  # the ESME joins ...
     assert "00-DB-12-34-56-78-91-C4" in _texts(join)  # ... the rig's PPMID
     restore = _adapt("CCS03_8.12.1_SUCCESS_REQUEST_DUIS.XML", moved_rig)
-    assert "00-DB-12-34-56-78-91-C2" in _texts(restore)  # the old hub: the rig's own
+    assert "00-DB-12-34-56-78-90-95" in _texts(restore)  # the old hub: not the rig's own
+    schedule = _adapt("ECS46d_6.14.3_FUTURE_DATED_APC_OUTPUT_SUCCESS_REQUEST_DUIS.XML", moved_rig)
+    assert schedule.target == Eui64.parse("00-DB-12-34-56-78-91-C0")  # RTDS's -A6: an ESME
 
 
 def test_schedules_are_read_and_deleted_after_they_are_made() -> None:

@@ -466,3 +466,30 @@ def test_the_rig_shows_the_message_clears_the_log_and_keeps_the_gas_supplier(dcc
     assert (supplier["use_case"], supplier["result"]) == ("GCS44", 0), supplier
     gas = _detail(env, "gsme")
     assert (gas.get("supplier_name"), gas.get("supplier_telephone")) == ("E-ON", "0333 202 4650")
+
+
+# --- 9.1 to an ESME (ECS50): the ACB sends the CIN it made up ----------------------------------
+def test_9_1_to_an_esme_is_rtds_ecs50_and_the_esme_shows_the_cin(
+    store, tmp_path, monkeypatch
+) -> None:
+    from gateway.transform import gas_config as gas_transform
+    from rig.protocol.gbcs.usecase import for_unknown_remote_party
+
+    monkeypatch.setattr(gas_transform, "new_cin", lambda: "1234")  # RTDS's CIN
+    rtds = _reference(cc.ECS50, "9.1")
+    request = _template(cc.ECS50, "9.1")
+    fn = transform_for(cc.ECS50)
+    assert fn is not None and CATALOGUE.for_srv("9.1", "ESME") is cc.ECS50
+    other = rtds.header.other
+    ours = fn(cc.ECS50, TransformInput(request, rtds.header.counter, SUPPLIER, ESME))
+    ours = for_unknown_remote_party(
+        ours, ACB.raw, rtds.header.counter, other.remote_party_counter, None
+    )
+    acb_ka = store.private(ACB, Usage.KA).private_key
+    maced = security.apply_mac(ours, acb_ka, store.get(ESME, Usage.KA).public_key)
+    assert maced.encode() == rtds.encode()
+    meter = _esme(tmp_path)
+    answer = _esme_answer(store, meter, cc.ECS50, rtds)
+    assert answer.message_code == cc.ECS50.message_code
+    assert meter.customer.detail()["cin"] == "1234"
+    assert _esme(tmp_path).customer.detail()["cin"] == "1234"  # kept across a restart

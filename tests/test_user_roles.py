@@ -182,3 +182,20 @@ def test_eligibility_is_per_role_and_per_meter(keys: KeyStore) -> None:
     with pytest.raises(Refused) as refused:
         _admit(keys, ("GS",), "1.1.2", ESME, "ECS01c_1.1.2_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML")
     assert refused.value.code == codes.ROLE_NOT_ELIGIBLE
+
+
+def test_an_other_user_asks_any_meter_for_a_cin_and_nothing_its_supplier_alone_may(
+    keys: KeyStore,
+) -> None:
+    # 9.1's command is the ACB's, the Other User riding along: no responsibility needed
+    for target in (ESME, GSME):
+        assert _admit(keys, ("OU",), "9.1", target).device == DEVICES[target]
+    assert _admit(keys, ("OU",), "8.9", CHF).device == DEVICES[CHF]  # CCS06: the ACB's too
+    # 4.1.1 is no Other User's (E2); 4.8.2 (IS, ED, OU) is the User's own command to the
+    # meter, which trusts only its parties: an Other User is not one (E4)
+    with pytest.raises(Refused) as refused:
+        _admit(keys, ("OU",), "4.1.1", ESME)
+    assert refused.value.code == codes.ROLE_NOT_ELIGIBLE
+    with pytest.raises(Refused) as refused:
+        _admit(keys, ("OU",), "4.8.2", ESME, "ECS22c_4.8.2_SUCCESS_REQUEST_DUIS.XML")
+    assert refused.value.code == codes.NOT_AUTHORISED_FOR_DEVICE

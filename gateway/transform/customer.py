@@ -36,6 +36,7 @@ from rig.protocol.gbcs.catalogue_customer import (
     ECS15A,
     ECS15C,
     ECS16,
+    ECS50,
     GCS07,
     GCS11,
     GCS44,
@@ -80,6 +81,14 @@ def display_message(uc: UseCase, given: TransformInput) -> GbcsMessage:
     if uc is GCS07:
         return _send(uc, given, (FIRST + DisplayMessage(_issuer(), message).encode(),))
     return _send(uc, given, {"message": _octets(message)})
+
+
+@transforms(ECS50)
+def send_cin(uc: UseCase, given: TransformInput) -> GbcsMessage:
+    """9.1 to an ESME: the CIN the DCC makes up (as for a GSME's GCS36), for the meter to show."""
+    from gateway.transform import gas_config  # its maker of CINs (tests pin it)
+
+    return _send(uc, given, {"cin": _octets(gas_config.new_cin())})
 
 
 @transforms(ECS12)

@@ -67,6 +67,7 @@ class CustomerState:
     supplier_name: str = ""  # 3.4
     supplier_telephone: str = ""
     cleared: dict[str, str] = field(default_factory=dict)  # each log cleared, and when
+    cin: str = ""  # the customer identification number the DCC sent (9.1), on the display
 
     @classmethod
     def load(cls, path: Path) -> CustomerState:
@@ -107,6 +108,7 @@ class Customer:
             "supplier_name": s.supplier_name or None,
             "supplier_telephone": s.supplier_telephone or None,
             "event_log_cleared": dict(s.cleared),
+            "cin": s.cin or None,
         }
 
     def consumer_may_see(self, at: dt.datetime) -> bool:
@@ -151,6 +153,12 @@ class Customer:
         )
         for method, name in cc.CLEARED.items():
             server.method(method, partial(self._reset_log, method, name))
+        server.attribute(cc.CUSTOMER_ID_NUMBER, lambda: _octets(s.cin.encode()), self._set_cin)
+
+    def _set_cin(self, value: Data) -> None:
+        """9.1: the customer identification number the DCC sent, shown to the consumer."""
+        self.state.cin = _bytes(value, cc.CUSTOMER_ID_NUMBER).decode(errors="replace")
+        self._done("customer.cin", cin=self.state.cin)
 
     def _set_message(self, value: Data) -> None:
         self.show(_bytes(value, cc.SUPPLIER_MESSAGE))

@@ -249,8 +249,9 @@ class Runner:
     async def _prepare(self, client: DccUser, adapted: Adapted, result: Result) -> etree._Element:
         """What the template needs first, done and recorded in ``result.prepared``; the body
         to send: the fresh devices pre-notified (12.2), the schedule 5.1 made in place of
-        the template's DSPScheduleID, the sender's own certificates in place of those the
-        template carries for a change of credentials."""
+        the template's DSPScheduleID, the sender's own certificates and issuing CA in place
+        of those the template carries for a change of credentials (6.15.1, 6.21, 6.23: RTDS's
+        would lock the rig's own user out of its meter)."""
         body = etree.fromstring(etree.tostring(adapted.body))
         for eui, kind in adapted.prenotify:
             pre = await client.send(
@@ -261,14 +262,22 @@ class Runner:
         if found is not None and self.schedule is not None:
             found.text = str(self.schedule)
             result.prepared.append(f"DSPScheduleID {self.schedule} (from 5.1)")
-        replacing = body.find(".//sr:SupplierReplacementCertificates", NS)
-        if replacing is not None:
-            own = client.cos_certificates()
-            for element in replacing:
+        own = client.cos_certificates()
+        holders = ("SupplierReplacementCertificates", "SupplierOrNetworkOperatorCertificates")
+        for holder in (h for name in holders for h in body.iterfind(f".//sr:{name}", NS)):
+            for element in holder:
                 name = etree.QName(element).localname
                 if name in own and element.text != own[name]:
                     element.text = own[name]
                     result.prepared.append(f"{name}: {client.name}'s own")
+        path = body.find(".//sr:CertificationPathCertificates/sr:Certificate", NS)
+        if (
+            path is not None
+            and "CertificationPath" in own
+            and path.text != own["CertificationPath"]
+        ):
+            path.text = own["CertificationPath"]
+            result.prepared.append(f"CertificationPathCertificates: {client.name}'s issuing CA")
         return body
 
     async def run(

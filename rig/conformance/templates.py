@@ -36,13 +36,16 @@ RTDS_DEVICES: dict[Eui64, tuple[str, int]] = {
     Eui64.parse("00-DB-12-34-56-78-90-A3"): ("gpf", 0),
     Eui64.parse("00-DB-12-34-56-78-90-A4"): ("ppmid", 0),
     Eui64.parse("00-DB-12-34-56-78-90-A5"): ("ihd", 0),
-    Eui64.parse("00-DB-12-34-56-78-90-A6"): ("ihd", 1),
+    # RTDS's second ESME (its ECS46d future-dated and cancelled auxiliary controller
+    # schedules and their 8F66 alerts; ESME keys): the rig's ESME
+    Eui64.parse("00-DB-12-34-56-78-90-A6"): ("esme", 0),
 }
 # the other devices RTDS's templates name in their bodies (a join's OtherDeviceID, the old
 # hub of 8.12): the rig's device of the kind that pairs with the target, as the use case has
 # it (CS03A1: a meter joins a PPMID; CS03A2: the PPMID or IHD joins the meter; CS03B: the
-# GSME joins an IHD; CS03C: the GSME and the PPMID; CS04AC: the ESME leaves the PPMID;
-# 8.12.1/8.12.2: the rig's own hub and GPF stand for the old ones, whose logs the DCC holds)
+# GSME joins an IHD; CS03C: the GSME and the PPMID; CS04AC: the ESME leaves the PPMID). 8.12's
+# old hub and GPF are left as RTDS has them: the DCC holds no log of theirs (E19), as a rig
+# with one hub cannot restore a failed one's
 RTDS_OTHER_DEVICES: dict[Eui64, tuple[str, int]] = {
     Eui64.parse("00-DB-12-34-56-78-90-9A"): ("ppmid", 0),
     Eui64.parse("00-DB-12-34-56-78-90-93"): ("esme", 0),
@@ -50,8 +53,6 @@ RTDS_OTHER_DEVICES: dict[Eui64, tuple[str, int]] = {
     Eui64.parse("00-DB-12-34-56-78-90-98"): ("ppmid", 0),
     Eui64.parse("00-DB-12-34-56-78-90-94"): ("gsme", 0),
     Eui64.parse("00-DB-12-34-56-78-90-99"): ("ppmid", 0),
-    Eui64.parse("00-DB-12-34-56-78-90-95"): ("chf", 0),
-    Eui64.parse("00-DB-12-34-56-78-90-B3"): ("gpf", 0),
 }
 # SRVs whose device must be one the DCC does not hold yet (12.2 pre-notifies it), or one
 # the runner pre-notifies first, so that the rig's own devices keep their status: 8.4's

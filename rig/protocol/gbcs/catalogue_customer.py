@@ -21,6 +21,9 @@ SRV    code  name   the command                                   the answer
                     empty (protection off)
 3.5    0073  GCS11  Device Management Request New Password         Default Response
                     Response: the consumer PIN (type 2), empty
+9.1    0058  ECS50  SET 0-3:96.13.1 (class 1): the customer        set result
+                    identification number the DCC makes up (the
+                    ACB's command, the Other User riding along)
 ====== ===== ====== ============================================= ===========================
 
 3.3 has two use cases for the ESME: ECS15a is in the catalogue with its SRV, ECS15c declares
@@ -52,6 +55,7 @@ CHANGE_OF_TENANCY = Attribute(1, obis("0-0:94.44.3.2"), 2)  # octet-string: a da
 PRIVACY_PIN = Attribute(1, obis("0-0:94.44.3.1"), 2)  # octet-string: empty, protection off
 SUPPLIER_TELEPHONE = Attribute(EXTENDED_DATA, obis("0-0:96.13.0"), 2)
 SUPPLIER_NAME = Attribute(EXTENDED_DATA, obis("0-0:96.13.1"), 2)
+CUSTOMER_ID_NUMBER = Attribute(1, obis("0-3:96.13.1"), 2)  # octet-string: the CIN (9.1)
 RESET = 1  # class 7's method: empty the buffer
 CLEAR_EVENT_LOG = Method(7, EVENT_LOG.instance, RESET)
 CLEAR_ALCS_EVENT_LOG = Method(7, AUX_EVENT_LOG.instance, RESET)
@@ -99,6 +103,10 @@ ECS15C = _esme("ECS15c", 0x00C1, Action(CLEAR_ALCS_EVENT_LOG, _RESET))
 ECS16 = _esme(
     "ECS16", 0x0025, _write((SUPPLIER_TELEPHONE, "telephone"), (SUPPLIER_NAME, "name")), ("3.4",)
 )
+ECS50 = UseCase(
+    "ECS50", 0x0058, ESME, Form.DLMS, _write((CUSTOMER_ID_NUMBER, "cin")), srvs=("9.1",),
+    acb_originated=True,  # the ACB sends the CIN it made up; the Other User rides along
+)  # fmt: skip
 GCS07 = _gsme("GCS07", 0x0071, _server_command(MESSAGING, DISPLAY_MESSAGE), ("3.1",))
 GCS11 = _gsme(
     "GCS11", 0x0073, _server_command(DEVICE_MANAGEMENT, REQUEST_NEW_PASSWORD_RESPONSE), ("3.5",)
@@ -113,7 +121,7 @@ CS11 = _gsme(
 CLEAR_BY_LOG_TYPE = {"ESME": ECS15A, "ALCS": ECS15C}
 
 USE_CASES: tuple[UseCase, ...] = (
-    ECS10, ECS12, ECS14, ECS15A, ECS15C, ECS16, GCS07, GCS11, GCS44, CS11,
+    ECS10, ECS12, ECS14, ECS15A, ECS15C, ECS16, GCS07, GCS11, GCS44, CS11, ECS50,
 )  # fmt: skip
 
 
