@@ -280,7 +280,7 @@ class DccUser:
             # not the device's known remote party: the device encrypts for this certificate
             ka = self.keys.get(self.eui, Usage.KA).certificate.public_bytes(Encoding.DER)
             params["KAPublicSecurityCredentials"] = base64.b64encode(ka).decode()
-        if srv in ("6.23", "6.21"):  # the gaining supplier sends its own certificates
+        if srv in ("6.23", "6.21", "6.15.1"):  # the party sends its own certificates
             params = {**self.cos_certificates(), **params}
         body = body_for(srv, params) if body is None else body
         counter = counter or self.next_counter()

@@ -12,6 +12,7 @@ import click
 from gateway.store import STORE_FILE, Store
 from rig.dccuser.client import DccUser, Outcome
 from rig.description.model import Rig, Role, UserRole
+from rig.protocol.duis.bodies import gas_parameters
 from rig.protocol.eui import Eui64, EuiError
 from rig.protocol.smki import Usage
 from rig.reference import srv_table
@@ -62,8 +63,8 @@ def send_request(
         params = {**params, "DeviceID": device_of(rig, params["DeviceID"]).duis}
     device = device_of(rig, target) if target else None
     gas = any(n.eui == device and n.role is Role.GSME for n in rig.nodes)
-    if service.service_reference == "2.3" and gas:  # the GSME's debt recovery elements
-        params = {"GasDebtRecovery": "true", **params}
+    if gas:  # the GSME's body where it differs (debt recovery, prepay config, tariff)
+        params = {**gas_parameters(srv_variant), **params}
     if service.non_device and device is not None:
         params.setdefault("DeviceID", device.duis)
         device = None

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from rig.protocol.duis.body_tables import (
+    BODY_TABLES,
+    FUEL,
+    READ_LOG,
+    build,
+    table_for,
+    table_parameters,
+)
 from rig.protocol.duis.xml import NS, SR
 from rig.protocol.eui import Eui64
 
@@ -218,11 +226,17 @@ def request_body(
     """The body of a request for ``srv`` (8.2 reads the inventory of ``device_id``, 2.2
     tops up with ``utrn``; 2.3 takes its values from ``params``: the element names, and
     ``DebtRecoveryRate1``, ``DebtRecoveryRatePeriod2``... for ElecDebtRecovery1 and 2, or
-    GasDebtRecovery1 and 2 with ``GasDebtRecovery=true``)."""
+    GasDebtRecovery1 and 2 with ``GasDebtRecovery=true``). The SRVs of
+    :data:`~rig.protocol.duis.body_tables.BODY_TABLES` are laid out from their tables. A
+    parameter the SRV's body does not take (:func:`request_parameters`) is a KeyError."""
     name = REQUEST_BODIES.get(srv)
     if name is None:
         raise KeyError(f"no request body for SRV {srv}: the rig builds {', '.join(REQUEST_BODIES)}")
+    check_parameters(srv, params or {})
     body = etree.Element(f"{_E}{name}", nsmap={"sr": SR})
+    if srv in BODY_TABLES:
+        build(srv, body, table_for(srv, params or {}), params or {})
+        return body
     if device_id is not None:
         etree.SubElement(body, f"{_E}DeviceID").text = device_id.duis
     if srv == "2.2":
@@ -246,13 +260,8 @@ def request_body(
                 )
     if srv == "2.1":
         _update_prepay_configuration(body, params or {})
-    if srv in ("4.4.5", "4.14"):
-        period = etree.SubElement(body, f"{_E}ReadLogPeriod")
-        for element in READ_LOG_PERIOD:
-            value = (params or {}).get(element)
-            if value is None:
-                raise KeyError(f"SRV {srv} needs {element} (UTC, like 2015-01-01T00:00:00Z)")
-            etree.SubElement(period, f"{_E}{element}").text = value
+    if srv in ("4.4.5", "4.14"):  # by default the last day, as every log read's
+        build(srv, body, READ_LOG, params or {})
     if srv in ("8.9", "8.11"):
         _device_log(srv, body, params or {})
     if srv == "8.1.1":
@@ -608,3 +617,89 @@ def _own_credentials(srv: str, body: etree._Element, given: Mapping[str, str]) -
     etree.SubElement(body, f"{_E}ApplyTimeBasedCPVChecks").text = given.get(
         "ApplyTimeBasedCPVChecks", "true"
     )
+
+
+HUB_STATUS_SRVS = ("8.14.1", "8.14.2", "8.14.3", "8.14.4")
+# the SRVs whose bodies are declared as tables (rig.protocol.duis.body_tables)
+REQUEST_BODIES.update({srv: SRV_BODIES[srv] for srv in BODY_TABLES})
+_CERTIFICATES = (*(element for element, _ in COS_CERTIFICATES), "CertificationPath")
+# the parameters of the SRVs built above, each function's, in schema order
+_BUILT_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "2.1": (
+        *(e for e, _ in UPDATE_PREPAY_VALUES),
+        *(e for e, _ in UPDATE_PREPAY_LIMITS),
+        "GasPrepayConfig",
+    ),
+    "2.2": ("UTRN",),
+    "2.3": (
+        *(e for e, _ in UPDATE_DEBT),
+        *(f"{e}{n}" for n in (1, 2) for e, _ in ELEC_DEBT_RECOVERY),
+        "GasDebtRecovery",
+    ),
+    "4.4.5": READ_LOG_PERIOD,
+    "4.14": (*READ_LOG_PERIOD, "KAPublicSecurityCredentials"),
+    "6.23": (
+        "ExecutionDateTime",
+        "SupplierFloorSeqNumber",
+        "SupplierPrepaymentTopUpFloorSeqNumber",
+        *_CERTIFICATES,
+        "ApplyTimeBasedCPVChecks",
+        "ImportMPxN",
+    ),
+    "6.24.1": ("RemotePartyRole",),
+    "6.24.2": ("CredentialType",),
+    "8.1.1": ("CurrentDateTime", "TolerancePeriod"),
+    "8.9": ("ReadSecurityDetails",),
+    "8.11": ("DeviceID", "RequestType", "InstallCode", "JoinTimePeriod"),
+    "11.3": ("ExecutionDateTime", "FirmwareHash"),
+    **{srv: ("OtherDeviceID",) for srv in JOIN_SRVS},
+    "8.12.1": ("OldCHFID",),
+    "8.12.2": ("OldGPFID",),
+    # the four 8.14 status updates take one family's parameters (each uses those it has)
+    **{
+        srv: tuple(dict.fromkeys(e for v in HUB_STATUS_SRVS for e, _, _ in HUB_LOG_AND_STATUS[v]))
+        for srv in HUB_STATUS_SRVS
+    },
+    **{
+        srv: (
+            "ExecutionDateTime",
+            "RemotePartyRole",
+            "RemotePartyFloorSeqNumber",
+            "RemotePartyPrepaymentTopUpFloorSeqNumber",
+            *_CERTIFICATES,
+            "ApplyTimeBasedCPVChecks",
+        )
+        for srv in ("6.15.1", "6.21")
+    },
+    "6.15.2": ("DeviceCertificate",),
+    "6.17": ("CredentialType",),
+}
+# what the rig itself adds to any request's parameters: the target of a non-device SRV, the
+# UTRN, and a certificate for a device that does not know the sender (UnknownRemoteParty)
+ANY_PARAMETERS = ("DeviceID", "UTRN", "KAPublicSecurityCredentials")
+
+
+def request_parameters(srv: str) -> list[str]:
+    """The ``--param`` names the body of ``srv`` takes, in schema order."""
+    if srv in BODY_TABLES:
+        return table_parameters(srv)
+    return list(_BUILT_PARAMETERS.get(srv, ()))
+
+
+def gas_parameters(srv: str) -> dict[str, str]:
+    """What a request for ``srv`` to a GSME adds to its parameters: the GSME's body."""
+    return {
+        "2.1": {"GasPrepayConfig": "true"},
+        "2.3": {"GasDebtRecovery": "true"},
+    }.get(srv, {FUEL: "Gas"} if FUEL in request_parameters(srv) else {})
+
+
+def check_parameters(srv: str, params: Mapping[str, str]) -> None:
+    """KeyError, naming the SRV's parameters, for a parameter its body does not take."""
+    known = request_parameters(srv)
+    unknown = sorted(set(params) - set(known) - set(ANY_PARAMETERS))
+    if unknown:
+        takes = ", ".join(known) if known else "none"
+        raise KeyError(
+            f"SRV {srv} takes no parameter {', '.join(unknown)}: its parameters are {takes}"
+        )
