@@ -15,7 +15,7 @@ rig, with `rig conformance`, on two rigs in turn (issue 17's two):
 Prints, for each rig, the counts (answered, refused, error; RTDS command equal / differs;
 device answers that decode / differ), the median and total seconds per template, and
 where the JSON and HTML reports are. Without --state-dir it brings each rig up on
-10.213.91.0/24 (auto ports) and down again.
+10.213.91.0/24 (auto ports; --subnet another, beside a test run) and down again.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ ZAZ1 = ROOT.parent / "shared" / "vectors" / "smki" / "zaz1-keystore.json"
 SUBNET = "10.213.91.0/24"
 
 
-def rig_text(config: str) -> str:
+def rig_text(config: str, subnet: str = SUBNET) -> str:
     """The default rig as the bench runs it (its own subnet, free ports); ``zaz1``: on the
     ZAZ1 identities, supplier-a IS+GS+ES responsible for both meters, no other user."""
     data = yaml.safe_load(RIG.read_text())
-    data["virtual"]["subnet"] = SUBNET
+    data["virtual"]["subnet"] = subnet
     data["gateway"].update(duis_port="auto", smki_port="auto")
     data["air"]["zep_port"] = "auto"
     if config == "zaz1":
@@ -109,7 +109,7 @@ def run(config: str, args: argparse.Namespace, work: Path) -> None:
     rig_file = args.rig
     if rig_file is None:
         rig_file = work / f"{config}.yaml"
-        rig_file.write_text(rig_text(config))
+        rig_file.write_text(rig_text(config, args.subnet))
     state = args.state_dir or work / f"state-{config}"
     if own:
         rig(state, "up", "--rig", str(rig_file))
@@ -134,6 +134,7 @@ def main() -> None:
     ap.add_argument("--wait", type=float, default=60.0, help="seconds per device answer")
     ap.add_argument("--only", action="append", default=[], help="template glob (repeatable)")
     ap.add_argument("--out", type=Path, default=None, help="folder for the reports")
+    ap.add_argument("--subnet", default=SUBNET, help=f"the rigs' subnet (default {SUBNET})")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-conformance-"))
     configs = ["default", "zaz1"] if args.config == "both" else [args.config]
