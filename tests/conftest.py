@@ -151,7 +151,13 @@ def running_rig(rig_file: Path, state: Path, devices: tuple[str, ...]):
         return detail.get("han", {}).get("tunnel")
 
     try:
-        rig_cli("up", "--rig", str(rig_file), state=state, check=True, timeout=150)
+        up = rig_cli("up", "--rig", str(rig_file), state=state, timeout=150)
+        if up.returncode != 0:  # said plainly (no traceback): every test of the rig fails so
+            pytest.fail(
+                f"rig up ({rig_file}) exited {up.returncode}:\n{up.stdout[-3000:]}\n"
+                f"{up.stderr[-3000:]}",
+                pytrace=False,
+            )
         # the devices have joined and opened their tunnels before the first request
         for name in devices:
             wait_for(lambda name=name: tunnel(name), 60)
