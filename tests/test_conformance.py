@@ -299,6 +299,29 @@ def test_schedules_are_read_and_deleted_after_they_are_made() -> None:
     )
 
 
+def test_the_runner_gives_a_template_the_senders_own_certificates(moved_rig) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from rig.conformance.run import Runner
+
+    own = {"DigitalSigningCertificate": "RFM=", "KeyAgreementCertificate": "S0E=",
+           "CertificationPath": "Q0E="}  # fmt: skip
+    client = SimpleNamespace(name="supplier-b", cos_certificates=lambda: own)
+    runner = Runner.__new__(Runner)
+    runner.schedule = None
+    rekey = "CS02bSupplierBySupplier_6.15.1_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML"
+    for name, element, want in (
+        ("GCS16b_4.14_URP_SUCCESS_REQUEST_DUIS.XML", "KAPublicSecurityCredentials", "S0E="),
+        (rekey, "DigitalSigningCertificate", "RFM="),
+        (rekey, "Certificate", "Q0E="),
+    ):
+        result = Result(name)
+        body = asyncio.run(runner._prepare(client, _adapt(name, moved_rig), result))
+        assert body.findtext(f".//{{{SR}}}{element}") == want, (name, element)
+        assert any("supplier-b" in p for p in result.prepared)
+
+
 # --- through the running rig --------------------------------------------------------------
 ON_THE_RIG = (
     "ECS17b_4.1.1_SINGLE_SUCCESS_*",

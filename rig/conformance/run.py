@@ -270,6 +270,11 @@ class Runner:
                 if name in own and element.text != own[name]:
                     element.text = own[name]
                     result.prepared.append(f"{name}: {client.name}'s own")
+        offered = body.find(".//sr:KAPublicSecurityCredentials", NS)  # an unknown remote party's
+        mine = own.get("KeyAgreementCertificate")
+        if offered is not None and mine is not None and offered.text != mine:
+            offered.text = mine
+            result.prepared.append(f"KAPublicSecurityCredentials: {client.name}'s own")
         path = body.find(".//sr:CertificationPathCertificates/sr:Certificate", NS)
         if (
             path is not None
