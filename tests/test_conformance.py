@@ -119,9 +119,14 @@ def test_an_ed_only_request_goes_from_the_network_operator(moved_rig) -> None:
     assert a.user == "network-operator" and a.target_node == "esme"
 
 
-def test_a_device_the_rig_lacks_keeps_rtds_eui(moved_rig) -> None:
-    a = _adapt("ECS46d_6.14.3_FUTURE_DATED_APC_OUTPUT_SUCCESS_REQUEST_DUIS.XML", moved_rig)
-    assert a.target == Eui64.parse("00-DB-12-34-56-78-90-A6") == Eui64.parse(a.target_node)
+def test_a_device_the_rig_lacks_keeps_rtds_eui(tmp_path: Path) -> None:
+    text = (RIGS / "dcc.yaml").read_text()
+    start = text.index("  - {name: ppmid")
+    end = text.index("}", start) + 2
+    path = tmp_path / "no-ppmid.yaml"
+    path.write_text(text[:start] + text[end:])  # the rig without its PPMID
+    a = _adapt("CS03A2NonCritical_8.7.2_SUCCESS_REQUEST_DUIS.XML", load_rig(path))
+    assert a.target == Eui64.parse("00-DB-12-34-56-78-90-A4") == Eui64.parse(a.target_node)
 
 
 def test_the_rtds_case_matches_the_templates_words() -> None:

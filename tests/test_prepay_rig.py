@@ -1,5 +1,5 @@
 """A prepayment home running out of credit, on its own virtual rig (tests/rigs/prepay.yaml):
-an ESME whose 3600 W load costs 2p a second, starting with no credit. Its supply is
+an ESME whose 3600 W load costs 1p a second, starting with no credit. Its supply is
 interrupted (relay pin 0, 8F0F and 8F57 to the supplier); a top-up through the DCC arms it
 (8F32) and the consumer's restore button closes it; the balance falls at the configured
 price; below the thresholds 810D and 8119; emergency credit, activated by the PPMID's
@@ -25,7 +25,7 @@ from rig.protocol.eui import Eui64
 
 RIG = Path(__file__).parent / "rigs" / "prepay.yaml"
 ESME = Eui64.parse("00-DB-12-34-56-78-91-A0")
-PENCE_PER_S = 2.0  # 3600 W at 2000 p/kWh
+PENCE_PER_S = 1.0  # 3600 W at 1000 p/kWh
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_credit_runs_out_emergency_credit_is_used_and_top_ups_arm_the_supply(env
     assert wait_for(lambda: esme(env).get("relay") == 1, 10)
     assert esme(env)["supply"] == "enabled"
 
-    # the balance falls at the configured price (2p a second)
+    # the balance falls at the configured price (1p a second)
     first, t0 = balance_millipence(env), time.monotonic()
     time.sleep(2)
     second, t1 = balance_millipence(env), time.monotonic()
@@ -129,7 +129,7 @@ def test_credit_runs_out_emergency_credit_is_used_and_top_ups_arm_the_supply(env
     assert wait_for(lambda: esme(env).get("relay") == 0, 30, 0.2)
     state = esme(env)
     assert state["supply"] == "disabled"
-    # the whole emergency credit used, checked every 0.5 s: at most 1p more at 2p a second
+    # the whole emergency credit used, checked every 0.5 s: at most 1p more at 1p a second
     assert -11 <= state["prepayment"]["balance_pence"] <= -10, state
     wait_alert(env, "81AA")
     wait_alert(env, "8F0F", count=2)
