@@ -21,8 +21,7 @@ OWN_RIGS=(tests/test_deploy.py tests/test_lifecycle.py tests/test_han_rig.py tes
 # dcc-rig modules that do not depend on what other modules leave on the dcc rig: they run
 # in a stream of their own, on a dcc rig of its own (another subnet), to balance the streams
 SECOND_DCC=(tests/test_firmware_update.py tests/test_ppmid_firmware.py tests/test_dcc_truth.py
-  tests/test_exactly_once.py tests/test_schedules.py tests/test_future_dated_rig.py
-  tests/test_gas_prepayment.py tests/test_gas_prepay_settings.py)
+  tests/test_exactly_once.py tests/test_schedules.py tests/test_future_dated_rig.py)
 SECOND_DCC_SUBNET=${RIG_TEST_SUBNET_2:-10.213.90.0/24}
 
 checked() {  # pytest's exit code, with "no tests collected" (5) a failure
