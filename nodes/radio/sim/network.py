@@ -37,6 +37,14 @@ APS_MAX_RETRIES = 3
 _AFTER_NWK = mac.MAX_PSDU - 11 - 8 - 14 - 4
 _APS_SECURITY = 13 + 4
 REASSEMBLY_TIMEOUT_S = 10.0
+# How long a received frame's (APS counter, block, payload) stays in the duplicate rejection
+# table (Zigbee's apsDuplicateEntryLifetime): longer than a sender's whole retry span (4
+# attempts, 1.6 s each to a sleepy device), far shorter than the time one sender takes to
+# wrap its 8-bit APS counter. Without the lifetime a sender's 257th frame to a device that
+# hears only some of its frames could repeat an old (counter, payload) and be acknowledged
+# and dropped as a duplicate: a display's periodic read, say, unanswered ever after.
+DUPLICATE_LIFETIME_S = 8.0
+DUPLICATE_TABLE_SIZE = 64
 
 
 def block_size(secured: bool) -> int:
@@ -92,7 +100,7 @@ class Network:
         self._reassembly: dict[tuple[Eui64, int], _Reassembly] = {}
         # frames already taken from each sender: (APS counter, block, payload). A retransmission
         # repeats all three; a restarted sender reusing a counter sends other content.
-        self._seen: dict[Eui64, deque[tuple[int, int, bytes]]] = {}
+        self._seen: dict[Eui64, deque[tuple[float, int, int, bytes]]] = {}
         self._locks: dict[Eui64, asyncio.Lock] = {}
         mac_layer.upper = self._on_mac
 
@@ -311,6 +319,18 @@ class Network:
             f"after {APS_MAX_RETRIES + 1} attempts"
         )
 
+    def _duplicate(self, source: Eui64, counter: int, index: int, payload: bytes) -> bool:
+        """True when this block was taken from ``source`` within the duplicate lifetime (a
+        retransmission whose acknowledgement was lost); else remember it and say False."""
+        now = asyncio.get_running_loop().time()
+        seen = self._seen.setdefault(source, deque(maxlen=DUPLICATE_TABLE_SIZE))
+        while seen and now - seen[0][0] > DUPLICATE_LIFETIME_S:
+            seen.popleft()
+        if any(entry[1:] == (counter, index, payload) for entry in seen):
+            return True
+        seen.append((now, counter, index, payload))
+        return False
+
     def _send_ack(self, header: NwkHeader, frame: ApsFrame, index: int) -> None:
         ack = ApsFrame(
             ApsFrameType.ACK,
@@ -366,12 +386,9 @@ class Network:
         index = 0 if frame.fragment in (Fragment.NONE, Fragment.FIRST) else frame.block
         if frame.ack_request and header.dst < nwk.BROADCAST_ROUTERS:
             self._send_ack(header, frame, index)
-        seen = self._seen.setdefault(source, deque(maxlen=64))
-        fingerprint = (frame.counter, index, frame.payload)
-        if fingerprint in seen:
+        if self._duplicate(source, frame.counter, index, frame.payload):
             self.stats.duplicates_dropped += 1
             return
-        seen.append(fingerprint)
         if frame.fragment is Fragment.NONE:
             self.upper(Received(source, header.src, frame, lqi))
             return
