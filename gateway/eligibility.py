@@ -14,6 +14,10 @@ SUPPLIER_ROLES = {"IS", "GS", "ES"}
 NETWORK_ROLES = {"ED", "GT"}
 # the supplier roles that supply a meter (the hub's devices: either meter's supplier)
 DEVICE_SUPPLIER_ROLES = {"ESME": {"IS", "ES"}, "GSME": {"GS"}}
+# the network role of each fuel's meter: the electricity distributor's, the gas transporter's
+DEVICE_NETWORK_ROLES = {"ESME": {"ED"}, "GSME": {"GT"}}
+# roles tied to no fuel: the registered supplier agent and an Other User
+ANY_FUEL_ROLES = {"RSA", "OU"}
 HOSTED = ("GPF", "PPMID")  # devices whose suppliers are those of the meters on their hub
 
 
@@ -30,6 +34,14 @@ def as_supplier(roles: Iterable[str], device: DeviceConfig) -> bool:
     """Whether one of ``roles`` is a supplier role of the device's kind (IS or ES for an
     ESME, GS for a GSME, any supplier role for the others)."""
     return any(r in DEVICE_SUPPLIER_ROLES.get(device.type, SUPPLIER_ROLES) for r in roles)
+
+
+def fuel_roles(device_type: str) -> frozenset[str]:
+    """The roles that can act for a meter of ``device_type``'s fuel (or a GPF, which serves
+    the gas meter): an import supplier or electricity distributor is no party to a gas
+    meter, and the other way round."""
+    meter = "GSME" if device_type == "GPF" else device_type
+    return frozenset(DEVICE_SUPPLIER_ROLES[meter] | DEVICE_NETWORK_ROLES[meter] | ANY_FUEL_ROLES)
 
 
 def responsible(

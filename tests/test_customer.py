@@ -472,10 +472,10 @@ def test_the_rig_shows_the_message_clears_the_log_and_keeps_the_gas_supplier(dcc
 def test_9_1_to_an_esme_is_rtds_ecs50_and_the_esme_shows_the_cin(
     store, tmp_path, monkeypatch
 ) -> None:
-    from gateway.transform import gas_config as gas_transform
+    from gateway.transform import cin
     from rig.protocol.gbcs.usecase import for_unknown_remote_party
 
-    monkeypatch.setattr(gas_transform, "new_cin", lambda: "1234")  # RTDS's CIN
+    monkeypatch.setattr(cin, "new_cin", lambda: "1234")  # RTDS's CIN
     rtds = _reference(cc.ECS50, "9.1")
     request = _template(cc.ECS50, "9.1")
     fn = transform_for(cc.ECS50)

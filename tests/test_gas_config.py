@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from conftest import rig_cli, wait_for
 
-from gateway.transform import TransformInput, transform_for
+from gateway.transform import TransformInput, cin, transform_for
 from gateway.transform import gas_config as transform
 from rig.dccuser import read_gas_config
 from rig.dccuser.client import DccUser
@@ -84,7 +84,7 @@ CRITICAL = [
 @pytest.fixture(autouse=True)
 def rtds_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transform, "now", lambda: RTDS_NOW)
-    monkeypatch.setattr(transform, "new_cin", lambda: "1234")
+    monkeypatch.setattr(cin, "new_cin", lambda: "1234")
 
 
 def _folder(uc: UseCase, srv: str) -> str:

@@ -22,8 +22,6 @@ from rig.protocol.duis.message import RequestId, parse_request
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import alerts, cosem, gbz, security
 from rig.protocol.gbcs import catalogue as cat
-from rig.protocol.gbcs.catalogue_aux_loads import NOT_IN_DCC_TABLE
-from rig.protocol.gbcs.catalogue_gas_config import NOT_IN_DCC_TABLE as GAS_NOT_IN_DCC_TABLE
 from rig.protocol.gbcs.codes import use_case
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import GbcsMessage
@@ -274,7 +272,8 @@ def test_the_catalogue_says_what_dccs_mapping_table_and_srv_matrix_say() -> None
             assert uc.is_alert and uc.response is Protection.SIGNATURE  # in DCC's table either
             assert set(uc.alert_codes) == {0x8F66, 0x8F67}
             continue
-        if uc.name in NOT_IN_DCC_TABLE | GAS_NOT_IN_DCC_TABLE:  # RTDS's, no longer in the table
+        if not uc.in_dcc_table:  # RTDS's, no longer in the table
+            assert uc.name not in by_code, uc.name
             assert all(matrix[srv].critical == uc.critical for srv in uc.srvs), uc.name
             continue
         # DCC's table has one row for CS02b's variants (CS02bSupplierByTransCoS...)

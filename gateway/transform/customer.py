@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from gateway.transform import cin
 from gateway.transform.registry import (
     TransformInput,
     TransformRefused,
@@ -86,9 +87,7 @@ def display_message(uc: UseCase, given: TransformInput) -> GbcsMessage:
 @transforms(ECS50)
 def send_cin(uc: UseCase, given: TransformInput) -> GbcsMessage:
     """9.1 to an ESME: the CIN the DCC makes up (as for a GSME's GCS36), for the meter to show."""
-    from gateway.transform import gas_config  # its maker of CINs (tests pin it)
-
-    return _send(uc, given, {"cin": _octets(gas_config.new_cin())})
+    return _send(uc, given, {"cin": _octets(cin.new_cin())})
 
 
 @transforms(ECS12)

@@ -4,18 +4,18 @@ OFF/ARMED); 6.6 GCS23 carries the body's CalorificValue (1 dp) and ConversionFac
 6.7 GCS24 (UncontrolledGasFlowRate) or GCS24a (UncontrolledGasFlowRateDecimal, 4 dp) its
 flow threshold and periods, then its tamper and depletion states; 6.8 GCS25 (Monthly, the
 use case GBCS keeps for it) or GCS25a (any other periodicity) the billing calendar; 6.20.1
-GCS41 the ImportMPRN; 9.1 GCS36 a CIN the DCC makes up (:data:`new_cin`); 14.1 GCS31 RTDS's
-sampling; 6.2.10 GCS20r asks for every non-critical event's configuration. Each write's
-issuer event id is the ZigBee time of the transform. The reads (7.4, 6.2.3, 6.2.4, 6.2.7,
-6.2.8, 6.2.9) take nothing from the body."""
+GCS41 the ImportMPRN; 9.1 GCS36 a CIN the DCC makes up (:mod:`gateway.transform.cin`);
+14.1 GCS31 RTDS's sampling; 6.2.10 GCS20r asks for every non-critical event's configuration.
+Each write's issuer event id is the ZigBee time of the transform. The reads (7.4, 6.2.3,
+6.2.4, 6.2.7, 6.2.8, 6.2.9) take nothing from the body."""
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
+from gateway.transform import cin
 from gateway.transform.commission import current_date_time
 from gateway.transform.registry import (
     TransformInput,
@@ -63,8 +63,6 @@ from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import Argument, UseCase, command
 
 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # noqa: E731 (a test sets it)
-# the CIN the DCC gives the meter for 9.1: four digits (a test sets it)
-new_cin: Callable[[], str] = lambda: f"{secrets.randbelow(9000) + 1000}"  # noqa: E731
 # DUIS Periodicity -> (duration, Billing Period Duration Type: not specified, time base)
 PERIODICITY = {
     "Daily": (1, 0x21),
@@ -165,7 +163,7 @@ def set_gas_mprn(uc: UseCase, given: TransformInput) -> GbcsMessage:
 
 @transforms(GCS36)
 def send_gas_cin(uc: UseCase, given: TransformInput) -> GbcsMessage:
-    return _send(uc, given, (b"\x00" + update_string(_issuer(), new_cin().encode()),))
+    return _send(uc, given, (b"\x00" + update_string(_issuer(), cin.new_cin().encode()),))
 
 
 @transforms(GCS31)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway.eligibility import NETWORK_ROLES, fuel_roles
 from rig.dccuser.tasks import default_user
 from rig.description.model import Node, Rig, Role, User
 from rig.protocol.duis.message import DuisError, Request, parse_document
@@ -59,12 +60,8 @@ RTDS_OTHER_DEVICES: dict[Eui64, tuple[str, int]] = {
 # DeleteDevice takes a Pending device, 8.14.x a hub not yet installed or commissioned
 FRESH_DEVICE_SRVS = {"12.2": False, "8.4": True, "8.14.1": True, "8.14.2": True,
                      "8.14.3": True, "8.14.4": True}  # fmt: skip
-NETWORK_OPERATOR_ROLES = frozenset({"ED", "GT"})
-# the roles that can act for a device of each fuel: an import supplier or electricity
-# distributor is no party to a gas meter, and the other way round
-ELECTRICITY_ROLES = frozenset({"IS", "ES", "ED", "RSA", "OU"})
-GAS_ROLES = frozenset({"GS", "GT", "RSA", "OU"})
-DEVICE_ROLES = {"esme": ELECTRICITY_ROLES, "gsme": GAS_ROLES, "gpf": GAS_ROLES}
+# the roles that can act for a device of each fuel
+DEVICE_ROLES = {kind: fuel_roles(kind.upper()) for kind in ("esme", "gsme", "gpf")}
 
 
 class TemplateError(ValueError):
@@ -230,7 +227,7 @@ def _choose_user(
     if own is not None and may_send(own, srv, kind):
         return own
     eligible = [u for u in users if may_send(u, srv, kind)]
-    network_only = not srv.non_device and srv.roles <= NETWORK_OPERATOR_ROLES
+    network_only = not srv.non_device and srv.roles <= NETWORK_ROLES
     if network_only and eligible:
         return eligible[0]
     responsible = None if srv.non_device else rig_user(rig, default_user(rig, target, state))

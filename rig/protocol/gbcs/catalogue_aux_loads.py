@@ -32,7 +32,7 @@ left out (optional parts).
 
 DCC's mapping table lists neither ECS47 (7.5, 7.6, 7.8), ECS61a (7.7) nor ECS46c (6.14.2);
 RTDS 4.5.0 has them for those SRVs, which DUIS's matrix still holds: they are served as
-RTDS has them (:data:`NOT_IN_DCC_TABLE`).
+RTDS has them (``in_dcc_table=False``).
 """
 
 from __future__ import annotations
@@ -96,11 +96,16 @@ def _set_state(elements: tuple[tuple[int, str, DataType], ...], scripts: Method)
 
 
 def _critical(
-    name: str, code: int, request: access.Access, *srvs: str, dated: bool = False
+    name: str,
+    code: int,
+    request: access.Access,
+    *srvs: str,
+    dated: bool = False,
+    in_dcc_table: bool = True,
 ) -> UseCase:
     return UseCase(
         name, code, ESME, Form.DLMS, request, srvs=srvs, critical=True,
-        response=Protection.SIGNATURE, dated=dated,
+        response=Protection.SIGNATURE, dated=dated, in_dcc_table=in_dcc_table,
     )  # fmt: skip
 
 
@@ -143,6 +148,7 @@ ECS46C = _critical(
     ),
     "6.14.2",
     dated=True,
+    in_dcc_table=False,
 )
 ECS46D = _critical("ECS46d", 0x011A, _calendar(), "6.14.3", dated=True)
 ECS47 = _critical(
@@ -152,6 +158,7 @@ ECS47 = _critical(
     "7.5",
     "7.6",
     "7.8",
+    in_dcc_table=False,
 )
 _PERIOD = ((1, "start", _D.OCTET_STRING), (2, "end", _D.OCTET_STRING))
 ECS47A = _critical("ECS47a", 0x011E, _set_state(_PERIOD, SCRIPTS), "7.13")
@@ -170,6 +177,7 @@ ECS61A = UseCase(
     Form.DLMS,
     _reads(*DESCRIPTIONS, *SWITCH_IDS, SPECIAL_DAYS, CALENDAR, *SWITCH_STATES),
     srvs=("7.7",),
+    in_dcc_table=False,
 )
 ECS62 = UseCase(
     "ECS62",
@@ -221,8 +229,6 @@ USE_CASES: tuple[UseCase, ...] = (
     ECS61D,
     ECS61E,
 )
-# RTDS 4.5.0's use cases of SRVs DUIS's matrix holds that DCC's mapping table does not list
-NOT_IN_DCC_TABLE = frozenset({ECS47.name, ECS61A.name, ECS46C.name})
 # an activation date-time none of whose fields is given: at once (RTDS's IMMEDIATE), and
 # the all-0xFF one of a cancellation (RTDS's CANCELLATION: the calendar to come is dropped)
 AT_ONCE = bytes.fromhex("0000000000000000008000ff")

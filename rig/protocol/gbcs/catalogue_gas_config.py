@@ -127,8 +127,10 @@ def _gsme(name: str, code: int, request: object, srvs: tuple[str, ...], **kw: ob
     return UseCase(name, code, GSME, Form.GBZ, request, srvs=srvs, **kw)  # type: ignore[arg-type]
 
 
-def _critical(name: str, code: int, request: object, srvs: tuple[str, ...]) -> UseCase:
-    return _gsme(name, code, request, srvs, critical=True, response=SIGNED)
+def _critical(
+    name: str, code: int, request: object, srvs: tuple[str, ...], **kw: object
+) -> UseCase:
+    return _gsme(name, code, request, srvs, critical=True, response=SIGNED, **kw)
 
 
 def _parts(*parts: tuple[int, int, int]) -> ZclBatch:
@@ -146,7 +148,10 @@ GCS33 = _gsme(
     "GCS33", 0x0082, ZclRead(gbz.METERING, (BATTERY_DAYS, SUPPLY_STATUS), ANSWER), ("7.4",)
 )
 GCS21K = _gsme("GCS21k", 0x00DA, ZclCommand(PRICE, GET_BILLING_PERIOD, GET_BILLING), ("6.2.3",))
-GCS21D = _gsme("GCS21d", 0x009D, ZclCommand(PRICE, GET_BILLING_PERIOD, GET_BILLING), ())
+# RTDS 4.5.0's use cases of these SRVs that DCC's mapping table no longer lists (it maps
+# 6.2.3 to GCS21k, 6.2.4 to GCS21m, 6.7 to GCS24a): served as RTDS has them
+_OLD = {"in_dcc_table": False}
+GCS21D = _gsme("GCS21d", 0x009D, ZclCommand(PRICE, GET_BILLING_PERIOD, GET_BILLING), (), **_OLD)
 _STATES = (DEPLETION_STATE, TAMPER_STATE)
 GCS21M = _gsme(
     "GCS21m", 0x00FB, _reads((BASIC, (MANUFACTURER, MODEL)), (gbz.METERING, _STATES)), ("6.2.4",)
@@ -156,6 +161,7 @@ GCS21E = _gsme(
     0x009E,
     _reads((BASIC, (MANUFACTURER, MODEL, HW_VERSION)), (gbz.METERING, _STATES)),
     (),
+    **_OLD,
 )
 GCS46 = _gsme("GCS46", 0x0089, ZclRead(gbz.METERING, (SITE_ID,), ANSWER), ("6.2.7",))
 GCS21A = _gsme("GCS21a", 0x007B, _reads((PRICE, CONVERSION), (gbz.METERING, FLOW)), ("6.2.8",))
@@ -169,7 +175,7 @@ GCS23 = _critical(
     ("6.6",),
 )  # fmt: skip
 _FLOW = _parts((gbz.METERING, SET_FLOW_THRESHOLD, _CS), (gbz.METERING, SET_SUPPLY_STATUS, _CS))
-GCS24 = _critical("GCS24", 0x007D, _FLOW, ("6.7",))
+GCS24 = _critical("GCS24", 0x007D, _FLOW, ("6.7",), **_OLD)
 GCS24A = _critical("GCS24a", 0x00FC, _FLOW, ())
 _BILLING = _parts(
     (PRICE, PUBLISH_BILLING_PERIOD, TO_CLIENT), (PRICE, PUBLISH_BLOCK_PERIOD, TO_CLIENT)
@@ -189,9 +195,6 @@ USE_CASES: tuple[UseCase, ...] = (
     GCS32, GCS39, GCS33, GCS21K, GCS21D, GCS21M, GCS21E, GCS46, GCS21A, GCS21J, GCS23, GCS24,
     GCS24A, GCS25A, GCS25, GCS20R, GCS41, GCS36, GCS31,
 )  # fmt: skip
-# RTDS 4.5.0's use cases of these SRVs that DCC's mapping table no longer lists (it maps
-# 6.2.3 to GCS21k, 6.2.4 to GCS21m, 6.7 to GCS24a): served as RTDS has them
-NOT_IN_DCC_TABLE = frozenset({GCS21D.name, GCS21E.name, GCS24.name})
 SUPPLY_OF = {GCS32.message_code: SUPPLY_OFF, GCS39.message_code: SUPPLY_ARMED}
 
 

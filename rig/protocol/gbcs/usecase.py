@@ -274,6 +274,10 @@ class UseCase:
     # the ACB originates it in its own name (its own counter, its KA cell authorises it, no
     # DCC User named: 6.24.1's CS02a, CS02f); the device answers the ACB, the DCC the User
     acb_own: bool = False
+    # False: RTDS 4.5.0 has it for an SRV DUIS's matrix holds, but DCC's mapping table no
+    # longer lists it (served as RTDS has it; tests/test_usecases.py checks the others
+    # against the table)
+    in_dcc_table: bool = True
 
     def __post_init__(self) -> None:
         if self.alert_code is not None and not self.alert_codes:
