@@ -348,11 +348,12 @@ def test_watch_on_a_rig_that_is_not_up_or_with_an_unknown_hub(tmp_path: Path) ->
 
 
 # --- a request through the whole virtual rig ---------------------------------------------------
-DCC_RIG = RIGS / "dcc.yaml"
+# a hub and its meters (the smallest whole rig), with every port on "auto"
+SMALL_RIG = RIGS / "small-auto.yaml"
 
 
 @pytest.fixture(scope="module")
-def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
+def small_rig(tmp_path_factory: pytest.TempPathFactory):
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         pytest.skip("mosquitto is not installed (make test installs it)")
     base = tmp_path_factory.mktemp("wan-watch")
@@ -361,17 +362,17 @@ def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
         rig_cli(
             "up",
             "--rig",
-            str(DCC_RIG),
+            str(SMALL_RIG),
             "--isolation",
             "process",
             state=state,
             check=True,
             timeout=150,
         )
-        rig = load_rig(DCC_RIG)
+        rig = load_rig(SMALL_RIG)
 
         def tunnel() -> bool:
-            proc = rig_cli("status", "--json", "--rig", str(DCC_RIG), state=state)
+            proc = rig_cli("status", "--json", "--rig", str(SMALL_RIG), state=state)
             comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
             detail = (comps["esme"].get("report") or {}).get("detail") or {}
             return bool(detail.get("han", {}).get("tunnel"))
@@ -379,15 +380,15 @@ def dcc_rig(tmp_path_factory: pytest.TempPathFactory):
         assert wait_for(tunnel, 60), "the ESME never opened its tunnel"
         yield rig, StateDir.open(state)
     finally:
-        rig_cli("down", "--rig", str(DCC_RIG), state=state, timeout=60)
+        rig_cli("down", "--rig", str(SMALL_RIG), state=state, timeout=60)
 
 
-async def test_watch_shows_a_request_go_down_and_its_response_come_up(dcc_rig) -> None:
-    rig, state = dcc_rig
+async def test_watch_shows_a_request_go_down_and_its_response_come_up(small_rig) -> None:
+    rig, state = small_rig
     esme = rig.node("esme").eui
-    plain = await Watcher.start(state, DCC_RIG, "--json", "--count", "2", "--hub", "esme")
-    decoding = await Watcher.start(state, DCC_RIG, "--json", "--count", "2", "--decode")
-    text = await Watcher.start(state, DCC_RIG, "--count", "2", "--decode", "--seconds", "120")
+    plain = await Watcher.start(state, SMALL_RIG, "--json", "--count", "2", "--hub", "esme")
+    decoding = await Watcher.start(state, SMALL_RIG, "--json", "--count", "2", "--decode")
+    text = await Watcher.start(state, SMALL_RIG, "--count", "2", "--decode", "--seconds", "120")
     try:
         outcome = await asyncio.to_thread(send_request, rig, state, "4.1.1", "esme", {})
         assert (outcome.acknowledgement, outcome.response_code) == ("I99", "I0"), outcome
