@@ -4,7 +4,7 @@ the GSME applies RTDS's command to its credit engine's settings and keeps the pu
 non-disablement calendar, and answers with RTDS's Default Responses (clear: byte for byte;
 the GSME's signature aside, which cannot be RTDS's); what it sets is what GCS21b (4.13)
 reads next, and the engine acts on it (a new low-credit threshold raises 0x810D sooner).
-Future-dated and cancellation variants are refused E17, as the ESME's 2.1 is.
+The future-dated and cancellation variants: tests/test_gas_prepay_future.py.
 """
 
 from __future__ import annotations
@@ -83,12 +83,10 @@ def test_the_calendar_shapes_the_command_not_the_declaration(monkeypatch) -> Non
 @pytest.mark.parametrize(
     ("template", "code", "why"),
     [
-        ("GCS05_2.1_FUTURE_DATED_SUCCESS", "E17", "ExecutionDateTime"),
-        ("GCS05_2.1_CANCELLATION_SUCCESS", "E17", "ExecutionDateTime"),
         ("ECS08a_2.1_IMMEDIATE_SUCCESS", "E11", "UpdatePrepayConfigElectricity is for an ESME"),
     ],
 )
-def test_a_future_dated_or_electricity_update_for_a_gsme_is_refused(template, code, why) -> None:
+def test_an_electricity_update_for_a_gsme_is_refused(template, code, why) -> None:
     fn = transform_for(GCS05)
     assert fn is not None
     with pytest.raises(TransformRefused, match=why) as refused:

@@ -6,8 +6,11 @@ top-up). Each carries the DCC's issuer event id, the ZigBee time of the transfor
 Update Prepay Configuration (IMMEDIATE) becomes GCS05: the DUIS body's limits and
 thresholds as four Prepayment commands, its GasNonDisablementCalendar as the Calendar
 cluster's Publish commands of a friendly credit calendar (its issuer calendar id the
-issuer event id), all taking effect at once; a future-dated 2.1 (ExecutionDateTime, and
-the cancellation DUIS expresses with one) is refused E17, as the ESME's is. 4.3
+issuer event id), each dated as RTDS has it: 0 (at once), the ExecutionDateTime (future
+dated: Emergency Credit Setup's start time, the implementation times, Set Low Credit
+Warning Level's GBZ From Date-Time, Publish Calendar's and Publish Special Days' start
+times), or for DUIS's 3000-12-31 (a cancellation) ZCL's latest: 0xFFFFFFFF in the
+Prepayment commands, 0xFFFFFFFE in the Publish commands. 4.3
 Read Instantaneous Prepay Values becomes GCS14 and 4.13 Read Prepayment Configuration
 GCS21b, which take nothing from the body."""
 
@@ -20,12 +23,12 @@ from lxml import etree
 
 from gateway.transform import registry
 from gateway.transform.calendar import choice, switch_time
+from gateway.transform.commission import DUIS_CANCEL, current_date_time
 from gateway.transform.fixed import from_declaration
 from gateway.transform.registry import (
     TransformInput,
     TransformRefused,
     for_device_type,
-    immediate_only,
     transforms,
 )
 from rig.protocol.duis import codes
@@ -39,7 +42,7 @@ from rig.protocol.gbcs.catalogue_gas import (
     GCS21B,
 )
 from rig.protocol.gbcs.frame import GbcsMessage
-from rig.protocol.gbcs.usecase import UseCase, command
+from rig.protocol.gbcs.usecase import DatedEntry, UseCase, command
 
 FREQUENCY = {"HOURLY": gbz.HOURLY, "DAILY": gbz.DAILY}  # DUIS DebtRecoveryRatePeriod
 TYPE_1, TYPE_2, TYPE_3 = 0x01, 0x03, 0x05  # Debt Amount Type, each incremental
@@ -90,6 +93,8 @@ transforms(GCS14, GCS21B)(from_declaration)  # the commands their declarations d
 
 PROVIDER_ID = 0  # GCS05's provider id, as RTDS has it
 AT_ONCE = 0  # a start or implementation time of 0: at once
+# a cancellation's time, as RTDS has it: the Prepayment commands', the Publish commands'
+CANCEL_PREPAYMENT, CANCEL_PUBLISH = 0xFFFFFFFF, 0xFFFFFFFE
 WILDCARD = 0xFF  # a ZCL date's part not specified
 ZCL_YEAR_BASE = 1900
 NON_DISABLEMENT = {"START": 1, "STOP": 0}  # a friendly credit day entry: enabled or not
@@ -128,11 +133,12 @@ def _zcl_date(date: etree._Element) -> bytes:
     )
 
 
-def _calendar(calendar: etree._Element, issuer: bytes) -> list[bytes]:
+def _calendar(calendar: etree._Element, issuer: bytes, start: int = AT_ONCE) -> list[bytes]:
     """The Publish commands' entries (their part's index, then the payload) of DUIS's
     non-disablement calendar, as a friendly credit calendar: the calendar, each day profile
     (its switches: minutes after midnight, enabled or not), each week profile (the day of
-    each weekday, Monday first), the seasons (start date, week) and the special days."""
+    each weekday, Monday first), the seasons (start date, week) and the special days; the
+    calendar and the special days start at ``start`` (ZigBee time; 0: at once)."""
     head = _u32(PROVIDER_ID) + issuer + issuer  # provider, issuer event id, calendar id
     once = bytes([0, 1])  # command index 0 of 1 command
     days = calendar.findall("sr:DayProfiles/sr:GasNonDisablementDayProfile", NS)
@@ -142,7 +148,7 @@ def _calendar(calendar: etree._Element, issuer: bytes) -> list[bytes]:
     entries = [
         bytes([CALENDAR])
         + head
-        + _u32(AT_ONCE)
+        + _u32(start)
         + bytes([FRIENDLY_CREDIT_CALENDAR, 0, 0])  # time reference UTC, no name
         + bytes([len(seasons), len(weeks), len(days)])
     ]
@@ -176,7 +182,7 @@ def _calendar(calendar: etree._Element, issuer: bytes) -> list[bytes]:
     entries.append(
         bytes([SPECIAL_DAYS])
         + head
-        + _u32(AT_ONCE)
+        + _u32(start)
         + bytes([FRIENDLY_CREDIT_CALENDAR, len(specials)])
         + once
         + special_entries
@@ -191,10 +197,27 @@ def _found(parent: etree._Element, path: str) -> etree._Element:
     return found
 
 
+def _execution_time(given: TransformInput) -> int | None:
+    """When the body asks the change for (ZigBee time): at once (0), its ExecutionDateTime,
+    or None for DUIS's 3000-12-31 (a cancellation)."""
+    if text(given.request.body, "sr:ExecutionDateTime") is None:
+        return AT_ONCE
+    at = current_date_time(given, "ExecutionDateTime")
+    if at == DUIS_CANCEL:
+        return None
+    if at <= now():
+        raise TransformRefused(
+            codes.NOT_DUIS, f"ExecutionDateTime {at.isoformat()} is past: give a later one"
+        )
+    return gbz.zigbee_time(at)
+
+
 @transforms(GCS05)
 def update_gas_prepay_configuration(uc: UseCase, given: TransformInput) -> GbcsMessage:
     body = given.request.body
-    immediate_only(body, "2.1")
+    at = _execution_time(given)
+    dated_at = CANCEL_PREPAYMENT if at is None else at  # the Prepayment commands' time
+    start = CANCEL_PUBLISH if at is None else at  # the Publish commands'
     config = for_device_type(
         body,
         "sr:UpdatePrepayConfigGas",
@@ -205,19 +228,20 @@ def update_gas_prepay_configuration(uc: UseCase, given: TransformInput) -> GbcsM
         return registry.number(config, f"sr:{element}")
 
     issuer = _u32(gbz.zigbee_time(now()))
-    dated = _u32(PROVIDER_ID) + issuer + _u32(AT_ONCE)  # provider, issuer, implementation
+    dated = _u32(PROVIDER_ID) + issuer + _u32(dated_at)  # provider, issuer, implementation
+    low_credit = bytes([LOW_CREDIT]) + _u32(number("LowCreditThreshold"))
     entries = [
         bytes([SETUP])
         + issuer
-        + _u32(AT_ONCE)
+        + _u32(dated_at)
         + _u32(number("EmergencyCreditLimit"))
         + _u32(number("EmergencyCreditThreshold")),
         bytes([DEBT_CAP]) + dated + _u32(number("DebtRecoveryRateCap"), signed=True),
-        bytes([LOW_CREDIT]) + _u32(number("LowCreditThreshold")),
+        DatedEntry(low_credit, dated_at) if dated_at else low_credit,  # its From Date-Time
         bytes([MAX_CREDIT])
         + dated
         + _u32(number("MaxMeterBalance"))
         + _u32(number("MaxCreditThreshold")),
-        *_calendar(_found(config, "sr:GasNonDisablementCalendar"), issuer),
+        *_calendar(_found(config, "sr:GasNonDisablementCalendar"), issuer, start),
     ]
     return command(uc, given.counter, given.originator.raw, given.device.raw, tuple(entries))

@@ -7,10 +7,16 @@ Price cluster's currency (GBP) and trailing digit (amounts in millipence); and w
 ZCL's maximum credit limit, its credit limit the maximum credit per top-up (a top-up may
 take the balance above neither); its overall debt cap is kept, not acted on (int32's
 maximum until one is set). GCS05 (2.1) writes them: Emergency Credit Setup, Set Overall
-Debt Cap, Set Low Credit Warning Level and Set Maximum Credit Limit, each taking effect at
-once (a later start or implementation time is refused INVALID_FIELD, as is an amount
-that is not whole pence, which the engine keeps); and it publishes the non-disablement
-(friendly credit) calendar, which the meter keeps as published, without acting on it.
+Debt Cap, Set Low Credit Warning Level and Set Maximum Credit Limit (an amount that is
+not whole pence, which the engine keeps, is refused INVALID_FIELD); and it publishes the
+non-disablement (friendly credit) calendar, which the meter keeps as published, without
+acting on it. Each takes effect at its start or implementation time (Set Low Credit
+Warning Level: its GBZ From Date-Time; Publish Day Profile, Week Profile and Seasons:
+their Publish Calendar's): at once (0); later, held in ``gas_prepay_held.json`` (a
+restart keeps it) and carried out at its time on the meter's clock, when each dated
+command's 8F66 future-dated execution alert (GBZ-FDA) goes to the requester; ZCL's latest
+(0xFFFFFFFE or later: DUIS's cancellation) drops what is held. A time past but not 0 is
+refused INVALID_FIELD; a new future-dated GCS05 replaces the one held.
 GCS21b's Calendar Gets read it back, as RTDS's GCS21b SUCCESS response does: Get Day
 Profiles is answered by one Publish Day Profile per day profile kept, Get Week Profiles
 likewise, Get Seasons and Get Special Days by theirs; a Get of nothing kept (no calendar
@@ -25,6 +31,7 @@ percentage, say) is answered INVALID_FIELD and changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import struct
 from collections.abc import Callable
@@ -33,9 +40,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from nodes.gbcs import future
 from nodes.gbcs.zcl_server import ZclServer
 from nodes.roles.credit import Credit
 from nodes.roles.debt import DAY_S, Debt, TimeRecovery
+from nodes.roles.gbz_execution import alert_carried_out
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import gbz
@@ -71,6 +80,7 @@ from rig.protocol.gbcs.catalogue_gas import (
     SET_OVERALL_DEBT_CAP,
     TOP_UP_PERCENTAGE_3,
 )
+from rig.protocol.gbcs.catalogue_gas_tariff import CANCEL
 from rig.protocol.gbcs.cosem import MILLIPENCE
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.runtime.files import read_json, write_json
@@ -86,6 +96,9 @@ MILLIPENCE_DIGITS = 0x50  # Price Trailing Digit: five digits after the point (1
 
 
 CALENDAR_FILE = "gas_calendar.json"  # next to the credit engine's file
+HELD_FILE = "gas_prepay_held.json"  # a future-dated GCS05's commands, until their time
+AT_ONCE = 0
+START_AT = 12  # Publish Calendar's and Publish Special Days' start time (after three ids)
 # GCS05's Prepayment commands: their payload (little-endian), and for each amount the
 # Settings field it sets (in pence, or millipence as named); "at" is a start or
 # implementation time (0: at once)
@@ -119,6 +132,7 @@ SINGLE = {
     PUBLISH_SEASONS: "seasons",
     PUBLISH_SPECIAL_DAYS: "special_days",
 }
+DATED_PUBLISH = (PUBLISH_CALENDAR, PUBLISH_SPECIAL_DAYS)  # those with a start time (8F66 each)
 
 
 class DebtRefused(ValueError):
@@ -133,19 +147,33 @@ class SettingRefused(ValueError):
         self.status = status
 
 
+def setting_time(command: int, payload: bytes, cmd: GbcsMessage) -> int:
+    """When a GCS05 Prepayment command takes effect (ZigBee time; 0: at once): its start or
+    implementation time, else its GBZ component's From Date-Time."""
+    layout, names = SETTINGS_COMMANDS[command]
+    if "at" in names and len(payload) == struct.calcsize(layout):
+        return int(struct.unpack(layout, payload)[names.index("at")])
+    try:
+        components = gbz.decode(cmd.payload).components
+    except DecodeError:
+        return 0
+    times = (
+        c.from_date_time
+        for c in components
+        if (c.cluster, c.zcl.command) == (gbz.PREPAYMENT, command)
+    )
+    return next((t for t in times if t is not None), 0)
+
+
 def settings_changed(command: int, payload: bytes) -> dict[str, int]:
     """The Settings fields (pence, or millipence as named) a GCS05 Prepayment command sets.
-    SettingRefused when its payload is not the command's, it is dated later than at once, or
-    an amount the engine keeps in pence is not whole pence."""
+    SettingRefused when its payload is not the command's or an amount the engine keeps in
+    pence is not whole pence."""
     layout, names = SETTINGS_COMMANDS[command]
     if len(payload) != struct.calcsize(layout):
         raise SettingRefused(gbz.ZCL_MALFORMED_COMMAND, f"{len(payload)} bytes: not {layout}")
     out: dict[str, int] = {}
     for name, value in zip(names, struct.unpack(layout, payload), strict=True):
-        if name == "at" and value:
-            raise SettingRefused(
-                gbz.ZCL_INVALID_FIELD, "a change at a later time is not served: give 0 (at once)"
-            )
         if name is None or name == "at":
             continue
         if name.endswith("_millipence"):  # kept as given
@@ -173,8 +201,9 @@ class Calendar:
         saved = read_json(path, {}) or {}
         return cls(path, saved if isinstance(saved, dict) else {})
 
-    def publish(self, command: int, payload: bytes) -> None:
-        """Keep one Publish command. SettingRefused when it is not a friendly credit one."""
+    @staticmethod
+    def check(command: int, payload: bytes) -> None:
+        """SettingRefused when a Publish command is not a friendly credit one."""
         type_at = CALENDAR_TYPE_AT.get(command)
         if len(payload) < 13 or (type_at is not None and len(payload) <= type_at):
             raise SettingRefused(gbz.ZCL_MALFORMED_COMMAND, "too short a Publish command")
@@ -184,6 +213,10 @@ class Calendar:
                 f"calendar type 0x{payload[type_at]:02X}: the meter keeps a friendly credit "
                 f"(0x{FRIENDLY_CREDIT_CALENDAR:02X}) calendar",
             )
+
+    def publish(self, command: int, payload: bytes) -> None:
+        """Keep one Publish command. SettingRefused when it is not a friendly credit one."""
+        self.check(command, payload)
         if command == PUBLISH_CALENDAR:
             self.published = {}
         if command in PROFILES:
@@ -238,14 +271,29 @@ def changed(debt: Debt, change: gbz.ChangeDebt) -> Debt:
 class GasPrepay:
     """The Change Debt command, the debt and configuration attributes of ``meter``'s
     Prepayment cluster over ``credit`` (its Credit Remaining the meter serves itself), its
-    currency, and its Calendar cluster's Gets."""
+    currency, and its Calendar cluster's Gets; GCS05's commands at their time."""
 
     meter: Eui64
     credit: Credit
+    device: Any = None  # the GSME: what carries out held commands and sends their alerts
+    now: Callable[[], dt.datetime] = future.utc_now  # the clock held commands wait on
     calendar: Calendar = field(init=False)
+    # a future-dated GCS05's requester, counter, message code and its commands held (each:
+    # cluster, command, time, payload hex, whether it has its own 8F66), kept in HELD_FILE
+    held: dict[str, Any] = field(init=False)
+    _counter: int | None = field(default=None, init=False)  # the GCS05 being taken
+    _calendar_at: int = field(default=AT_ONCE, init=False)  # its Publish Calendar's time
 
     def __post_init__(self) -> None:
         self.calendar = Calendar.load(self.credit.path.with_name(CALENDAR_FILE))
+        self.held = dict(read_json(self._held_path, {}) or {})
+        if self.device is not None:
+            self.device.gas_prepay = self
+            self.credit.watchers.append(self.arm)  # each register: a held GCS05 waited for
+
+    @property
+    def _held_path(self) -> Path:
+        return self.credit.path.with_name(HELD_FILE)
 
     def serve(self, zcl: ZclServer) -> None:
         zcl.command(gbz.PREPAYMENT, gbz.CHANGE_DEBT, self.change_debt)
@@ -295,29 +343,152 @@ class GasPrepay:
         cap = self.credit.settings.overall_debt_cap_millipence
         return NO_DEBT_CAP if cap is None else cap
 
-    def set_prepayment(self, command: int, payload: bytes, _cmd: GbcsMessage) -> gbz.Reply:
-        """One of GCS05's Prepayment commands: its amounts into the engine's settings."""
+    def set_prepayment(self, command: int, payload: bytes, cmd: GbcsMessage) -> gbz.Reply:
+        """One of GCS05's Prepayment commands: its amounts into the engine's settings, at
+        once, held until its time, or (a cancellation) what is held dropped."""
         extra = {"device": self.meter.duis, "command": command}
+        self._taking(cmd)
         try:
             changes: dict[str, Any] = settings_changed(command, payload)
+            at = setting_time(command, payload, cmd)
+            when = self._when(at)
         except SettingRefused as exc:
             log.warning("prepay.setting_refused", extra={**extra, "reason": str(exc)})
             return gbz.default_response(command, exc.status)
-        self.credit.settings = replace(self.credit.settings, **changes)
-        self.credit.save()
-        log.info("prepay.settings_changed", extra={**extra, **changes})
+        if when == AT_ONCE:
+            self._apply(changes)
+        else:
+            self._dated(cmd, gbz.PREPAYMENT, command, when, payload)
         return gbz.default_response(command, gbz.ZCL_SUCCESS)
 
-    def publish(self, command: int, payload: bytes, _cmd: GbcsMessage) -> gbz.Reply:
-        """One of GCS05's Calendar Publish commands: the calendar kept as published."""
+    def _apply(self, changes: dict[str, Any]) -> None:
+        self.credit.settings = replace(self.credit.settings, **changes)
+        self.credit.save()
+        log.info("prepay.settings_changed", extra={"device": self.meter.duis, **changes})
+
+    def publish(self, command: int, payload: bytes, cmd: GbcsMessage) -> gbz.Reply:
+        """One of GCS05's Calendar Publish commands: the calendar kept as published, at
+        once, held until its time (Day, Week Profiles and Seasons: their calendar's), or (a
+        cancellation) what is held dropped."""
         extra = {"device": self.meter.duis, "command": command}
+        self._taking(cmd)
         try:
-            self.calendar.publish(command, payload)
+            Calendar.check(command, payload)
+            if command in DATED_PUBLISH:
+                when = self._when(struct.unpack_from("<I", payload, START_AT)[0])
+                if command == PUBLISH_CALENDAR:
+                    self._calendar_at = when
+            else:
+                when = self._calendar_at
+            if when == AT_ONCE:
+                self.calendar.publish(command, payload)
         except SettingRefused as exc:
             log.warning("prepay.calendar_refused", extra={**extra, "reason": str(exc)})
             return gbz.default_response(command, exc.status)
-        log.info("prepay.calendar_published", extra=extra)
+        if when == AT_ONCE:
+            log.info("prepay.calendar_published", extra=extra)
+        else:
+            self._dated(cmd, CALENDAR, command, when, payload)
         return gbz.default_response(command, gbz.ZCL_SUCCESS)
+
+    # --- future-dated GCS05 ----------------------------------------------------------------------
+    def _taking(self, cmd: GbcsMessage) -> None:
+        """A command's first component: its Publish commands begin at once, until its
+        Publish Calendar says otherwise."""
+        if cmd.header.counter != self._counter:
+            self._counter, self._calendar_at = cmd.header.counter, AT_ONCE
+
+    def _when(self, at: int) -> int:
+        """A command's time: 0 (at once), a later ZigBee time, or CANCEL (ZCL's latest).
+        SettingRefused for a time past but not 0."""
+        if at >= CANCEL:
+            return CANCEL
+        if at != AT_ONCE and at <= gbz.zigbee_time(self.now()):
+            raise SettingRefused(
+                gbz.ZCL_INVALID_FIELD,
+                f"a change dated {gbz.from_zigbee_time(at).isoformat()} is past: give 0 (at "
+                "once) or a later time",
+            )
+        return at
+
+    def _dated(self, cmd: GbcsMessage, cluster: int, command: int, at: int, body: bytes) -> None:
+        """A command for later: held until ``at`` (a new GCS05 replaces the one held), or
+        (``at`` CANCEL) what is held dropped."""
+        extra = {"device": self.meter.duis, "cluster": cluster, "command": command}
+        if at == CANCEL:
+            if self.held:
+                log.info("prepay.held_cancelled", extra={**extra, "counter": self.held["counter"]})
+            self.held = {}
+            write_json(self._held_path, self.held)
+            return
+        h = cmd.header
+        if self.held.get("counter") != h.counter:
+            self.held = {
+                "requester": Eui64(h.originator).duis,
+                "counter": h.counter,
+                "message_code": h.message_code,
+                "commands": [],
+            }
+        alerted = cluster == gbz.PREPAYMENT or command in DATED_PUBLISH
+        self.held["commands"].append([cluster, command, at, body.hex(), alerted])
+        write_json(self._held_path, self.held)
+        log.info("prepay.held", extra={**extra, "at": at})
+        self.arm()
+
+    def next_due(self) -> float | None:
+        """When the next held command is due (UTC seconds), None when none is held."""
+        times = [int(c[2]) for c in self.held.get("commands", [])]
+        return gbz.ZIGBEE_EPOCH + min(times) if times else None
+
+    def carry_out_due(self, now: dt.datetime) -> tuple[bool, list[dict[str, Any]]]:
+        """The held commands due by ``now`` carried out, in order: whether any was, and for
+        each dated one what its 8F66 alert names (gbz_execution.execution_alerts' form)."""
+        commands = self.held.get("commands", [])
+        zigbee_now = gbz.zigbee_time(now)
+        due = [c for c in commands if int(c[2]) <= zigbee_now]
+        if not due:
+            return False, []
+        alerts = []
+        for cluster, command, at, body, alerted in due:
+            payload = bytes.fromhex(body)
+            try:
+                if cluster == gbz.PREPAYMENT:
+                    self._apply(settings_changed(command, payload))
+                else:
+                    self.calendar.publish(command, payload)
+            except SettingRefused as exc:  # checked when held: not expected
+                log.warning(
+                    "prepay.held_refused", extra={"device": self.meter.duis, "reason": str(exc)}
+                )
+                continue
+            if alerted:  # RTDS's GCS05 8F66s name frame control 0x01, the Publish ones too
+                done = [[cluster, gbz.ZCL_CLUSTER_SPECIFIC, command]]
+                alerts.append({**self.held, "at": at, "done": done})
+        rest = [c for c in commands if int(c[2]) > zigbee_now]
+        self.held = {**self.held, "commands": rest} if rest else {}
+        write_json(self._held_path, self.held)
+        log.info("prepay.held_carried_out", extra={"device": self.meter.duis, "commands": len(due)})
+        return True, alerts
+
+    def arm(self) -> None:
+        """Wait for the held commands' time, once a loop runs (:meth:`_carry_out`)."""
+        if self.next_due() is None or getattr(self.device, "gbcs", None) is None:
+            return
+        try:
+            future.arm(self.device, "gas_prepay", self._carry_out)
+        except RuntimeError:  # no running loop yet (the meter is being built)
+            return
+
+    async def _carry_out(self) -> None:
+        """Carry out each held command at its time on the clock; queue the requester's 8F66
+        alerts, sent now if the meter is awake, else on its wake."""
+
+        async def step(now: dt.datetime) -> bool:
+            carried, alerts = self.carry_out_due(now)
+            await alert_carried_out(self.device, alerts)
+            return carried
+
+        await future.run_when_due(self.next_due, step, lambda: self.now())
 
     def _frequency(self, n: int) -> int:
         return FREQUENCY.get(self.credit.debt.recovery[n].period_s, gbz.DAILY)

@@ -38,10 +38,11 @@ from nodes.gbcs import future
 from nodes.gbcs.zcl_server import Command, ZclServer
 from nodes.roles.credit import CREDIT, PREPAYMENT, Credit
 from nodes.roles.gas_prepay import CALENDAR_FILE, READ_BACK, Calendar
+from nodes.roles.gbz_execution import alert_carried_out
 from rig.protocol.codec import DecodeError
 from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import catalogue_gas_tariff as t
-from rig.protocol.gbcs import gbz, security
+from rig.protocol.gbcs import gbz
 from rig.protocol.gbcs.catalogue_gas import (
     CALENDAR,
     PRICE,
@@ -51,13 +52,11 @@ from rig.protocol.gbcs.catalogue_gas import (
     PUBLISH_SPECIAL_DAYS,
     PUBLISH_WEEK_PROFILE,
 )
-from rig.protocol.gbcs.catalogue_gas_tariff import GBZ_FDA
 from rig.protocol.gbcs.cosem import MILLIPENCE
-from rig.protocol.gbcs.frame import Cra, GbcsMessage
+from rig.protocol.gbcs.frame import GbcsMessage
 from rig.runtime.files import read_json, write_json
 
 log = logging.getLogger("nodes.han")
-FUTURE_DATED_SUCCESS = 0x8F66
 TARIFF_FILE = "gas_tariff.json"
 GBP, MILLIPENCE_DIGITS = 826, 0x50
 WILDCARD = 0xFF
@@ -525,24 +524,6 @@ def set_payment_mode(credit: Credit, mode: str) -> None:
     credit.save()
 
 
-def execution_alerts(meter: Any, held: dict[str, Any]) -> list[bytes]:
-    """RTDS's 8F66 future-dated execution alerts (GBZ-FDA, signed) of what ``held`` carried
-    out: one per dated command, naming the command's message code, counter and ZCL command."""
-    gbcs = meter.gbcs
-    requester = Eui64.parse(held["requester"])
-    out = []
-    for cluster, control, command in held.get("done", []):
-        outcome = gbz.FutureDatedOutcome(
-            int(held["message_code"]), int(held["counter"]), cluster, control, command
-        )
-        body = gbz.GbzPayload(1, [], FUTURE_DATED_SUCCESS, int(held["at"]), outcome).encode()
-        msg = GbcsMessage.build(
-            Cra.ALERT, gbcs.next_counter(), gbcs.eui.raw, requester.raw, GBZ_FDA.message_code, body
-        )
-        out.append(security.sign_message(msg, gbcs.ds).encode())
-    return out
-
-
 async def carry_out(server: GasTariffServer) -> None:
     """Wait for the held commands' times on the tariff's clock; carry each out then and
     queue its requester's 8F66 alerts, sent now if the meter is awake, else on its wake."""
@@ -557,12 +538,7 @@ async def carry_out(server: GasTariffServer) -> None:
             tariff.save()
             log.info("gas_tariff.payment_mode", extra={"device": tariff.meter.duis, **mode})
             done.append(mode)
-        for held in done:
-            requester = Eui64.parse(held["requester"])
-            for alert in execution_alerts(meter, held):
-                meter.alerts_waiting.append((FUTURE_DATED_SUCCESS, requester, alert))
-        if done and meter.tunnel_ready.is_set():
-            await meter.send_alerts()
+        await alert_carried_out(meter, done)
         return bool(done)
 
     await future.run_when_due(tariff.next_due, step, lambda: tariff.now())

@@ -151,7 +151,7 @@ class GasMeter(TunnelledDevice):
             self.zcl.command(
                 gbz.PREPAYMENT, gbz.SELECT_AVAILABLE_EMERGENCY_CREDIT, self._emergency_credit
             )
-            GasPrepay(self.config.eui, self.credit).serve(self.zcl)  # GCS04, GCS14
+            GasPrepay(self.config.eui, self.credit, self).serve(self.zcl)  # GCS04, 05, 14
             self.prepay_daily = serve_gas_logs(self)  # the prepayment logs (GCS16b, GCS15e)
         self.gas_reads = serve_gas_reads(self)  # its registers' logs and profiles (family 4)
         serve_event_logs(self)  # its event logs, its alert configuration (6.13, 6.22)

@@ -115,7 +115,11 @@ def zcl_values(
 
 
 def alert_fields(msg: GbcsMessage) -> dict[str, Any]:
-    """A DLMS alert's code and, where its body holds them, its date-times (ISO 8601)."""
+    """An alert's code and, where its body holds them, its date-times (ISO 8601): a DLMS
+    alert's (the ESME's), or a GBZ alert's (the GSME's: its time, and a future-dated
+    execution alert's command, 8F66/8F67)."""
+    if msg.payload[:2] == gbz.PROFILE_ID.to_bytes(2, "big"):
+        return _gbz_alert_fields(msg)
     apdu = dlms.decode(msg.payload)
     if not isinstance(apdu, dlms.DataNotification) or apdu.alert_code is None:
         raise DecodeError("expected a DLMS alert (a data-notification with an alert code)", 0)
@@ -126,4 +130,16 @@ def alert_fields(msg: GbcsMessage) -> dict[str, Any]:
     ]
     if times and all(t is not None for t in times):
         out["times"] = [t.isoformat() for t in times if t is not None]
+    return out
+
+
+def _gbz_alert_fields(msg: GbcsMessage) -> dict[str, Any]:
+    payload = gbz.decode(msg.payload, alert=True)
+    if payload.alert_code is None:
+        raise DecodeError("expected a GBZ alert (a GBZ payload with an alert code)", 0)
+    out: dict[str, Any] = {"alert_code": f"{payload.alert_code:04X}"}
+    if payload.alert_time:
+        out["times"] = [gbz.from_zigbee_time(payload.alert_time).isoformat()]
+    if payload.future_dated is not None:
+        out["future_dated"] = payload.to_json()["future_dated"]
     return out

@@ -177,7 +177,8 @@ class ZclBatch:
     sequence numbers counting from 0, each payload taken from the request (GCS05: four
     Prepayment commands, then the Calendar cluster's Publish commands). Its argument has
     one entry per component: the index of its part, one byte, then its payload; each part
-    once (a repeated one once or more, an optional one at most once), in the parts' order."""
+    once (a repeated one once or more, an optional one at most once), in the parts' order;
+    an entry of a part with a From Date-Time is a :class:`DatedEntry` when that is not 0."""
 
     parts: tuple[ZclPart, ...]
 
@@ -238,6 +239,19 @@ Request = (
 # what a command takes from the request: a DLMS value, the named values of an Access, the
 # bytes of a ZclCommand, or the payloads of ZclCommands
 Argument = Data | Mapping[str, Data] | bytes | tuple[bytes, ...]
+
+
+class DatedEntry(bytes):
+    """A :class:`ZclBatch` entry (its part's index, then its payload) whose part carries a
+    From Date-Time other than 0 (ZigBee time: a future-dated GCS05's Set Low Credit Warning
+    Level, or ZCL's latest for its cancellation); as bytes, it is any entry."""
+
+    from_date_time: int
+
+    def __new__(cls, entry: bytes, from_date_time: int) -> DatedEntry:
+        out = super().__new__(cls, entry)
+        out.from_date_time = from_date_time
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +425,7 @@ def _gbz_batch(uc: UseCase, req: ZclBatch, argument: Argument | None) -> bytes:
                 part.cluster,
                 gbz.ZclHeader(part.frame_control, n, part.command),
                 entry[1:],
-                from_date_time=0 if part.from_date_time else None,
+                from_date_time=getattr(entry, "from_date_time", 0) if part.from_date_time else None,
             )
         )
     return gbz.GbzPayload(count, components).encode()
@@ -536,7 +550,8 @@ def _batch_argument(req: ZclBatch, payload: bytes) -> tuple[bytes, ...] | None:
         )
         if found is None:
             return None
-        entries.append(bytes([found]) + c.payload)
+        entry = bytes([found]) + c.payload
+        entries.append(DatedEntry(entry, c.from_date_time) if c.from_date_time else entry)
         index = found
     return tuple(entries)
 
