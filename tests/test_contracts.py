@@ -189,3 +189,35 @@ def test_rendering_needs_the_han_keys_made_first(tmp_path: Path) -> None:
     assert han_keys.ensure(rig, state) == ["HAN network key of chf"]
     assert han_keys.ensure(rig, state) == []
     render(plan, rig, state)
+
+
+def test_a_users_certification_path_is_the_ca_that_issued_its_certificates(
+    rendered: StateDir, tmp_path: Path
+) -> None:
+    """6.15.1/6.21/6.23 carry the sender's certificates and the CA that issued them: the
+    rig's issuing CA for the rig's own users; none offered when that CA did not issue them
+    (a ZAZ1 rig: DCC's Z1 CA did, which DCC's templates carry), rather than a wrong one."""
+    import base64
+    import dataclasses
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from rig.dccuser.client import DccUser
+    from rig.protocol import smki
+
+    users = DccUsersConfig.load(rendered.component("dcc-users") / "users.json")
+    own = DccUser(users, "supplier-a").cos_certificates()
+    path = x509.load_der_x509_certificate(base64.b64decode(own["CertificationPath"]))
+    ds = x509.load_der_x509_certificate(base64.b64decode(own["DigitalSigningCertificate"]))
+    assert smki.issued_by(ds, path)
+    other = tmp_path / "other-ca.pem"
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca = smki.ca_certificate("another CA", key, not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    other.write_bytes(ca.public_bytes(Encoding.PEM))
+    elsewhere = DccUser(dataclasses.replace(users, issuing_ca=other), "supplier-a")
+    given = elsewhere.cos_certificates()
+    assert "CertificationPath" not in given
+    assert given["DigitalSigningCertificate"] == own["DigitalSigningCertificate"]

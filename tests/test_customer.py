@@ -121,7 +121,7 @@ def test_the_catalogue_maps_each_srv_as_dccs_table_does() -> None:
     ):
         assert CATALOGUE.for_srv(srv, "ESME") is esme and CATALOGUE.for_srv(srv, "GSME") is gsme
     assert CATALOGUE.for_srv("3.2", "ESME") is cc.ECS12
-    assert CATALOGUE.for_srv("3.2", "GPF") is None  # GCS09 is the GPF's: not served
+    assert CATALOGUE.for_srv("3.2", "GPF") is cc.GCS09  # the GPF's (tests/test_gpf_services.py)
 
 
 def _with(uc: UseCase, srv: str, tag: str, value: str | None, parent: str | None = None):

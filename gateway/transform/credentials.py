@@ -21,10 +21,17 @@ from cryptography import x509
 from lxml import etree
 
 from gateway.transform.commission import DUIS_CANCEL, current_date_time
-from gateway.transform.registry import TransformInput, TransformRefused, number, transforms
+from gateway.transform.registry import (
+    TransformInput,
+    TransformRefused,
+    immediate_only,
+    number,
+    transforms,
+)
 from rig.protocol import smki
 from rig.protocol.duis import codes
 from rig.protocol.duis.xml import NS, text
+from rig.protocol.eui import Eui64
 from rig.protocol.gbcs.catalogue_credentials import (
     CANCEL,
     CS02A,
@@ -35,6 +42,8 @@ from rig.protocol.gbcs.catalogue_credentials import (
     CS02D,
     CS02E,
     CS02F,
+    CS02G_LOAD_CONTROLLER_BY_SUPPLIER,
+    GPF,
     OWN_CREDENTIALS,
     Cell,
     CredentialsQuery,
@@ -69,16 +78,21 @@ def _certificate(element: str, b64: str) -> tuple[bytes, x509.Certificate]:
 
 
 def _replacement(
-    element: str, b64: str, cell: Cell, given: TransformInput, org: OrgRole = OrgRole.SUPPLIER
+    element: str,
+    b64: str,
+    cell: Cell,
+    given: TransformInput,
+    org: OrgRole = OrgRole.SUPPLIER,
+    owner: Eui64 | None = None,
 ) -> Replacement:
-    """One of the sender's certificates, checked to be its own for ``cell`` (of the
-    organisation role ``org``)."""
+    """One of the sender's certificates (or ``owner``'s), checked to be its own for
+    ``cell`` (of the organisation role ``org``)."""
     der, cert = _certificate(element, b64)
     try:
         eui, usage, role = smki.eui_of(cert), smki.usage_of(cert), smki.role_of(cert)
     except smki.ProfileError as exc:
         raise TransformRefused(codes.INVALID_USER, f"{element}: {exc}") from None
-    sender = given.request.request_id.originator
+    sender = owner or given.request.request_id.originator
     if eui != sender or usage is not cell.usage or role is not org:
         who = org.name.lower().replace("_", " ")
         raise TransformRefused(
@@ -204,6 +218,8 @@ _CELL_ELEMENTS = (
 def update_own_credentials(_uc: UseCase, given: TransformInput) -> GbcsMessage:
     body = given.request.body
     name = (text(body, "sr:RemotePartyRole") or "").strip()
+    if name == "LoadController":  # CS02g: the supplier replaces the load controller's
+        return update_load_controller_credentials(CS02G_LOAD_CONTROLLER_BY_SUPPLIER, given)
     if name not in _OWN_ROLES:
         raise TransformRefused(
             codes.NOT_SERVED,
@@ -216,8 +232,9 @@ def update_own_credentials(_uc: UseCase, given: TransformInput) -> GbcsMessage:
     assert certs is not None  # the schema requires it
     own = certs.find("sr:SupplierOrNetworkOperatorCertificates", NS)  # 6.15.1's; 6.21 bare
     certs = certs if own is None else own
+    owner = _handover_owner(given, certs, role, handover=own is None)
     replacements = tuple(
-        _replacement(element, found, Cell(role, usage, top_up), given, org)
+        _replacement(element, found, Cell(role, usage, top_up), given, org, owner)
         for element, usage, top_up in _CELL_ELEMENTS
         if (found := text(certs, f"sr:{element}"))
     )
@@ -253,3 +270,104 @@ def issue_security_credentials(uc: UseCase, given: TransformInput) -> GbcsMessag
     usage = _CREDENTIAL_TYPES[text(given.request.body, "sr:CredentialType") or ""]
     payload = issue_request(usage)
     return command(uc, given.counter, given.originator.raw, given.device.raw, payload)
+
+
+# --- 6.15.1 CS02g: the supplier replaces the load controller's credentials -----------------------
+# RemotePartyRole LoadController: the ESME's load controller cells (DS, KA) get the request's
+# certificates, the supplier's DS cell authorising (CS02g LoadControllerBySupplier; an ESME
+# only: E11 for another device type). The control gives the load controller's floor ([6]),
+# kept on a cancellation as RTDS's is. The DCC checks each certificate is of its element's
+# key usage and either a load controller's (role 08: DCC's templates) or the sender's own
+# supplier certificate (RTDS's: the supplier acting as load controller); E1 otherwise. The
+# load controller has no prepayment top-up cell.
+_LOAD_CONTROLLER_ELEMENTS = (
+    ("DigitalSigningCertificate", Usage.DS),
+    ("KeyAgreementCertificate", Usage.KA),
+)
+
+
+def _load_controller_replacement(
+    element: str, b64: str, usage: Usage, given: TransformInput
+) -> Replacement:
+    cell = Cell(RemotePartyRole.LOAD_CONTROLLER, usage)
+    der, cert = _certificate(element, b64)
+    try:
+        role, found = smki.role_of(cert), smki.usage_of(cert)
+        smki.eui_of(cert)
+    except smki.ProfileError as exc:
+        raise TransformRefused(codes.INVALID_USER, f"{element}: {exc}") from None
+    if role is not OrgRole.LOAD_CONTROLLER:  # else the sender's own, as a supplier
+        return _replacement(element, b64, cell, given, OrgRole.SUPPLIER)
+    if found is not usage:
+        raise TransformRefused(
+            codes.INVALID_USER,
+            f"{element} is a load controller's {found.value.upper()} certificate, not a "
+            f"{usage.value.upper()} one",
+        )
+    return Replacement(der, cell)
+
+
+@transforms(CS02G_LOAD_CONTROLLER_BY_SUPPLIER)
+def update_load_controller_credentials(uc: UseCase, given: TransformInput) -> GbcsMessage:
+    """6.15.1 with RemotePartyRole LoadController: CS02g LoadControllerBySupplier."""
+    device_type = given.peer(given.device).device_type
+    if device_type not in (None, *uc.device_types):
+        raise TransformRefused(
+            codes.WRONG_DEVICE_TYPE,
+            f"a {device_type} has no load controller cells: send 6.15.1 LoadController to an ESME",
+        )
+    body = given.request.body
+    certs = body.find("sr:ReplacementCertificates", NS)
+    assert certs is not None  # the schema requires it
+    own = certs.find("sr:SupplierOrNetworkOperatorCertificates", NS)
+    certs = certs if own is None else own
+    if text(certs, "sr:KeyAgreementTopUpCertificate"):
+        raise TransformRefused(
+            codes.INVALID_USER,
+            "KeyAgreementTopUpCertificate: a load controller has no prepayment top-up cell; "
+            "send its DS and KA certificates only",
+        )
+    replacements = tuple(
+        _load_controller_replacement(element, found, usage, given)
+        for element, usage in _LOAD_CONTROLLER_ELEMENTS
+        if (found := text(certs, f"sr:{element}"))
+    )
+    floor = SeqNumberChange(
+        RemotePartyRole.LOAD_CONTROLLER, number(body, "sr:RemotePartyFloorSeqNumber")
+    )
+    payload = UpdateSecurityCredentials(
+        ReplacementMode.LOAD_CONTROLLER_BY_SUPPLIER,
+        Cell(RemotePartyRole.SUPPLIER, Usage.DS),
+        given.counter,
+        replacements,
+        _path(body),
+        (floor,),
+        _execution(given),
+        apply_time_checks=text(body, "sr:ApplyTimeBasedCPVChecks") != "false",
+    ).encode()
+    return command(uc, given.counter, given.originator.raw, given.device.raw, payload)
+
+
+# --- 6.21 to a GPF; the network operator's cells handed over -----------------------------------
+# 6.21 is a supplier's request (DUIS: IS, GS): handing over the network operator's cells
+# (RemotePartyRole NetworkOperator) it sends the network operator's certificates, which are
+# then checked to be one network operator's own (its DS certificate names it), not the
+# sender's. A GPF (on the CHF, which holds no future-dated CS02b) takes 6.21 and 6.15.1 at
+# once only.
+def _handover_owner(
+    given: TransformInput, certs: etree._Element, role: RemotePartyRole, *, handover: bool
+) -> Eui64 | None:
+    """Whose certificates a 6.21 (``handover``) carries when not the sender's: the network
+    operator's its DS certificate names (None: the sender's own). A GPF's CS02b (6.21,
+    6.15.1) is refused with an ExecutionDateTime (E17)."""
+    if given.peer(given.device).device_type == GPF:
+        immediate_only(given.request.body, f"CS02b to a GPF ({given.request.srv})")
+    if not handover or role is not RemotePartyRole.NETWORK_OPERATOR:
+        return None
+    _der, cert = _certificate(
+        "DigitalSigningCertificate", text(certs, "sr:DigitalSigningCertificate") or ""
+    )
+    try:
+        return smki.eui_of(cert)
+    except smki.ProfileError as exc:
+        raise TransformRefused(codes.INVALID_USER, f"DigitalSigningCertificate: {exc}") from None

@@ -10,7 +10,8 @@ id) is the ZigBee time of the transform.
 
 3.1, 3.2 and 3.4 may be future-dated by the DCC (DUIS's DSP pattern: an ExecutionDateTime):
 the rig's DCC does not hold them, so such a request is refused (E17). 3.2 for gas is the
-GPF's (GCS09), which the rig does not serve: DCC's admission refuses it for the GPF.
+GPF's (GCS09): a Publish Change of Tenancy whose implementation time is the
+RestrictionDateTime (ZigBee time), its issuer event id the DCC's time.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ from rig.protocol.gbcs.catalogue_customer import (
     ECS16,
     ECS50,
     GCS07,
+    GCS09,
     GCS11,
     GCS44,
     DisplayMessage,
     NewPassword,
     SupplierChange,
+    TenancyChange,
 )
 from rig.protocol.gbcs.dlms import Data, DataType
 from rig.protocol.gbcs.frame import GbcsMessage
@@ -90,8 +93,8 @@ def send_cin(uc: UseCase, given: TransformInput) -> GbcsMessage:
     return _send(uc, given, {"cin": _octets(cin.new_cin())})
 
 
-@transforms(ECS12)
-def restrict_access_for_change_of_tenancy(uc: UseCase, given: TransformInput) -> GbcsMessage:
+def _restriction(given: TransformInput) -> dt.datetime:
+    """3.2's RestrictionDateTime (UTC when it names no zone)."""
     immediate_only(given.request.body, "3.2")
     raw = text(given.request.body, ".//sr:RestrictionDateTime") or ""
     try:
@@ -100,9 +103,24 @@ def restrict_access_for_change_of_tenancy(uc: UseCase, given: TransformInput) ->
         raise TransformRefused(
             codes.NOT_DUIS, f"RestrictionDateTime {raw!r} is not a date-time"
         ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return _send(uc, given, {"date": _octets(dlms.date_time(when))})
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+@transforms(ECS12)
+def restrict_access_for_change_of_tenancy(uc: UseCase, given: TransformInput) -> GbcsMessage:
+    return _send(uc, given, {"date": _octets(dlms.date_time(_restriction(given)))})
+
+
+@transforms(GCS09)
+def restrict_gpf_access_for_change_of_tenancy(uc: UseCase, given: TransformInput) -> GbcsMessage:
+    """3.2 to a GPF: Publish Change of Tenancy, its implementation time the restriction's."""
+    when = gbz.zigbee_time(_restriction(given))
+    if not 0 <= when <= 0xFFFFFFFE:
+        raise TransformRefused(
+            codes.NOT_DUIS, "RestrictionDateTime is outside ZigBee's time (2000 to 2136)"
+        )
+    change = TenancyChange(_issuer(), when)
+    return _send(uc, given, (FIRST + change.encode(),))
 
 
 @transforms(ECS15A, ECS15C)

@@ -17,7 +17,9 @@ CS02b SupplierBySupplier / NOByNO (6.15.1, and 6.21's handover from the ACB): a 
 replaces its own cells, immediately, future-dated (held in the trust anchor state, carried
 out at its time with the 0x00CB alert) or cancelled. CS02d (6.15.2): the device takes a
 certificate of its own for a key pair it holds; CS02c (6.17): it generates a key pair and
-answers a PKCS#10 request for it. See the section below for each.
+answers a PKCS#10 request for it. CS02g (6.15.1 LoadController, an ESME's): the supplier
+replaces the load controller's cells, as a party's own CS02b is carried out. See the section
+below for each.
 """
 
 from __future__ import annotations
@@ -51,10 +53,13 @@ from rig.protocol.gbcs.catalogue_credentials import (
     CS02D,
     CS02E,
     CS02F,
+    CS02G_LOAD_CONTROLLER_BY_SUPPLIER,
     EXECUTED,
-    FUTURE_DATED_CREDENTIALS,
+    FUTURE_DATED_LOAD_CONTROLLER_CREDENTIALS,
+    LOAD_CONTROLLER_CELLS,
     NOT_EXECUTED,
     OWN_CREDENTIALS,
+    Cell,
     CellDetails,
     CertificateError,
     CertificateUpdate,
@@ -69,6 +74,7 @@ from rig.protocol.gbcs.catalogue_credentials import (
     certificate_update_answer,
     credentials_answer,
     credentials_details,
+    future_alert_code,
     future_credentials_payload,
     requested_usage,
 )
@@ -193,6 +199,36 @@ class HeldUpdate:
         return cls(bytes.fromhex(data["payload"]), float(data["at"]), str(data["requester"]))
 
 
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """Where a device keeps a kind of future-dated credentials update, and its timer's
+    kind: CS02b's (a party's own cells, the supplier's on 6.23) or, apart, CS02g's (the load
+    controller's cells), so that one's cancellation leaves the other held."""
+
+    kind: str
+    load_controller: bool = False
+
+    def held(self, anchors: TrustAnchors) -> dict[str, Any] | None:
+        return anchors.held_load_controller if self.load_controller else anchors.held
+
+    def hold(self, anchors: TrustAnchors, held: dict[str, Any] | None) -> None:
+        if self.load_controller:
+            anchors.hold_load_controller(held)
+        else:
+            anchors.hold(held)
+
+
+CS02B_HOLDING = Holding("credentials")
+LOAD_CONTROLLER_HOLDING = Holding("load controller credentials", load_controller=True)
+
+
+def holding_of(update: UpdateSecurityCredentials) -> Holding:
+    """Where a future-dated ``update`` is held: CS02g's apart from CS02b's."""
+    if future_alert_code(update.mode) == FUTURE_DATED_LOAD_CONTROLLER_CREDENTIALS:
+        return LOAD_CONTROLLER_HOLDING
+    return CS02B_HOLDING
+
+
 def _authorised(
     uc: UseCase, update: UpdateSecurityCredentials, cmd: GbcsMessage, ctx: Context
 ) -> TrustAnchors:
@@ -246,9 +282,10 @@ def _carry_out(
     """An authorised CS02b carried out now (its outcome), held until its time, or the held
     one cancelled (None: the answer is Command Accepted alone)."""
     outcome = None
+    holding = holding_of(update)
     if update.execute_at == CANCEL:
-        dropped = anchors.held is not None
-        anchors.hold(None)
+        dropped = holding.held(anchors) is not None
+        holding.hold(anchors, None)
         log.info("gbcs.credentials_cancelled", extra={"use_case": uc.name, "held": dropped})
     elif update.execute_at is not None:
         if ctx.originator_counter is None:
@@ -256,29 +293,35 @@ def _carry_out(
         held = HeldUpdate(
             cmd.payload, update.execute_at.timestamp(), Eui64(cmd.header.originator).duis
         )
-        anchors.hold(held.to_json())
+        holding.hold(anchors, held.to_json())
         log.info(
             "gbcs.credentials_held",
             extra={"use_case": uc.name, "at": update.execute_at.isoformat()},
         )
         signer = activation.AlertSigner(Eui64(cmd.header.recipient), ctx.ds, ctx.originator_counter)
-        arm_credentials(ctx.device, anchors, signer, ctx.now)
+        arm_credentials(ctx.device, anchors, signer, ctx.now, holding)
     else:
         outcome = _execute(anchors, update)
     return outcome
 
 
 def execute_if_due(
-    anchors: TrustAnchors, signer: activation.AlertSigner, now: dt.datetime
+    anchors: TrustAnchors,
+    signer: activation.AlertSigner,
+    now: dt.datetime,
+    holding: Holding | None = None,
 ) -> bytes | None:
-    """Carry out the held future-dated CS02b if its time has come (``now``): the 0x00CB
-    alert to its requester, or None when nothing is due."""
-    if anchors.held is None:
+    """Carry out the held future-dated CS02b (``holding``: CS02g's) if its time has come
+    (``now``): the 0x00CB (CS02g: 0x0124) alert to its requester, or None when nothing is
+    due."""
+    holding = holding or CS02B_HOLDING
+    found = holding.held(anchors)
+    if found is None:
         return None
-    held = HeldUpdate.from_json(anchors.held)
+    held = HeldUpdate.from_json(found)
     if now.timestamp() < held.at:
         return None
-    anchors.hold(None)  # it runs once
+    holding.hold(anchors, None)  # it runs once
     update = UpdateSecurityCredentials.decode(held.payload)
     outcome = _execute(anchors, update)
     executed = dt.datetime.fromtimestamp(held.at, dt.UTC)
@@ -288,7 +331,7 @@ def execute_if_due(
         signer.next_counter(),
         signer.eui.raw,
         to.raw,
-        FUTURE_DATED_CREDENTIALS,
+        future_alert_code(update.mode),
         future_credentials_payload(executed, outcome),
     )
     log.info(
@@ -304,16 +347,23 @@ def execute_if_due(
 
 
 async def carry_out_credentials(
-    device: Any, anchors: TrustAnchors, signer: activation.AlertSigner, clock: future.Clock
+    device: Any,
+    anchors: TrustAnchors,
+    signer: activation.AlertSigner,
+    clock: future.Clock,
+    holding: Holding | None = None,
 ) -> None:
-    """Wait for the held CS02b's time on ``clock``, carry it out and send the alert up
-    (``device.send_up``). A CS02b that replaces or cancels it while waiting is taken as it is."""
+    """Wait for the held CS02b's (``holding``: CS02g's) time on ``clock``, carry it out and
+    send the alert up (``device.send_up``). A CS02b that replaces or cancels it while
+    waiting is taken as it is."""
+    holding = holding or CS02B_HOLDING
 
     def due() -> float | None:
-        return None if anchors.held is None else float(anchors.held["at"])
+        held = holding.held(anchors)
+        return None if held is None else float(held["at"])
 
     async def step(now: dt.datetime) -> bool:
-        alert = execute_if_due(anchors, signer, now)
+        alert = execute_if_due(anchors, signer, now, holding)
         if alert is not None:
             await device.send_up(alert)
         return alert is not None
@@ -326,21 +376,28 @@ def arm_credentials(
     anchors: TrustAnchors,
     signer: activation.AlertSigner,
     clock: future.Clock = future.utc_now,
+    holding: Holding | None = None,
 ) -> None:
-    """Have ``device`` carry out its held CS02b at its time (once: a timer running already
-    takes a new one as it comes)."""
-    future.arm(device, "credentials", lambda: carry_out_credentials(device, anchors, signer, clock))
+    """Have ``device`` carry out its held CS02b (``holding``: CS02g) at its time (once: a
+    timer running already takes a new one as it comes)."""
+    holding = holding or CS02B_HOLDING
+    future.arm(
+        device,
+        holding.kind,
+        lambda: carry_out_credentials(device, anchors, signer, clock, holding),
+    )
 
 
 def resume_credentials(device: Any, clock: future.Clock = future.utc_now) -> None:
-    """After a restart: arm the CS02b the device's trust anchor state holds, if any (its
-    GBCS end signs and counts the alert)."""
+    """After a restart: arm the CS02b (and the CS02g) the device's trust anchor state
+    holds, if any (its GBCS end signs and counts the alert)."""
     gbcs = getattr(device, "gbcs", None)
-    if gbcs is None or gbcs.trust.held is None:
+    if gbcs is None:
         return
-    arm_credentials(
-        device, gbcs.trust, activation.AlertSigner(gbcs.eui, gbcs.ds, gbcs.next_counter), clock
-    )
+    for holding in (CS02B_HOLDING, LOAD_CONTROLLER_HOLDING):  # CS02g's too
+        if holding.held(gbcs.trust) is not None:
+            signer = activation.AlertSigner(gbcs.eui, gbcs.ds, gbcs.next_counter)
+            arm_credentials(device, gbcs.trust, signer, clock, holding)
 
 
 @handles(CS02D)
@@ -449,3 +506,36 @@ def certification_request(eui: Eui64, usage: Usage, key: ec.EllipticCurvePrivate
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.DER)
+
+
+# --- CS02g: the supplier replaces the load controller's cells (6.15.1, an ESME's) ---------------
+# The GBCS end has checked the supplier's signature against its DS cell; the device checks
+# the command names that cell as authorising (the originator's), its counter as the
+# sequence number, and replaces the load controller's cells only (DS, KA: each fit for it
+# when the certification path issued it and it is a load controller's or a supplier's
+# certificate of the cell's key usage). Immediate, future-dated (held apart from a CS02b,
+# its alert 0x0124) or cancelled, as a party's own CS02b is (:func:`_carry_out`).
+@handles(CS02G_LOAD_CONTROLLER_BY_SUPPLIER)
+async def update_load_controller_credentials(
+    uc: UseCase, cmd: GbcsMessage, ctx: Context
+) -> GbcsMessage:
+    update = UpdateSecurityCredentials.decode(cmd.payload)
+    if ctx.anchors is None:
+        raise DecodeError(f"{uc.name}: this device holds no trust anchors", 0)
+    if update.mode is not ReplacementMode.LOAD_CONTROLLER_BY_SUPPLIER:
+        raise DecodeError(f"{uc.name}: replacement mode {update.mode.name}", 0)
+    if update.authorising != Cell(RemotePartyRole.SUPPLIER, Usage.DS):
+        raise DecodeError(
+            f"{uc.name}: the supplier's DS cell authorises it, not {update.authorising}", 0
+        )
+    if update.seq_number != cmd.header.counter:
+        raise DecodeError(
+            f"{uc.name}: it names sequence number {update.seq_number}, not its counter", 0
+        )
+    held = ctx.anchors.cells.get(update.authorising)
+    if held is None or smki.eui_of(held).raw != cmd.header.originator:
+        raise DecodeError(f"{uc.name}: the authorising cell is not its originator's", 0)
+    if any(r.cell not in LOAD_CONTROLLER_CELLS for r in update.replacements):
+        raise DecodeError(f"{uc.name}: the supplier replaces the load controller's cells only", 0)
+    outcome = _carry_out(uc, update, cmd, ctx, ctx.anchors)
+    return ctx.answer(uc, cmd, credentials_answer(outcome))

@@ -6,8 +6,9 @@ cells are seeded once from the node's configuration and then live in the node's 
 folder (``trust-anchors.json``): what a CS02b writes into them (6.23's change of supplier)
 survives a power cut, and the party that lost a cell is unknown to the device from then on.
 HAN peers' KA keys (a GSME's PPMID) are not cells: they come from the configuration.
-The same state keeps a future-dated CS02b the device holds (6.15.1), CS02c's key pairs not
-yet certified and CS02d's certificates of the device's own (6.17, 6.15.2).
+The same state keeps a future-dated CS02b the device holds (6.15.1), and apart from it a
+future-dated CS02g (the load controller's cells, an ESME's), CS02c's key pairs not yet
+certified and CS02d's certificates of the device's own (6.17, 6.15.2).
 
 :meth:`TrustAnchors.find` answers as :class:`rig.protocol.keystore.KeyStore` does, so the
 GBCS end and the UTRN check look keys up the same way whether a party holds a cell or is a
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -48,7 +48,11 @@ _CELL_ROLE = {  # the organisation role a certificate must carry to fill a cell
     RemotePartyRole.TRANSITIONAL_COS: OrgRole.TRANSITIONAL_COS,
     RemotePartyRole.WAN_PROVIDER: OrgRole.WAN_PROVIDER,
     RemotePartyRole.RECOVERY: OrgRole.RECOVERY,
+    RemotePartyRole.LOAD_CONTROLLER: OrgRole.LOAD_CONTROLLER,
 }
+# CS02g: the load controller cells also take the supplier's own certificates (RTDS's
+# 6.15.1_CS02gLoadControllerBySupplier: the supplier acting as load controller)
+_CELL_ROLE_ALSO = {RemotePartyRole.LOAD_CONTROLLER: OrgRole.SUPPLIER}
 
 
 def _cell_of(t: TrustedCert) -> Cell:
@@ -77,6 +81,8 @@ class TrustAnchors:
         self.cells: dict[Cell, x509.Certificate] = {}
         # a future-dated CS02b accepted and not yet carried out (JSON; :mod:`credentials`)
         self.held: dict[str, Any] | None = None
+        # a future-dated CS02g (the load controller's cells) held apart from it
+        self.held_load_controller: dict[str, Any] | None = None
         # CS02c's key pairs not yet certified, and CS02d's certificates, by key usage (PEM)
         self.pending_keys: dict[str, str] = {}
         self.own_certificates: dict[str, str] = {}
@@ -97,6 +103,7 @@ class TrustAnchors:
                 for c in saved["cells"]
             }
             self.held = saved.get("held")
+            self.held_load_controller = saved.get("held_load_controller")
             self.pending_keys = dict(saved.get("pending_keys", {}))
             self.own_certificates = dict(saved.get("own_certificates", {}))
             self.own_keys = dict(saved.get("own_keys", {}))
@@ -119,6 +126,7 @@ class TrustAnchors:
             {
                 "cells": cells,
                 "held": self.held,
+                "held_load_controller": self.held_load_controller,
                 "pending_keys": self.pending_keys,
                 "own_certificates": self.own_certificates,
                 "own_keys": self.own_keys,
@@ -129,6 +137,11 @@ class TrustAnchors:
     def hold(self, held: dict[str, Any] | None) -> None:
         """Keep (None: drop) the future-dated CS02b the device holds, saved at once."""
         self.held = held
+        self._save()
+
+    def hold_load_controller(self, held: dict[str, Any] | None) -> None:
+        """Keep (None: drop) the future-dated CS02g the device holds, saved at once."""
+        self.held_load_controller = held
         self._save()
 
     def keep_own(
@@ -222,9 +235,10 @@ class TrustAnchors:
             smki.eui_of(cert)
         except (ValueError, smki.ProfileError):
             return StatusCode.BAD_CERTIFICATE, None
-        if usage is not r.cell.usage or role is not _CELL_ROLE.get(r.cell.role):
+        fit = (_CELL_ROLE.get(r.cell.role), _CELL_ROLE_ALSO.get(r.cell.role))
+        if usage is not r.cell.usage or role not in fit:
             return StatusCode.BAD_CERTIFICATE, None
-        if not any(_issued_by(cert, issuer) for issuer in issuers):
+        if not any(smki.issued_by(cert, issuer) for issuer in issuers):
             # a path of CA certificates none of which issued it: its trust anchor is not
             # there (RTDS: 10); a path that is no CA's: a bad certificate
             cas = [i for i in issuers if _is_ca(i)]
@@ -232,14 +246,6 @@ class TrustAnchors:
                 return StatusCode.NO_TRUST_ANCHOR, None
             return StatusCode.BAD_CERTIFICATE, None
         return StatusCode.SUCCESS, cert
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

@@ -32,7 +32,9 @@ The GPF's GBCS end (issue 16): GCS59 restores a failed GPF's device log into the
 own keys (``gpf_gbcs`` of the node config, kept apart in ``gpf-gbcs/`` of its state);
 without them a command to the GPF is dropped, logged. The DCC's reads of the GSME's data
 sent to the GPF (GCS13a/b/c, GCS14, GCS60a) are answered from the GPF's mirror of what the
-GSME last reported (:class:`nodes.roles.gpf_mirror.GpfMirror`, kept across restarts).
+GSME last reported (:class:`nodes.roles.gpf_mirror.GpfMirror`, kept across restarts);
+3.2's GCS09 sets its change of tenancy date (:class:`nodes.roles.gpf_security.GpfTenancy`),
+6.21's CS02b hands its trust anchor cells over (the meters' handlers, its own cells).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from nodes.roles.device_config import serve_hub_identity
 from nodes.roles.event_logs import serve_chf_event_logs
 from nodes.roles.firmware import HubImage, HubImages, transfer_alert
 from nodes.roles.gpf_mirror import GpfMirror, mirrored
+from nodes.roles.gpf_security import GpfTenancy
 from nodes.roles.han import HanRole
 from nodes.wan import WanLink
 from rig.protocol.codec import DecodeError
@@ -219,6 +222,8 @@ class CommsHub(HanRole):
         self._registered: Eui64 | None = None  # added by the CCS01 being served
         self.restored = RestoredDevices(self.config.state_dir / "restored-device-log.json")
         self.gpf_log = GpfDeviceLog.load(self.config.state_dir / "gpf-device-log.json")
+        gpf = self.config.gpf_eui.duis if self.config.gpf_eui else ""  # its GCS09 (3.2)
+        self.gpf_tenancy = GpfTenancy.load(self.config.state_dir / "gpf-tenancy.json", gpf)
         # the GPF's GBCS end: its own keys and state, when the node config carries them
         self.gpf_gbcs: GbcsEndpoint | None = None
         if self.config.gpf_eui is not None and self.config.gpf_gbcs is not None:
@@ -457,7 +462,9 @@ class CommsHub(HanRole):
                 extra={"device": str(self.config.gpf_eui), "reason": "no GPF keys on this node"},
             )
             return
-        gpf = GasProxy(self.gpf_log, zcl=self.gpf_mirror.server())
+        zcl = self.gpf_mirror.server()
+        self.gpf_tenancy.serve(zcl)
+        gpf = GasProxy(self.gpf_log, zcl=zcl)
         answer = await self.gpf_gbcs.handle(gbcs, gpf)
         if answer is not None:
             self.wan.send_up(answer)
@@ -653,6 +660,7 @@ class CommsHub(HanRole):
                 "updated": self.mirror_updated,
                 "gbcs": self.gpf_mirror.detail(),
             },
+            gpf_tenancy=self.gpf_tenancy.detail(),
         )
         return {
             **d,

@@ -263,7 +263,11 @@ class Runner:
             found.text = str(self.schedule)
             result.prepared.append(f"DSPScheduleID {self.schedule} (from 5.1)")
         own = client.cos_certificates()
-        holders = ("SupplierReplacementCertificates", "SupplierOrNetworkOperatorCertificates")
+        holders = (  # 6.23's, 6.15.1's, 6.21's
+            "SupplierReplacementCertificates",
+            "SupplierOrNetworkOperatorCertificates",
+            "ReplacementCertificates",
+        )
         for holder in (h for name in holders for h in body.iterfind(f".//sr:{name}", NS)):
             for element in holder:
                 name = etree.QName(element).localname

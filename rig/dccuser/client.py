@@ -28,7 +28,7 @@ from lxml import etree
 from rig.dccuser import readers
 from rig.dccuser.config import DccUsersConfig
 from rig.pki.keystores import load
-from rig.protocol import utrn
+from rig.protocol import smki, utrn
 from rig.protocol.duis.bodies import read_inventory, request_body
 from rig.protocol.duis.message import Request, RequestId, Response, parse_response
 from rig.protocol.duis.signed import sign_document, verify_document
@@ -127,13 +127,14 @@ class DccUser:
 
     def cos_certificates(self) -> dict[str, str]:
         """6.23's certificates: this user's own DS, KA and top-up KA, and the certification
-        path (the CA that issued them), base64 DER."""
+        path (the CA that issued them), base64 DER. No path when the rig's CA did not issue
+        them (ZAZ1's certificates: DCC's Z1 CA issued them, which a template carries)."""
 
         def b64(cert: x509.Certificate) -> str:
             return base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
 
-        given = {
-            element: b64(cred.certificate)
+        own = {
+            element: cred.certificate
             for element, usage in (
                 ("DigitalSigningCertificate", Usage.DS),
                 ("KeyAgreementCertificate", Usage.KA),
@@ -141,8 +142,10 @@ class DccUser:
             )
             if (cred := self.keys.find(self.eui, usage)) is not None
         }
-        if self.config.issuing_ca is not None:
-            given["CertificationPath"] = b64(_pem(self.config.issuing_ca))
+        given = {element: b64(cert) for element, cert in own.items()}
+        ca = None if self.config.issuing_ca is None else _pem(self.config.issuing_ca)
+        if ca is not None and own and all(smki.issued_by(c, ca) for c in own.values()):
+            given["CertificationPath"] = b64(ca)
         return given
 
     def next_counter(self) -> int:

@@ -30,6 +30,7 @@ from rig.protocol.gbcs.catalogue_credentials import (
     CS02D,
     CS02E,
     CS02F,
+    CS02G_LOAD_CONTROLLER_BY_SUPPLIER,
     CertificateError,
     CertificateUpdate,
     ExecutionOutcome,
@@ -48,7 +49,12 @@ def _eui(raw: bytes) -> str | None:
     return Eui64(raw).duis if len(raw) == 8 else None
 
 
-@reads(CS02B_SUPPLIER_BY_TRANSCOS, CS02B_SUPPLIER_BY_SUPPLIER, CS02B_NO_BY_NO)
+@reads(
+    CS02B_SUPPLIER_BY_TRANSCOS,
+    CS02B_SUPPLIER_BY_SUPPLIER,
+    CS02B_NO_BY_NO,
+    CS02G_LOAD_CONTROLLER_BY_SUPPLIER,  # the load controller's cells: read as CS02b's
+)
 def update_credentials(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
     outcome = outcome_of(msg.payload)
     if outcome is None:

@@ -27,7 +27,7 @@ def customer_written(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[st
     return {"result": _first_failure(results), "results": results}
 
 
-@reads(cc.GCS07, cc.GCS11, cc.GCS44)
+@reads(cc.GCS07, cc.GCS11, cc.GCS44, cc.GCS09)  # GCS09: the GPF's
 def gas_customer_written(_uc: UseCase, msg: GbcsMessage, _keys: ReadKeys) -> dict[str, Any]:
     statuses = []
     for component in gbz.decode(msg.payload).components:

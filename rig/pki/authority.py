@@ -6,6 +6,8 @@ Two trust domains, as in the real system, and the device manufacturer's key:
   XML-signing certificates (suppliers also a prepayment KA); for the DCC's
   access control broker DS, KA and the XML-signing certificate of DCC responses; for its
   transitional change of supplier party (TransCoS) a DS certificate (it signs 6.23's CS02b);
+  for the load controller (role 08, :data:`LOAD_CONTROLLER_EUI`) DS and KA certificates,
+  which an ESME holds in its load controller cells (6.15.1's CS02g replaces them);
   DS and KA certificates for every Type 1 device (CHF, GPF, ESME, GSME, PPMID).
   An IHD is a Type 2 device: it has no SMKI certificates, only an install code.
 * WAN TLS (``pki/wan``): a CA, the broker's server certificate and one client
@@ -48,6 +50,8 @@ EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 ORG_VALIDITY = dt.datetime(2120, 1, 1, tzinfo=dt.UTC)
 DEVICE_ROLES_WITH_CERTS = (Role.CHF, Role.ESME, Role.GSME, Role.PPMID)
 MANUFACTURER_EUI = Eui64.parse("00-DB-12-00-00-00-00-01")  # the rig's device manufacturer
+# the rig's load controller (an organisation, role 08: ZAZ1's and RTDS's load controller EUI)
+LOAD_CONTROLLER_EUI = Eui64.parse("90-B3-D5-1F-30-01-00-08")
 
 _USER_ORG_ROLE = {
     UserRole.IS: OrgRole.SUPPLIER,
@@ -57,6 +61,13 @@ _USER_ORG_ROLE = {
     UserRole.GT: OrgRole.NETWORK_OPERATOR,
     UserRole.RSA: OrgRole.OTHER_USER,
     UserRole.OU: OrgRole.OTHER_USER,
+}
+
+
+_PARTY_NAMES = {  # the organisations of the rig that are no DCC User of it
+    OrgRole.ACCESS_CONTROL_BROKER: "access control broker",
+    OrgRole.TRANSITIONAL_COS: "transitional CoS party",
+    OrgRole.LOAD_CONTROLLER: "load controller",
 }
 
 
@@ -176,6 +187,7 @@ class Pki:
         created += self._ensure_org(
             DCC_TRANSCOS, OrgRole.TRANSITIONAL_COS, None, keystore, with_pp=False, only=Usage.DS
         )
+        created += self._ensure_load_controller(keystore)
         created += self._ensure_devices(rig)
         created += self._ensure_manufacturer(rig.name if keystore is None else "zaz1")
         created += self._ensure_wan(rig, sorted(set(wan_hosts)))
@@ -238,13 +250,7 @@ class Pki:
     ) -> list[str]:
         usages = [Usage.DS, Usage.KA, Usage.XML] + ([Usage.PP_KA] if with_pp else [])
         usages = usages if only is None else [only]
-        who = (
-            user.name
-            if user
-            else "access control broker"
-            if role is OrgRole.ACCESS_CONTROL_BROKER
-            else "transitional CoS party"
-        )
+        who = user.name if user else _PARTY_NAMES.get(role, "transitional CoS party")
         created = []
         for usage in usages:
             cred = self.org(eui, usage)
@@ -274,6 +280,17 @@ class Pki:
                     )
                 _save_pem(cred, entry["certificate"], entry["privateKey"])
             created.append(f"{who} {usage.value.upper()}")
+        return created
+
+    def _ensure_load_controller(self, keystore: dict | None) -> list[str]:
+        """The load controller's DS and KA credentials (no XML-signing one: it is no DCC
+        User of the rig), issued as the other organisations' are, or ZAZ1's."""
+        created = []
+        for usage in (Usage.DS, Usage.KA):
+            created += self._ensure_org(
+                LOAD_CONTROLLER_EUI, OrgRole.LOAD_CONTROLLER, None, keystore, with_pp=False,
+                only=usage,
+            )  # fmt: skip
         return created
 
     def _ensure_devices(self, rig: Rig) -> list[str]:

@@ -22,7 +22,7 @@ from nodes.config import (
 )
 from nodes.config import Role as NodeRole
 from rig.description.model import Node, Rig, Role, User, UserRole
-from rig.pki.authority import Pki
+from rig.pki.authority import LOAD_CONTROLLER_EUI, Pki
 from rig.plan import han_keys
 from rig.plan.model import Plan, air_control_url, broker_link
 from rig.protocol import wan
@@ -130,6 +130,14 @@ def gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
             for usage in usages
             if (cert := pki.org(party.eui, usage).cert).exists()
         ]
+    # an ESME's load controller cells (6.15.1's CS02g replaces them), after the others: a
+    # supplier acting as load controller is known by its own cells first
+    if node.role is Role.ESME:
+        cells += [
+            TrustedCert(LOAD_CONTROLLER_EUI, usage, cert, RemotePartyRole.LOAD_CONTROLLER)
+            for usage in (Usage.DS, Usage.KA)
+            if (cert := pki.org(LOAD_CONTROLLER_EUI, usage).cert).exists()
+        ]
     maker = pki.manufacturer().cert  # the key its firmware images verify against (11.1, 11.4)
     if node.role is Role.PPMID:  # it sends PCS01 and PCS02 and reads the GSME's answers
         return GbcsConfig(
@@ -153,19 +161,31 @@ def gpf_gbcs_config(rig: Rig, pki: Pki, node: Node) -> GbcsConfig | None:
     """The GBCS keys of the GPF a CHF hosts (its own DS/KA, issued for ``gpf_eui``) and its
     trust anchor cells: the ACB, which MACs every command to it and receives its answers,
     and the gas supplier (of the GSME on the hub), whose reads of the GSME's data it
-    answers from its mirror (MAC'd and encrypted for it)."""
+    answers from its mirror (MAC'd and encrypted for it), and the gas network operator. The
+    GPF of a hub whose gas meter is DCC controlled is too: the ACB's certificates in its
+    supplier and network operator cells, until 6.21 hands them over."""
     if node.role is not Role.CHF or node.gpf_eui is None:
         return None
     ds, ka = pki.device(node.gpf_eui, Usage.DS), pki.device(node.gpf_eui, Usage.KA)
     cells = [TrustedCert(rig.acb_eui, Usage.KA, pki.org(rig.acb_eui, Usage.KA).cert, ACB)]
     gsme = next((d for d in rig.devices_of(node) if d.role is Role.GSME), None)
     supplier = responsible_supplier(rig, gsme) if gsme is not None else None
-    if supplier is not None:
-        cells += [
-            TrustedCert(supplier.eui, usage, cert, SUPPLIER)
-            for usage in (Usage.DS, Usage.KA)
-            if (cert := pki.org(supplier.eui, usage).cert).exists()
-        ]
+    if gsme is not None and gsme.dcc_controlled:  # as its gas meter: the ACB's until 6.21
+        ds_, ka_ = (pki.org(rig.acb_eui, usage).cert for usage in (Usage.DS, Usage.KA))
+        held = {Usage.DS: ds_, Usage.KA: ka_, Usage.PP_KA: ka_}  # as RTDS's GPF holds them
+        for role, usages in (
+            (SUPPLIER, (Usage.DS, Usage.KA, Usage.PP_KA)),
+            (NETWORK_OPERATOR, (Usage.DS, Usage.KA)),
+        ):
+            cells += [TrustedCert(rig.acb_eui, u, held[u], role) for u in usages]
+    elif gsme is not None:  # its gas meter's supplier and network operator (gas transporter)
+        operator = network_operator(rig, gsme)
+        for party, role in ((supplier, SUPPLIER), (operator, NETWORK_OPERATOR)):
+            cells += [
+                TrustedCert(party.eui, usage, cert, role)
+                for usage in (Usage.DS, Usage.KA)
+                if party is not None and (cert := pki.org(party.eui, usage).cert).exists()
+            ]
     return GbcsConfig(
         KeyPair(ds.cert, ds.key), KeyPair(ka.cert, ka.key), rig.acb_eui, tuple(cells),
         rig.acb_eui, supplier.eui if supplier is not None else None,

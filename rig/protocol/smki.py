@@ -22,6 +22,7 @@ import secrets
 from enum import StrEnum
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -260,6 +261,15 @@ def organisation_certificate(
         )
     )
     return builder.sign(issuer_key, hashes.SHA256())
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` signed ``cert`` (its name and key: a certification path's check)."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def eui_of(cert: x509.Certificate | x509.CertificateSigningRequest) -> Eui64:

@@ -1,7 +1,8 @@
 """GBCS use cases: a device's security credentials, its trust anchor cells (CS02b: 6.23's
 change of supplier; 6.15.1 and 6.21, a party's own), its own certificates and key pairs
-(CS02a/c/d/e/f); issue 16. Gathered into CATALOGUE by :mod:`rig.protocol.gbcs.catalogue`
-(this module must not import the catalogue).
+(CS02a/c/d/e/f), the load controller's cells (CS02g: 6.15.1, an ESME's); issue 16.
+Gathered into CATALOGUE by :mod:`rig.protocol.gbcs.catalogue` (this module must not import
+the catalogue).
 
 A device holds one trust anchor cell per remote party role and key usage (the supplier's DS,
 KA and prepayment top-up KA, the network operator's, the ACB's, the transitional change of
@@ -42,6 +43,7 @@ from rig.protocol.gbcs.usecase import Der, Form, Protection, UseCase
 from rig.protocol.smki import Usage
 
 ESME, GSME = "ESME", "GSME"
+GPF = "GPF"  # 6.21's handover of a DCC controlled GPF (and 6.15.1 to it): CS02b on the CHF
 
 
 class RemotePartyRole(IntEnum):
@@ -70,6 +72,8 @@ class ReplacementMode(IntEnum):
     SUPPLIER_BY_TRANSCOS = 7
     ANY_EXCEPT_ABNORMAL_ROOT_BY_RECOVERY = 8
     ANY_BY_CONTINGENCY = 9
+    LOAD_CONTROLLER_BY_LOAD_CONTROLLER = 10  # CS02g's (RTDS: NA_CS02gLoadController...)
+    LOAD_CONTROLLER_BY_SUPPLIER = 11  # CS02g's, 6.15.1
 
 
 class StatusCode(IntEnum):
@@ -267,10 +271,19 @@ class UpdateSecurityCredentials:
     @property
     def outcome_changes(self) -> tuple[SeqNumberChange, ...]:
         """The sequence number changes its outcome repeats: the new supplier's floors
-        TransCoS gives (6.23), or a party's own (6.15.1, 6.21)."""
-        if self.mode is ReplacementMode.SUPPLIER_BY_TRANSCOS:
+        TransCoS gives (6.23), the load controller's its supplier gives (CS02g), or a
+        party's own (6.15.1, 6.21)."""
+        if self.mode in _CHANGES_GIVEN:
             return self.changes
         return (self.own_change,)
+
+
+# the modes whose control gives the floors of a party other than the authorising one ([6]),
+# which the outcome repeats: TransCoS's for the gaining supplier, the supplier's for the load
+# controller (CS02g)
+_CHANGES_GIVEN = frozenset(
+    {ReplacementMode.SUPPLIER_BY_TRANSCOS, ReplacementMode.LOAD_CONTROLLER_BY_SUPPLIER}
+)
 
 
 def _der(encoded: bytes) -> Tlv:
@@ -644,7 +657,7 @@ CS02B_SUPPLIER_BY_SUPPLIER = UseCase(
     critical=True,
     response=Protection.SIGNATURE,
     dated=True,
-    also_for=(GSME,),
+    also_for=(GSME, GPF),
 )
 CS02B_NO_BY_NO = UseCase(
     "CS02bNOByNO",
@@ -655,7 +668,7 @@ CS02B_NO_BY_NO = UseCase(
     critical=True,
     response=Protection.SIGNATURE,
     dated=True,
-    also_for=(GSME,),
+    also_for=(GSME, GPF),
 )
 # the CS02b use cases of a party replacing its own credentials, by the role replaced
 OWN_CREDENTIALS = {
@@ -725,6 +738,58 @@ CS02C = UseCase(
     response=Protection.SIGNATURE,
     also_for=(GSME,),
 )
+
+
+# --- 6.15.1 CS02g: the supplier replaces the load controller's credentials (ESME) ----------------
+# Laid out byte for byte as RTDS 4.5.0 has it (folder 6.15.1_CS02gLoadControllerBySupplier):
+#
+# ====== ===== ======================================= ====================== ===============
+# SRV    code  use case                                command                response
+# ====== ===== ======================================= ====================== ===============
+# 6.15.1 0126  CS02g LoadControllerBySupplier: the     the supplier signs     signed, dated
+#              load controller cells (DS, KA) of an    (critical), ACB MACs
+#              ESME get new certificates
+# alert  0124  a future-dated CS02g's outcome           --                     signed
+# ====== ===== ======================================= ====================== ===============
+#
+# GBCS 13.10 (DCC's mapping table: "Update Load Controller Security Credentials", 6.15.1):
+# an ESME holds a trust anchor cell of the load controller (remote party role 8) for each key
+# usage, DS and KA. The control names the supplier's DS cell as authorising, its sequence
+# number (the counter) and, as 6.23's does for the gaining supplier, the load controller's
+# floor ([6] { 8, floor }); the outcome repeats that change. Future-dated and cancelled as a
+# party's own CS02b (the same payload, 9999-12-31T23:59:59Z cancels), its alert 0x0124 laid
+# out as 0x00CB's. RTDS's commands put the supplier's own certificates (role 02) into the load
+# controller cells (the supplier acting as load controller); DCC's templates carry a load
+# controller's (role 08): the device takes either.
+FUTURE_DATED_LOAD_CONTROLLER_CREDENTIALS = 0x0124  # CS02g's future-dated alert
+LOAD_CONTROLLER_CELLS = (
+    Cell(RemotePartyRole.LOAD_CONTROLLER, Usage.DS),
+    Cell(RemotePartyRole.LOAD_CONTROLLER, Usage.KA),
+)
+CS02G_LOAD_CONTROLLER_BY_SUPPLIER = UseCase(
+    "CS02gLoadControllerBySupplier",
+    0x0126,
+    ESME,  # and the SAPC, which the rig has not
+    Form.ASN1,
+    Der((16, 16, 16), optional=(24,)),  # control, replacements, path; execution date-time
+    # 6.15.1 with RemotePartyRole LoadController: CS02bSupplierBySupplier's transform
+    critical=True,
+    response=Protection.SIGNATURE,
+    dated=True,
+)
+
+
+def future_alert_code(mode: ReplacementMode) -> int:
+    """The message code of a future-dated credentials update's alert: CS02g's 0x0124 for a
+    load controller's cells, else CS02b's 0x00CB."""
+    if mode in (
+        ReplacementMode.LOAD_CONTROLLER_BY_SUPPLIER,
+        ReplacementMode.LOAD_CONTROLLER_BY_LOAD_CONTROLLER,
+    ):
+        return FUTURE_DATED_LOAD_CONTROLLER_CREDENTIALS
+    return FUTURE_DATED_CREDENTIALS
+
+
 USE_CASES: tuple[UseCase, ...] = (
     CS02B_SUPPLIER_BY_TRANSCOS,
     CS02A,
@@ -734,9 +799,15 @@ USE_CASES: tuple[UseCase, ...] = (
     CS02B_NO_BY_NO,
     CS02D,
     CS02C,
+    CS02G_LOAD_CONTROLLER_BY_SUPPLIER,
 )
 # the message codes whose answers carry an ExecutionOutcome (the DCC reads their statuses)
 CREDENTIAL_UPDATES = frozenset(
     uc.message_code
-    for uc in (CS02B_SUPPLIER_BY_TRANSCOS, CS02B_SUPPLIER_BY_SUPPLIER, CS02B_NO_BY_NO)
+    for uc in (
+        CS02B_SUPPLIER_BY_TRANSCOS,
+        CS02B_SUPPLIER_BY_SUPPLIER,
+        CS02B_NO_BY_NO,
+        CS02G_LOAD_CONTROLLER_BY_SUPPLIER,
+    )
 )

@@ -24,12 +24,16 @@ SRV    code  name   the command                                   the answer
 9.1    0058  ECS50  SET 0-3:96.13.1 (class 1): the customer        set result
                     identification number the DCC makes up (the
                     ACB's command, the Other User riding along)
+3.2    0072  GCS09  the GPF's: Device Management Publish Change of  Default Response
+                    Tenancy (the restriction date-time)
 ====== ===== ====== ============================================= ===========================
 
 3.3 has two use cases for the ESME: ECS15a is in the catalogue with its SRV, ECS15c declares
 none and 3.3's transform picks it by the body's ESMEEventLogType (ALCS). The GSME's commands
 carry the DCC's issuer event id (the ZigBee time of the transform; GCS07's message id is
-it too). 3.2 for gas (GCS09) is the GPF's, not the GSME's: not declared here.
+it too). 3.2 for gas (GCS09) is the GPF's, not the GSME's: the GPF (on the CHF) keeps the
+date, from which it shows the householder none of the logs GBCS lists
+(:mod:`nodes.roles.gpf_security`).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ CLEARED = {CLEAR_EVENT_LOG: "Event", CLEAR_ALCS_EVENT_LOG: "ALCSEvent"}  # the l
 MESSAGING = 0x0703
 DISPLAY_MESSAGE = 0x00  # Messaging, server to client
 PUBLISH_CHANGE_OF_SUPPLIER, REQUEST_NEW_PASSWORD_RESPONSE = 0x01, 0x02  # Device Management
+PUBLISH_CHANGE_OF_TENANCY = 0x00  # Device Management, server to client (GCS09, the GPF's)
 EVENTS = EVENTS_CLUSTER
 CLEAR_EVENT_LOG_REQUEST, CLEAR_EVENT_LOG_RESPONSE = 0x01, 0x02  # Events: request, answer
 GENERAL_LOG, SECURITY_LOG = 0x03, 0x04  # ZigBee log IDs (the security log is never cleared)
@@ -76,6 +81,8 @@ PROVIDER_CONTACT = gbz.ZclAttribute(0x0102, "provider_contact_details", gbz.ZCL_
 CONSUMER_PIN = 0x02  # Request New Password Response's password type: the consumer's menu
 UNTIL_CHANGED = 0xFFFF  # Display Message's duration
 SUPPLIER_CHANGE_CONTROL = 0x00001800  # Publish Change of Supplier's control, as RTDS has it
+TENANCY_CHANGE_CONTROL = 0x00000200  # Publish Change of Tenancy's control, as RTDS has it
+GPF = "GPF"
 
 
 def _esme(name: str, code: int, request: object, srvs: tuple[str, ...] = ()) -> UseCase:
@@ -117,11 +124,15 @@ GCS44 = _gsme(
 CS11 = _gsme(
     "CS11", 0x0015, ZclCommand(EVENTS, CLEAR_EVENT_LOG_REQUEST, bytes([GENERAL_LOG])), ("3.3",)
 )
+GCS09 = UseCase(
+    "GCS09", 0x0072, GPF, Form.GBZ,
+    _server_command(DEVICE_MANAGEMENT, PUBLISH_CHANGE_OF_TENANCY), srvs=("3.2",),
+)  # fmt: skip
 # 3.3's ESME use cases by DUIS's ESMEEventLogType
 CLEAR_BY_LOG_TYPE = {"ESME": ECS15A, "ALCS": ECS15C}
 
 USE_CASES: tuple[UseCase, ...] = (
-    ECS10, ECS12, ECS14, ECS15A, ECS15C, ECS16, GCS07, GCS11, GCS44, CS11, ECS50,
+    ECS10, ECS12, ECS14, ECS15A, ECS15C, ECS16, GCS07, GCS11, GCS44, CS11, ECS50, GCS09,
 )  # fmt: skip
 
 
@@ -191,6 +202,37 @@ class SupplierChange:
         if end != len(payload):
             raise DecodeError("Publish Change of Supplier has bytes after its strings", end)
         return cls(issuer, name, contact, control, when)
+
+
+_TENANCY = struct.Struct("<IIBII")  # provider, issuer event, tariff type, time, control
+
+
+@dataclass(frozen=True, slots=True)
+class TenancyChange:
+    """Device Management's Publish Change of Tenancy as GCS09 sends the GPF: the same
+    provider (0), the DCC's issuer event id, the restriction date-time (ZigBee time) as its
+    implementation time, and the control RTDS sends."""
+
+    issuer_event_id: int
+    implementation_time: int
+    control: int = TENANCY_CHANGE_CONTROL
+    provider: int = 0
+    tariff_type: int = 0
+
+    def encode(self) -> bytes:
+        return _TENANCY.pack(
+            self.provider, self.issuer_event_id, self.tariff_type, self.implementation_time,
+            self.control,
+        )  # fmt: skip
+
+    @classmethod
+    def decode(cls, payload: bytes) -> TenancyChange:
+        if len(payload) != _TENANCY.size:
+            raise DecodeError(
+                f"Publish Change of Tenancy is {_TENANCY.size} bytes, not {len(payload)}", 0
+            )
+        provider, issuer, tariff, when, control = _TENANCY.unpack(payload)
+        return cls(issuer, when, control, provider, tariff)
 
 
 @dataclass(frozen=True, slots=True)
