@@ -65,6 +65,7 @@ class Behaviour:
     load_w: float = 500.0  # ESME: the load its registers advance with
     initial_wh: float = 12_345_000.0  # ESME: the import register at first power-on
     price_p_kwh: float = 28.5  # ESME, GSME: the active price their balance falls at
+    standing_charge_p_day: float = 45.0  # ESME: the standing charge its Price cluster shows
     payment_mode: str = "prepayment"  # meters: prepayment or credit
     credit_pence: float = 2_000  # meters: the balance at first power-on (£20)
     low_credit_pence: float = 200  # meters: 0x810D below this

@@ -125,7 +125,9 @@ class _Meter:
     def __init__(self, state_dir: Path, price_p_kwh: float = 28.5, wh: int = 0) -> None:
         self.cosem = CosemServer()
         self.config = SimpleNamespace(state_dir=state_dir, eui=ESME)
-        self.behaviour = SimpleNamespace(price_p_kwh=price_p_kwh, load_w=500.0)
+        self.behaviour = SimpleNamespace(
+            price_p_kwh=price_p_kwh, load_w=500.0, standing_charge_p_day=45.0
+        )
         self.wh = wh
         self.sent: list[bytes] = []
         self.gbcs = None
@@ -307,6 +309,7 @@ def test_the_energy_goes_to_the_rate_in_force_and_the_price_is_its_own(store, tm
     assert tariff is not None
     reads.tou.advance()  # the first look: the meter's 1 kWh so far is rate 1's (no tariff)
     assert reads.tou.registers[0] == 1_000 and meter.behaviour.price_p_kwh == 28.5
+    assert meter.behaviour.standing_charge_p_day == 45.0  # the meter's own, until a tariff
 
     meter.wh += 500  # imported before the tariff comes: still rate 1's
     _set(store, meter, when=clock["now"])
@@ -324,12 +327,15 @@ def test_the_energy_goes_to_the_rate_in_force_and_the_price_is_its_own(store, tm
     assert meter.behaviour.price_p_kwh == pytest.approx(3.127)
     clock["now"] = MONDAY.replace(day=1, month=12, hour=9)
     assert meter.behaviour.price_p_kwh == pytest.approx(4.744)
+    # and the tariff's standing charge (20000 x 10^-5 GBP a day), which the HAN shows
+    assert meter.behaviour.standing_charge_p_day == pytest.approx(20.0)
     # kept across a restart
     again = _Meter(tmp_path, wh=meter.wh)
     serve_reads(again)
     restarted = serve_tariff(again)
     assert restarted is not None and restarted.in_force
     assert restarted.price_p_kwh(MONDAY) == pytest.approx(4.744)
+    assert restarted.standing_charge_p_day() == pytest.approx(20.0)
 
 
 # --- 1.5: the meter balance ---------------------------------------------------------------------
@@ -500,13 +506,12 @@ def _one_rate_body(price_p_kwh: float):
     return body
 
 
-def _ihd_price(env, display: str = "ihd") -> float | None:
-    """The price the in-home display (or the PPMID, whose display reads the ESME alike)
-    shows."""
+def _ihd_shows(env, display: str = "ihd") -> dict:
+    """What the in-home display (or the PPMID, whose display reads the ESME alike) shows."""
     proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
     comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
     detail = (comps[display].get("report") or {}).get("detail") or {}
-    return (detail.get("display") or {}).get("price_pence_per_kwh")
+    return detail.get("display") or {}
 
 
 def test_1_1_1_sets_a_tou_tariff_4_11_1_reads_it_the_rate_in_force_advances_and_the_ihd_shows_it(
@@ -550,9 +555,15 @@ def test_1_1_1_sets_a_tou_tariff_4_11_1_reads_it_the_rate_in_force_advances_and_
         assert second, f"rate {rate}'s register did not advance"
         others = [n for n in range(48) if n != rate - 1]
         assert [second[n] for n in others] == [first[n] for n in others]
-        # the IHD reads the ESME's Price cluster (the PPMID's display alike)
-        shown = wait_for(lambda: _ihd_price(env) == price, 60)
-        assert shown, (_ihd_price(env), _ihd_price(env, "ppmid"))
+        # the IHD reads the ESME's Price cluster (the PPMID's display alike): the rate's
+        # price, and the tariff's standing charge (DCC's template: 20000 x 10^-5 pounds a day)
+        wanted = {"price_pence_per_kwh": price, "standing_charge_pence_per_day": 20.0}
+
+        def shown() -> bool:
+            on = _ihd_shows(env)
+            return {k: on.get(k) for k in wanted} == wanted
+
+        assert wait_for(shown, 60), (_ihd_shows(env), _ihd_shows(env, "ppmid"))
     finally:  # the ESME back on one rate at its price, for the other tests
         restore = asyncio.run(client.send("1.1.1", esme, body=_one_rate_body(28.5)))
         assert restore.response_code == "I0", restore

@@ -87,7 +87,9 @@ class LocalDisplay(TunnelledDevice):
         """What the ESME serves: registers and supply, credit and debt, price."""
         m = await self.app.read(esme, se.Metering.cluster_id, METERING_SHOWN)
         p = await self.app.read(esme, se.Prepayment.cluster_id, PREPAYMENT_SHOWN)
-        c = await self.app.read(esme, se.Price.cluster_id, ["tier1_block1_price"])
+        c = await self.app.read(
+            esme, se.Price.cluster_id, ["tier1_block1_price", "standing_charge"]
+        )
         supply, status = m.get("supply_status"), p.get("credit_status")
         return {
             "electricity_kwh": m.get("current_summ_delivered", 0) / 1000,
@@ -98,6 +100,7 @@ class LocalDisplay(TunnelledDevice):
             "debt_pence": p.get("accumulated_debt"),
             "credit_status": None if status is None else int(status),  # SE 1.4 bits
             "price_pence_per_kwh": c.get("tier1_block1_price", 0) / 100,
+            "standing_charge_pence_per_day": c.get("standing_charge", 0) / 100,
         }
 
     async def _message(self, esme: Any) -> str | None:

@@ -143,7 +143,7 @@ class ElectricityMeter(TunnelledDevice):
             se.Price.cluster_id,
             lambda: {
                 "tier1_block1_price": round(self.behaviour.price_p_kwh * 100),
-                "standing_charge": 4_500,
+                "standing_charge": round(self.behaviour.standing_charge_p_day * 100),
                 "commodity_type": 0,
             },
         )

@@ -404,6 +404,12 @@ class Tariff:
         charges = {bytes(e.value[0].value)[0]: int(e.value[1].value) for e in table.value}
         return charges.get(index, 0), int(scaling.value[1].value)
 
+    def standing_charge_p_day(self) -> float:
+        """The standing charge in force (ECS01a, ECS01b), in pence a day."""
+        charge, scale = cosem.charge_of(self.elements["standing_charge"].active[0])
+        exponent = scale + 2  # sterling to pence
+        return charge * 10**exponent if exponent >= 0 else charge / 10**-exponent
+
     def price_p_kwh(self, when: dt.datetime | None = None) -> float:
         """The price of the rate in force, in pence per kWh (sterling)."""
         charge, scale = self.price(self.action_at(when or self.now()))
@@ -506,6 +512,13 @@ class TariffPrice:
         if not self._tariff.in_force:
             return float(self._behaviour.price_p_kwh)
         return self._tariff.price_p_kwh()
+
+    @property
+    def standing_charge_p_day(self) -> float:
+        self._watch()
+        if not self._tariff.in_force:
+            return float(self._behaviour.standing_charge_p_day)
+        return self._tariff.standing_charge_p_day()
 
 
 def execution_alert(element: Element, held: Held) -> list[Data]:

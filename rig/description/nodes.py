@@ -56,6 +56,7 @@ _BEHAVIOUR = {
     "loopback": bool,  # answer each tunnelled GBCS message with itself (a HAN link test)
     "load_w": float,  # ESME: the load its registers advance with
     "price_p_kwh": float,  # ESME, GSME: the active price the prepayment balance falls at
+    "standing_charge_p_day": float,  # ESME: its standing charge until a tariff sets one
     "payment_mode": str,  # meters: prepayment (default) or credit
     "credit_pence": float,  # meters: the meter balance at first power-on
     "low_credit_pence": float,  # meters: the low-credit threshold (0x810D below it)
