@@ -2,12 +2,18 @@
 # Run the linter, the type checker and the whole test suite from .venv (the suite
 # includes tests/test_architecture.py, which enforces ARCHITECTURE.md's import rules).
 #
-# With no arguments the suite runs as three streams side by side: everything else (the
-# session's dcc rig and the in-process tests); the modules that start virtual rigs of their
-# own (deploy, lifecycle, the HAN, prepayment, change of supplier and gas install rigs: each
-# on its own subnet); and a few dcc-rig modules on a second dcc rig (RIG_TEST_SUBNET_2,
-# default 10.213.90.0/24). Most of the suite waits on rigs, not on the CPU, so this cuts
-# the wall time to the longest stream's; the other streams' output follows the first's.
+# With no arguments the suite runs as four streams side by side:
+#   1. everything else: the session's dcc rig (RIG_TEST_SUBNET, default 10.213.92.0/24)
+#      and the in-process tests (its output comes first);
+#   2. dcc-rig modules that do not depend on what other modules leave on the dcc rig, on a
+#      dcc rig of their own (RIG_TEST_SUBNET_2, default 10.213.90.0/24);
+#   3. the deploy tests (a rig of their own, Ansible over SSH) and the WAN watch tests (a
+#      broker and a small rig of their own, plain processes);
+#   4. the other modules with rigs of their own (lifecycle, HAN, prepayment, change of
+#      supplier, gas install: each on the subnet its rig file names).
+# Most of the suite waits on rigs (a sleepy meter's wake, a device's answer), not on the
+# CPU, so the wall time is about the longest stream's. The other streams' output follows
+# the first's.
 # With arguments, pytest runs once with them (e.g. one file).
 #
 # pytest exits 5 when it collected nothing: that is a broken test tree, never a pass.
@@ -15,14 +21,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check . || exit 1
 .venv/bin/mypy || exit 1
-
-OWN_RIGS=(tests/test_deploy.py tests/test_lifecycle.py tests/test_han_rig.py tests/test_prepay_rig.py
-  tests/test_cos_rig.py tests/test_gas_install_rig.py)
-# dcc-rig modules that do not depend on what other modules leave on the dcc rig: they run
-# in a stream of their own, on a dcc rig of its own (another subnet), to balance the streams
-SECOND_DCC=(tests/test_firmware_update.py tests/test_ppmid_firmware.py tests/test_dcc_truth.py
-  tests/test_exactly_once.py tests/test_schedules.py tests/test_future_dated_rig.py)
-SECOND_DCC_SUBNET=${RIG_TEST_SUBNET_2:-10.213.90.0/24}
 
 checked() {  # pytest's exit code, with "no tests collected" (5) a failure
   if [[ $1 -eq 5 ]]; then
@@ -38,47 +36,76 @@ if [[ $# -gt 0 ]]; then
   exit $?
 fi
 
-# the other two streams run in the background, each logging to a file printed after
-# the first stream's output; job control on while they start: a plain `&` would make them
-# ignore SIGINT, which their tests send to the processes they start (a capture they end
-# with Ctrl-C)
-own_log=$(mktemp -t rig-tests-own-rigs.XXXXXX)
-second_log=$(mktemp -t rig-tests-second-dcc.XXXXXX)
-echo "run-tests: three streams: the dcc rig and in-process tests (below); the modules with" \
-  "rigs of their own (${OWN_RIGS[*]}); ${SECOND_DCC[*]} on a dcc rig on $SECOND_DCC_SUBNET." \
-  "The other two streams' output follows"
+FIRST_SUBNET=${RIG_TEST_SUBNET:-10.213.92.0/24}
+SECOND_DCC_SUBNET=${RIG_TEST_SUBNET_2:-10.213.90.0/24}
+# dcc-rig modules that leave nothing behind that another module relies on
+SECOND_DCC=(tests/test_firmware_update.py tests/test_ppmid_firmware.py tests/test_dcc_truth.py
+  tests/test_exactly_once.py tests/test_schedules.py tests/test_future_dated_rig.py
+  tests/test_gas_prepay_future.py)
+DEPLOY_AND_WAN=(tests/test_deploy.py tests/test_wan_watch.py)
+OWN_RIGS=(tests/test_lifecycle.py tests/test_han_rig.py tests/test_prepay_rig.py
+  tests/test_cos_rig.py tests/test_gas_install_rig.py)
+
+# a rig left up on one of the test subnets (an interrupted run, a bench) would make every
+# test of that rig fail: say so now, and how to free it
+busy=()
+for subnet in "$FIRST_SUBNET" "$SECOND_DCC_SUBNET" $(sed -n 's/^virtual: {subnet: \(.*\)}$/\1/p' tests/rigs/*.yaml); do
+  gateway="${subnet%.0/24}.1"
+  if ip -o -4 addr show 2>/dev/null | grep -q " ${gateway//./\\.}/"; then
+    busy+=("$subnet ($(ip -o -4 addr show | grep " ${gateway//./\\.}/" | awk '{print $2}' | head -1))")
+  fi
+done
+if [[ ${#busy[@]} -gt 0 ]]; then
+  echo "run-tests: test subnets in use: ${busy[*]}. A rig is still up on them: \`rig down\`" \
+    "it (rig status --rig FILE), or set RIG_TEST_SUBNET / RIG_TEST_SUBNET_2 to free ones" >&2
+  exit 1
+fi
+
+# streams 2-4 run in the background, each logging to a file printed after the first
+# stream's output; job control on while they start: a plain `&` would make them ignore
+# SIGINT, which their tests send to the processes they start (a capture they end with
+# Ctrl-C)
+names=("the modules on the second dcc rig" "the deploy and WAN watch modules"
+  "the other modules with rigs of their own")
+logs=() pids=()
+echo "run-tests: four streams: the dcc rig and in-process tests (below); ${SECOND_DCC[*]}" \
+  "on a dcc rig on $SECOND_DCC_SUBNET; ${DEPLOY_AND_WAN[*]}; ${OWN_RIGS[*]}." \
+  "The other streams' output follows"
 set -m
-.venv/bin/python -m pytest -p no:cacheprovider --durations=5 "${OWN_RIGS[@]}" >"$own_log" 2>&1 &
-own_pid=$!
-RIG_TEST_SUBNET=$SECOND_DCC_SUBNET .venv/bin/python -m pytest -p no:cacheprovider \
-  --durations=5 "${SECOND_DCC[@]}" >"$second_log" 2>&1 &
-second_pid=$!
+start() {  # start() LOG [env...] -- modules...
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  pids+=($!)
+}
+for i in 0 1 2; do logs+=("$(mktemp -t "rig-tests-$i.XXXXXX")"); done
+start "${logs[0]}" env RIG_TEST_SUBNET="$SECOND_DCC_SUBNET" .venv/bin/python -m pytest \
+  -p no:cacheprovider --durations=5 "${SECOND_DCC[@]}"
+start "${logs[1]}" .venv/bin/python -m pytest -p no:cacheprovider --durations=5 "${DEPLOY_AND_WAN[@]}"
+start "${logs[2]}" .venv/bin/python -m pytest -p no:cacheprovider --durations=5 "${OWN_RIGS[@]}"
 set +m
-trap 'kill "$own_pid" "$second_pid" 2>/dev/null' EXIT  # interrupted: stop them too
+trap 'kill "${pids[@]}" 2>/dev/null' EXIT  # interrupted: stop them too
 ignored=()
-for module in "${OWN_RIGS[@]}" "${SECOND_DCC[@]}"; do ignored+=("--ignore=$module"); done
-.venv/bin/python -m pytest --durations=10 "${ignored[@]}"  # the slowest, for balancing
-rest=$?
-wait "$own_pid"
-own=$?
-wait "$second_pid"
-second=$?
-echo
-echo "run-tests: the modules with rigs of their own:"
-cat "$own_log"
-echo
-echo "run-tests: the modules on the second dcc rig:"
-cat "$second_log"
-rm -f "$own_log" "$second_log"
-checked "$rest" "the dcc rig and in-process tests"
-rest=$?
-checked "$own" "the modules with rigs of their own"
-own=$?
-checked "$second" "the modules on the second dcc rig"
-second=$?
-if [[ $rest -ne 0 || $own -ne 0 || $second -ne 0 ]]; then
-  echo "run-tests: FAILED (dcc rig and in-process: exit $rest; own rigs: exit $own;" \
-    "second dcc rig: exit $second)" >&2
+for module in "${SECOND_DCC[@]}" "${DEPLOY_AND_WAN[@]}" "${OWN_RIGS[@]}"; do
+  ignored+=("--ignore=$module")
+done
+RIG_TEST_SUBNET=$FIRST_SUBNET .venv/bin/python -m pytest --durations=10 "${ignored[@]}"
+first=$?
+checked "$first" "the dcc rig and in-process tests"
+failed=$(( $? != 0 ))
+summary="dcc rig and in-process: exit $first"
+for i in 0 1 2; do
+  wait "${pids[$i]}"
+  rc=$?
+  echo
+  echo "run-tests: ${names[$i]}:"
+  cat "${logs[$i]}"
+  rm -f "${logs[$i]}"
+  checked "$rc" "${names[$i]}" || failed=1
+  summary+="; ${names[$i]}: exit $rc"
+done
+if [[ $failed -ne 0 ]]; then
+  echo "run-tests: FAILED ($summary)" >&2
   exit 1
 fi
 exit 0
