@@ -238,16 +238,24 @@ def _authorised(
     own = OWN_CREDENTIALS.get(update.authorising.role)
     if own is None or own != (uc, update.mode) or update.authorising.usage is not Usage.DS:
         raise DecodeError(f"{uc.name}: replacement mode {update.mode.name}", 0)
+    _originator_authorises(uc, update, cmd, ctx.anchors)
+    if any(r.cell.role is not update.authorising.role for r in update.replacements):
+        raise DecodeError(f"{uc.name}: a party replaces its own role's cells only", 0)
+    return ctx.anchors
+
+
+def _originator_authorises(
+    uc: UseCase, update: UpdateSecurityCredentials, cmd: GbcsMessage, anchors: TrustAnchors
+) -> None:
+    """The command names its own counter as the sequence number, and its authorising cell
+    holds its originator's certificate; DecodeError (the command is not taken) otherwise."""
     if update.seq_number != cmd.header.counter:
         raise DecodeError(
             f"{uc.name}: it names sequence number {update.seq_number}, not its counter", 0
         )
-    held = ctx.anchors.cells.get(update.authorising)
+    held = anchors.cells.get(update.authorising)
     if held is None or smki.eui_of(held).raw != cmd.header.originator:
         raise DecodeError(f"{uc.name}: the authorising cell is not its originator's", 0)
-    if any(r.cell.role is not update.authorising.role for r in update.replacements):
-        raise DecodeError(f"{uc.name}: a party replaces its own role's cells only", 0)
-    return ctx.anchors
 
 
 def _execute(anchors: TrustAnchors, update: UpdateSecurityCredentials) -> ExecutionOutcome:
@@ -528,13 +536,7 @@ async def update_load_controller_credentials(
         raise DecodeError(
             f"{uc.name}: the supplier's DS cell authorises it, not {update.authorising}", 0
         )
-    if update.seq_number != cmd.header.counter:
-        raise DecodeError(
-            f"{uc.name}: it names sequence number {update.seq_number}, not its counter", 0
-        )
-    held = ctx.anchors.cells.get(update.authorising)
-    if held is None or smki.eui_of(held).raw != cmd.header.originator:
-        raise DecodeError(f"{uc.name}: the authorising cell is not its originator's", 0)
+    _originator_authorises(uc, update, cmd, ctx.anchors)
     if any(r.cell not in LOAD_CONTROLLER_CELLS for r in update.replacements):
         raise DecodeError(f"{uc.name}: the supplier replaces the load controller's cells only", 0)
     outcome = _carry_out(uc, update, cmd, ctx, ctx.anchors)
