@@ -51,6 +51,9 @@ class DeviceConfig:
     status: str = "Commissioned"
     supplier: Eui64 | None = None  # responsible supplier
     network_operator: Eui64 | None = None
+    # the ACB holds its supplier and network operator cells: a meter installed under the
+    # DCC's control, or the GPF of its gas meter, until 6.21 hands it over
+    dcc_controlled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

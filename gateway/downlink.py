@@ -268,7 +268,8 @@ class Downlink:
         except ValueError as exc:
             raise Refused(codes.NOT_SERVED, str(exc), req) from None
         counter = self.store.next_counter(f"{party.duis} ({party_name})", int(time.time() * 1000))
-        command = _transformed(transform, uc, TransformInput(req, counter, party, device.eui))
+        given = TransformInput(req, counter, party, device.eui, self._peer)
+        command = _transformed(transform, uc, given)
         return security.sign_message(command, key)
 
     def _by_acb(self, a: Admitted, transform: Transform) -> GbcsMessage:
@@ -290,6 +291,7 @@ class Downlink:
         return Peer(
             None if device is None else device.type,
             None if ka is None else ka.certificate.public_bytes(serialization.Encoding.DER),
+            device is not None and device.dcc_controlled,
         )
 
     def _dcc_service(self, url: str, a: Admitted, received: float) -> Reply:

@@ -88,9 +88,11 @@ SETTABLE = {
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inventory (
-    eui TEXT PRIMARY KEY, type TEXT, hub TEXT, status TEXT, supplier TEXT, operator TEXT);
+    eui TEXT PRIMARY KEY, type TEXT, hub TEXT, status TEXT, supplier TEXT, operator TEXT,
+    controlled INTEGER NOT NULL DEFAULT 0);
 """
-_COLUMNS = "eui, type, hub, status, supplier, operator"
+_COLUMNS = "eui, type, hub, status, supplier, operator, controlled"
+_VALUES = ", ".join("?" * len(_COLUMNS.split(", ")))
 
 
 def allows(status: str, srv: str) -> bool:
@@ -117,9 +119,14 @@ class Inventory(Mapping[Eui64, DeviceConfig]):
     def __init__(self, db: sqlite3.Connection, seed: Iterable[DeviceConfig]) -> None:
         self.db = db
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(inventory)")}
+        if "controlled" not in columns:  # a store from before DCC controlled devices
+            self.db.execute(
+                "ALTER TABLE inventory ADD COLUMN controlled INTEGER NOT NULL DEFAULT 0"
+            )
         for device in seed:
             self.db.execute(
-                f"INSERT OR IGNORE INTO inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO inventory ({_COLUMNS}) VALUES ({_VALUES})",
                 self._row(device),
             )
 
@@ -132,14 +139,16 @@ class Inventory(Mapping[Eui64, DeviceConfig]):
             d.status,
             _hex(d.supplier),
             _hex(d.network_operator),
+            int(d.dcc_controlled),
         )
 
     @staticmethod
     def _device(row: tuple) -> DeviceConfig:
-        eui, kind, hub, status, supplier, operator = row
+        eui, kind, hub, status, supplier, operator, controlled = row
         return DeviceConfig(
-            Eui64.parse(eui), kind, _eui(hub), status, _eui(supplier), _eui(operator)
-        )
+            Eui64.parse(eui), kind, _eui(hub), status, _eui(supplier), _eui(operator),
+            bool(controlled),
+        )  # fmt: skip
 
     def __getitem__(self, eui: Eui64) -> DeviceConfig:
         row = self.db.execute(
@@ -163,7 +172,7 @@ class Inventory(Mapping[Eui64, DeviceConfig]):
     def put(self, device: DeviceConfig) -> None:
         """Add ``device``, or replace what the inventory holds for its EUI."""
         self.db.execute(
-            f"INSERT OR REPLACE INTO inventory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO inventory ({_COLUMNS}) VALUES ({_VALUES})",
             self._row(device),
         )
 

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.transform import TransformInput, served, transform_for
+from gateway.transform.registry import Peer
 from nodes.gbcs.activation import AlertSigner
 from nodes.gbcs.credentials import execute_if_due, resume_credentials
 from nodes.gbcs.endpoint import TRUSTED_SOURCE_AUTHENTICATION_FAILURE, GbcsEndpoint
@@ -121,8 +122,14 @@ def _transform(uc, request: Request, rtds: GbcsMessage) -> GbcsMessage:
     fn = transform_for(uc)
     assert fn is not None
     h = rtds.header
-    given = TransformInput(request, h.counter, Eui64(h.originator), Eui64(h.recipient))
+    given = TransformInput(  # a device the DCC controls (6.21 hands such a one over)
+        request, h.counter, Eui64(h.originator), Eui64(h.recipient), _controlled
+    )
     return fn(uc, given)
+
+
+def _controlled(_eui: Eui64) -> Peer:
+    return Peer(None, dcc_controlled=True)
 
 
 def _protected(store, cmd: GbcsMessage, signer: Eui64 | None, key=None) -> bytes:

@@ -77,7 +77,7 @@ SUPPLIER_ROLE, NO_ROLE = RemotePartyRole.SUPPLIER, RemotePartyRole.NETWORK_OPERA
 
 
 def _gpf_peer(_eui: Eui64) -> Peer:
-    return Peer("GPF")
+    return Peer("GPF", dcc_controlled=True)  # the DCC controls it (6.21 hands it over)
 
 
 def _tenancy_request(restriction: str | None = RTDS_RESTRICTION) -> Request:
@@ -178,6 +178,15 @@ def test_a_gpfs_handover_refuses_another_partys_or_a_later_one() -> None:
     with pytest.raises(TransformRefused) as refused:
         _transform(CS02B_SUPPLIER_BY_SUPPLIER, later, h.counter, Eui64(h.originator))
     assert refused.value.code == codes.NOT_SERVED
+    # a GPF the DCC does not control: its supplier holds its cells, so nothing to hand over
+    # (the ACB would sign a command the GPF cannot check): E5, saying what to send instead
+    request = _credentials_template(HANDOVER.split("/")[1] + "_SUCCESS", rtds, SUPPLIER)
+    fn = transform_for(CS02B_SUPPLIER_BY_SUPPLIER)
+    assert fn is not None
+    ours = TransformInput(request, h.counter, Eui64(h.originator), RTDS_GPF, lambda _e: Peer("GPF"))
+    with pytest.raises(TransformRefused, match=r"send 6\.15\.1") as refused:
+        fn(CS02B_SUPPLIER_BY_SUPPLIER, ours)
+    assert refused.value.code == codes.DEVICE_STATUS
 
 
 # --- the GPF on the CHF -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ and deletes only a Pending device; which device SRVs each status takes (the rest
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ from rig.dccuser.tasks import send_request
 from rig.protocol.duis.message import Request, RequestId, parse_document
 from rig.protocol.duis.xml import SR
 from rig.protocol.eui import Eui64
-from tests.conftest import vectors
+from tests.conftest import RIGS, vectors
 from tests.test_e2e_dcc import _post
 
 DCC = Eui64.parse("90-B3-D5-1F-30-00-00-02")
@@ -95,6 +96,37 @@ def test_the_inventory_is_seeded_once_and_keeps_what_changed(tmp_path: Path) -> 
     assert BOXED not in again
     with pytest.raises(ValueError, match="not a DUIS device status"):
         again.set_status(ESME, "Broken")
+
+
+def test_the_inventory_keeps_which_devices_the_dcc_controls(tmp_path: Path) -> None:
+    """A store from before the column (a gateway upgraded in place) gains it, each device
+    not DCC controlled; a seeded DCC controlled device keeps the flag across a restart.
+    The description seeds it: the cos rig's gas meter is DCC controlled, and so its GPF."""
+    import sqlite3
+
+    from rig.description import load_rig
+    from rig.plan.dcc_config import inventory as seeded
+
+    path = tmp_path / "gateway.sqlite"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE inventory (eui TEXT PRIMARY KEY, type TEXT, hub TEXT, status TEXT,"
+        " supplier TEXT, operator TEXT)"
+    )
+    old.execute("INSERT INTO inventory VALUES (?, 'ESME', ?, 'Commissioned', NULL, NULL)",
+                (ESME.hex, CHF.hex))  # fmt: skip
+    old.commit()
+    old.close()
+    store = Store(path)
+    controlled = replace(SEED[0], eui=BOXED, dcc_controlled=True)
+    inventory = Inventory(store.db, (controlled,))
+    assert inventory[ESME].dcc_controlled is False and inventory[BOXED].dcc_controlled
+    store.close()
+    assert Inventory(Store(path).db, ())[BOXED].dcc_controlled
+    rig = load_rig(RIGS / "cos.yaml")
+    by_type = {d.type: d.dcc_controlled for d in seeded(rig)}
+    gsme = next(n for n in rig.nodes if n.role.value == "gsme")
+    assert by_type["GSME"] is gsme.dcc_controlled is by_type["GPF"] is True
 
 
 def test_which_srvs_each_status_takes() -> None:

@@ -358,9 +358,18 @@ def _handover_owner(
     given: TransformInput, certs: etree._Element, role: RemotePartyRole, *, handover: bool
 ) -> Eui64 | None:
     """Whose certificates a 6.21 (``handover``) carries when not the sender's: the network
-    operator's its DS certificate names (None: the sender's own). A GPF's CS02b (6.21,
-    6.15.1) is refused with an ExecutionDateTime (E17)."""
-    if given.peer(given.device).device_type == GPF:
+    operator's its DS certificate names (None: the sender's own). A 6.21 to a device the
+    DCC does not control is refused (E5: the ACB, which would sign it, holds none of its
+    cells); a GPF's CS02b (6.21, 6.15.1) with an ExecutionDateTime too (E17)."""
+    target = given.peer(given.device)
+    if handover and not target.dcc_controlled:
+        raise TransformRefused(
+            codes.DEVICE_STATUS,
+            f"6.21 hands over a device the DCC controls; {given.device.duis} is not (its "
+            "supplier and network operator hold its cells already): send 6.15.1 to replace "
+            "their credentials",
+        )
+    if target.device_type == GPF:
         immediate_only(given.request.body, f"CS02b to a GPF ({given.request.srv})")
     if not handover or role is not RemotePartyRole.NETWORK_OPERATOR:
         return None

@@ -18,11 +18,13 @@ from rig.runtime.registry import Registry
 
 @dataclass(frozen=True, slots=True)
 class Peer:
-    """What the DCC holds of another device a request names (8.7's OtherDeviceID): its type
-    in the inventory (None: not in it) and its KA certificate in SMKI (DER), if any."""
+    """What the DCC holds of a device a request names (the target, 8.7's OtherDeviceID): its
+    type in the inventory (None: not in it), its KA certificate in SMKI (DER), if any, and
+    whether the DCC controls it (6.21)."""
 
     device_type: str | None
     ka_certificate: bytes | None = None
+    dcc_controlled: bool = False
 
 
 def _no_peer(_eui: Eui64) -> Peer:

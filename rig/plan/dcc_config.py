@@ -55,10 +55,12 @@ def inventory(rig: Rig, *, boxed: bool = False) -> tuple[DeviceConfig, ...]:
                 node.behaviour.get("status", "Commissioned"),
                 rig.user(node.supplier).eui if node.supplier else None,
                 operator.eui if operator and node.role in (Role.ESME, Role.GSME) else None,
+                node.dcc_controlled,
             )
         )
-        if node.gpf_eui is not None:
-            devices.append(DeviceConfig(node.gpf_eui, "GPF", node.eui))
+        if node.gpf_eui is not None:  # the DCC controls it as it does its gas meter
+            gas = any(d.dcc_controlled for d in rig.devices_of(node) if d.role is Role.GSME)
+            devices.append(DeviceConfig(node.gpf_eui, "GPF", node.eui, dcc_controlled=gas))
     return tuple(devices)
 
 
