@@ -7,8 +7,10 @@
 #      and the in-process tests (its output comes first);
 #   2. dcc-rig modules that do not depend on what other modules leave on the dcc rig, on a
 #      dcc rig of their own (RIG_TEST_SUBNET_2, default 10.213.90.0/24);
-#   3. the deploy tests (a rig of their own, Ansible over SSH) and the WAN watch tests (a
-#      broker and a small rig of their own, plain processes);
+#   3. the deploy tests (a rig of their own, Ansible over SSH), the WAN watch tests (a
+#      broker and a small rig of their own, plain processes), and the dcc-rig modules that
+#      kill the rig's processes (power cuts, a frozen hub, restarts) on a third dcc rig
+#      (RIG_TEST_SUBNET_3, default 10.213.88.0/24);
 #   4. the other modules with rigs of their own (lifecycle, HAN, prepayment, change of
 #      supplier, gas install: each on the subnet its rig file names).
 # Most of the suite waits on rigs (a sleepy meter's wake, a device's answer), not on the
@@ -38,18 +40,20 @@ fi
 
 FIRST_SUBNET=${RIG_TEST_SUBNET:-10.213.92.0/24}
 SECOND_DCC_SUBNET=${RIG_TEST_SUBNET_2:-10.213.90.0/24}
+THIRD_DCC_SUBNET=${RIG_TEST_SUBNET_3:-10.213.88.0/24}
 # dcc-rig modules that leave nothing behind that another module relies on
 SECOND_DCC=(tests/test_firmware_update.py tests/test_ppmid_firmware.py tests/test_dcc_truth.py
   tests/test_exactly_once.py tests/test_schedules.py tests/test_future_dated_rig.py
   tests/test_gas_prepay_future.py)
-DEPLOY_AND_WAN=(tests/test_deploy.py tests/test_wan_watch.py)
+THIRD_STREAM=(tests/test_deploy.py tests/test_wan_watch.py tests/test_e2e_dcc.py tests/test_ppmid.py
+  tests/test_gas_prepay_settings.py)
 OWN_RIGS=(tests/test_lifecycle.py tests/test_han_rig.py tests/test_prepay_rig.py
   tests/test_cos_rig.py tests/test_gas_install_rig.py)
 
 # a rig left up on one of the test subnets (an interrupted run, a bench) would make every
 # test of that rig fail: say so now, and how to free it
 busy=()
-for subnet in "$FIRST_SUBNET" "$SECOND_DCC_SUBNET" $(sed -n 's/^virtual: {subnet: \(.*\)}$/\1/p' tests/rigs/*.yaml); do
+for subnet in "$FIRST_SUBNET" "$SECOND_DCC_SUBNET" "$THIRD_DCC_SUBNET" $(sed -n 's/^virtual: {subnet: \(.*\)}$/\1/p' tests/rigs/*.yaml); do
   gateway="${subnet%.0/24}.1"
   if ip -o -4 addr show 2>/dev/null | grep -q " ${gateway//./\\.}/"; then
     busy+=("$subnet ($(ip -o -4 addr show | grep " ${gateway//./\\.}/" | awk '{print $2}' | head -1))")
@@ -65,11 +69,12 @@ fi
 # stream's output; job control on while they start: a plain `&` would make them ignore
 # SIGINT, which their tests send to the processes they start (a capture they end with
 # Ctrl-C)
-names=("the modules on the second dcc rig" "the deploy and WAN watch modules"
+names=("the modules on the second dcc rig" "the deploy, WAN watch and third dcc rig modules"
   "the other modules with rigs of their own")
 logs=() pids=()
 echo "run-tests: four streams: the dcc rig and in-process tests (below); ${SECOND_DCC[*]}" \
-  "on a dcc rig on $SECOND_DCC_SUBNET; ${DEPLOY_AND_WAN[*]}; ${OWN_RIGS[*]}." \
+  "on a dcc rig on $SECOND_DCC_SUBNET; ${THIRD_STREAM[*]} (a dcc rig on $THIRD_DCC_SUBNET);" \
+  "${OWN_RIGS[*]}." \
   "The other streams' output follows"
 set -m
 start() {  # start() LOG [env...] -- modules...
@@ -81,12 +86,13 @@ start() {  # start() LOG [env...] -- modules...
 for i in 0 1 2; do logs+=("$(mktemp -t "rig-tests-$i.XXXXXX")"); done
 start "${logs[0]}" env RIG_TEST_SUBNET="$SECOND_DCC_SUBNET" .venv/bin/python -m pytest \
   -p no:cacheprovider --durations=5 "${SECOND_DCC[@]}"
-start "${logs[1]}" .venv/bin/python -m pytest -p no:cacheprovider --durations=5 "${DEPLOY_AND_WAN[@]}"
+start "${logs[1]}" env RIG_TEST_SUBNET="$THIRD_DCC_SUBNET" .venv/bin/python -m pytest \
+  -p no:cacheprovider --durations=5 "${THIRD_STREAM[@]}"
 start "${logs[2]}" .venv/bin/python -m pytest -p no:cacheprovider --durations=5 "${OWN_RIGS[@]}"
 set +m
 trap 'kill "${pids[@]}" 2>/dev/null' EXIT  # interrupted: stop them too
 ignored=()
-for module in "${SECOND_DCC[@]}" "${DEPLOY_AND_WAN[@]}" "${OWN_RIGS[@]}"; do
+for module in "${SECOND_DCC[@]}" "${THIRD_STREAM[@]}" "${OWN_RIGS[@]}"; do
   ignored+=("--ignore=$module")
 done
 RIG_TEST_SUBNET=$FIRST_SUBNET .venv/bin/python -m pytest --durations=10 "${ignored[@]}"
