@@ -93,6 +93,16 @@ def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port}")
 
 
+def rig_json(env: dict, *args: str, user: str = "supplier-a", timeout: float = 180) -> dict:
+    """`rig ARGS --json --as USER` on the running rig ``env`` (a rig fixture's), its JSON."""
+    proc = rig_cli(
+        *args, "--json", "--as", user, "--rig", str(env["file"]), state=env["dir"],
+        timeout=timeout,
+    )  # fmt: skip
+    assert proc.stdout, proc.stderr
+    return json.loads(proc.stdout)
+
+
 @pytest.fixture
 def started() -> Iterator[list[subprocess.Popen]]:
     """Processes a test starts; each is ended by its PID afterwards."""

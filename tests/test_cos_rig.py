@@ -154,18 +154,23 @@ def change_supplier(env, to: str, *more: str) -> dict:
     return json.loads(proc.stdout)
 
 
+AHEAD_S = 20  # a future-dated change's time, seconds ahead
+
+
 def test_a_future_dated_change_waits_for_its_time_and_a_cancelled_one_never_comes(env) -> None:
     # supplier-b is responsible (the tests above); supplier-a asks for the meter back, dated
-    held = change_supplier(env, "supplier-a", "--at", "+7")
+    # dated AHEAD_S ahead: room for the CLI's round trips before its time on a loaded machine
+    due = time.time() + AHEAD_S
+    held = change_supplier(env, "supplier-a", "--at", f"+{AHEAD_S}")
     assert held["response_code"] == "I0" and held["values"]["accepted"], held
     assert "replacements" not in held["values"], held  # Command Accepted alone: held
     cancelled = change_supplier(env, "supplier-a", "--cancel")
     assert cancelled["values"]["accepted"] and "replacements" not in cancelled["values"]
-    time.sleep(10)  # past its time: the meter held nothing, so nothing happens
+    time.sleep(max(0.0, due - time.time()) + 3)  # past its time: nothing was held, nothing comes
     assert "8F66" not in alerts(env, "supplier-a")
     assert send(env, "4.1.1", "supplier-a")["acknowledgement"] == "E4"
 
-    change_supplier(env, "supplier-a", "--at", "+8")
+    change_supplier(env, "supplier-a", "--at", f"+{AHEAD_S}")
     assert send(env, "4.1.1", "supplier-a")["acknowledgement"] == "E4"  # not before its time
     assert send(env, "4.1.1", "supplier-b")["response_code"] == "I0"
     # at its time the meter moves its cells and alerts TransCoS; the DCC passes the alert

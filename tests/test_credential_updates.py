@@ -24,7 +24,6 @@ import asyncio
 import base64
 import dataclasses
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
@@ -69,7 +68,7 @@ from rig.protocol.gbcs.catalogue_credentials import (
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import check_command, command
 from rig.protocol.smki import OrgRole, Usage
-from tests.conftest import rig_cli, vectors
+from tests.conftest import rig_json, vectors
 from tests.test_change_of_supplier import _answer, _Device, _esme
 from tests.test_credential_reads import _hold
 from tests.test_usecases import ACB, ESME, _rtds
@@ -456,12 +455,7 @@ def test_6_17_then_6_15_2_on_the_rig(dcc_rig) -> None:
     A certificate for a key the ESME does not hold is refused (KEY_PAIR_MISMATCH)."""
 
     def cli(*args: str) -> dict:
-        proc = rig_cli(
-            *args, "--json", "--as", "supplier-a", "--rig", str(dcc_rig["file"]),
-            state=dcc_rig["dir"], timeout=180,
-        )  # fmt: skip
-        assert proc.stdout, proc.stderr
-        return json.loads(proc.stdout)
+        return rig_json(dcc_rig, *args)
 
     issuing = Pki(dcc_rig["state"].pki).smki_issuing
     ca, ca_key = issuing.load_cert(), issuing.load_key()

@@ -21,7 +21,6 @@ import asyncio
 import base64
 import dataclasses
 import datetime as dt
-import json
 
 import pytest
 from cryptography import x509
@@ -66,7 +65,7 @@ from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import check_command, command
 from rig.protocol.smki import OrgRole, Usage
 from rig.state import StateDir
-from tests.conftest import RIGS, rig_cli, vectors, wait_for
+from tests.conftest import RIGS, rig_json, vectors, wait_for
 from tests.test_change_of_supplier import _answer, _esme
 from tests.test_credential_reads import _hold
 from tests.test_credential_updates import (
@@ -374,12 +373,7 @@ def test_6_15_1_load_controller_on_the_rig(dcc_rig) -> None:
     supplier = Eui64.parse("90-B3-D5-1F-30-01-00-00")  # supplier-a
 
     def cli(*args: str) -> dict:
-        proc = rig_cli(
-            *args, "--json", "--as", "supplier-a", "--rig", str(dcc_rig["file"]),
-            state=dcc_rig["dir"], timeout=180,
-        )  # fmt: skip
-        assert proc.stdout, proc.stderr
-        return json.loads(proc.stdout)
+        return rig_json(dcc_rig, *args)
 
     def load_controller() -> set[str]:
         out = cli("supplier", "send", "6.24.1", "--target", "esme",
