@@ -17,6 +17,8 @@
 # CPU, so the wall time is about the longest stream's. The other streams' output follows
 # the first's.
 # With arguments, pytest runs once with them (e.g. one file).
+# RIG_TEST_REPORTS=DIR: each stream also writes a JUnit XML report (every test's outcome and
+# duration) to DIR/stream-N.xml, for CI systems and for finding where the time goes.
 #
 # pytest exits 5 when it collected nothing: that is a broken test tree, never a pass.
 set -uo pipefail
@@ -83,19 +85,25 @@ start() {  # start() LOG [env...] -- modules...
   "$@" >"$log" 2>&1 &
   pids+=($!)
 }
+report() {  # report N: the JUnit option for stream N, when RIG_TEST_REPORTS names a folder
+  if [[ -n ${RIG_TEST_REPORTS:-} ]]; then
+    mkdir -p "$RIG_TEST_REPORTS" && echo "--junitxml=$RIG_TEST_REPORTS/stream-$1.xml"
+  fi
+}
 for i in 0 1 2; do logs+=("$(mktemp -t "rig-tests-$i.XXXXXX")"); done
 start "${logs[0]}" env RIG_TEST_SUBNET="$SECOND_DCC_SUBNET" .venv/bin/python -m pytest \
-  -p no:cacheprovider --durations=5 "${SECOND_DCC[@]}"
+  -p no:cacheprovider --durations=5 $(report 2) "${SECOND_DCC[@]}"
 start "${logs[1]}" env RIG_TEST_SUBNET="$THIRD_DCC_SUBNET" .venv/bin/python -m pytest \
-  -p no:cacheprovider --durations=5 "${THIRD_STREAM[@]}"
-start "${logs[2]}" .venv/bin/python -m pytest -p no:cacheprovider --durations=5 "${OWN_RIGS[@]}"
+  -p no:cacheprovider --durations=5 $(report 3) "${THIRD_STREAM[@]}"
+start "${logs[2]}" .venv/bin/python -m pytest -p no:cacheprovider --durations=5 $(report 4) \
+  "${OWN_RIGS[@]}"
 set +m
 trap 'kill "${pids[@]}" 2>/dev/null' EXIT  # interrupted: stop them too
 ignored=()
 for module in "${SECOND_DCC[@]}" "${THIRD_STREAM[@]}" "${OWN_RIGS[@]}"; do
   ignored+=("--ignore=$module")
 done
-RIG_TEST_SUBNET=$FIRST_SUBNET .venv/bin/python -m pytest --durations=10 "${ignored[@]}"
+RIG_TEST_SUBNET=$FIRST_SUBNET .venv/bin/python -m pytest --durations=10 $(report 1) "${ignored[@]}"
 first=$?
 checked "$first" "the dcc rig and in-process tests"
 failed=$(( $? != 0 ))
