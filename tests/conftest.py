@@ -103,6 +103,26 @@ def rig_json(env: dict, *args: str, user: str = "supplier-a", timeout: float = 1
     return json.loads(proc.stdout)
 
 
+def component(state: Path, name: str) -> dict:
+    """Component ``name`` of the rig whose state folder is ``state``, as `rig status --json`
+    shows it (pid, health, report, ...), probed alone and in-process: cheap enough to poll
+    (a `rig status` subprocess per poll loads the machine the other tests share). {} when
+    the rig is not up."""
+    import asyncio
+    from dataclasses import asdict
+
+    from rig.lifecycle.status import status
+    from rig.state import StateDir
+
+    current = asyncio.run(status(StateDir.open(state), only=[name]))
+    return next((asdict(c) for c in current.components if c.name == name), {})
+
+
+def component_detail(state: Path, name: str) -> dict:
+    """What component ``name`` reports about itself (its health report's detail)."""
+    return (component(state, name).get("report") or {}).get("detail") or {}
+
+
 @pytest.fixture
 def started() -> Iterator[list[subprocess.Popen]]:
     """Processes a test starts; each is ended by its PID afterwards."""
@@ -155,10 +175,7 @@ def running_rig(rig_file: Path, state: Path, devices: tuple[str, ...]):
     from rig.state import StateDir
 
     def tunnel(name: str):
-        proc = rig_cli("status", "--json", "--rig", str(rig_file), state=state)
-        comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-        detail = (comps[name].get("report") or {}).get("detail") or {}
-        return detail.get("han", {}).get("tunnel")
+        return component_detail(state, name).get("han", {}).get("tunnel")
 
     try:
         up = rig_cli("up", "--rig", str(rig_file), state=state, timeout=150)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import device_alerts, rig_cli, running_rig, wait_for
+from conftest import component_detail, device_alerts, rig_cli, running_rig, wait_for
 
 from rig.pki.authority import Pki
 from rig.protocol.eui import Eui64
@@ -68,9 +68,7 @@ def alerts(env, user: str) -> list[str]:
 
 
 def esme_detail(env) -> dict:
-    proc = cli(env, "status", "--json")
-    comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-    return (comps["esme"].get("report") or {}).get("detail") or {}
+    return component_detail(env["dir"], "esme")
 
 
 def force_disable_supply(env, as_user: Eui64) -> None:

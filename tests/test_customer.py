@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import rig_cli, vectors, wait_for
+from conftest import component_detail, vectors, wait_for
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
@@ -412,11 +412,7 @@ def test_the_gsme_refuses_what_it_cannot_take_and_keeps_its_security_log(store, 
 def _detail(env: dict, name: str, part: str = "customer") -> dict[str, Any]:
     """What node ``name``'s status detail shows of ``part`` (a meter's customer, a
     display's display)."""
-    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    for component in json.loads(proc.stdout or "{}").get("components", []):
-        if component["name"] == name:
-            return ((component.get("report") or {}).get("detail") or {}).get(part) or {}
-    return {}
+    return component_detail(env["dir"], name).get(part) or {}
 
 
 def _send(env: dict, user: str, node: str, srv: str, body: etree._Element) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import rig_cli, wait_for
+from conftest import component_detail, rig_cli, wait_for
 
 from rig.dccuser.tasks import send_request
 
@@ -16,9 +16,7 @@ def _cli(env, *args: str):
 
 
 def _detail(env, name: str) -> dict:
-    proc = _cli(env, "status", "--json")
-    comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-    return (comps[name].get("report") or {}).get("detail") or {}
+    return component_detail(env["dir"], name)
 
 
 def _balance(env) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import rig_cli, wait_for
+from conftest import component, rig_cli, wait_for
 
 from rig.dccuser.tasks import send_request
 from rig.description import load_rig
@@ -112,9 +112,7 @@ def snapshot(env) -> dict:
 
 
 def esme_status(env) -> dict:
-    status = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    status = json.loads(status.stdout)
-    return next(c for c in status["components"] if c["name"] == "esme")
+    return component(env["dir"], "esme")
 
 
 def nwk_max(counters: dict) -> int:

@@ -21,7 +21,16 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import DUIS_TOOL, VECTORS, duis_tool, rig_cli, vectors, wait_for
+from conftest import (
+    DUIS_TOOL,
+    VECTORS,
+    component,
+    component_detail,
+    duis_tool,
+    rig_cli,
+    vectors,
+    wait_for,
+)
 from lxml import etree
 
 from rig.dccuser.client import DccUser, body_for
@@ -43,16 +52,6 @@ ZAZ1 = VECTORS / "smki" / "zaz1-keystore.json"
 def env(dcc_rig):
     """The end-to-end rig (tests/rigs/dcc.yaml), started once per session (conftest)."""
     return dcc_rig
-
-
-def status(rig_file: Path, state: Path) -> dict:
-    proc = rig_cli("status", "--json", "--rig", str(rig_file), state=state)
-    return {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-
-
-def detail(rig_file: Path, state: Path, name: str) -> dict:
-    comp = status(rig_file, state)[name]
-    return (comp.get("report") or {}).get("detail") or {}
 
 
 def send(env, srv: str, target: str | None, **kw):
@@ -103,7 +102,7 @@ def test_meter_reads_and_inventory(env) -> None:
 
 def test_disable_arm_enable_drive_the_relay(env) -> None:
     def relay() -> int:
-        return detail(env["file"], env["dir"], "esme")["relay"]
+        return component_detail(env["dir"], "esme")["relay"]
 
     steps = [("7.2", "disabled", 0), ("7.3", "armed", 0), ("7.1", "enabled", 1)]
     for srv, state, pin in steps:
@@ -116,7 +115,7 @@ def test_disable_arm_enable_drive_the_relay(env) -> None:
 
 
 def test_a_power_cut_raises_the_supply_restored_alert(env) -> None:
-    pid = status(env["file"], env["dir"])["esme"]["pid"]
+    pid = component(env["dir"], "esme")["pid"]
     killed = time.time()
     os.kill(pid, signal.SIGKILL)  # the supervisor brings it back, as power does
     found = _device_alert(env, "network-operator", ESME, within=60, since=killed)
@@ -280,8 +279,8 @@ def test_the_gateway_keeps_no_register_plaintext(env) -> None:
 
 
 def test_hub_offline_reports_a_failure_and_the_late_command_never_runs(env) -> None:
-    pid = status(env["file"], env["dir"])["chf"]["pid"]
-    before = detail(env["file"], env["dir"], "esme")["gbcs"]["accepted"]
+    pid = component(env["dir"], "chf")["pid"]
+    before = component_detail(env["dir"], "esme")["gbcs"]["accepted"]
     os.kill(pid, signal.SIGSTOP)
     try:
         out = send(env, "7.4", "esme", wait=60)
@@ -290,28 +289,28 @@ def test_hub_offline_reports_a_failure_and_the_late_command_never_runs(env) -> N
     assert out.acknowledgement == "I99" and out.response_code in ("E20", "E21"), out
     assert trace_of(env["state"], out.request_id)["outcome"] == "failed"
     time.sleep(5)  # the hub is back: the expired command must not reach the meter
-    assert detail(env["file"], env["dir"], "esme")["gbcs"]["accepted"] == before
+    assert component_detail(env["dir"], "esme")["gbcs"]["accepted"] == before
     assert send(env, "7.4", "esme").response_code == "I0"
 
 
-@pytest.mark.parametrize("component", ["gateway", "broker"])
-def test_a_restart_mid_request_loses_nothing(env, component) -> None:
-    healthy = lambda name: status(env["file"], env["dir"])[name]["health"] == "healthy"  # noqa: E731
+@pytest.mark.parametrize("victim", ["gateway", "broker"])
+def test_a_restart_mid_request_loses_nothing(env, victim) -> None:
+    healthy = lambda name: component(env["dir"], name).get("health") == "healthy"  # noqa: E731
     wait_for(lambda: healthy("gateway") and healthy("broker"), 60)
     client = DccUser.from_state(env["dir"], "supplier-b")
     gsme = Eui64.parse("00-DB-12-34-56-78-90-A1")
     out = asyncio.run(client.send("4.1.1", gsme, wait=0))  # queued for the sleepy GSME
     assert out.acknowledgement == "I99"
     time.sleep(0.5)
-    proc = status(env["file"], env["dir"])[component]
-    os.kill(proc["pid"], signal.SIGKILL if component == "gateway" else signal.SIGTERM)
+    proc = component(env["dir"], victim)
+    os.kill(proc["pid"], signal.SIGKILL if victim == "gateway" else signal.SIGTERM)
 
     async def answer():
         async with aiohttp.ClientSession() as session:
             return await client.inbox(session, request_id=out.request_id, wait=60)
 
     entries = asyncio.run(answer())
-    assert entries, f"no response to {out.request_id} after the {component} restart"
+    assert entries, f"no response to {out.request_id} after the {victim} restart"
     doc = client.verify(Path(entries[-1]["file"]).read_bytes())
     assert doc.response_code == "I0" and doc.gbcs_payload
     assert trace_of(env["state"], out.request_id)["outcome"] == "responded"

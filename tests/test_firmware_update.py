@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from conftest import dcc_alerts, device_alerts, rig_cli, wait_for
+from conftest import component_detail, dcc_alerts, device_alerts, rig_cli, wait_for
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
@@ -333,9 +333,7 @@ def cli(env, *args: str, timeout: float = 90):
 
 
 def detail(env, name: str) -> dict:
-    proc = cli(env, "status", "--json")
-    comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-    return (comps[name].get("report") or {}).get("detail") or {}
+    return component_detail(env["dir"], name)
 
 
 def make(env, tmp_path: Path, name: str, *options: str) -> Path:

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from conftest import rig_cli, vectors
+from conftest import component_detail, rig_cli, vectors
 
 from gateway.transform import TransformInput, transform_for
 from nodes.config import Behaviour, GbcsConfig
@@ -288,10 +288,7 @@ def _cli(env, *args: str):
 
 
 def _firmware_detail(env, name: str) -> dict[str, Any]:
-    proc = _cli(env, "status", "--json")
-    assert proc.returncode == 0, proc.stderr
-    comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-    return ((comps[name].get("report") or {}).get("detail") or {})["firmware"]
+    return component_detail(env["dir"], name)["firmware"]
 
 
 @pytest.mark.parametrize(("target", "use_case"), [("esme", "ECS52"), ("gsme", "GCS38")])

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import time
 
-from conftest import rig_cli, wait_for
+from conftest import component, wait_for
 from lxml import etree
 from test_e2e_dcc import _device_alert
 from test_tariff import _template
@@ -43,9 +42,7 @@ def _dated_tou_body(prices: tuple[int, int, int], at: dt.datetime) -> etree._Ele
 
 def _tunnel_open(env, name: str, pid: int) -> bool:
     """Whether node ``name``, running as process ``pid`` (the restarted one), has its tunnel."""
-    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    comps = {c["name"]: c for c in json.loads(proc.stdout or "{}").get("components", [])}
-    comp = comps.get(name) or {}
+    comp = component(env["dir"], name)
     detail = (comp.get("report") or {}).get("detail") or {}
     return comp.get("pid") == pid and bool(detail.get("han", {}).get("tunnel"))
 

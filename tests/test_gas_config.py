@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import rig_cli, wait_for
+from conftest import component_detail, wait_for
 
 from gateway.transform import TransformInput, cin, transform_for
 from gateway.transform import gas_config as transform
@@ -378,11 +378,7 @@ async def test_malformed_settings_get_a_default_response_that_says_so(gas: Gas) 
 
 # --- on the running rig ---------------------------------------------------------------------
 def _gsme_supply(env: dict) -> str | None:
-    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    for component in json.loads(proc.stdout or "{}").get("components", []):
-        if component["name"] == "gsme":
-            return ((component.get("report") or {}).get("detail") or {}).get("supply")
-    return None
+    return component_detail(env["dir"], "gsme").get("supply")
 
 
 def _send_template(env: dict, name: str) -> dict[str, Any]:

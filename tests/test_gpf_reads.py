@@ -25,14 +25,13 @@ Not byte for byte: the GPF's MAC and encryption (its keys are the rig's) and the
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from conftest import rig_cli, wait_for
+from conftest import component_detail, wait_for
 
 from gateway.transform import TransformInput, served, transform_for
 from nodes.config import GbcsConfig
@@ -317,9 +316,7 @@ def test_the_gpf_answers_the_gsmes_daily_logs_from_its_copies(home: Home) -> Non
 # --- on the running rig ---------------------------------------------------------------------
 def _mirror(env: dict) -> dict[str, int]:
     """What the GPF answers from now (the CHF's health detail)."""
-    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    components = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-    detail = (components["chf"].get("report") or {}).get("detail") or {}
+    detail = component_detail(env["dir"], "chf")
     return detail.get("han", {}).get("gpf_mirror", {}).get("gbcs", {}).get("values", {})
 
 

@@ -23,12 +23,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RIGS, rig_cli, vectors, wait_for
+from conftest import RIGS, component_detail, vectors, wait_for
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
@@ -337,9 +336,7 @@ def test_the_gas_supplier_restricts_the_gpf_for_a_change_of_tenancy(dcc_rig) -> 
     assert outcome.values["use_case"] == "GCS09" and outcome.values["result"] == 0, outcome.values
 
     def shown() -> Any:  # the CHF's health detail
-        proc = rig_cli("status", "--json", "--rig", str(dcc_rig["file"]), state=dcc_rig["dir"])
-        components = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-        detail = (components["chf"].get("report") or {}).get("detail") or {}
+        detail = component_detail(dcc_rig["dir"], "chf")
         return detail.get("han", {}).get("gpf_tenancy")
 
     assert wait_for(

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, rig_cli, wait_for
+from conftest import BIN, component, component_detail, rig_cli, wait_for
 
 from nodes.radio import RadioSettings
 from nodes.radio.api import JoinRefused
@@ -40,14 +40,13 @@ def rig_state(tmp_path_factory: pytest.TempPathFactory):
 
 
 def health(state: Path, node: str) -> dict:
-    proc = rig_cli("status", "--json", "--rig", RIG, state=state)
-    for comp in json.loads(proc.stdout)["components"]:
-        if comp["name"] == node:
-            return {
-                "pid": comp["pid"],
-                "health": comp.get("health"),
-                "detail": (comp.get("report") or {}).get("detail") or {},
-            }
+    comp = component(state, node)
+    if comp:
+        return {
+            "pid": comp["pid"],
+            "health": comp.get("health"),
+            "detail": (comp.get("report") or {}).get("detail") or {},
+        }
     raise KeyError(node)
 
 
@@ -186,8 +185,7 @@ def test_1500_bytes_through_the_tunnel_under_loss_gsme_pull_and_a_clean_capture(
     assert "Command: Consumer Top Up (0x04)" in detail
     assert "TopUp Code: " + ":".join(["31"] * 20) in detail  # the UTRN keyed in, as ASCII
     assert "Command: Consumer Top Up Response (0x03)" in detail
-    lost = json.loads(rig_cli("status", "--json", "--rig", RIG, state=rig_state).stdout)
-    air = next(c for c in lost["components"] if c["name"] == "air")["report"]["detail"]
+    air = component_detail(rig_state, "air")
     assert air["lost"] > 0  # the 10% loss was applied
 
 

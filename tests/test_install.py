@@ -13,7 +13,6 @@ meter is installed afterwards).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 import signal
 import time
@@ -21,8 +20,8 @@ import time
 import pytest
 from conftest import (
     assert_joined_in_air,
+    component,
     device_alerts,
-    rig_cli,
     start_han_capture,
     wait_for,
 )
@@ -51,8 +50,7 @@ def test_a_boxed_meter_is_a_second_meter_a_hub_may_have() -> None:
 
 # --- on the running rig ---------------------------------------------------------------------
 def _node(env, name: str) -> dict:
-    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    return {c["name"]: c for c in json.loads(proc.stdout)["components"]}[name]
+    return component(env["dir"], name)
 
 
 def _han_state(env, name: str) -> str | None:

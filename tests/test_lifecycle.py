@@ -33,8 +33,8 @@ ISOLATIONS = [
 ]
 
 
-def status_json(state: Path) -> tuple[int, dict]:
-    proc = rig_cli("status", "--json", "--rig", RIG, state=state)
+def status_json(state: Path, *names: str) -> tuple[int, dict]:
+    proc = rig_cli("status", "--json", "--rig", RIG, *names, state=state)
     return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
 
 
@@ -71,9 +71,14 @@ def test_up_status_crash_and_down(state: Path, isolation: str) -> None:
     assert comps["esme"]["report"]["eui"] == "00-DB-12-34-56-78-90-A0"
     assert comps["esme"]["report"]["detail"]["gpio"]["relay"]["value"] == 1  # supply on
     assert comps["chf"]["checks"]["wan"] == "ok"
+    # `rig status NAME...` probes and lists only those; a name the rig lacks is exit 2
+    code, some = status_json(state, "gateway", "esme")
+    assert code == 0 and [c["name"] for c in some["components"]] == ["gateway", "esme"]
+    unknown = rig_cli("status", "--json", "--rig", RIG, "meter", state=state)
+    assert unknown.returncode == 2 and "no component meter" in unknown.stderr
 
     def hub_online() -> bool:
-        gateway = {c["name"]: c for c in status_json(state)[1]["components"]}["gateway"]
+        gateway = status_json(state, "gateway")[1]["components"][0]
         return gateway["report"]["detail"]["hubs"]["00-DB-12-34-56-78-90-A2"]["online"]
 
     hubs = wait_for(hub_online)
@@ -105,10 +110,7 @@ def test_up_status_crash_and_down(state: Path, isolation: str) -> None:
     os.kill(gsme_pid, signal.SIGSTOP)
     try:
         hung = wait_for(
-            lambda: (
-                {c["name"]: c for c in status_json(state)[1]["components"]}["gsme"]["health"]
-                == "unresponsive"
-            ),
+            lambda: status_json(state, "gsme")[1]["components"][0]["health"] == "unresponsive",
             timeout=15,
         )
         assert hung
@@ -121,7 +123,7 @@ def test_up_status_crash_and_down(state: Path, isolation: str) -> None:
     os.kill(comps["esme"]["pid"], signal.SIGKILL)
 
     def restarted():
-        c = {c["name"]: c for c in status_json(state)[1]["components"]}["esme"]
+        c = status_json(state, "esme")[1]["components"][0]
         return c if c["health"] == "healthy" and c["restarts"] == 1 else None
 
     esme = wait_for(restarted)

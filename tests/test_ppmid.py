@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import aiohttp
 import pytest
-from conftest import rig_cli, vectors, wait_for
+from conftest import component, component_detail, rig_cli, vectors, wait_for
 
 from nodes.han.app import DEVICE_ENDPOINT, HanApp
 from nodes.radio.api import ApsMessage
@@ -251,14 +251,11 @@ def env(dcc_rig):
 
 
 def _detail(env, name: str) -> dict:
-    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-    return (comps[name].get("report") or {}).get("detail") or {}
+    return component_detail(env["dir"], name)
 
 
 def _pid(env, name: str) -> int | None:
-    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    return next(c for c in json.loads(proc.stdout)["components"] if c["name"] == name)["pid"]
+    return component(env["dir"], name).get("pid")
 
 
 def _send(env, srv: str) -> None:

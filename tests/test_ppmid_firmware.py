@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import dcc_alerts, rig_cli, vectors, wait_for
+from conftest import component_detail, dcc_alerts, rig_cli, vectors, wait_for
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 from test_han_stack import CHF, PPMID, PPMID_CODE, Air, _hub, _link, _wait_for_status
@@ -376,9 +376,7 @@ def test_rig_supplier_firmware_to_the_ppmid_then_11_2_reads_it(dcc_rig, tmp_path
         return rig_cli(*args, "--rig", str(dcc_rig["file"]), state=dcc_rig["dir"], timeout=120)
 
     def running() -> str:
-        proc = cli("status", "--json")
-        comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-        detail = (comps["ppmid"].get("report") or {}).get("detail") or {}
+        detail = component_detail(dcc_rig["dir"], "ppmid")
         return (detail.get("firmware") or {}).get("version", "")
 
     since = time.time() - 1

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import device_alerts, rig_cli, running_rig, wait_for
+from conftest import component_detail, device_alerts, rig_cli, running_rig, wait_for
 
 from rig.dccuser.tasks import send_request
 from rig.protocol.eui import Eui64
@@ -43,9 +43,7 @@ def cli(env, *args: str):
 
 def esme(env) -> dict:
     """The ESME's own view: supply state, relay pin, prepayment state."""
-    proc = cli(env, "status", "--json")
-    comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-    return (comps["esme"].get("report") or {}).get("detail") or {}
+    return component_detail(env["dir"], "esme")
 
 
 def alerts(env, user: str = "supplier-a") -> list[str]:

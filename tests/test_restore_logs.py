@@ -33,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import rig_cli, vectors, wait_for
+from conftest import component_detail, rig_cli, vectors, wait_for
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
@@ -417,9 +417,7 @@ def _gateway_archive(env) -> LogArchive:
 
 
 def _gpf_log_on_the_hub(env) -> list[dict]:
-    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-    return comps["chf"]["report"]["detail"]["han"]["gpf_device_log"]
+    return component_detail(env["dir"], "chf")["han"]["gpf_device_log"]
 
 
 def test_the_dcc_archives_the_hubs_log_and_restores_a_failed_gpfs(dcc_rig) -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import rig_cli, wait_for
+from conftest import component_detail, rig_cli, wait_for
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.transform import TransformInput, transform_for
@@ -508,10 +507,7 @@ def _one_rate_body(price_p_kwh: float):
 
 def _ihd_shows(env, display: str = "ihd") -> dict:
     """What the in-home display (or the PPMID, whose display reads the ESME alike) shows."""
-    proc = rig_cli("status", "--json", "--rig", str(env["file"]), state=env["dir"])
-    comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-    detail = (comps[display].get("report") or {}).get("detail") or {}
-    return detail.get("display") or {}
+    return component_detail(env["dir"], display).get("display") or {}
 
 
 def test_1_1_1_sets_a_tou_tariff_4_11_1_reads_it_the_rate_in_force_advances_and_the_ihd_shows_it(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from conftest import BIN, RIGS, collect_mqtt, rig_cli, wait_for, wait_port
+from conftest import BIN, RIGS, collect_mqtt, component_detail, rig_cli, wait_for, wait_port
 
 from rig.dccuser.tasks import send_request
 from rig.description import load_rig
@@ -372,9 +372,7 @@ def small_rig(tmp_path_factory: pytest.TempPathFactory):
         rig = load_rig(SMALL_RIG)
 
         def tunnel() -> bool:
-            proc = rig_cli("status", "--json", "--rig", str(SMALL_RIG), state=state)
-            comps = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
-            detail = (comps["esme"].get("report") or {}).get("detail") or {}
+            detail = component_detail(state, "esme")
             return bool(detail.get("han", {}).get("tunnel"))
 
         assert wait_for(tunnel, 60), "the ESME never opened its tunnel"

@@ -1,9 +1,9 @@
-"""``rig up``, ``down``, ``status``, ``logs``, ``check`` and ``ssh``: the rig's lifecycle."""
+"""``rig up``, ``down``, ``logs``, ``check`` and ``ssh``: the rig's lifecycle (``rig status``
+is :mod:`rig.cli.status`, light enough to poll)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
@@ -13,22 +13,12 @@ import click
 from rich.table import Table
 
 from rig.cli.common import console, out, progress, rig_options
+from rig.cli.status import print_status
 from rig.description import Rig
 from rig.lifecycle import strategy as lifecycle
 from rig.lifecycle.errors import RigError
-from rig.lifecycle.status import RigStatus
-from rig.lifecycle.status import status as rig_status
 from rig.state import StateDir
 from rig.virtual import sshd
-
-HEALTH_STYLE = {
-    "healthy": "green",
-    "degraded": "yellow",
-    "unresponsive": "red",
-    "down": "red",
-    "restarting": "yellow",
-    "starting": "cyan",
-}
 
 
 @click.command()
@@ -45,7 +35,7 @@ def up(rig: Rig, state: StateDir, isolation: str | None, timeout: float) -> None
     result = asyncio.run(
         lifecycle.up(rig, state, isolation=isolation, timeout=timeout, progress=progress)
     )
-    _print_status(result)
+    print_status(result)
 
 
 @click.command()
@@ -58,61 +48,6 @@ def down(rig: Rig, state: StateDir) -> None:
         f"removed {counts['namespaces']} namespaces and {counts['links']} links",
         highlight=False,
     )
-
-
-@click.command()
-@rig_options
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def status(rig: Rig, state: StateDir, as_json: bool) -> None:
-    """Every component's PID, address, health (its own heartbeat) and uptime.
-
-    Exit code: 0 all healthy, 1 something is not, 3 the rig is not up.
-    """
-    result = asyncio.run(rig_status(state))
-    if as_json:
-        out.print_json(json.dumps(result.to_dict()))
-    else:
-        _print_status(result)
-    sys.exit(0 if result.healthy else 1 if result.up else 3)
-
-
-def _print_status(result: RigStatus) -> None:
-    if not result.up:
-        console.print(f"rig is not up (state {result.state_dir})", highlight=False)
-        return
-    sup = result.supervisor or {}
-    if not sup.get("alive"):
-        console.print(
-            "[red]the supervisor is not running[/]: nothing restarts failed components; "
-            "`rig down` cleans up, then `rig up`"
-        )
-    table = Table(
-        title=f"rig {result.rig} · {result.isolation} · supervisor PID "
-        f"{sup.get('pid')} ({'alive' if sup.get('alive') else 'DEAD'})"
-    )
-    for col in ("component", "kind", "pid", "address", "health", "uptime", "restarts", "detail"):
-        table.add_column(col)
-    for c in result.components:
-        style = HEALTH_STYLE.get(c.health, "white")
-        kind = f"{c.kind}/{c.role}" if c.role and c.kind == "node" else c.kind
-        table.add_row(
-            c.name,
-            kind,
-            str(c.pid or "-"),
-            c.address,
-            f"[{style}]{c.health}[/]",
-            _duration(c.uptime_s),
-            str(c.restarts),
-            c.detail,
-        )
-    out.print(table)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 @click.command()

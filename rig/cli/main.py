@@ -15,7 +15,7 @@ import click
 COMMANDS = {
     "up": "rig.cli.lifecycle:up",
     "down": "rig.cli.lifecycle:down",
-    "status": "rig.cli.lifecycle:status",
+    "status": "rig.cli.status:status",
     "logs": "rig.cli.lifecycle:logs",
     "check": "rig.cli.lifecycle:check",
     "ssh": "rig.cli.lifecycle:ssh",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -73,13 +74,16 @@ def _alive(pid: int | None, create_time: float | None) -> bool:
 
 
 def node_detail(state: StateDir, name: str) -> dict[str, Any]:
-    """What a component reports about itself right now (its health report's detail)."""
-    current = asyncio.run(status(state))
+    """What a component reports about itself right now (its health report's detail); {}
+    when the rig is not up."""
+    current = asyncio.run(status(state, only=[name]))
     comp = next((c for c in current.components if c.name == name), None)
     return ((comp.report or {}).get("detail") or {}) if comp else {}
 
 
-async def status(state: StateDir) -> RigStatus:
+async def status(state: StateDir, only: Collection[str] | None = None) -> RigStatus:
+    """The rig's status; with ``only``, of those components alone (the others are not
+    probed). A name in ``only`` that is no component of the rig raises KeyError."""
     plan = Plan.load(state)
     sup = read_json(state.run / "supervisor.json")
     holder = lock_holder(state)
@@ -102,8 +106,18 @@ async def status(state: StateDir) -> RigStatus:
         "error": sup.get("error") if sup else None,
     }
     records = read_json(state.run / "components.json", {}) or {}
-    results = await asyncio.gather(*(probe(c.probe) for c in plan.components))
-    for comp, res in zip(plan.components, results, strict=True):
+    components = plan.components
+    if only is not None:
+        known = {c.name for c in components}
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise KeyError(
+                f"no component {', '.join(unknown)} in rig {plan.rig}; it has "
+                f"{', '.join(sorted(known))}"
+            )
+        components = [c for c in components if c.name in only]
+    results = await asyncio.gather(*(probe(c.probe) for c in components))
+    for comp, res in zip(components, results, strict=True):
         rec = records.get(comp.name, {})
         pid = rec.get("pid")
         alive = _alive(pid, rec.get("create_time")) if comp.argv else None
