@@ -24,8 +24,8 @@ from types import TracebackType
 
 import aiohttp
 import pytest
-from conftest import rig_cli, wait_for
-from test_e2e_dcc import detail, send, status
+from conftest import component, component_detail, rig_cli, wait_for
+from test_e2e_dcc import send
 
 from gateway.publisher import Publisher
 from gateway.store import Pending, Store
@@ -143,7 +143,7 @@ def _cli(env, *args: str, timeout: float = 120):
 
 
 def _detail(env, name: str) -> dict:
-    return detail(env["file"], env["dir"], name)
+    return component_detail(env["dir"], name)
 
 
 def _balance(env) -> int:
@@ -301,7 +301,7 @@ def test_a_meter_killed_between_crediting_and_answering_keeps_the_credit_once(en
     assert send(env, "7.2", "esme").response_code == "I0"  # no load: nothing is spent
     try:
         before = _balance(env)
-        pid = status(env["file"], env["dir"])["esme"]["pid"]
+        pid = component(env["dir"], "esme")["pid"]
         armed = _cli(env, "fault", "crash", "--node", "esme", "--at", "after-top-up", "--json")
         assert armed.returncode == 0, armed.stdout + armed.stderr
         assert json.loads(armed.stdout)["armed"] == ["after-top-up"]
@@ -313,7 +313,7 @@ def test_a_meter_killed_between_crediting_and_answering_keeps_the_credit_once(en
         rid, utrn_code = done["request_id"], done["utrn"]
 
         def back() -> bool:  # a new ESME process, joined again with its tunnel open
-            comp = status(env["file"], env["dir"])["esme"]
+            comp = component(env["dir"], "esme")
             report = comp.get("report") or {}
             return (
                 comp["pid"] not in (None, pid)

@@ -19,7 +19,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import rig_cli, wait_for
+from conftest import component_detail, rig_cli, wait_for
 
 import gateway.transform.gas_prepayment as gas_transform
 from gateway.transform import TransformInput, transform_for
@@ -33,7 +33,6 @@ from rig.protocol.gbcs.catalogue_gas import CS01B, GCS04, GCS14, GCS21B
 from rig.protocol.gbcs.cosem import MILLIPENCE
 from rig.protocol.gbcs.usecase import check_command, given_argument
 from rig.protocol.smki import Usage
-from tests.test_e2e_dcc import detail
 from tests.test_gas_prepayment import (  # noqa: F401 (pki, store: fixtures used here)
     ACB,
     GSME,
@@ -323,7 +322,7 @@ def test_a_payment_debt_set_through_the_dcc_reaches_the_sleepy_gsme(dcc_rig) -> 
     env = dcc_rig
 
     def debt() -> dict:
-        prepay = detail(env["file"], env["dir"], "gsme").get("prepayment") or {}
+        prepay = component_detail(env["dir"], "gsme").get("prepayment") or {}
         return {"registers": prepay.get("debt_millipence"), "bp": prepay.get("per_payment_bp")}
 
     start = debt()["registers"]

@@ -89,7 +89,13 @@ def test_every_device_joins_with_its_install_code(rig_state: Path) -> None:
         lambda: health(rig_state, "ihd").get("detail", {}).get("display", {}).get("gas_m3")
     )
     assert ihd and ihd > 4000  # gas read by the IHD from the GPF mirror of the sleepy GSME
-    shown = health(rig_state, "ppmid")["detail"]["display"]
+
+    def ppmid_display() -> dict | None:  # once it has read the ESME's balance
+        display = health(rig_state, "ppmid")["detail"].get("display") or {}
+        return display if "credit_pence" in display else None
+
+    shown = wait_for(ppmid_display)
+    assert shown, health(rig_state, "ppmid")
     # the PPMID shows the ESME's live balance (£20 at first, falling with consumption)
     balance = health(rig_state, "esme")["detail"]["balance_pence"]
     assert 0 < balance <= 2000 and abs(shown["credit_pence"] - balance) <= 2, (shown, balance)
