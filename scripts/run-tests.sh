@@ -46,9 +46,9 @@ THIRD_DCC_SUBNET=${RIG_TEST_SUBNET_3:-10.213.88.0/24}
 # dcc-rig modules that leave nothing behind that another module relies on
 SECOND_DCC=(tests/test_firmware_update.py tests/test_ppmid_firmware.py tests/test_dcc_truth.py
   tests/test_exactly_once.py tests/test_schedules.py tests/test_future_dated_rig.py
-  tests/test_gas_prepay_future.py)
+  tests/test_gas_prepay_future.py tests/test_debt_rig.py)
 THIRD_STREAM=(tests/test_deploy.py tests/test_wan_watch.py tests/test_e2e_dcc.py tests/test_ppmid.py
-  tests/test_gas_prepay_settings.py)
+  tests/test_gas_prepay_settings.py tests/test_gas_prepay_config.py)
 OWN_RIGS=(tests/test_lifecycle.py tests/test_han_rig.py tests/test_prepay_rig.py
   tests/test_cos_rig.py tests/test_gas_install_rig.py)
 
