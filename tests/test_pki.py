@@ -116,3 +116,31 @@ def test_zaz1_import_names_a_missing_user(tmp_path: Path) -> None:
     rig = replace(rig, users=users, pki=PkiSettings(source="zaz1", keystore=keystore))
     with pytest.raises(PkiError, match=r"no DS credential for supplier-a \(90-B3-D5-1F-30-0F"):
         Pki(tmp_path / "pki").ensure(rig, ["127.0.0.1"])
+
+
+def test_a_zaz1_entry_this_cryptography_refuses_is_named_once_a_load(
+    tmp_path: Path, caplog
+) -> None:
+    """A keystore entry whose certificate cannot be parsed is left out, and the load says so
+    in one line naming each such entry, not one warning an entry from every rig process."""
+    import json
+    import logging
+
+    from rig.pki.keystores import KeyStore, load_zaz1
+
+    data = json.loads(vectors("smki", "zaz1-keystore.json").read_text())
+    eui, sections = next(iter(data.items()))
+    section, entries = next(iter(sections.items()))
+    name, entry = next(iter(entries.items()))
+    broken = {
+        **entry,
+        "certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    }
+    path = tmp_path / "keystore.json"
+    path.write_text(json.dumps({eui: {section: {name: broken, "good": entry}}}))
+    store = KeyStore()
+    with caplog.at_level(logging.INFO, logger="rig.pki"):
+        assert load_zaz1(store, path) == 1  # the good copy only
+    lines = [r for r in caplog.records if r.getMessage() == "pki.zaz1_entries_skipped"]
+    assert len(lines) == 1 and lines[0].count == 1
+    assert list(lines[0].entries) == [f"{Eui64.parse(eui).duis} {broken.get('name', '')}"]

@@ -117,15 +117,23 @@ def load_zaz1(store: KeyStore, path: Path) -> int:
     """Every credential of a ZAZ1 keystore.json into ``store``."""
     data = read_zaz1(path)
     count = 0
+    skipped: dict[str, str] = {}
     with warnings.catch_warnings():
         # ZAZ1 certificates were made by Java with a NULL parameter; they are DCC's as-is.
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         for eui_text, sections in data.items():
-            count += _zaz1_entries(store, Eui64.parse(eui_text), sections)
+            count += _zaz1_entries(store, Eui64.parse(eui_text), sections, skipped)
+    if skipped:  # one line a load (every rig process loads it), not one an entry
+        log.info(
+            "pki.zaz1_entries_skipped",
+            extra={"keystore": str(path), "count": len(skipped), "entries": skipped},
+        )
     return count
 
 
-def _zaz1_entries(store: KeyStore, eui: Eui64, sections: dict) -> int:
+def _zaz1_entries(store: KeyStore, eui: Eui64, sections: dict, skipped: dict[str, str]) -> int:
+    """The usable credentials of one EUI's ZAZ1 entries into ``store``; the others into
+    ``skipped`` ("<EUI> <name>" -> why)."""
     count = 0
     for section in sections.values():
         for entry in section.values():
@@ -133,10 +141,7 @@ def _zaz1_entries(store: KeyStore, eui: Eui64, sections: dict) -> int:
             try:
                 cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
             except ValueError as exc:  # a newer cryptography refuses a few odd ZAZ1 entries
-                log.warning(
-                    "pki.zaz1_entry_skipped",
-                    extra={"device": eui.duis, "entry": name, "error": str(exc)},
-                )
+                skipped[f"{eui.duis} {name}"] = str(exc)
                 continue
             key = None
             if entry.get("privateKey"):
