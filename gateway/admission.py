@@ -261,7 +261,7 @@ def admit(
         )
     # eligibility per role: a supplier role makes it responsible for the meters it supplies
     # (and their hub), a network operator role for those it operates
-    if responsible(sender, roles, device, devices):
+    if responsible(sender, roles, device, devices, users_own=use_case.users_own):
         return Admitted(request, service, user, device, use_case)
     if "OU" in roles and use_case.acb_originated:
         # an Other User is no device's responsible party: the ACB sends the command in its

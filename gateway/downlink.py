@@ -418,16 +418,16 @@ class Downlink:
             raise Refused(codes.DEVICE_UNKNOWN, "the schedule's user or device is gone")
         if not inventory.allows(device.status, schedule.srv):
             raise Refused(codes.DEVICE_STATUS, f"device {device.eui.duis} is {device.status}")
-        roles = [r for r in user.all_roles if service.allows(r)]
-        if not responsible(user.eui, roles, device, self.dcc.devices):
-            raise Refused(
-                codes.NOT_AUTHORISED_FOR_DEVICE,
-                f"{user.name} is no longer responsible for {device.eui.duis}",
-            )
         uc = served(CATALOGUE, schedule.srv, device.type)
         transform = None if uc is None else transform_for(uc)
         if uc is None or transform is None:
             raise Refused(codes.NOT_SERVED, f"SRV {schedule.srv} is not served for {device.type}")
+        roles = [r for r in user.all_roles if service.allows(r)]
+        if not responsible(user.eui, roles, device, self.dcc.devices, users_own=uc.users_own):
+            raise Refused(
+                codes.NOT_AUTHORISED_FOR_DEVICE,
+                f"{user.name} is no longer responsible for {device.eui.duis}",
+            )
         counter = max((self.store.last_counter(user.eui.duis) or 0) + 1, time.time_ns() // 10**6)
         request = schedule.request(at, counter, service.service_reference)
         a = Admitted(request, service, user, device, uc)

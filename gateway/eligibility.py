@@ -21,13 +21,20 @@ ANY_FUEL_ROLES = {"RSA", "OU"}
 HOSTED = ("GPF", "PPMID")  # devices whose suppliers are those of the meters on their hub
 
 
-def hub_suppliers(device: DeviceConfig, devices: Mapping[Eui64, DeviceConfig]) -> set[Eui64]:
+def hub_suppliers(
+    device: DeviceConfig, devices: Mapping[Eui64, DeviceConfig], meter: str | None = None
+) -> set[Eui64]:
     """The suppliers responsible for a comms hub, its CHF or the GPF it hosts, or a PPMID on
-    it: those of the meters on the hub (none of them names a supplier of its own)."""
+    it: those of the meters on the hub (none of them names a supplier of its own); with
+    ``meter``, of the meters of that type only."""
     hub = device.eui if device.type == "CHF" else device.hub if device.type in HOSTED else None
     if hub is None:
         return set()
-    return {d.supplier for d in devices.values() if d.hub == hub and d.supplier}
+    return {
+        d.supplier
+        for d in devices.values()
+        if d.hub == hub and d.supplier and (meter is None or d.type == meter)
+    }
 
 
 def as_supplier(roles: Iterable[str], device: DeviceConfig) -> bool:
@@ -49,11 +56,22 @@ def responsible(
     roles: Iterable[str],
     device: DeviceConfig,
     devices: Mapping[Eui64, DeviceConfig],
+    users_own: bool = False,
 ) -> bool:
     """Whether ``sender``, acting in ``roles``, is responsible for ``device``: its supplier
     (or a supplier of a meter on its hub, for the hub's devices) in a supplier role of its
-    kind, or its network operator in a network role."""
+    kind, or its network operator in a network role.
+
+    ``users_own``: the command is the sender's own (the device checks the sender's
+    certificates, not the ACB's). A GPF's supplier cells hold its gas supplier's, so only
+    the gas supplier, as GS, sends it its own commands; the import supplier on the same hub
+    is responsible for it only through the ACB (8.12.2's restore)."""
     roles = tuple(roles)
+    if device.type == "GPF" and users_own:
+        gas = {device.supplier} if device.supplier else hub_suppliers(device, devices, "GSME")
+        if "GS" in roles and sender in gas:
+            return True
+        return any(r in NETWORK_ROLES for r in roles) and sender == device.network_operator
     supplier = as_supplier(roles, device)
     if supplier and (sender == device.supplier or sender in hub_suppliers(device, devices)):
         return True

@@ -327,11 +327,12 @@ def create_schedule(request: Request, dcc: DccState) -> etree._Element:
         raise ServiceRefused(
             codes.DEVICE_STATUS, f"device {eui.duis} is {device.status}: it takes no SRV {variant}"
         )
-    if served(CATALOGUE, variant, device.type) is None:
+    uc = served(CATALOGUE, variant, device.type)
+    if uc is None:
         raise ServiceRefused(
             codes.NOT_SERVED, f"SRV {variant} is not served for a {device.type} by this rig"
         )
-    if not responsible(sender, roles, device, dcc.devices):
+    if not responsible(sender, roles, device, dcc.devices, users_own=uc.users_own):
         raise ServiceRefused(
             codes.NOT_AUTHORISED_FOR_DEVICE,
             f"{sender.duis} ({'+'.join(roles)}) is not the responsible party of {eui.duis}",

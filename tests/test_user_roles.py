@@ -116,10 +116,16 @@ DEVICES = {
 
 
 def _admit(
-    keys: KeyStore, roles: tuple[str, ...], srv: str, target: Eui64, template: str | None = None
+    keys: KeyStore,
+    roles: tuple[str, ...],
+    srv: str,
+    target: Eui64,
+    template: str | None = None,
+    devices: dict[Eui64, DeviceConfig] = DEVICES,
+    sender: Eui64 = SUPPLIER,
 ) -> Admitted:
-    """``srv`` to ``target`` from SUPPLIER holding ``roles``: its body the rig's (or that of
-    DCC's ``template``)."""
+    """``srv`` to ``target`` from ``sender`` (SUPPLIER holding ``roles``, or OTHER as GS):
+    its body the rig's (or that of DCC's ``template``)."""
     users = {
         SUPPLIER: UserConfig(SUPPLIER, "supplier", roles[0], "http://127.0.0.1:1/", roles),
         OTHER: UserConfig(OTHER, "other", "GS", "http://127.0.0.1:1/"),
@@ -135,15 +141,15 @@ def _admit(
         else ("serviceS", 1)
     )
     body = body_for(srv, {}) if template is None else _template_body(template)
-    request = Request(RequestId(SUPPLIER, to, counter), cv, service.service_reference, srv, body)
-    signed = sign_document(request.to_element(), keys.private(SUPPLIER, Usage.XML))
+    request = Request(RequestId(sender, to, counter), cv, service.service_reference, srv, body)
+    signed = sign_document(request.to_element(), keys.private(sender, Usage.XML))
     return admit(
         url,
         signed,
         max_body=1_000_000,
         keys=keys,
         users=users,
-        devices=DEVICES,
+        devices=devices,
         dcc=DCC,
         last_counter=lambda _sender: None,
         xsd=duis_schema(),
@@ -199,3 +205,28 @@ def test_an_other_user_asks_any_meter_for_a_cin_and_nothing_its_supplier_alone_m
     with pytest.raises(Refused) as refused:
         _admit(keys, ("OU",), "4.8.2", ESME, "ECS22c_4.8.2_SUCCESS_REQUEST_DUIS.XML")
     assert refused.value.code == codes.NOT_AUTHORISED_FOR_DEVICE
+
+
+def test_a_gpf_takes_its_gas_suppliers_own_commands_and_the_import_supplier_through_the_acb(
+    keys: KeyStore,
+) -> None:
+    """A dual-fuel home with two suppliers: the GPF's cells hold the gas supplier's
+    certificates, so the import supplier on the same hub may not send it a command of its
+    own (it would be discarded by the GPF, and the request time out): E4 at once. The ACB's
+    own command for it (8.12.2's restore, GCS59) any supplier on the hub may ask for."""
+    gpf = Eui64.parse("00-DB-12-34-56-78-90-A3")
+    devices = {
+        ESME: DeviceConfig(ESME, "ESME", CHF, supplier=SUPPLIER),
+        GSME: DeviceConfig(GSME, "GSME", CHF, supplier=OTHER),
+        gpf: DeviceConfig(gpf, "GPF", CHF, supplier=OTHER),
+        CHF: DeviceConfig(CHF, "CHF", CHF),
+    }
+    with pytest.raises(Refused) as refused:
+        _admit(keys, ("IS",), "4.1.1", gpf, devices=devices)  # GCS13a: the User's own
+    assert refused.value.code == codes.NOT_AUTHORISED_FOR_DEVICE
+    assert _admit(keys, ("GS",), "4.1.1", gpf, devices=devices, sender=OTHER).device == devices[gpf]
+    restore = "GCS59_8.12.2_SUCCESS_REQUEST_DUIS.XML"
+    admitted = _admit(keys, ("IS",), "8.12.2", gpf, restore, devices=devices)
+    assert admitted.device == devices[gpf] and admitted.use_case.acb_own
+    # the hub's other devices stay any hub supplier's (8.9 of the CHF)
+    assert _admit(keys, ("IS",), "8.9", CHF, devices=devices).device == devices[CHF]

@@ -314,6 +314,12 @@ class UseCase:
         return (self.device_type, *self.also_for)
 
     @property
+    def users_own(self) -> bool:
+        """Whether the command is the DCC User's own, checked by the device against the
+        User's certificates in its cells (not the ACB's, nor another DCC party's)."""
+        return not (self.acb_originated or self.acb_own or self.signed_by is not None)
+
+    @property
     def signed(self) -> bool:
         """Whether the command carries a signature: the DCC User's (critical) or the DCC
         party's that originates it (``signed_by``)."""
