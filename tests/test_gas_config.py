@@ -33,6 +33,7 @@ from rig.protocol.gbcs import catalogue_gas_config as gc
 from rig.protocol.gbcs import gbz, security
 from rig.protocol.gbcs.catalogue_commission import GCS28
 from rig.protocol.gbcs.catalogue_event_logs import GCS20, PUSH_TO_WAN, EventConfiguration
+from rig.protocol.gbcs.catalogue_gas_billing import NETWORK_DATA_LOG
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.protocol.gbcs.usecase import (
     UseCase,
@@ -363,7 +364,9 @@ async def test_9_1_gives_the_meter_its_cin_and_14_1_starts_its_network_data_log(
     assert _shape(first["answer"]) == _shape(_rtds(f"{_folder(gc.GCS31, '14.1')}_SUCCESS_RESPONSE"))
     second = await _from_acb(gas, gc.GCS31, _argument(gc.GCS31, "14.1"))
     assert (first["result"], second["result"]) == (0, 0)
-    assert second["sample_id"] == first["sample_id"] + 1
+    # the network data log's own Sample ID, as RTDS answers and GCS18 asks: a second start
+    # begins the same log again (it used to count up, 1, 2, 3, and GCS18 missed the first)
+    assert first["sample_id"] == second["sample_id"] == NETWORK_DATA_LOG == 2
     refused = await _from_acb(gas, gc.GCS31, (b"\x00" * 13,))  # no interval, no samples
     assert (refused["result"], refused["sample_id"]) == (gbz.ZCL_FAILURE, gc.NO_SAMPLE)
 

@@ -11,11 +11,12 @@ commands, read by GCS21a), the uncontrolled flow settings and the supply tamper 
 depletion states (GCS24/24a, read by GCS21a and GCS21m), the billing calendar (GCS25/25a's
 Publish Billing Period, answered to Get Billing Period: GCS21d/k), the MPRN (GCS41's Update
 SiteID, read by GCS46), the CIN (GCS36) and the network data log (GCS31's Start Sampling:
-a new Sample ID each time); GCS20r reports each non-critical event's configuration from the
-meter's event log filters (:mod:`nodes.roles.event_logs`). The maker, model and hardware
-version (GCS21e/m) are the rig's; the payment control configuration (GCS21j) follows the
-credit engine's payment mode; the battery life (GCS33) counts down from
-:data:`BATTERY_LIFE_DAYS` since the meter's first start. A command the meter cannot carry
+Sample ID 2, the log's own, which a new start begins again and GCS18 reads); GCS20r reports
+each non-critical event's configuration from the meter's event log filters
+(:mod:`nodes.roles.event_logs`). The maker, model and hardware version (GCS21e/m) are the
+rig's; the payment control configuration (GCS21j) follows the credit engine's payment mode;
+the battery life (GCS33) counts down from :data:`BATTERY_LIFE_DAYS` since the meter's first
+start. A command the meter cannot carry
 out is answered with a Default Response whose status says why, and logged.
 """
 
@@ -33,6 +34,7 @@ from rig.protocol.eui import Eui64
 from rig.protocol.gbcs import catalogue_gas_config as gc
 from rig.protocol.gbcs import gbz
 from rig.protocol.gbcs.catalogue_event_logs import EVENT_BIT_FILTERS
+from rig.protocol.gbcs.catalogue_gas_billing import NETWORK_DATA_LOG
 from rig.protocol.gbcs.frame import GbcsMessage
 from rig.runtime.files import read_json, write_json
 
@@ -65,7 +67,7 @@ class GasConfiguration:
     billing_period: list[int] = field(default_factory=lambda: [0, 0, 1, 0x23, 0])
     site_id: str = ""  # the MPRN
     cin: str = ""
-    sample_id: int = 0  # the last network data log started (0: none)
+    sample_id: int = 0  # the network data log's Sample ID once started (0: never started)
     sampling: list[int] = field(default_factory=list)  # [started, interval s, max samples]
     first_start: float = 0.0
 
@@ -307,7 +309,7 @@ class GasConfig:
         if kind != gc.SAMPLE_TYPE or interval == 0 or count == 0:
             return self._no_sample("send consumption samples, an interval and a count above 0")
         c = self.config
-        c.sample_id = c.sample_id % 0xFFFE + 1  # 0xFFFF says refused
+        c.sample_id = NETWORK_DATA_LOG  # the log's own ID (RTDS's answer), begun again
         c.sampling = [start or int(time.time()), interval, count]
         self.save()
         log.info("gsme.sampling_started", extra={"device": self.device.duis, "sample": c.sample_id})
