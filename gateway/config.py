@@ -41,6 +41,11 @@ class UserConfig:
         return self.roles or (self.role,)
 
 
+# the cells of a DCC controlled device the ACB holds until 6.21 hands them over (DUIS's
+# RemotePartyRole names)
+DCC_CELLS = ("Supplier", "NetworkOperator")
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceConfig:
     """One device in the smart metering inventory."""
@@ -54,6 +59,13 @@ class DeviceConfig:
     # the ACB holds its supplier and network operator cells: a meter installed under the
     # DCC's control, or the GPF of its gas meter, until 6.21 hands it over
     dcc_controlled: bool = False
+    # the cells 6.21 has handed over since ("Supplier", "NetworkOperator": DUIS's
+    # RemotePartyRole), which the ACB no longer holds
+    handed_over: tuple[str, ...] = ()
+
+    def dcc_holds(self, role: str) -> bool:
+        """Whether the ACB still holds the device's cells of ``role`` (DUIS's name)."""
+        return self.dcc_controlled and role not in self.handed_over
 
 
 @dataclass(frozen=True, slots=True)

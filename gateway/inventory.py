@@ -26,7 +26,7 @@ from typing import Any
 
 from lxml import etree
 
-from gateway.config import DeviceConfig
+from gateway.config import DCC_CELLS, DeviceConfig
 from rig.protocol.duis.xml import text
 from rig.protocol.eui import Eui64, EuiError
 
@@ -89,9 +89,9 @@ SETTABLE = {
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inventory (
     eui TEXT PRIMARY KEY, type TEXT, hub TEXT, status TEXT, supplier TEXT, operator TEXT,
-    controlled INTEGER NOT NULL DEFAULT 0);
+    controlled INTEGER NOT NULL DEFAULT 0, handed_over TEXT NOT NULL DEFAULT '');
 """
-_COLUMNS = "eui, type, hub, status, supplier, operator, controlled"
+_COLUMNS = "eui, type, hub, status, supplier, operator, controlled, handed_over"
 _VALUES = ", ".join("?" * len(_COLUMNS.split(", ")))
 
 
@@ -124,6 +124,8 @@ class Inventory(Mapping[Eui64, DeviceConfig]):
             self.db.execute(
                 "ALTER TABLE inventory ADD COLUMN controlled INTEGER NOT NULL DEFAULT 0"
             )
+        if "handed_over" not in columns:  # a store from before 6.21 was recorded
+            self.db.execute("ALTER TABLE inventory ADD COLUMN handed_over TEXT NOT NULL DEFAULT ''")
         for device in seed:
             self.db.execute(
                 f"INSERT OR IGNORE INTO inventory ({_COLUMNS}) VALUES ({_VALUES})",
@@ -140,14 +142,15 @@ class Inventory(Mapping[Eui64, DeviceConfig]):
             _hex(d.supplier),
             _hex(d.network_operator),
             int(d.dcc_controlled),
+            " ".join(d.handed_over),
         )
 
     @staticmethod
     def _device(row: tuple) -> DeviceConfig:
-        eui, kind, hub, status, supplier, operator, controlled = row
+        eui, kind, hub, status, supplier, operator, controlled, handed_over = row
         return DeviceConfig(
             Eui64.parse(eui), kind, _eui(hub), status, _eui(supplier), _eui(operator),
-            bool(controlled),
+            bool(controlled), tuple(handed_over.split()),
         )  # fmt: skip
 
     def __getitem__(self, eui: Eui64) -> DeviceConfig:
@@ -195,7 +198,8 @@ class Effect:
     supplier becomes that user (6.23's change of supplier). ``timing`` "held": the device
     holds the command until its time (a future-dated 6.23), and the change waits for the
     device's alert that it was carried out (:mod:`gateway.cos`); "cancel": the request
-    cancels the one the device holds."""
+    cancels the one the device holds. ``handed_over``: 6.21 handed over the device's cells
+    of that role (DUIS's RemotePartyRole), which the ACB no longer holds."""
 
     device: Eui64
     status: str | None
@@ -203,6 +207,7 @@ class Effect:
     supplier: Eui64 | None = None
     timing: str = NOW
     certificate: bytes | None = None  # 6.15.2's: the DCC uses it once the device took it
+    handed_over: str | None = None
 
     def to_json(self) -> str:
         raw: dict[str, Any] = {
@@ -214,6 +219,8 @@ class Effect:
             raw["timing"] = self.timing
         if self.certificate is not None:
             raw["certificate"] = self.certificate.hex()
+        if self.handed_over is not None:
+            raw["handed_over"] = self.handed_over
         return json.dumps(raw)
 
     @classmethod
@@ -227,6 +234,7 @@ class Effect:
             supplier,
             raw.get("timing", NOW),
             bytes.fromhex(raw["certificate"]) if raw.get("certificate") else None,
+            raw.get("handed_over"),
         )
 
     def apply(self, inventory: Inventory) -> DeviceConfig | None:
@@ -236,6 +244,11 @@ class Effect:
             return None
         if self.supplier is not None:
             changed = replace(held, supplier=self.supplier)
+            inventory.put(changed)
+            return changed
+        if self.handed_over is not None:
+            roles = tuple(sorted({*held.handed_over, self.handed_over}))
+            changed = replace(held, handed_over=roles)
             inventory.put(changed)
             return changed
         if self.status is None or held.status not in self.before:
@@ -251,7 +264,11 @@ def effect_of(
     Whitelisted; 8.1.1 commissioning a Whitelisted or InstalledNotCommissioned device makes
     it Commissioned; 6.23 makes the sender (the gaining supplier) the device's responsible
     supplier, at once or (future-dated) when the device carries it out; 6.15.2 makes the
-    device certificate its command carries (``payload``) the one the DCC uses."""
+    device certificate its command carries (``payload``) the one the DCC uses; 6.21, carried
+    out at once, hands over the cells of the role it names (the ACB holds them no more)."""
+    if srv == "6.21" and text(body, "sr:ExecutionDateTime") is None:
+        role = (text(body, "sr:RemotePartyRole") or "").strip()
+        return Effect(target, None, (), handed_over=role) if role in DCC_CELLS else None
     if srv == "6.15.2":  # CS02d's payload is the certificate, whole (a CV 5 body has none)
         return Effect(target, None, (), certificate=payload)
     if srv == "6.23":

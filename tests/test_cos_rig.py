@@ -202,3 +202,7 @@ def test_the_gas_supplier_takes_over_a_dcc_controlled_gsme_with_6_21(env) -> Non
     assert supplier_cells(env, "gas-supplier", "gsme") == {gas}
     read = send(env, "4.1.1", "gas-supplier", target="gsme")
     assert read["response_code"] == "I0", read
+    # the DCC handed those cells over: a second 6.21 of them is refused at once (E5), not
+    # sent for the ACB to sign a command the GSME would discard
+    again = send(env, "6.21", "gas-supplier", target="gsme")
+    assert again["acknowledgement"] == "E5" and "handed over its Supplier" in again["reason"]

@@ -31,6 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gateway.config import DCC_CELLS
 from gateway.transform import TransformInput, served, transform_for
 from gateway.transform.registry import Peer
 from nodes.gbcs.activation import AlertSigner
@@ -128,7 +129,7 @@ def _transform(uc, request: Request, rtds: GbcsMessage) -> GbcsMessage:
 
 
 def _controlled(_eui: Eui64) -> Peer:
-    return Peer(None, dcc_controlled=True)
+    return Peer(None, dcc_cells=frozenset(DCC_CELLS))
 
 
 def _protected(store, cmd: GbcsMessage, signer: Eui64 | None, key=None) -> bytes:

@@ -31,6 +31,7 @@ from conftest import RIGS, component_detail, vectors, wait_for
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
+from gateway.config import DCC_CELLS
 from gateway.transform import TransformInput, served, transform_for
 from gateway.transform import customer as customer_transform
 from gateway.transform.registry import Peer, TransformRefused
@@ -76,7 +77,7 @@ SUPPLIER_ROLE, NO_ROLE = RemotePartyRole.SUPPLIER, RemotePartyRole.NETWORK_OPERA
 
 
 def _gpf_peer(_eui: Eui64) -> Peer:
-    return Peer("GPF", dcc_controlled=True)  # the DCC controls it (6.21 hands it over)
+    return Peer("GPF", dcc_cells=frozenset(DCC_CELLS))  # the DCC controls it (6.21 hands it over)
 
 
 def _tenancy_request(restriction: str | None = RTDS_RESTRICTION) -> Request:
@@ -186,6 +187,12 @@ def test_a_gpfs_handover_refuses_another_partys_or_a_later_one() -> None:
     with pytest.raises(TransformRefused, match=r"send 6\.15\.1") as refused:
         fn(CS02B_SUPPLIER_BY_SUPPLIER, ours)
     assert refused.value.code == codes.DEVICE_STATUS
+    # a 6.21 has handed its supplier cells over already: E5 again, saying so; the network
+    # operator's cells the DCC still controls
+    handed = lambda _e: Peer("GPF", dcc_cells=frozenset({"NetworkOperator"}))  # noqa: E731
+    again = TransformInput(request, h.counter, Eui64(h.originator), RTDS_GPF, handed)
+    with pytest.raises(TransformRefused, match=r"handed over its Supplier cells already"):
+        fn(CS02B_SUPPLIER_BY_SUPPLIER, again)
 
 
 # --- the GPF on the CHF -----------------------------------------------------------------------

@@ -23,8 +23,10 @@ from gateway.inventory import (
     PENDING,
     STATUSES,
     WHITELISTED,
+    Effect,
     Inventory,
     allows,
+    effect_of,
 )
 from gateway.store import Store
 from rig.dccuser.client import DccUser
@@ -261,3 +263,45 @@ def test_the_dcc_reads_success_from_rtdss_answers(name: str) -> None:
 
     assert _succeeded(GbcsMessage.decode(_rtds(f"{name}_8.1.1_SUCCESS_RESPONSE")))
     assert not _succeeded(GbcsMessage.decode(_rtds(f"{name}_8.1.1_ERROR_RESPONSE")))
+
+
+def test_a_6_21_carried_out_hands_over_the_cells_it_names_and_the_dcc_remembers(
+    tmp_path: Path,
+) -> None:
+    """6.21 answered with success: the ACB holds the device's Supplier cells no more (a
+    second 6.21 of them is refused E5, tests/test_gpf_services.py), its NetworkOperator ones
+    still; across a restart of the gateway. A future-dated 6.21 changes nothing yet; a store
+    from before gains the column, nothing handed over."""
+    import sqlite3
+
+    from lxml import etree
+
+    from rig.protocol.duis.xml import NS
+
+    path = tmp_path / "gateway.sqlite"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE inventory (eui TEXT PRIMARY KEY, type TEXT, hub TEXT, status TEXT,"
+        " supplier TEXT, operator TEXT, controlled INTEGER NOT NULL DEFAULT 0)"
+    )
+    old.execute("INSERT INTO inventory VALUES (?, 'ESME', ?, 'Commissioned', NULL, NULL, 1)",
+                (ESME.hex, CHF.hex))  # fmt: skip
+    old.commit()
+    old.close()
+    inventory = Inventory(Store(path).db, ())
+    assert inventory[ESME].handed_over == () and inventory[ESME].dcc_holds("Supplier")
+
+    def body(role: str, when: str | None = None) -> etree._Element:
+        element = etree.Element(f"{{{NS['sr']}}}RequestHandoverDCCControlledDevice")
+        etree.SubElement(element, f"{{{NS['sr']}}}RemotePartyRole").text = role
+        if when is not None:
+            etree.SubElement(element, f"{{{NS['sr']}}}ExecutionDateTime").text = when
+        return element
+
+    assert effect_of("6.21", body("Supplier", "2030-01-01T00:00:00Z"), ESME, SUPPLIER_A) is None
+    effect = effect_of("6.21", body("Supplier"), ESME, SUPPLIER_A)
+    assert effect is not None and Effect.from_json(effect.to_json()) == effect
+    changed = effect.apply(inventory)
+    assert changed is not None and changed.handed_over == ("Supplier",)
+    again = Inventory(Store(path).db, ())[ESME]  # the gateway restarted
+    assert not again.dcc_holds("Supplier") and again.dcc_holds("NetworkOperator")

@@ -232,7 +232,7 @@ def update_own_credentials(_uc: UseCase, given: TransformInput) -> GbcsMessage:
     assert certs is not None  # the schema requires it
     own = certs.find("sr:SupplierOrNetworkOperatorCertificates", NS)  # 6.15.1's; 6.21 bare
     certs = certs if own is None else own
-    owner = _handover_owner(given, certs, role, handover=own is None)
+    owner = _handover_owner(given, certs, name, handover=own is None)
     replacements = tuple(
         _replacement(element, found, Cell(role, usage, top_up), given, org, owner)
         for element, usage, top_up in _CELL_ELEMENTS
@@ -355,19 +355,25 @@ def update_load_controller_credentials(uc: UseCase, given: TransformInput) -> Gb
 # sender's. A GPF (on the CHF, which holds no future-dated CS02b) takes 6.21 and 6.15.1 at
 # once only.
 def _handover_owner(
-    given: TransformInput, certs: etree._Element, role: RemotePartyRole, *, handover: bool
+    given: TransformInput, certs: etree._Element, name: str, *, handover: bool
 ) -> Eui64 | None:
     """Whose certificates a 6.21 (``handover``) carries when not the sender's: the network
-    operator's its DS certificate names (None: the sender's own). A 6.21 to a device the
-    DCC does not control is refused (E5: the ACB, which would sign it, holds none of its
-    cells); a GPF's CS02b (6.21, 6.15.1) with an ExecutionDateTime too (E17)."""
+    operator's its DS certificate names (None: the sender's own). A 6.21 of cells (``name``:
+    DUIS's RemotePartyRole) the DCC does not control is refused (E5: the ACB, which would
+    sign it, holds none of them: the device is not DCC controlled, or a 6.21 handed them
+    over already); a GPF's CS02b (6.21, 6.15.1) with an ExecutionDateTime too (E17)."""
     target = given.peer(given.device)
-    if handover and not target.dcc_controlled:
+    role = _OWN_ROLES[name][0]
+    if handover and name not in target.dcc_cells:
+        why = (
+            f"the DCC handed over its {name} cells already"
+            if target.dcc_cells
+            else "its supplier and network operator hold its cells already"
+        )
         raise TransformRefused(
             codes.DEVICE_STATUS,
-            f"6.21 hands over a device the DCC controls; {given.device.duis} is not (its "
-            "supplier and network operator hold its cells already): send 6.15.1 to replace "
-            "their credentials",
+            f"6.21 hands over cells the DCC controls; it does not control those of "
+            f"{given.device.duis} ({why}): send 6.15.1 to replace their credentials",
         )
     if target.device_type == GPF:
         immediate_only(given.request.body, f"CS02b to a GPF ({given.request.srv})")

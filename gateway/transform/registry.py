@@ -20,11 +20,11 @@ from rig.runtime.registry import Registry
 class Peer:
     """What the DCC holds of a device a request names (the target, 8.7's OtherDeviceID): its
     type in the inventory (None: not in it), its KA certificate in SMKI (DER), if any, and
-    whether the DCC controls it (6.21)."""
+    the cells of it the DCC controls (6.21: "Supplier", "NetworkOperator")."""
 
     device_type: str | None
     ka_certificate: bytes | None = None
-    dcc_controlled: bool = False
+    dcc_cells: frozenset[str] = frozenset()
 
 
 def _no_peer(_eui: Eui64) -> Peer:
