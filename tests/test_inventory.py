@@ -100,25 +100,36 @@ def test_the_inventory_is_seeded_once_and_keeps_what_changed(tmp_path: Path) -> 
         again.set_status(ESME, "Broken")
 
 
+def _store_from_before(tmp_path: Path, controlled: int | None) -> Path:
+    """A gateway store as an older gateway left it, the rig's ESME in its inventory: without
+    the ``controlled`` column (``controlled`` None), or with it (and that value), and
+    without those added since."""
+    import sqlite3
+
+    path = tmp_path / "gateway.sqlite"
+    extra = "" if controlled is None else ", controlled INTEGER NOT NULL DEFAULT 0"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE inventory (eui TEXT PRIMARY KEY, type TEXT, hub TEXT, status TEXT,"
+        f" supplier TEXT, operator TEXT{extra})"
+    )
+    values = "" if controlled is None else f", {controlled}"
+    old.execute(f"INSERT INTO inventory VALUES (?, 'ESME', ?, 'Commissioned', NULL, NULL{values})",
+                (ESME.hex, CHF.hex))  # fmt: skip
+    old.commit()
+    old.close()
+    return path
+
+
 def test_the_inventory_keeps_which_devices_the_dcc_controls(tmp_path: Path) -> None:
     """A store from before the column (a gateway upgraded in place) gains it, each device
     not DCC controlled; a seeded DCC controlled device keeps the flag across a restart.
     The description seeds it: the cos rig's gas meter is DCC controlled, and so its GPF."""
-    import sqlite3
 
     from rig.description import load_rig
     from rig.plan.dcc_config import inventory as seeded
 
-    path = tmp_path / "gateway.sqlite"
-    old = sqlite3.connect(path)
-    old.execute(
-        "CREATE TABLE inventory (eui TEXT PRIMARY KEY, type TEXT, hub TEXT, status TEXT,"
-        " supplier TEXT, operator TEXT)"
-    )
-    old.execute("INSERT INTO inventory VALUES (?, 'ESME', ?, 'Commissioned', NULL, NULL)",
-                (ESME.hex, CHF.hex))  # fmt: skip
-    old.commit()
-    old.close()
+    path = _store_from_before(tmp_path, controlled=None)
     store = Store(path)
     controlled = replace(SEED[0], eui=BOXED, dcc_controlled=True)
     inventory = Inventory(store.db, (controlled,))
@@ -272,22 +283,12 @@ def test_a_6_21_carried_out_hands_over_the_cells_it_names_and_the_dcc_remembers(
     second 6.21 of them is refused E5, tests/test_gpf_services.py), its NetworkOperator ones
     still; across a restart of the gateway. A future-dated 6.21 changes nothing yet; a store
     from before gains the column, nothing handed over."""
-    import sqlite3
 
     from lxml import etree
 
     from rig.protocol.duis.xml import NS
 
-    path = tmp_path / "gateway.sqlite"
-    old = sqlite3.connect(path)
-    old.execute(
-        "CREATE TABLE inventory (eui TEXT PRIMARY KEY, type TEXT, hub TEXT, status TEXT,"
-        " supplier TEXT, operator TEXT, controlled INTEGER NOT NULL DEFAULT 0)"
-    )
-    old.execute("INSERT INTO inventory VALUES (?, 'ESME', ?, 'Commissioned', NULL, NULL, 1)",
-                (ESME.hex, CHF.hex))  # fmt: skip
-    old.commit()
-    old.close()
+    path = _store_from_before(tmp_path, controlled=1)
     inventory = Inventory(Store(path).db, ())
     assert inventory[ESME].handed_over == () and inventory[ESME].dcc_holds("Supplier")
 
