@@ -63,9 +63,10 @@ class DeviceConfig:
     # RemotePartyRole), which the ACB no longer holds
     handed_over: tuple[str, ...] = ()
 
-    def dcc_holds(self, role: str) -> bool:
-        """Whether the ACB still holds the device's cells of ``role`` (DUIS's name)."""
-        return self.dcc_controlled and role not in self.handed_over
+    @property
+    def dcc_cells(self) -> frozenset[str]:
+        """The cells of it the ACB still holds (DUIS's RemotePartyRole names)."""
+        return frozenset(DCC_CELLS) - set(self.handed_over) if self.dcc_controlled else frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from lxml import etree
 
 from gateway import inventory
 from gateway.admission import Admitted, Refused, admit
-from gateway.config import DCC_CELLS, GatewayConfig
+from gateway.config import GatewayConfig
 from gateway.crashpoints import crashpoint
 from gateway.credentials import dcc_key
 from gateway.dcc_services import DccState, ServiceRefused, service_for
@@ -291,9 +291,7 @@ class Downlink:
         return Peer(
             None if device is None else device.type,
             None if ka is None else ka.certificate.public_bytes(serialization.Encoding.DER),
-            frozenset()
-            if device is None
-            else frozenset(r for r in DCC_CELLS if device.dcc_holds(r)),
+            frozenset() if device is None else device.dcc_cells,
         )
 
     def _dcc_service(self, url: str, a: Admitted, received: float) -> Reply:

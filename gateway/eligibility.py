@@ -69,10 +69,11 @@ def responsible(
     roles = tuple(roles)
     if device.type == "GPF" and users_own:
         gas = {device.supplier} if device.supplier else hub_suppliers(device, devices, "GSME")
-        if "GS" in roles and sender in gas:
-            return True
-        return any(r in NETWORK_ROLES for r in roles) and sender == device.network_operator
-    supplier = as_supplier(roles, device)
-    if supplier and (sender == device.supplier or sender in hub_suppliers(device, devices)):
+        supplies = "GS" in roles and sender in gas
+    else:
+        supplies = as_supplier(roles, device) and (
+            sender == device.supplier or sender in hub_suppliers(device, devices)
+        )
+    if supplies:
         return True
     return any(r in NETWORK_ROLES for r in roles) and sender == device.network_operator

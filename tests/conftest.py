@@ -120,7 +120,10 @@ def component(state: Path, name: str) -> dict:
 
 def component_detail(state: Path, name: str) -> dict:
     """What component ``name`` reports about itself (its health report's detail)."""
-    return (component(state, name).get("report") or {}).get("detail") or {}
+    from rig.lifecycle.status import node_detail
+    from rig.state import StateDir
+
+    return node_detail(StateDir.open(state), name)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ each non-critical event's configuration from the meter's event log filters
 (:mod:`nodes.roles.event_logs`). The maker, model and hardware version (GCS21e/m) are the
 rig's; the payment control configuration (GCS21j) follows the credit engine's payment mode;
 the battery life (GCS33) counts down from :data:`BATTERY_LIFE_DAYS` since the meter's first
-start. A command the meter cannot carry
-out is answered with a Default Response whose status says why, and logged.
+start. A command the meter cannot carry out is answered with a Default Response whose status
+says why, and logged.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 
+from rig.lifecycle.errors import RigError
 from rig.lifecycle.probes import probe
 from rig.plan.model import Plan
 from rig.runtime.files import read_json
@@ -83,7 +84,7 @@ def node_detail(state: StateDir, name: str) -> dict[str, Any]:
 
 async def status(state: StateDir, only: Collection[str] | None = None) -> RigStatus:
     """The rig's status; with ``only``, of those components alone (the others are not
-    probed). A name in ``only`` that is no component of the rig raises KeyError."""
+    probed). A name in ``only`` that is no component of the rig raises RigError (exit 2)."""
     plan = Plan.load(state)
     sup = read_json(state.run / "supervisor.json")
     holder = lock_holder(state)
@@ -111,9 +112,10 @@ async def status(state: StateDir, only: Collection[str] | None = None) -> RigSta
         known = {c.name for c in components}
         unknown = sorted(set(only) - known)
         if unknown:
-            raise KeyError(
+            raise RigError(
                 f"no component {', '.join(unknown)} in rig {plan.rig}; it has "
-                f"{', '.join(sorted(known))}"
+                f"{', '.join(sorted(known))}",
+                exit_code=2,
             )
         components = [c for c in components if c.name in only]
     results = await asyncio.gather(*(probe(c.probe) for c in components))
